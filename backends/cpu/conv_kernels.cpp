@@ -1,0 +1,263 @@
+// 2-d convolution (NCHW) and pooling.
+//  - reference: direct loops, any float type; the ground truth for the tests.
+//  - f32 im2col+GEMM: weights packed once at plan time as the GEMM's A operand; a 1x1/stride-1
+//    convolution skips im2col and feeds the input to the GEMM directly.
+//  - f32 depthwise: direct loops over rows (vectorized by the compiler), one channel per task.
+// Bias, residual and activation are fused into the store.
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "cpu/dispatch.h"
+#include "cpu/gemm.h"
+#include "cpu/kernels.h"
+#include "cpu/scalar_ops.h"
+
+namespace walle::cpu {
+
+cpu::Activation to_gemm_activation(walle::Activation a);
+
+namespace {
+
+template <typename T> T activate(T v, const AtomicOp& op) {
+  switch (op.activation) {
+    case walle::Activation::None: return v;
+    case walle::Activation::Relu: return v > T(0) ? v : T(0);
+    case walle::Activation::Clip: return unary_scalar<T>(UnaryOp::Clip, v, op.alpha, op.beta);
+    case walle::Activation::Sigmoid: return unary_scalar<T>(UnaryOp::Sigmoid, v, 0, 0);
+    case walle::Activation::Gelu: return unary_scalar<T>(UnaryOp::Gelu, v, 0, 0);
+    case walle::Activation::Silu: return unary_scalar<T>(UnaryOp::Silu, v, 0, 0);
+  }
+  return v;
+}
+
+template <typename T>
+std::unique_ptr<Kernel> conv_reference(const AtomicOp& op) {
+  using C = typename Compute<T>::type;
+  return std::make_unique<FunctionKernel>("conv-reference", [op](const KernelIO& io, ThreadPool& pool) {
+    const T* x = static_cast<const T*>(io.inputs[0]);
+    const T* w = static_cast<const T*>(io.inputs[1]);
+    const T* bias = io.inputs.size() > 2 ? static_cast<const T*>(io.inputs[2]) : nullptr;
+    const T* res = io.inputs.size() > 3 ? static_cast<const T*>(io.inputs[3]) : nullptr;
+    T* y = static_cast<T*>(io.output);
+    int64_t cin_g = op.c / op.group, cout_g = op.out_c / op.group;
+    parallel_rows(pool, op.n * op.out_c, op.out_h * op.out_w * cin_g * op.kernel_h * op.kernel_w, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) {
+        int64_t n = t / op.out_c, oc = t % op.out_c, g = oc / cout_g;
+        for (int64_t oh = 0; oh < op.out_h; ++oh)
+          for (int64_t ow = 0; ow < op.out_w; ++ow) {
+            C acc = bias ? Compute<T>::load(bias[oc]) : C(0);
+            for (int64_t ic = 0; ic < cin_g; ++ic)
+              for (int64_t kh = 0; kh < op.kernel_h; ++kh) {
+                int64_t ih = oh * op.stride_h - op.pad_top + kh * op.dilation_h;
+                if (ih < 0 || ih >= op.h) continue;
+                for (int64_t kw = 0; kw < op.kernel_w; ++kw) {
+                  int64_t iw = ow * op.stride_w - op.pad_left + kw * op.dilation_w;
+                  if (iw < 0 || iw >= op.w) continue;
+                  acc += Compute<T>::load(x[((n * op.c + g * cin_g + ic) * op.h + ih) * op.w + iw]) *
+                         Compute<T>::load(w[((oc * cin_g + ic) * op.kernel_h + kh) * op.kernel_w + kw]);
+                }
+              }
+            int64_t o = ((n * op.out_c + oc) * op.out_h + oh) * op.out_w + ow;
+            if (res) acc += Compute<T>::load(res[o]);
+            y[o] = Compute<T>::store(activate<C>(acc, op));
+          }
+      }
+    });
+  });
+}
+
+class ConvGemmF32 : public Kernel {
+ public:
+  ConvGemmF32(const AtomicOp& op, Isa isa) : op_(op), isa_(isa) {
+    cin_g_ = op.c / op.group;
+    cout_g_ = op.out_c / op.group;
+    k_ = cin_g_ * op.kernel_h * op.kernel_w;
+    hw_ = op.out_h * op.out_w;
+    direct_ = op.kernel_h == 1 && op.kernel_w == 1 && op.stride_h == 1 && op.stride_w == 1 && op.pad_top == 0 &&
+              op.pad_left == 0 && op.out_h == op.h && op.out_w == op.w;
+  }
+
+  void plan(const AtomicOp& op, const AtomicGraph& g) override {
+    if (g.is_constant(op.inputs[1])) {
+      const float* w = g.tensors[g.root(op.inputs[1])].constant.data_as<float>();
+      for (int64_t grp = 0; grp < op.group; ++grp)
+        packed_w_.push_back(pack_a(cout_g_, k_, MatrixView{w + grp * cout_g_ * k_, k_, 1}, isa_));
+    }
+    if (!direct_) columns_.resize(static_cast<size_t>(k_ * hw_));
+  }
+
+  void run(const KernelIO& io, ThreadPool& pool) override {
+    const float* x = static_cast<const float*>(io.inputs[0]);
+    const float* w = static_cast<const float*>(io.inputs[1]);
+    const float* bias = io.inputs.size() > 2 ? static_cast<const float*>(io.inputs[2]) : nullptr;
+    const float* res = io.inputs.size() > 3 ? static_cast<const float*>(io.inputs[3]) : nullptr;
+    float* y = static_cast<float*>(io.output);
+    for (int64_t n = 0; n < op_.n; ++n)
+      for (int64_t grp = 0; grp < op_.group; ++grp) {
+        const float* xg = x + (n * op_.c + grp * cin_g_) * op_.h * op_.w;
+        const float* cols = xg;
+        if (!direct_) {
+          im2col(xg, pool);
+          cols = columns_.data();
+        }
+        GemmEpilogue e;
+        if (bias) { e.bias_kind = GemmEpilogue::Bias::PerRow; e.bias = bias + grp * cout_g_; }
+        int64_t out_off = (n * op_.out_c + grp * cout_g_) * hw_;
+        if (res) { e.residual = res + out_off; e.residual_ld = hw_; }
+        e.activation = to_gemm_activation(op_.activation);
+        e.clip_min = op_.alpha;
+        e.clip_max = op_.beta;
+        GemmOperand A{MatrixView{w + grp * cout_g_ * k_, k_, 1}, packed_w_.empty() ? nullptr : packed_w_[grp].get()};
+        GemmOperand B{MatrixView{cols, hw_, 1}, nullptr};
+        sgemm(cout_g_, hw_, k_, A, B, y + out_off, hw_, e, pool, isa_);
+      }
+  }
+
+  std::string name() const override {
+    return std::string("f32-conv-") + (direct_ ? "1x1-gemm-" : "im2col-gemm-") + isa_name(isa_);
+  }
+
+ private:
+  // Row (ic, kh, kw) of the column matrix holds the input pixels that tap meets, 0 in padding.
+  void im2col(const float* x, ThreadPool& pool) {
+    const AtomicOp& op = op_;
+    float* cols = columns_.data();
+    parallel_rows(pool, k_, hw_, [&](int64_t b, int64_t e) {
+      for (int64_t row = b; row < e; ++row) {
+        int64_t kw = row % op.kernel_w, kh = (row / op.kernel_w) % op.kernel_h, ic = row / (op.kernel_w * op.kernel_h);
+        const float* src = x + ic * op.h * op.w;
+        float* dst = cols + row * hw_;
+        for (int64_t oh = 0; oh < op.out_h; ++oh) {
+          int64_t ih = oh * op.stride_h - op.pad_top + kh * op.dilation_h;
+          float* d = dst + oh * op.out_w;
+          if (ih < 0 || ih >= op.h) { std::memset(d, 0, op.out_w * sizeof(float)); continue; }
+          const float* s = src + ih * op.w;
+          for (int64_t ow = 0; ow < op.out_w; ++ow) {
+            int64_t iw = ow * op.stride_w - op.pad_left + kw * op.dilation_w;
+            d[ow] = (iw >= 0 && iw < op.w) ? s[iw] : 0.f;
+          }
+        }
+      }
+    });
+  }
+
+  AtomicOp op_;
+  Isa isa_;
+  int64_t cin_g_, cout_g_, k_, hw_;
+  bool direct_;
+  std::vector<std::unique_ptr<PackedMatrix>> packed_w_;
+  std::vector<float> columns_;
+};
+
+// One output channel of a depthwise convolution: for each tap, a vector multiply-add over the
+// valid output columns of each row.
+std::unique_ptr<Kernel> depthwise_f32(const AtomicOp& op) {
+  return std::make_unique<FunctionKernel>("f32-conv-depthwise", [op](const KernelIO& io, ThreadPool& pool) {
+    const float* x = static_cast<const float*>(io.inputs[0]);
+    const float* w = static_cast<const float*>(io.inputs[1]);
+    const float* bias = io.inputs.size() > 2 ? static_cast<const float*>(io.inputs[2]) : nullptr;
+    const float* res = io.inputs.size() > 3 ? static_cast<const float*>(io.inputs[3]) : nullptr;
+    float* y = static_cast<float*>(io.output);
+    int64_t plane = op.out_h * op.out_w;
+    parallel_rows(pool, op.n * op.c, plane * op.kernel_h * op.kernel_w, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) {
+        int64_t ch = t % op.c;
+        const float* src = x + t * op.h * op.w;
+        const float* wk = w + ch * op.kernel_h * op.kernel_w;
+        float* dst = y + t * plane;
+        float b0 = bias ? bias[ch] : 0.f;
+        for (int64_t i = 0; i < plane; ++i) dst[i] = b0;
+        for (int64_t kh = 0; kh < op.kernel_h; ++kh)
+          for (int64_t kw = 0; kw < op.kernel_w; ++kw) {
+            float wv = wk[kh * op.kernel_w + kw];
+            int64_t off_w = kw * op.dilation_w - op.pad_left;
+            // valid ow: 0 <= ow*stride + off_w < W
+            int64_t ow0 = off_w >= 0 ? 0 : (-off_w + op.stride_w - 1) / op.stride_w;
+            int64_t ow1 = op.w - off_w <= 0 ? 0 : std::min(op.out_w, (op.w - off_w + op.stride_w - 1) / op.stride_w);
+            for (int64_t oh = 0; oh < op.out_h; ++oh) {
+              int64_t ih = oh * op.stride_h - op.pad_top + kh * op.dilation_h;
+              if (ih < 0 || ih >= op.h) continue;
+              const float* s = src + ih * op.w + off_w;
+              float* d = dst + oh * op.out_w;
+              if (op.stride_w == 1) for (int64_t ow = ow0; ow < ow1; ++ow) d[ow] += wv * s[ow];
+              else for (int64_t ow = ow0; ow < ow1; ++ow) d[ow] += wv * s[ow * op.stride_w];
+            }
+          }
+        if (res) for (int64_t i = 0; i < plane; ++i) dst[i] += res[t * plane + i];
+        if (op.activation != walle::Activation::None)
+          for (int64_t i = 0; i < plane; ++i) dst[i] = activate<float>(dst[i], op);
+      }
+    });
+  });
+}
+
+template <typename T>
+std::unique_ptr<Kernel> pool_reference(const AtomicOp& op) {
+  using C = typename Compute<T>::type;
+  return std::make_unique<FunctionKernel>(op.max_pool ? "maxpool" : "avgpool", [op](const KernelIO& io, ThreadPool& pool) {
+    const T* x = static_cast<const T*>(io.inputs[0]);
+    T* y = static_cast<T*>(io.output);
+    parallel_rows(pool, op.n * op.c, op.out_h * op.out_w * op.kernel_h * op.kernel_w, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) {
+        const T* src = x + t * op.h * op.w;
+        for (int64_t oh = 0; oh < op.out_h; ++oh)
+          for (int64_t ow = 0; ow < op.out_w; ++ow) {
+            C acc = op.max_pool ? -std::numeric_limits<C>::infinity() : C(0);
+            int64_t count = 0;
+            for (int64_t kh = 0; kh < op.kernel_h; ++kh) {
+              int64_t ih = oh * op.stride_h - op.pad_top + kh * op.dilation_h;
+              for (int64_t kw = 0; kw < op.kernel_w; ++kw) {
+                int64_t iw = ow * op.stride_w - op.pad_left + kw * op.dilation_w;
+                bool inside = ih >= 0 && ih < op.h && iw >= 0 && iw < op.w;
+                // count_include_pad counts the explicit padding but never the ceil-mode overhang
+                bool in_padded = ih < op.h + op.pad_top && iw < op.w + op.pad_left;
+                if (!inside) { if (op.count_include_pad && in_padded) ++count; continue; }
+                C v = Compute<T>::load(src[ih * op.w + iw]);
+                if (op.max_pool) acc = (v > acc || v != v) ? v : acc;
+                else acc += v;
+                ++count;
+              }
+            }
+            if (!op.max_pool) acc = count ? acc / static_cast<C>(count) : C(0);
+            y[(t * op.out_h + oh) * op.out_w + ow] = Compute<T>::store(acc);
+          }
+      }
+    });
+  });
+}
+
+bool is_float(DType t) { return t == DType::F32 || t == DType::F64 || t == DType::F16 || t == DType::BF16; }
+
+template <template <typename> class Make>
+std::unique_ptr<Kernel> for_float(const AtomicOp& op, const AtomicGraph& g) {
+  switch (g.tensors[op.output].dtype) {
+    case DType::F32: return Make<float>::make(op);
+    case DType::F64: return Make<double>::make(op);
+    case DType::F16: return Make<Half>::make(op);
+    default: return Make<BFloat16>::make(op);
+  }
+}
+template <typename T> struct MakeConv { static std::unique_ptr<Kernel> make(const AtomicOp& op) { return conv_reference<T>(op); } };
+template <typename T> struct MakePool { static std::unique_ptr<Kernel> make(const AtomicOp& op) { return pool_reference<T>(op); } };
+
+}  // namespace
+
+void register_conv_kernels(KernelRegistry& r) {
+  auto float_out = [](const AtomicOp& op, const AtomicGraph& g) { return is_float(g.tensors[op.output].dtype); };
+  r.add(AtomicKind::Conv, {"conv-reference", Isa::Reference, float_out, for_float<MakeConv>});
+  r.add(AtomicKind::Pool, {"pool-reference", Isa::Reference, float_out, for_float<MakePool>});
+  auto f32 = [](const AtomicOp& op, const AtomicGraph& g) { return g.tensors[op.output].dtype == DType::F32; };
+  for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+    r.add(AtomicKind::Conv, {"f32-conv-im2col-gemm", isa, f32, [isa](const AtomicOp& op, const AtomicGraph&) {
+                               return std::unique_ptr<Kernel>(new ConvGemmF32(op, isa));
+                             }});
+    r.add(AtomicKind::Conv, {"f32-conv-depthwise", isa,
+                             [f32](const AtomicOp& op, const AtomicGraph& g) {
+                               return f32(op, g) && op.group == op.c && op.out_c == op.c;
+                             },
+                             [](const AtomicOp& op, const AtomicGraph&) { return depthwise_f32(op); }});
+  }
+}
+
+}  // namespace walle::cpu

@@ -1,0 +1,63 @@
+// The CPU backend: host memory, and kernels chosen from the registry by the session's
+// instruction set ("cpu" = best this processor has, "cpu-reference" = portable kernels only).
+#include <cstring>
+
+#include "core/error.h"
+#include "cpu/kernels.h"
+#include "runtime/backend.h"
+
+namespace walle {
+
+namespace {
+
+const KernelRegistry& cpu_registry() {
+  static const KernelRegistry registry = [] {
+    KernelRegistry r;
+    cpu::register_elementwise_kernels(r);
+    cpu::register_data_kernels(r);
+    cpu::register_reduce_kernels(r);
+    cpu::register_matmul_kernels(r);
+    cpu::register_conv_kernels(r);
+    return r;
+  }();
+  return registry;
+}
+
+class CpuBackend : public Backend {
+ public:
+  CpuBackend(std::string name, Isa isa) : name_(std::move(name)), isa_(isa) {}
+
+  std::string name() const override { return name_; }
+
+  bool supports(const AtomicOp& op, const AtomicGraph& graph) const override {
+    return cpu_registry().find(op, graph, isa_) != nullptr;
+  }
+
+  std::unique_ptr<Kernel> make(const AtomicOp& op, const AtomicGraph& graph) const override {
+    const KernelRegistry::Entry* entry = cpu_registry().find(op, graph, isa_);
+    if (!entry)
+      throw Error(ErrorKind::Unsupported, op.origin + ": the " + name_ + " backend has no " + atomic_kind_name(op.kind) +
+                                              " kernel for " + dtype_name(graph.tensors[op.output].dtype));
+    return entry->factory(op, graph);
+  }
+
+  std::shared_ptr<void> allocate(size_t bytes) const override { return aligned_alloc_shared(bytes); }
+  void copy_in(void* dst, const void* src, size_t bytes) const override { std::memcpy(dst, src, bytes); }
+  void copy_out(void* dst, const void* src, size_t bytes) const override { std::memcpy(dst, src, bytes); }
+
+ private:
+  std::string name_;
+  Isa isa_;
+};
+
+}  // namespace
+
+std::shared_ptr<Backend> make_backend(const std::string& name, const std::string& isa) {
+  if (name == "cpu") return std::make_shared<CpuBackend>("cpu", parse_isa(isa));
+  if (name == "cpu-reference") return std::make_shared<CpuBackend>("cpu-reference", Isa::Reference);
+  throw Error(ErrorKind::Backend, "unknown backend '" + name + "' (this build has: cpu, cpu-reference)");
+}
+
+std::vector<std::string> backend_names() { return {"cpu", "cpu-reference"}; }
+
+}  // namespace walle

@@ -1,0 +1,30 @@
+// Float32 inner loops of the elementwise and reduce kernels, one table per instruction set.
+// The same source (elementwise_f32_impl.h) is compiled once per ISA with that ISA's flags,
+// and the kernels pick a table at plan time from the session's Isa.
+#pragma once
+#include <cstdint>
+
+#include "core/cpu_features.h"
+#include "ops/atomic.h"
+
+namespace walle::cpu {
+
+struct ElementwiseF32 {
+  // y[i] = op(x[i]) for i < n.
+  void (*unary)(UnaryOp op, const float* x, float* y, int64_t n, float alpha, float beta);
+  // y[i] = op(a[i*sa], b[i*sb]); comparison ops are not in this table (they produce bool).
+  void (*binary)(BinaryOp op, const float* a, int64_t sa, const float* b, int64_t sb, float* y, int64_t n);
+  // y[o*inner + i] = reduce_r x[(o*R + r)*inner + i] for o < outer. Sum/Mean/Max/Min/SumSquare only.
+  void (*reduce)(ReduceOp op, const float* x, int64_t outer, int64_t R, int64_t inner, float* y);
+};
+
+const ElementwiseF32& elementwise_f32(Isa isa);
+bool elementwise_f32_has_binary(BinaryOp op);
+bool elementwise_f32_has_reduce(ReduceOp op);
+
+// Per-ISA tables (defined in reference/ and x86/).
+const ElementwiseF32& elementwise_f32_reference();
+const ElementwiseF32& elementwise_f32_avx2();
+const ElementwiseF32& elementwise_f32_avx512();
+
+}  // namespace walle::cpu

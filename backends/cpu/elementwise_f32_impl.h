@@ -1,0 +1,104 @@
+// Included by exactly one .cpp per instruction set, inside that file's anonymous namespace:
+// plain loops over contiguous data that the compiler vectorizes for the file's -m flags.
+// Do not include from a header.
+#include "cpu/math.h"
+
+template <typename F>
+void map_unary(const float* __restrict x, float* __restrict y, int64_t n, F f) {
+  for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
+}
+
+void unary_f32(walle::UnaryOp op, const float* x, float* y, int64_t n, float alpha, float beta) {
+  using walle::UnaryOp;
+  switch (op) {
+    case UnaryOp::Relu: return map_unary(x, y, n, [](float v) { return v > 0.f ? v : 0.f; });
+    case UnaryOp::Clip: return map_unary(x, y, n, [=](float v) { return v < alpha ? alpha : (v > beta ? beta : v); });
+    case UnaryOp::Sigmoid: return map_unary(x, y, n, [](float v) { return wm_sigmoid(v); });
+    case UnaryOp::Tanh: return map_unary(x, y, n, [](float v) { return wm_tanh(v); });
+    case UnaryOp::Exp: return map_unary(x, y, n, [](float v) { return wm_exp(v); });
+    case UnaryOp::Erf: return map_unary(x, y, n, [](float v) { return wm_erf(v); });
+    case UnaryOp::Gelu: return map_unary(x, y, n, [](float v) { return wm_gelu(v); });
+    case UnaryOp::Silu: return map_unary(x, y, n, [](float v) { return v * wm_sigmoid(v); });
+    case UnaryOp::Neg: return map_unary(x, y, n, [](float v) { return -v; });
+    case UnaryOp::Abs: return map_unary(x, y, n, [](float v) { return std::fabs(v); });
+    case UnaryOp::Sqrt: return map_unary(x, y, n, [](float v) { return std::sqrt(v); });
+    case UnaryOp::Rsqrt: return map_unary(x, y, n, [](float v) { return 1.0f / std::sqrt(v); });
+    case UnaryOp::Reciprocal: return map_unary(x, y, n, [](float v) { return 1.0f / v; });
+    case UnaryOp::Square: return map_unary(x, y, n, [](float v) { return v * v; });
+    case UnaryOp::Identity: return map_unary(x, y, n, [](float v) { return v; });
+    case UnaryOp::LeakyRelu: return map_unary(x, y, n, [=](float v) { return v >= 0.f ? v : v * alpha; });
+    case UnaryOp::HardSigmoid:
+      return map_unary(x, y, n, [=](float v) { float t = alpha * v + beta; return t < 0.f ? 0.f : (t > 1.f ? 1.f : t); });
+    case UnaryOp::HardSwish:
+      return map_unary(x, y, n, [](float v) { float t = v / 6.f + 0.5f; return v * (t < 0.f ? 0.f : (t > 1.f ? 1.f : t)); });
+    default:  // the rest go through libm one element at a time
+      for (int64_t i = 0; i < n; ++i) y[i] = walle::cpu::unary_scalar(op, x[i], alpha, beta);
+  }
+}
+
+template <typename F>
+void map_binary(const float* __restrict a, int64_t sa, const float* __restrict b, int64_t sb, float* __restrict y,
+                int64_t n, F f) {
+  // Separate loops for the three stride patterns so each one vectorizes.
+  if (sa == 1 && sb == 1) for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i]);
+  else if (sa == 1 && sb == 0) { float bv = b[0]; for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], bv); }
+  else if (sa == 0 && sb == 1) { float av = a[0]; for (int64_t i = 0; i < n; ++i) y[i] = f(av, b[i]); }
+  else for (int64_t i = 0; i < n; ++i) y[i] = f(a[i * sa], b[i * sb]);
+}
+
+void binary_f32(walle::BinaryOp op, const float* a, int64_t sa, const float* b, int64_t sb, float* y, int64_t n) {
+  using walle::BinaryOp;
+  switch (op) {
+    case BinaryOp::Add: return map_binary(a, sa, b, sb, y, n, [](float p, float q) { return p + q; });
+    case BinaryOp::Sub: return map_binary(a, sa, b, sb, y, n, [](float p, float q) { return p - q; });
+    case BinaryOp::Mul: return map_binary(a, sa, b, sb, y, n, [](float p, float q) { return p * q; });
+    case BinaryOp::Div: return map_binary(a, sa, b, sb, y, n, [](float p, float q) { return p / q; });
+    case BinaryOp::Max: return map_binary(a, sa, b, sb, y, n, [](float p, float q) { return p != p ? p : (p > q ? p : q); });
+    case BinaryOp::Min: return map_binary(a, sa, b, sb, y, n, [](float p, float q) { return p != p ? p : (p < q ? p : q); });
+    case BinaryOp::PRelu: return map_binary(a, sa, b, sb, y, n, [](float p, float q) { return p >= 0.f ? p : p * q; });
+    default:
+      for (int64_t i = 0; i < n; ++i) y[i] = walle::cpu::binary_scalar(op, a[i * sa], b[i * sb]);
+  }
+}
+
+void reduce_f32(walle::ReduceOp op, const float* x, int64_t outer, int64_t R, int64_t inner, float* y) {
+  using walle::ReduceOp;
+  const bool is_max = op == ReduceOp::Max, is_min = op == ReduceOp::Min, square = op == ReduceOp::SumSquare;
+  for (int64_t o = 0; o < outer; ++o) {
+    const float* src = x + o * R * inner;
+    float* dst = y + o * inner;
+    if (inner == 1) {  // contiguous row: independent partial sums let the loop vectorize
+      float acc[16];
+      for (int k = 0; k < 16; ++k) acc[k] = (is_max || is_min) ? src[0] : 0.f;
+      int64_t r = 0;
+      for (; r + 16 <= R; r += 16)
+        for (int k = 0; k < 16; ++k) {
+          float v = src[r + k];
+          acc[k] = is_max ? (v > acc[k] ? v : acc[k]) : is_min ? (v < acc[k] ? v : acc[k]) : acc[k] + (square ? v * v : v);
+        }
+      float total = acc[0];
+      for (int k = 1; k < 16; ++k)
+        total = is_max ? (acc[k] > total ? acc[k] : total) : is_min ? (acc[k] < total ? acc[k] : total) : total + acc[k];
+      for (; r < R; ++r) {
+        float v = src[r];
+        total = is_max ? (v > total ? v : total) : is_min ? (v < total ? v : total) : total + (square ? v * v : v);
+      }
+      dst[0] = op == ReduceOp::Mean ? total / static_cast<float>(R) : total;
+      continue;
+    }
+    for (int64_t i = 0; i < inner; ++i) dst[i] = (is_max || is_min) ? src[i] : (square ? src[i] * src[i] : src[i]);
+    for (int64_t r = 1; r < R; ++r) {
+      const float* row = src + r * inner;
+      if (is_max) for (int64_t i = 0; i < inner; ++i) dst[i] = row[i] > dst[i] ? row[i] : dst[i];
+      else if (is_min) for (int64_t i = 0; i < inner; ++i) dst[i] = row[i] < dst[i] ? row[i] : dst[i];
+      else if (square) for (int64_t i = 0; i < inner; ++i) dst[i] += row[i] * row[i];
+      else for (int64_t i = 0; i < inner; ++i) dst[i] += row[i];
+    }
+    if (op == ReduceOp::Mean) {
+      float scale = 1.0f / static_cast<float>(R);
+      for (int64_t i = 0; i < inner; ++i) dst[i] *= scale;
+    }
+  }
+}
+
+const walle::cpu::ElementwiseF32 kTable = {unary_f32, binary_f32, reduce_f32};

@@ -1,0 +1,11 @@
+// Float32 elementwise/reduce loops compiled for avx512 (flags set per file in CMake).
+#include "cpu/elementwise_f32.h"
+#include "cpu/scalar_ops.h"
+
+namespace {
+#include "cpu/elementwise_f32_impl.h"
+}  // namespace
+
+namespace walle::cpu {
+const ElementwiseF32& elementwise_f32_avx512() { return kTable; }
+}  // namespace walle::cpu

@@ -1,0 +1,1 @@
+"""Model converters (installed as ``walle.converters``)."""

@@ -1,0 +1,199 @@
+"""The ONNX -> .walle pipeline: parse, check every op is supported, normalize older opsets,
+fold constants (shape subgraphs included), fold BatchNormalization into Conv, drop dead
+nodes, and write the FlatBuffers file.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from walle import _walle
+from walle.errors import ConversionError, UnsupportedOpError
+
+from .fold import fold_constants
+from .fuse import fold_batchnorm_into_conv, remove_dead_nodes
+from .normalize import MIN_OPSET, normalize_node
+from .writer import GraphSpec, NodeSpec, TensorValue, ValueSpec, serialize
+
+_DEFAULT_DOMAINS = ("", "ai.onnx")
+
+
+@dataclass
+class ConversionReport:
+    """What the converter did; ``walle convert`` prints it."""
+
+    source: str
+    opset: int
+    nodes_in: int
+    nodes_out: int = 0
+    folded: int = 0
+    batchnorms_fused: int = 0
+    dead_removed: int = 0
+    op_counts: dict[str, int] = field(default_factory=dict)
+    weight_bytes: int = 0
+
+
+def _opset(model: onnx.ModelProto, source: str) -> int:
+    versions = [o.version for o in model.opset_import if o.domain in _DEFAULT_DOMAINS]
+    if not versions:
+        raise ConversionError(f"{source}: the model imports no default-domain opset")
+    opset = versions[0]
+    newest = onnx.defs.onnx_opset_version()
+    if opset < MIN_OPSET or opset > newest:
+        raise ConversionError(f"{source}: opset {opset} is outside the supported range {MIN_OPSET}..{newest}")
+    return opset
+
+
+def _check_supported(graph: onnx.GraphProto, source: str) -> None:
+    """Raises UnsupportedOpError listing every unsupported op type with its node names."""
+    supported = _walle.composite_ops()
+    missing: dict[str, list[str]] = collections.defaultdict(list)
+    for i, node in enumerate(graph.node):
+        op = node.op_type if node.domain in _DEFAULT_DOMAINS else f"{node.domain}.{node.op_type}"
+        if node.domain not in _DEFAULT_DOMAINS or node.op_type not in supported:
+            missing[op].append(node.name or f"#{i}")
+    if missing:
+        lines = [f"  {op}: nodes {', '.join(repr(n) for n in names[:5])}" + (" ..." if len(names) > 5 else "")
+                 for op, names in sorted(missing.items())]
+        raise UnsupportedOpError(
+            f"{source}: {len(missing)} unsupported operator type(s); nothing was written:\n" + "\n".join(lines)
+        )
+
+
+def _attribute(attr: onnx.AttributeProto, where: str):
+    t = onnx.AttributeProto
+    if attr.type == t.INT:
+        return int(attr.i)
+    if attr.type == t.FLOAT:
+        return float(attr.f)
+    if attr.type == t.STRING:
+        return attr.s.decode("utf-8", errors="replace")
+    if attr.type == t.INTS:
+        return [int(v) for v in attr.ints]
+    if attr.type == t.FLOATS:
+        return [float(v) for v in attr.floats]
+    if attr.type == t.STRINGS:
+        return [s.decode("utf-8", errors="replace") for s in attr.strings]
+    if attr.type == t.TENSOR:
+        return TensorValue(attr.t.name or attr.name, _to_array(attr.t, where))
+    raise ConversionError(f"{where}: attribute '{attr.name}' has a type Walle does not read ({attr.type})")
+
+
+def _to_array(tensor: onnx.TensorProto, where: str) -> np.ndarray:
+    if tensor.data_type in (onnx.TensorProto.STRING, onnx.TensorProto.BFLOAT16) or tensor.data_type > 13:
+        name = onnx.TensorProto.DataType.Name(tensor.data_type)
+        raise ConversionError(f"{where}: tensor '{tensor.name}' has type {name}, which this build does not support")
+    try:
+        return numpy_helper.to_array(tensor)
+    except Exception as e:  # external data missing, malformed raw data, ...
+        raise ConversionError(f"{where}: cannot read tensor '{tensor.name}': {e}") from e
+
+
+def _value_spec(v: onnx.ValueInfoProto, where: str) -> ValueSpec:
+    tt = v.type.tensor_type
+    if not v.type.HasField("tensor_type"):
+        raise ConversionError(f"{where} '{v.name}' is not a tensor (sequences and maps are not supported)")
+    dims, names = [], []
+    for d in tt.shape.dim:
+        if d.HasField("dim_value"):
+            dims.append(int(d.dim_value))
+            names.append("")
+        else:
+            dims.append(-1)
+            names.append(d.dim_param)
+    return ValueSpec(v.name, int(tt.elem_type), dims, names)
+
+
+def convert_model(model: onnx.ModelProto, source: str = "<model>") -> tuple[GraphSpec, ConversionReport]:
+    """Converts an in-memory ONNX model; returns the graph to serialize and a report."""
+    opset = _opset(model, source)
+    graph = model.graph
+    _check_supported(graph, source)
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    except Exception:  # inference is an aid for folding only
+        inferred = model
+    report = ConversionReport(source=source, opset=opset, nodes_in=len(graph.node))
+
+    constants: dict[str, np.ndarray] = {t.name: _to_array(t, source) for t in graph.initializer}
+    new_constant_ids = iter(range(1 << 30))
+
+    def add_constant(hint: str, array: np.ndarray) -> str:
+        name = f"{hint}__{next(new_constant_ids)}"
+        constants[name] = np.asarray(array)
+        return name
+
+    nodes: list[NodeSpec] = []
+    for i, n in enumerate(graph.node):
+        name = n.name or f"{n.op_type}_{i}"
+        where = f"{n.op_type} '{name}'"
+        attrs = {a.name: _attribute(a, where) for a in n.attribute}
+        spec = NodeSpec(n.op_type, name, list(n.input), list(n.output), attrs)
+        nodes.append(normalize_node(spec, opset, add_constant))
+
+    static_shapes = _static_shapes(inferred)
+    nodes, report.folded = fold_constants(nodes, constants, static_shapes, opset)
+    nodes, report.batchnorms_fused = fold_batchnorm_into_conv(nodes, constants)
+
+    initializer_names = set(constants)
+    inputs = [_value_spec(v, "graph input") for v in graph.input if v.name not in initializer_names]
+    outputs = [_value_spec(v, "graph output") for v in graph.output]
+    nodes, report.dead_removed = remove_dead_nodes(nodes, [o.name for o in outputs])
+    used = {name for node in nodes for name in node.inputs} | {o.name for o in outputs}
+    initializers = [TensorValue(k, v) for k, v in constants.items() if k in used]
+
+    report.nodes_out = len(nodes)
+    report.op_counts = dict(collections.Counter(n.op_type for n in nodes))
+    report.weight_bytes = sum(t.array.nbytes for t in initializers)
+    return GraphSpec(inputs, outputs, initializers, nodes), report
+
+
+def _static_shapes(model: onnx.ModelProto) -> dict[str, list[int]]:
+    """Fully known shapes of every value shape inference could resolve."""
+    shapes: dict[str, list[int]] = {}
+    g = model.graph
+    for v in list(g.input) + list(g.value_info) + list(g.output):
+        if not v.type.HasField("tensor_type") or not v.type.tensor_type.HasField("shape"):
+            continue
+        dims = v.type.tensor_type.shape.dim
+        if all(d.HasField("dim_value") for d in dims):
+            shapes[v.name] = [int(d.dim_value) for d in dims]
+    return shapes
+
+
+def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> ConversionReport:
+    """Converts the ONNX file ``src`` into the Walle model file ``dst``.
+
+    Raises :class:`walle.UnsupportedOpError` listing every unsupported operator (with node
+    names) before anything is written, and :class:`walle.ConversionError` for a file that is
+    not a readable ONNX model.
+    """
+    src, dst = os.fspath(src), os.fspath(dst)
+    try:
+        model = onnx.load(src)
+    except FileNotFoundError as e:
+        raise ConversionError(f"{src}: no such file") from e
+    except Exception as e:
+        raise ConversionError(f"{src}: not a readable ONNX model ({type(e).__name__}: {e})") from e
+    graph, report = convert_model(model, source=src)
+    data = serialize(graph, producer=f"walle-converter onnx-opset-{report.opset}")
+    # Write to a temporary file and rename, so a failed write never leaves half a model.
+    directory = Path(dst).resolve().parent
+    fd, tmp = tempfile.mkstemp(prefix=".walle-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, dst)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return report

@@ -1,0 +1,224 @@
+// The `walle._walle` extension: Tensor (buffer protocol, so it works without numpy), Session,
+// and introspection. Declared safe for sub-interpreters with their own GIL (PEP 684): the
+// module keeps no Python state in C++ globals, and errors are mapped per interpreter.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+
+#include "core/cpu_features.h"
+#include "core/error.h"
+#include "decompose/registry.h"
+#include "model/loader.h"
+#include "runtime/session.h"
+
+namespace py = pybind11;
+using namespace walle;
+
+namespace {
+
+// Buffer-protocol format of each dtype (bfloat16 has none: it is shown as raw uint16).
+std::string buffer_format(DType t) {
+  switch (t) {
+    case DType::F32: return "f";
+    case DType::F64: return "d";
+    case DType::F16: return "e";
+    case DType::I8: return "b";
+    case DType::U8: return "B";
+    case DType::I16: return "h";
+    case DType::U16: case DType::BF16: return "H";
+    case DType::I32: return "i";
+    case DType::U32: return "I";
+    case DType::I64: return "q";
+    case DType::U64: return "Q";
+    case DType::Bool: return "?";
+    default: throw Error(ErrorKind::Unsupported, std::string("dtype ") + dtype_name(t) + " has no buffer format");
+  }
+}
+
+DType dtype_from_format(const std::string& format, ssize_t itemsize) {
+  std::string f = format;
+  if (!f.empty() && (f[0] == '<' || f[0] == '=' || f[0] == '@' || f[0] == '!')) f = f.substr(1);
+  if (f == "f") return DType::F32;
+  if (f == "d") return DType::F64;
+  if (f == "e") return DType::F16;
+  if (f == "b") return DType::I8;
+  if (f == "B") return DType::U8;
+  if (f == "h") return DType::I16;
+  if (f == "H") return DType::U16;
+  if (f == "?") return DType::Bool;
+  if (f == "i" || f == "l" || f == "q") return itemsize == 8 ? DType::I64 : DType::I32;
+  if (f == "I" || f == "L" || f == "Q") return itemsize == 8 ? DType::U64 : DType::U32;
+  throw Error(ErrorKind::Input, "unsupported buffer format '" + format + "'");
+}
+
+// A Tensor over the memory of a Python buffer; keeps the buffer's exporter alive.
+Tensor tensor_from_buffer(const py::buffer& obj, const std::string& dtype_override, const std::string& what) {
+  py::buffer_info info = obj.request();
+  DType dtype = dtype_override.empty() ? dtype_from_format(info.format, info.itemsize) : dtype_from_name(dtype_override);
+  if (static_cast<size_t>(info.itemsize) != dtype_size(dtype))
+    throw Error(ErrorKind::Input, what + ": element size " + std::to_string(info.itemsize) + " does not match dtype " + dtype_name(dtype));
+  Shape shape(info.shape.begin(), info.shape.end());
+  int64_t expect = info.itemsize;
+  for (int64_t i = static_cast<int64_t>(shape.size()) - 1; i >= 0; --i) {
+    if (shape[i] != 1 && info.strides[i] != expect)
+      throw Error(ErrorKind::Input, what + ": the buffer is not C-contiguous (copy it first)");
+    expect *= shape[i];
+  }
+  auto* holder = new py::object(obj);
+  std::shared_ptr<void> owner(holder, [](py::object* o) {
+    py::gil_scoped_acquire gil;
+    delete o;
+  });
+  return Tensor(dtype, shape, info.ptr, owner);
+}
+
+py::buffer_info tensor_buffer(const Tensor& t) {
+  std::vector<ssize_t> shape(t.shape().begin(), t.shape().end());
+  std::vector<ssize_t> strides;
+  ssize_t item = static_cast<ssize_t>(dtype_size(t.dtype()));
+  for (int64_t s : contiguous_strides(t.shape())) strides.push_back(s * item);
+  return py::buffer_info(t.data(), item, buffer_format(t.dtype()), static_cast<ssize_t>(shape.size()), shape, strides);
+}
+
+py::dict value_info_dict(const ValueInfo& v) {
+  py::dict d;
+  d["name"] = v.name;
+  d["dtype"] = dtype_name(v.dtype);
+  d["dims"] = v.dims;
+  d["dim_names"] = v.dim_names;
+  return d;
+}
+
+void translate(std::exception_ptr p) {
+  try {
+    if (p) std::rethrow_exception(p);
+  } catch (const walle::Error& e) {
+    static const char* names[] = {"Error", "ModelError", "UnsupportedOpError", "InputError", "BackendError"};
+    py::object cls = py::module_::import("walle.errors").attr(names[static_cast<int>(e.kind())]);
+    PyErr_SetString(cls.ptr(), e.what());
+  }
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_walle, m, py::multiple_interpreters::per_interpreter_gil()) {
+  m.doc() = "Walle tensor engine (C++ core)";
+  py::register_local_exception_translator(translate);
+
+  py::class_<Tensor>(m, "Tensor", py::buffer_protocol(), "A dense tensor; supports the buffer protocol.")
+      .def(py::init([](const py::buffer& obj, const std::string& dtype) {
+             Tensor view = tensor_from_buffer(obj, dtype, "Tensor");
+             Tensor copy(view.dtype(), view.shape());  // own the bytes: the source may change
+             std::memcpy(copy.data(), view.data(), view.nbytes());
+             return copy;
+           }),
+           py::arg("data"), py::arg("dtype") = "",
+           "Copies any C-contiguous buffer (numpy array, memoryview, array.array) into a new tensor.")
+      .def_buffer(tensor_buffer)
+      .def_property_readonly("shape", [](const Tensor& t) { return py::tuple(py::cast(t.shape())); })
+      .def_property_readonly("dtype", [](const Tensor& t) { return std::string(dtype_name(t.dtype())); })
+      .def_property_readonly("nbytes", &Tensor::nbytes)
+      .def("tolist", [](py::object self) {
+        return py::module_::import("builtins").attr("memoryview")(self).attr("tolist")();
+      })
+      .def("__repr__", [](const Tensor& t) {
+        return std::string("walle.Tensor(shape=") + shape_str(t.shape()) + ", dtype=" + dtype_name(t.dtype()) + ")";
+      });
+
+  py::class_<Session, std::shared_ptr<Session>>(m, "Session")
+      .def(py::init([](const std::string& path, const std::string& backend, const std::string& isa, int threads) {
+             std::shared_ptr<Model> model;
+             {
+               py::gil_scoped_release release;
+               model = load_model(path);
+             }
+             SessionOptions options;
+             options.backend = backend;
+             options.isa = isa;
+             options.threads = threads;
+             py::gil_scoped_release release;
+             return std::make_shared<Session>(model, options);
+           }),
+           py::arg("path"), py::arg("backend") = "cpu", py::arg("isa") = "auto", py::arg("threads") = 1)
+      .def_property_readonly("inputs", [](const Session& s) {
+        py::list out;
+        for (const auto& v : s.inputs()) out.append(value_info_dict(v));
+        return out;
+      })
+      .def_property_readonly("outputs", [](const Session& s) {
+        py::list out;
+        for (const auto& v : s.outputs()) out.append(value_info_dict(v));
+        return out;
+      })
+      .def("run",
+           [](Session& s, const py::list& arrays, const std::vector<std::string>& dtypes) {
+             std::vector<Tensor> inputs;
+             for (size_t i = 0; i < arrays.size(); ++i) {
+               std::string name = i < s.inputs().size() ? s.inputs()[i].name : std::to_string(i);
+               std::string dtype = i < dtypes.size() ? dtypes[i] : "";
+               inputs.push_back(tensor_from_buffer(arrays[i].cast<py::buffer>(), dtype, "input '" + name + "'"));
+             }
+             std::vector<Tensor> outputs;
+             {
+               py::gil_scoped_release release;  // other Python threads run while we compute
+               outputs = s.run(inputs);
+             }
+             return outputs;
+           },
+           py::arg("inputs"), py::arg("dtypes") = std::vector<std::string>{})
+      .def("plan", [](Session& s) {
+        py::list rows;
+        for (const PlannedOp& op : s.plan_report()) {
+          py::dict d;
+          d["node"] = op.origin;
+          d["op"] = op.kind;
+          d["kernel"] = op.kernel;
+          d["shape"] = op.shape;
+          d["macs"] = op.macs;
+          rows.append(d);
+        }
+        return rows;
+      })
+      .def_property_readonly("arena_bytes", &Session::arena_bytes)
+      .def_property_readonly("threads", [](const Session& s) { return s.options().threads; })
+      .def_property_readonly("backend", [](const Session& s) { return s.options().backend; });
+
+  m.def("composite_ops", [] {
+    py::dict out;
+    for (const auto& [name, op] : composite_ops()) out[py::str(name)] = op.own_kernel ? "own kernel" : "decomposition";
+    return out;
+  }, "Composite op types this build runs, each marked 'decomposition' or 'own kernel'.");
+  m.def("atomic_ops", [] {
+    std::vector<std::string> names;
+    for (int k = 0; k <= static_cast<int>(AtomicKind::Cast); ++k) names.push_back(atomic_kind_name(static_cast<AtomicKind>(k)));
+    return names;
+  });
+  m.def("detected_isa", [] { return std::string(isa_name(detected_isa())); });
+  m.def("backends", [] { return backend_names(); });
+  m.def("format_version", [] { return kFormatVersion; });
+  m.def("model_summary", [](const std::string& path) {
+    std::shared_ptr<Model> model;
+    {
+      py::gil_scoped_release release;
+      model = load_model(path);
+    }
+    py::dict ops;
+    for (const Node& n : model->graph.nodes) ops[py::str(n.op_type)] = ops.contains(n.op_type) ? ops[py::str(n.op_type)].cast<int>() + 1 : 1;
+    int64_t params = 0, bytes = 0;
+    for (const auto& kv : model->graph.initializers) {
+      params += kv.second.numel();
+      bytes += static_cast<int64_t>(kv.second.nbytes());
+    }
+    py::dict d;
+    d["op_counts"] = ops;
+    d["nodes"] = model->graph.nodes.size();
+    d["parameters"] = params;
+    d["weight_bytes"] = bytes;
+    return d;
+  }, "Op counts, parameter count and weight bytes of a model file.");
+  m.def("check_model", [](const std::string& path) {
+    py::gil_scoped_release release;
+    load_model(path);
+  }, "Loads and verifies a model file; raises walle.ModelError on any problem.");
+}

@@ -1,0 +1,348 @@
+#include "decompose/decomposer.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "core/error.h"
+
+namespace walle {
+
+Decomposer::Decomposer(AtomicGraph& graph, const Backend& evaluator) : graph_(graph), evaluator_(evaluator) {}
+
+void Decomposer::begin(const Node& node, std::vector<int> inputs) {
+  node_ = &node;
+  inputs_ = std::move(inputs);
+  outputs_.assign(node.outputs.size(), -1);
+}
+
+int Decomposer::input(int i) const {
+  if (!has_input(i)) fail("input " + std::to_string(i) + " is required but missing");
+  return inputs_[i];
+}
+
+void Decomposer::set_output(int i, int id) {
+  if (i >= static_cast<int>(outputs_.size())) return;  // an optional output the model does not use
+  outputs_[i] = id;
+}
+
+void Decomposer::fail(const std::string& why) const {
+  throw Error(ErrorKind::Invalid, (node_ ? node_->label() + ": " : std::string()) + why);
+}
+
+const Tensor* Decomposer::constant(int id) const {
+  if (id < 0) return nullptr;
+  const AtomicTensor& t = graph_.tensors[id];
+  return t.storage == Storage::Constant ? &t.constant : nullptr;
+}
+
+std::vector<int64_t> Decomposer::const_ints(int i, const char* what) const {
+  const Tensor* t = constant(input(i));
+  if (!t) fail(std::string(what) + " (input " + std::to_string(i) + ") must be known when the model is planned");
+  return t->to_int64_vector();
+}
+
+double Decomposer::const_scalar(int i, const char* what) const {
+  const Tensor* t = constant(input(i));
+  if (!t || t->numel() < 1) fail(std::string(what) + " (input " + std::to_string(i) + ") must be a constant scalar");
+  return t->scalar_as_double(0);
+}
+
+int Decomposer::add_constant(const Tensor& t) {
+  int id = graph_.add_tensor(t.dtype(), t.shape());
+  graph_.tensors[id].storage = Storage::Constant;
+  graph_.tensors[id].constant = t;
+  return id;
+}
+
+int Decomposer::scalar(double value, DType dtype) {
+  Tensor t(DType::F64, {});
+  *t.data_as<double>() = value;
+  int id = add_constant(t);
+  return dtype == DType::F64 ? id : cast(id, dtype);
+}
+
+int64_t Decomposer::normalize_axis(int64_t axis, int64_t r) const {
+  int64_t a = axis < 0 ? axis + r : axis;
+  if (a < 0 || a >= std::max<int64_t>(r, 1))
+    fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(r));
+  return a;
+}
+
+int Decomposer::emit(AtomicOp op, DType dtype, Shape shape) {
+  op.origin = node_ ? node_->label() : "";
+  op.output = graph_.add_tensor(dtype, std::move(shape));
+  bool all_constant = true;
+  for (int id : op.inputs) all_constant = all_constant && (id < 0 || constant(id));
+  if (all_constant) evaluate(op);
+  else graph_.ops.push_back(op);
+  return op.output;
+}
+
+void Decomposer::evaluate(AtomicOp& op) {
+  AtomicTensor& out = graph_.tensors[op.output];
+  Tensor value(out.dtype, out.shape);
+  if (value.numel() > 0) {
+    std::unique_ptr<Kernel> kernel = evaluator_.make(op, graph_);
+    kernel->plan(op, graph_);
+    KernelIO io;
+    for (int id : op.inputs) io.inputs.push_back(id >= 0 ? constant(id)->data() : nullptr);
+    io.output = value.data();
+    kernel->run(io, single_thread_);
+  }
+  graph_.tensors[op.output].storage = Storage::Constant;
+  graph_.tensors[op.output].constant = value;
+}
+
+int Decomposer::view(int x, Shape shape) {
+  if (numel(shape) != numel(this->shape(x)))
+    fail("cannot view " + shape_str(this->shape(x)) + " as " + shape_str(shape));
+  if (shape == this->shape(x)) return x;
+  if (const Tensor* c = constant(x)) return add_constant(c->reshaped(shape));
+  int id = graph_.add_tensor(dtype(x), std::move(shape));
+  graph_.tensors[id].storage = Storage::Alias;
+  graph_.tensors[id].alias_of = x;
+  return id;
+}
+
+int Decomposer::unary(UnaryOp u, int x, float alpha, float beta) {
+  AtomicOp op;
+  op.kind = AtomicKind::Unary;
+  op.unary = u;
+  op.alpha = alpha;
+  op.beta = beta;
+  op.inputs = {x};
+  DType out = (u == UnaryOp::IsNaN || u == UnaryOp::IsInf) ? DType::Bool : dtype(x);
+  if (out == DType::Bool && dtype(x) != DType::Bool) {  // predicate: compute in input type, then narrow
+    int v = emit(op, dtype(x), shape(x));
+    return cast(v, DType::Bool);
+  }
+  return emit(op, out, shape(x));
+}
+
+int Decomposer::binary(BinaryOp b, int a, int c) {
+  if (dtype(a) != dtype(c))
+    fail(std::string("operand types differ: ") + dtype_name(dtype(a)) + " and " + dtype_name(dtype(c)));
+  AtomicOp op;
+  op.kind = AtomicKind::Binary;
+  op.binary = b;
+  op.inputs = {a, c};
+  Shape out = broadcast_shapes(shape(a), shape(c), node_ ? node_->label() : "Binary");
+  return emit(op, binary_is_comparison(b) ? DType::Bool : dtype(a), out);
+}
+
+int Decomposer::select(int cond, int a, int b) {
+  if (dtype(a) != dtype(b)) fail("Where: the two branches have different types");
+  if (dtype(cond) != DType::Bool) cond = cast(cond, DType::Bool);
+  std::string what = node_ ? node_->label() : "Where";
+  Shape out = broadcast_shapes(broadcast_shapes(shape(cond), shape(a), what), shape(b), what);
+  AtomicOp op;
+  op.kind = AtomicKind::Select;
+  op.inputs = {cond, a, b};
+  return emit(op, dtype(a), out);
+}
+
+int Decomposer::cast(int x, DType to) {
+  if (dtype(x) == to) return x;
+  AtomicOp op;
+  op.kind = AtomicKind::Cast;
+  op.cast_to = to;
+  op.inputs = {x};
+  return emit(op, to, shape(x));
+}
+
+int Decomposer::reduce(ReduceOp r, int x, std::vector<int64_t> axes, bool keepdims, bool select_last) {
+  const Shape in = shape(x);
+  const int64_t n = static_cast<int64_t>(in.size());
+  for (auto& a : axes) a = normalize_axis(a, n);
+  std::sort(axes.begin(), axes.end());
+  axes.erase(std::unique(axes.begin(), axes.end()), axes.end());
+  Shape kept_shape, out_shape;
+  for (int64_t d = 0; d < n; ++d) {
+    bool reduced = std::binary_search(axes.begin(), axes.end(), d);
+    if (!reduced) kept_shape.push_back(in[d]);
+    if (!reduced || keepdims) out_shape.push_back(reduced ? 1 : in[d]);
+  }
+  AtomicOp op;
+  op.kind = AtomicKind::Reduce;
+  op.reduce = r;
+  op.select_last_index = select_last;
+  bool contiguous = axes.empty() || axes.back() - axes.front() + 1 == static_cast<int64_t>(axes.size());
+  int src = x;
+  if (contiguous && !axes.empty()) {
+    op.outer = numel(Shape(in.begin(), in.begin() + axes.front()));
+    op.reduce_size = numel(Shape(in.begin() + axes.front(), in.begin() + axes.back() + 1));
+    op.inner = numel(Shape(in.begin() + axes.back() + 1, in.end()));
+  } else {  // move the reduced axes to the end, then reduce one contiguous run
+    std::vector<int64_t> perm;
+    for (int64_t d = 0; d < n; ++d)
+      if (!std::binary_search(axes.begin(), axes.end(), d)) perm.push_back(d);
+    perm.insert(perm.end(), axes.begin(), axes.end());
+    src = transpose(x, perm);
+    op.outer = numel(kept_shape);
+    op.reduce_size = numel(in) / std::max<int64_t>(op.outer, 1);
+    if (op.outer == 0) op.reduce_size = 0;
+    op.inner = 1;
+  }
+  op.inputs = {src};
+  DType out_type = (r == ReduceOp::ArgMax || r == ReduceOp::ArgMin) ? DType::I64 : dtype(x);
+  return emit(op, out_type, out_shape);
+}
+
+int Decomposer::transpose(int x, const std::vector<int64_t>& perm) {
+  const Shape in = shape(x);
+  if (perm.size() != in.size()) fail("perm has " + std::to_string(perm.size()) + " entries for rank " + std::to_string(in.size()));
+  bool identity = true;
+  for (size_t i = 0; i < perm.size(); ++i) identity = identity && perm[i] == static_cast<int64_t>(i);
+  if (identity) return x;
+  std::vector<int64_t> in_strides = contiguous_strides(in);
+  Shape out;
+  Copy c{x, 0, {}, 0, {}, {}};
+  for (int64_t p : perm) {
+    int64_t d = normalize_axis(p, static_cast<int64_t>(in.size()));
+    out.push_back(in[d]);
+    c.src_strides.push_back(in_strides[d]);
+  }
+  c.sizes = out;
+  c.dst_strides = contiguous_strides(out);
+  return raster({c}, dtype(x), out);
+}
+
+int Decomposer::broadcast_to(int x, const Shape& target) {
+  Shape in = shape(x);
+  if (in == target) return x;
+  Shape full = broadcast_shapes(in, target, node_ ? node_->label() : "Expand");
+  if (full != target) fail("cannot broadcast " + shape_str(in) + " to " + shape_str(target));
+  std::vector<int64_t> in_strides = contiguous_strides(in);
+  Copy c{x, 0, std::vector<int64_t>(target.size(), 0), 0, contiguous_strides(target), target};
+  size_t lead = target.size() - in.size();
+  for (size_t d = 0; d < in.size(); ++d) c.src_strides[lead + d] = in[d] == 1 ? 0 : in_strides[d];
+  return raster({c}, dtype(x), target);
+}
+
+int Decomposer::matmul(int a, int b, int bias) {
+  Shape sa = shape(a), sb = shape(b);
+  if (sa.empty() || sb.empty()) fail("MatMul operands must have rank >= 1");
+  bool vec_a = sa.size() == 1, vec_b = sb.size() == 1;
+  if (vec_a) a = view(a, sa = {1, sa[0]});
+  if (vec_b) b = view(b, sb = {sb[0], 1});
+  int64_t M = sa[sa.size() - 2], K = sa.back(), N = sb.back();
+  if (sb[sb.size() - 2] != K) fail("inner dimensions differ: " + shape_str(shape(a)) + " x " + shape_str(shape(b)));
+  if (dtype(a) != dtype(b)) fail("MatMul operand types differ");
+  Shape ba(sa.begin(), sa.end() - 2), bb(sb.begin(), sb.end() - 2);
+  Shape batch = broadcast_shapes(ba, bb, node_ ? node_->label() : "MatMul");
+  AtomicOp op;
+  op.kind = AtomicKind::MatMul;
+  op.N = N;
+  op.K = K;
+  if (bb.empty() || numel(bb) == 1) {  // B shared by every batch: one GEMM with M = batch*M
+    if (!bb.empty()) b = view(b, {K, N});
+    op.M = numel(batch) * M;
+    a = broadcast_to(a, [&] { Shape s = batch; s.push_back(M); s.push_back(K); return s; }());
+    a = view(a, {op.M, K});
+    op.batch_shape = {1};
+    op.a_batch_strides = op.b_batch_strides = {0};
+  } else {
+    op.M = M;
+    op.batch = numel(batch);
+    op.batch_shape = batch;
+    auto strides_for = [&](const Shape& s) {
+      std::vector<int64_t> st(batch.size(), 0);
+      int64_t stride = 1;
+      for (int64_t k = static_cast<int64_t>(s.size()) - 1; k >= 0; --k) {
+        size_t d = batch.size() - s.size() + k;
+        st[d] = s[k] == 1 ? 0 : stride;
+        stride *= s[k];
+      }
+      return st;
+    };
+    op.a_batch_strides = strides_for(ba);
+    op.b_batch_strides = strides_for(bb);
+  }
+  op.inputs = {a, b};
+  if (bias >= 0) op.inputs.push_back(bias);
+  Shape out = batch;
+  out.push_back(M);
+  out.push_back(N);
+  int y = emit(op, dtype(a), numel(bb) <= 1 ? Shape{op.M, N} : out);
+  y = view(y, out);
+  if (vec_a || vec_b) {
+    Shape squeezed(out.begin(), out.end() - 2);
+    if (!vec_a) squeezed.push_back(M);
+    if (!vec_b) squeezed.push_back(N);
+    y = view(y, squeezed);
+  }
+  return y;
+}
+
+namespace {
+
+// Drops unit dims and merges dims that are contiguous in both source and destination.
+void simplify(Decomposer::Copy& c) {
+  Decomposer::Copy s{c.src, c.src_offset, {}, c.dst_offset, {}, {}};
+  for (size_t d = 0; d < c.sizes.size(); ++d) {
+    if (c.sizes[d] == 1) continue;
+    if (!s.sizes.empty() && s.src_strides.back() == c.src_strides[d] * c.sizes[d] &&
+        s.dst_strides.back() == c.dst_strides[d] * c.sizes[d]) {
+      s.sizes.back() *= c.sizes[d];
+      s.src_strides.back() = c.src_strides[d];
+      s.dst_strides.back() = c.dst_strides[d];
+      continue;
+    }
+    s.sizes.push_back(c.sizes[d]);
+    s.src_strides.push_back(c.src_strides[d]);
+    s.dst_strides.push_back(c.dst_strides[d]);
+  }
+  c = s;
+}
+
+}  // namespace
+
+int Decomposer::raster(const std::vector<Copy>& copies, DType dt, Shape out_shape, bool fill, double fill_value) {
+  AtomicOp op;
+  op.kind = AtomicKind::Raster;
+  op.fill_output = fill;
+  op.fill = fill_value;
+  for (Copy c : copies) {
+    if (numel(c.sizes) == 0) continue;
+    simplify(c);
+    auto found = std::find(op.inputs.begin(), op.inputs.end(), c.src);
+    int src_index = static_cast<int>(found - op.inputs.begin());
+    if (found == op.inputs.end()) op.inputs.push_back(c.src);
+    // Regions are 3-d: loop over any leading dims beyond three, one region per index.
+    size_t lead = c.sizes.size() > 3 ? c.sizes.size() - 3 : 0;
+    int64_t count = numel(Shape(c.sizes.begin(), c.sizes.begin() + lead));
+    for (int64_t t = 0; t < count; ++t) {
+      Region r;
+      r.src = src_index;
+      r.from.offset = c.src_offset;
+      r.to.offset = c.dst_offset;
+      int64_t rem = t;
+      for (int64_t d = static_cast<int64_t>(lead) - 1; d >= 0; --d) {
+        int64_t idx = rem % c.sizes[d];
+        rem /= c.sizes[d];
+        r.from.offset += idx * c.src_strides[d];
+        r.to.offset += idx * c.dst_strides[d];
+      }
+      size_t tail = c.sizes.size() - lead;
+      for (size_t k = 0; k < tail; ++k) {
+        size_t slot = 3 - tail + k;
+        r.size[slot] = c.sizes[lead + k];
+        r.from.stride[slot] = c.src_strides[lead + k];
+        r.to.stride[slot] = c.dst_strides[lead + k];
+      }
+      op.regions.push_back(r);
+    }
+  }
+  if (op.inputs.empty()) {  // nothing to copy: the output is all fill
+    Tensor t(dt, out_shape);
+    int id = add_constant(t);
+    if (fill && fill_value != 0) {
+      int f = scalar(fill_value, dt);
+      return broadcast_to(f, out_shape);
+    }
+    return id;
+  }
+  return emit(op, dt, std::move(out_shape));
+}
+
+}  // namespace walle

@@ -1,0 +1,79 @@
+// Decomposition ("geometry" in MNN): turns one composite node into atomic ops, given the
+// resolved shapes of its inputs. Each composite op is one function (see registry.h).
+//
+// Atomic ops whose inputs are all constants are evaluated on the spot, so shape subgraphs
+// (Shape -> Gather -> Concat -> Reshape) and weight preprocessing fold away at plan time, and
+// a later op that needs a value (Reshape's shape) finds it as a constant. Re-planning with
+// new input shapes re-runs this, which is how dynamic shapes work.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "graph/graph.h"
+#include "ops/atomic.h"
+#include "runtime/backend.h"
+
+namespace walle {
+
+class Decomposer {
+ public:
+  Decomposer(AtomicGraph& graph, const Backend& evaluator);
+
+  // --- the node being decomposed ---
+  void begin(const Node& node, std::vector<int> inputs);
+  const Node& node() const { return *node_; }
+  int num_inputs() const { return static_cast<int>(inputs_.size()); }
+  bool has_input(int i) const { return i < num_inputs() && inputs_[i] >= 0; }
+  int input(int i) const;  // throws naming the node if absent
+  void set_output(int i, int id);
+  const std::vector<int>& outputs() const { return outputs_; }
+  [[noreturn]] void fail(const std::string& why) const;  // Error(Invalid) naming the node
+
+  // --- tensors ---
+  // By value: emitting ops grows the tensor table, which would invalidate a reference.
+  Shape shape(int id) const { return graph_.tensors[id].shape; }
+  DType dtype(int id) const { return graph_.tensors[id].dtype; }
+  int64_t rank(int id) const { return static_cast<int64_t>(shape(id).size()); }
+  const Tensor* constant(int id) const;  // nullptr unless the value is known at plan time
+  // Values of input i, which must be known at plan time (Reshape's shape, Slice's starts...).
+  std::vector<int64_t> const_ints(int i, const char* what) const;
+  double const_scalar(int i, const char* what) const;
+  int add_constant(const Tensor& t);
+  int scalar(double value, DType dtype);
+  int64_t normalize_axis(int64_t axis, int64_t rank) const;  // negative axes; range-checked
+
+  // --- atomic ops (each returns the output tensor id) ---
+  int emit(AtomicOp op, DType dtype, Shape shape);
+  int view(int x, Shape shape);  // reshape: no copy
+  int unary(UnaryOp op, int x, float alpha = 0, float beta = 0);
+  int binary(BinaryOp op, int a, int b);
+  int select(int cond, int a, int b);
+  int cast(int x, DType to);
+  int reduce(ReduceOp op, int x, std::vector<int64_t> axes, bool keepdims, bool select_last = false);
+  int transpose(int x, const std::vector<int64_t>& perm);
+  int matmul(int a, int b, int bias = -1);  // numpy matmul semantics (1-d operands promoted)
+  // Strided copies into one new output (Slice, Concat, Pad, Expand, Tile, ...).
+  struct Copy {
+    int src;
+    int64_t src_offset;
+    std::vector<int64_t> src_strides;  // per dim of `sizes`, in elements (0 = repeat)
+    int64_t dst_offset;
+    std::vector<int64_t> dst_strides;
+    std::vector<int64_t> sizes;
+  };
+  int raster(const std::vector<Copy>& copies, DType dtype, Shape shape, bool fill = false, double fill_value = 0);
+  int broadcast_to(int x, const Shape& shape);
+
+ private:
+  void evaluate(AtomicOp& op);
+
+  AtomicGraph& graph_;
+  const Backend& evaluator_;
+  ThreadPool single_thread_{1};
+  const Node* node_ = nullptr;
+  std::vector<int> inputs_;
+  std::vector<int> outputs_;
+};
+
+}  // namespace walle

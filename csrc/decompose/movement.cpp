@@ -1,0 +1,210 @@
+// Data-movement ops: each is one Raster op (strided region copies) or a Gather.
+#include <algorithm>
+
+#include "decompose/registry.h"
+
+namespace walle {
+
+namespace {
+
+using Copy = Decomposer::Copy;
+
+void transpose(Decomposer& d) {
+  int x = d.input(0);
+  int64_t r = d.rank(x);
+  std::vector<int64_t> perm = d.node().attr_ints("perm");
+  if (perm.empty())
+    for (int64_t i = r - 1; i >= 0; --i) perm.push_back(i);
+  d.set_output(0, d.transpose(x, perm));
+}
+
+void concat(Decomposer& d) {
+  int first = -1;
+  for (int i = 0; i < d.num_inputs() && first < 0; ++i)
+    if (d.has_input(i)) first = d.input(i);
+  Shape out = d.shape(first);
+  int64_t axis = d.normalize_axis(d.node().attr_int("axis", 0), static_cast<int64_t>(out.size()));
+  out[axis] = 0;
+  for (int i = 0; i < d.num_inputs(); ++i) {
+    const Shape& s = d.shape(d.input(i));
+    if (s.size() != out.size()) d.fail("inputs have different ranks");
+    for (size_t k = 0; k < s.size(); ++k)
+      if (static_cast<int64_t>(k) != axis && s[k] != d.shape(first)[k])
+        d.fail("input " + std::to_string(i) + " has shape " + shape_str(s) + ", incompatible with " + shape_str(d.shape(first)));
+    out[axis] += s[axis];
+  }
+  std::vector<int64_t> dst_strides = contiguous_strides(out);
+  std::vector<Copy> copies;
+  int64_t offset = 0;
+  for (int i = 0; i < d.num_inputs(); ++i) {
+    int x = d.input(i);
+    const Shape& s = d.shape(x);
+    copies.push_back({x, 0, contiguous_strides(s), offset * dst_strides[axis], dst_strides, s});
+    offset += s[axis];
+  }
+  d.set_output(0, d.raster(copies, d.dtype(first), out));
+}
+
+// Slice (opset >= 10 inputs: starts, ends, axes, steps), clamped as the ONNX doc says.
+void slice(Decomposer& d) {
+  int x = d.input(0);
+  const Shape& in = d.shape(x);
+  int64_t r = static_cast<int64_t>(in.size());
+  std::vector<int64_t> starts = d.const_ints(1, "starts"), ends = d.const_ints(2, "ends");
+  std::vector<int64_t> axes, steps;
+  if (d.has_input(3)) axes = d.const_ints(3, "axes");
+  else for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+  if (d.has_input(4)) steps = d.const_ints(4, "steps");
+  else steps.assign(starts.size(), 1);
+  if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
+    d.fail("starts, ends, axes and steps have different lengths");
+  std::vector<int64_t> in_strides = contiguous_strides(in);
+  Copy c{x, 0, in_strides, 0, {}, in};
+  for (size_t i = 0; i < starts.size(); ++i) {
+    int64_t a = d.normalize_axis(axes[i], r), dim = in[a], step = steps[i];
+    if (step == 0) d.fail("step is 0");
+    int64_t s = starts[i] < 0 ? starts[i] + dim : starts[i];
+    int64_t e = ends[i] < 0 ? ends[i] + dim : ends[i];
+    if (step > 0) {
+      s = std::clamp<int64_t>(s, 0, dim);
+      e = std::clamp<int64_t>(e, 0, dim);
+    } else {
+      s = std::clamp<int64_t>(s, 0, dim - 1);
+      e = std::clamp<int64_t>(e, -1, dim - 1);
+    }
+    int64_t n = step > 0 ? (e > s ? (e - s + step - 1) / step : 0) : (s > e ? (s - e - step - 1) / -step : 0);
+    c.sizes[a] = n;
+    c.src_offset += s * in_strides[a];
+    c.src_strides[a] = in_strides[a] * step;
+  }
+  c.dst_strides = contiguous_strides(c.sizes);
+  Shape out = c.sizes;
+  d.set_output(0, d.raster({c}, d.dtype(x), out));
+}
+
+void split(Decomposer& d) {
+  int x = d.input(0);
+  const Shape& in = d.shape(x);
+  int64_t axis = d.normalize_axis(d.node().attr_int("axis", 0), d.rank(x));
+  size_t n_out = d.outputs().size();
+  std::vector<int64_t> sizes;
+  if (d.has_input(1)) sizes = d.const_ints(1, "split");
+  else if (d.node().has("split")) sizes = d.node().attr_ints("split");
+  else {  // equal parts; the last may be smaller (opset 18 num_outputs)
+    int64_t part = (in[axis] + static_cast<int64_t>(n_out) - 1) / static_cast<int64_t>(n_out);
+    for (size_t i = 0; i < n_out; ++i) sizes.push_back(std::min<int64_t>(part, in[axis] - part * static_cast<int64_t>(i)));
+  }
+  if (sizes.size() != n_out) d.fail("split sizes do not match the number of outputs");
+  std::vector<int64_t> in_strides = contiguous_strides(in);
+  int64_t start = 0;
+  for (size_t i = 0; i < n_out; ++i) {
+    Shape out = in;
+    out[axis] = sizes[i];
+    Copy c{x, start * in_strides[axis], in_strides, 0, contiguous_strides(out), out};
+    d.set_output(static_cast<int>(i), d.raster({c}, d.dtype(x), out));
+    start += sizes[i];
+  }
+  if (start != in[axis]) d.fail("split sizes sum to " + std::to_string(start) + ", not " + std::to_string(in[axis]));
+}
+
+void expand(Decomposer& d) {
+  int x = d.input(0);
+  std::vector<int64_t> shape = d.const_ints(1, "shape");
+  // Expand broadcasts both ways: a 1 in `shape` keeps the input's dimension.
+  Shape target = broadcast_shapes(d.shape(x), shape, d.node().label());
+  d.set_output(0, d.broadcast_to(x, target));
+}
+
+void tile(Decomposer& d) {
+  int x = d.input(0);
+  const Shape& in = d.shape(x);
+  std::vector<int64_t> repeats = d.const_ints(1, "repeats");
+  if (repeats.size() != in.size()) d.fail("repeats has " + std::to_string(repeats.size()) + " entries for rank " + std::to_string(in.size()));
+  // View the output as [r0, d0, r1, d1, ...] and copy the input with stride 0 over each r.
+  Shape out, sizes;
+  std::vector<int64_t> src_strides, in_strides = contiguous_strides(in);
+  for (size_t i = 0; i < in.size(); ++i) {
+    out.push_back(in[i] * repeats[i]);
+    sizes.push_back(repeats[i]);
+    sizes.push_back(in[i]);
+    src_strides.push_back(0);
+    src_strides.push_back(in_strides[i]);
+  }
+  std::vector<int64_t> dst_strides = contiguous_strides(sizes);
+  d.set_output(0, d.raster({Copy{x, 0, src_strides, 0, dst_strides, sizes}}, d.dtype(x), out));
+}
+
+// Pad (opset >= 11: pads and constant_value as inputs; axes as input in opset 18).
+void pad(Decomposer& d) {
+  int x = d.input(0);
+  const Shape& in = d.shape(x);
+  int64_t r = static_cast<int64_t>(in.size());
+  std::vector<int64_t> pads = d.const_ints(1, "pads");
+  std::vector<int64_t> axes;
+  if (d.has_input(3)) axes = d.const_ints(3, "axes");
+  else for (int64_t i = 0; i < r; ++i) axes.push_back(i);
+  if (pads.size() != 2 * axes.size()) d.fail("pads has " + std::to_string(pads.size()) + " entries, expected " + std::to_string(2 * axes.size()));
+  std::vector<int64_t> before(r, 0), after(r, 0);
+  for (size_t i = 0; i < axes.size(); ++i) {
+    int64_t a = d.normalize_axis(axes[i], r);
+    before[a] = pads[i];
+    after[a] = pads[i + axes.size()];
+  }
+  std::string mode = d.node().attr_string("mode", "constant");
+  double value = d.has_input(2) ? d.const_scalar(2, "constant_value") : 0.0;
+  Shape out(r);
+  for (int64_t i = 0; i < r; ++i) {
+    out[i] = in[i] + before[i] + after[i];
+    if (out[i] < 0) d.fail("padding makes dimension " + std::to_string(i) + " negative");
+  }
+  std::vector<int64_t> src_strides = contiguous_strides(in), dst_strides = contiguous_strides(out);
+  // The interior: crop where a pad is negative.
+  Copy core{x, 0, src_strides, 0, dst_strides, {}};
+  for (int64_t i = 0; i < r; ++i) {
+    int64_t crop_lo = std::max<int64_t>(-before[i], 0), crop_hi = std::max<int64_t>(-after[i], 0);
+    core.sizes.push_back(in[i] - crop_lo - crop_hi);
+    core.src_offset += crop_lo * src_strides[i];
+    core.dst_offset += std::max<int64_t>(before[i], 0) * dst_strides[i];
+  }
+  // edge and reflect modes are issue 3's; they need per-border copies.
+  if (mode != "constant") d.fail("pad mode '" + mode + "' is not supported yet");
+  std::vector<Copy> copies{core};
+  d.set_output(0, d.raster(copies, d.dtype(x), out, true, value));
+}
+
+void gather(Decomposer& d) {
+  int data = d.input(0), indices = d.input(1);
+  const Shape& in = d.shape(data);
+  int64_t axis = d.normalize_axis(d.node().attr_int("axis", 0), d.rank(data));
+  AtomicOp op;
+  op.kind = AtomicKind::Gather;
+  op.outer = numel(Shape(in.begin(), in.begin() + axis));
+  op.axis_size = in[axis];
+  op.inner = numel(Shape(in.begin() + axis + 1, in.end()));
+  if (d.dtype(indices) != DType::I64 && d.dtype(indices) != DType::I32) indices = d.cast(indices, DType::I64);
+  op.inputs = {data, indices};
+  Shape out(in.begin(), in.begin() + axis);
+  for (int64_t s : d.shape(indices)) out.push_back(s);
+  out.insert(out.end(), in.begin() + axis + 1, in.end());
+  // Out-of-range constant indices are a model error caught now rather than at run time.
+  if (const Tensor* c = d.constant(indices))
+    for (int64_t v : c->to_int64_vector())
+      if (v < -op.axis_size || v >= op.axis_size)
+        d.fail("index " + std::to_string(v) + " is out of range for axis of size " + std::to_string(op.axis_size));
+  d.set_output(0, d.emit(op, d.dtype(data), out));
+}
+
+}  // namespace
+
+void register_movement_ops(CompositeRegistry& r) {
+  r["Transpose"] = {transpose};
+  r["Concat"] = {concat};
+  r["Slice"] = {slice};
+  r["Split"] = {split};
+  r["Expand"] = {expand};
+  r["Tile"] = {tile};
+  r["Pad"] = {pad};
+  r["Gather"] = {gather};
+}
+
+}  // namespace walle

@@ -1,0 +1,177 @@
+// Neural-network ops: convolution, pooling, batch norm, MatMul and Gemm.
+#include <algorithm>
+#include <cmath>
+
+#include "decompose/registry.h"
+
+namespace walle {
+
+namespace {
+
+struct Window {  // resolved geometry of one spatial axis
+  int64_t in, kernel, stride = 1, dilation = 1, pad_begin = 0, pad_end = 0, out = 0;
+};
+
+// Pads and output size of each spatial axis from pads / auto_pad / ceil_mode (ONNX Conv and
+// pooling docs). `in` and `kernel` are filled by the caller.
+void resolve_windows(Decomposer& d, std::vector<Window>& w, bool ceil_mode) {
+  const Node& n = d.node();
+  size_t k = w.size();
+  std::vector<int64_t> strides = n.attr_ints("strides", std::vector<int64_t>(k, 1));
+  std::vector<int64_t> dilations = n.attr_ints("dilations", std::vector<int64_t>(k, 1));
+  std::vector<int64_t> pads = n.attr_ints("pads", std::vector<int64_t>(2 * k, 0));
+  if (strides.size() != k || dilations.size() != k || pads.size() != 2 * k)
+    d.fail("strides, dilations or pads do not match " + std::to_string(k) + " spatial dimensions");
+  std::string auto_pad = n.attr_string("auto_pad", "NOTSET");
+  for (size_t i = 0; i < k; ++i) {
+    Window& a = w[i];
+    a.stride = strides[i];
+    a.dilation = dilations[i];
+    if (a.stride < 1 || a.dilation < 1) d.fail("strides and dilations must be positive");
+    int64_t span = (a.kernel - 1) * a.dilation + 1;
+    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+      a.out = (a.in + a.stride - 1) / a.stride;
+      int64_t total = std::max<int64_t>((a.out - 1) * a.stride + span - a.in, 0);
+      a.pad_begin = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      a.pad_end = total - a.pad_begin;
+      continue;
+    }
+    if (auto_pad == "VALID") a.pad_begin = a.pad_end = 0;
+    else { a.pad_begin = pads[i]; a.pad_end = pads[i + k]; }
+    int64_t room = a.in + a.pad_begin + a.pad_end - span;
+    if (room < 0) d.fail("kernel is larger than the padded input");
+    a.out = (ceil_mode ? (room + a.stride - 1) / a.stride : room / a.stride) + 1;
+    // ceil mode: the last window must start inside the input or its leading padding
+    if (ceil_mode && (a.out - 1) * a.stride >= a.in + a.pad_begin) --a.out;
+  }
+}
+
+// 1-d ops run as 2-d with a height of 1.
+std::vector<Window> spatial_windows(Decomposer& d, const Shape& x, const std::vector<int64_t>& kernel) {
+  if (x.size() != 3 && x.size() != 4) d.fail("only 1-d and 2-d spatial inputs are supported, got shape " + shape_str(x));
+  std::vector<Window> w;
+  for (size_t i = 2; i < x.size(); ++i) {
+    Window a;
+    a.in = x[i];
+    a.kernel = kernel[i - 2];
+    w.push_back(a);
+  }
+  return w;
+}
+
+void fill_geometry(AtomicOp& op, const Shape& x, const std::vector<Window>& w) {
+  op.n = x[0];
+  op.c = x[1];
+  const Window& hw = w.size() == 2 ? w[0] : Window{1, 1, 1, 1, 0, 0, 1};
+  const Window& ww = w.back();
+  op.h = hw.in; op.kernel_h = hw.kernel; op.stride_h = hw.stride; op.dilation_h = hw.dilation; op.pad_top = hw.pad_begin; op.out_h = hw.out;
+  op.w = ww.in; op.kernel_w = ww.kernel; op.stride_w = ww.stride; op.dilation_w = ww.dilation; op.pad_left = ww.pad_begin; op.out_w = ww.out;
+}
+
+Shape output_shape(const Shape& x, int64_t channels, const std::vector<Window>& w) {
+  Shape out{x[0], channels};
+  for (const Window& a : w) out.push_back(a.out);
+  return out;
+}
+
+void conv(Decomposer& d) {
+  int x = d.input(0), weight = d.input(1);
+  const Shape& xs = d.shape(x);
+  const Shape& ws = d.shape(weight);
+  if (ws.size() != xs.size()) d.fail("weight rank " + std::to_string(ws.size()) + " does not match input rank " + std::to_string(xs.size()));
+  int64_t group = d.node().attr_int("group", 1);
+  if (group < 1 || xs[1] % group != 0 || ws[0] % group != 0 || ws[1] * group != xs[1])
+    d.fail("input channels " + std::to_string(xs[1]) + ", weight " + shape_str(ws) + " and group " + std::to_string(group) + " disagree");
+  std::vector<Window> w = spatial_windows(d, xs, std::vector<int64_t>(ws.begin() + 2, ws.end()));
+  resolve_windows(d, w, false);
+  AtomicOp op;
+  op.kind = AtomicKind::Conv;
+  fill_geometry(op, xs, w);
+  op.out_c = ws[0];
+  op.group = group;
+  op.inputs = {x, weight};
+  if (d.has_input(2)) op.inputs.push_back(d.input(2));
+  d.set_output(0, d.emit(op, d.dtype(x), output_shape(xs, ws[0], w)));
+}
+
+void pool(Decomposer& d, bool max_pool) {
+  int x = d.input(0);
+  const Shape& xs = d.shape(x);
+  std::vector<int64_t> kernel = d.node().attr_ints("kernel_shape");
+  if (kernel.size() + 2 != xs.size()) d.fail("kernel_shape does not match the input rank");
+  std::vector<Window> w = spatial_windows(d, xs, kernel);
+  resolve_windows(d, w, d.node().attr_int("ceil_mode", 0) != 0);
+  AtomicOp op;
+  op.kind = AtomicKind::Pool;
+  op.max_pool = max_pool;
+  op.count_include_pad = d.node().attr_int("count_include_pad", 0) != 0;
+  fill_geometry(op, xs, w);
+  op.out_c = xs[1];
+  op.inputs = {x};
+  d.set_output(0, d.emit(op, d.dtype(x), output_shape(xs, xs[1], w)));
+  if (d.outputs().size() > 1 && d.outputs()[1] < 0 && d.node().outputs.size() > 1 && !d.node().outputs[1].empty())
+    d.fail("the Indices output of MaxPool is not supported");
+}
+void max_pool(Decomposer& d) { pool(d, true); }
+void average_pool(Decomposer& d) { pool(d, false); }
+
+template <ReduceOp R> void global_pool(Decomposer& d) {
+  int x = d.input(0);
+  std::vector<int64_t> axes;
+  for (int64_t a = 2; a < d.rank(x); ++a) axes.push_back(a);
+  d.set_output(0, d.reduce(R, x, axes, true));
+}
+
+// Inference batch norm: y = x * a + b per channel, a = scale / sqrt(var + eps),
+// b = bias - mean * a. With constant statistics a and b fold at plan time.
+void batch_norm(Decomposer& d) {
+  int x = d.input(0);
+  DType t = d.dtype(x);
+  double eps = d.node().attr_float("epsilon", 1e-5);
+  int64_t channels = d.shape(x).size() > 1 ? d.shape(x)[1] : 1;
+  Shape per_channel{channels};
+  for (size_t i = 2; i < d.shape(x).size(); ++i) per_channel.push_back(1);
+  int a = d.binary(BinaryOp::Div, d.input(1), d.unary(UnaryOp::Sqrt, d.binary(BinaryOp::Add, d.input(4), d.scalar(eps, t))));
+  int b = d.binary(BinaryOp::Sub, d.input(2), d.binary(BinaryOp::Mul, d.input(3), a));
+  int y = d.binary(BinaryOp::Mul, x, d.view(a, per_channel));
+  d.set_output(0, d.binary(BinaryOp::Add, y, d.view(b, per_channel)));
+}
+
+void matmul(Decomposer& d) { d.set_output(0, d.matmul(d.input(0), d.input(1))); }
+
+// Gemm: alpha * op(A) @ op(B) + beta * C; a 1-d C of length N (or [1, N]) with beta = 1 is
+// fused into the MatMul as its bias.
+void gemm(Decomposer& d) {
+  int a = d.input(0), b = d.input(1);
+  if (d.node().attr_int("transA", 0)) a = d.transpose(a, {1, 0});
+  if (d.node().attr_int("transB", 0)) b = d.transpose(b, {1, 0});
+  double alpha = d.node().attr_float("alpha", 1.0), beta = d.node().attr_float("beta", 1.0);
+  DType t = d.dtype(a);
+  if (alpha != 1.0) a = d.binary(BinaryOp::Mul, a, d.scalar(alpha, t));
+  int64_t N = d.shape(b).back();
+  int bias = -1;
+  if (d.has_input(2) && beta == 1.0 && numel(d.shape(d.input(2))) == N && d.shape(d.input(2)).back() == N)
+    bias = d.view(d.input(2), {N});
+  int y = d.matmul(a, b, bias);
+  if (d.has_input(2) && bias < 0) {
+    int c = d.input(2);
+    if (beta != 1.0) c = d.binary(BinaryOp::Mul, c, d.scalar(beta, t));
+    y = d.binary(BinaryOp::Add, y, c);
+  }
+  d.set_output(0, y);
+}
+
+}  // namespace
+
+void register_nn_ops(CompositeRegistry& r) {
+  r["Conv"] = {conv};
+  r["MaxPool"] = {max_pool};
+  r["AveragePool"] = {average_pool};
+  r["GlobalAveragePool"] = {global_pool<ReduceOp::Mean>};
+  r["GlobalMaxPool"] = {global_pool<ReduceOp::Max>};
+  r["BatchNormalization"] = {batch_norm};
+  r["MatMul"] = {matmul};
+  r["Gemm"] = {gemm};
+}
+
+}  // namespace walle

@@ -1,0 +1,23 @@
+#include "decompose/registry.h"
+
+namespace walle {
+
+const CompositeRegistry& composite_ops() {
+  static const CompositeRegistry registry = [] {
+    CompositeRegistry r;
+    register_elementwise_ops(r);
+    register_shape_ops(r);
+    register_movement_ops(r);
+    register_reduce_ops(r);
+    register_nn_ops(r);
+    return r;
+  }();
+  return registry;
+}
+
+const CompositeOp* find_composite(const std::string& op_type) {
+  auto it = composite_ops().find(op_type);
+  return it == composite_ops().end() ? nullptr : &it->second;
+}
+
+}  // namespace walle

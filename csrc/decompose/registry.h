@@ -1,0 +1,31 @@
+// Composite ops: name -> the function that decomposes it. Every op here is defined by
+// decomposition alone; ops that will need a kernel of their own (TopK, NonZero, ...) are
+// registered the same way and say so in `own_kernel`.
+#pragma once
+#include <map>
+#include <string>
+
+#include "decompose/decomposer.h"
+
+namespace walle {
+
+using DecomposeFn = void (*)(Decomposer&);
+
+struct CompositeOp {
+  DecomposeFn decompose = nullptr;
+  bool own_kernel = false;  // true if it needs an atomic op beyond the closed set
+};
+
+using CompositeRegistry = std::map<std::string, CompositeOp>;
+
+const CompositeRegistry& composite_ops();
+const CompositeOp* find_composite(const std::string& op_type);
+
+// One registration function per family file.
+void register_elementwise_ops(CompositeRegistry& r);
+void register_shape_ops(CompositeRegistry& r);
+void register_movement_ops(CompositeRegistry& r);
+void register_reduce_ops(CompositeRegistry& r);
+void register_nn_ops(CompositeRegistry& r);
+
+}  // namespace walle

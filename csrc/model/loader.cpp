@@ -1,0 +1,195 @@
+#include "model/loader.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/error.h"
+#include "walle_model_generated.h"
+
+namespace walle {
+
+namespace {
+
+class Reader {
+ public:
+  Reader(std::string name, const uint8_t* weights, uint64_t weights_size, std::shared_ptr<void> owner)
+      : name_(std::move(name)), weights_(weights), weights_size_(weights_size), owner_(std::move(owner)) {}
+
+  [[noreturn]] void fail(const std::string& what) const {
+    throw Error(ErrorKind::Model, "invalid model file '" + name_ + "': " + what);
+  }
+
+  std::string str(const flatbuffers::String* s) const { return s ? s->str() : std::string(); }
+
+  Tensor tensor(const fb::TensorData* t, const std::string& where) const {
+    if (!t) fail(where + ": missing tensor");
+    std::string label = where + " tensor '" + str(t->name()) + "'";
+    if (!dtype_is_valid(t->dtype())) fail(label + ": unsupported dtype code " + std::to_string(t->dtype()));
+    DType dtype = static_cast<DType>(t->dtype());
+    Shape dims;
+    uint64_t count = 1;
+    if (t->dims())
+      for (int64_t d : *t->dims()) {
+        if (d < 0 || d > (int64_t(1) << 40)) fail(label + ": bad dimension " + std::to_string(d));
+        dims.push_back(d);
+        if (d && count > (uint64_t(1) << 48) / static_cast<uint64_t>(d)) fail(label + ": too many elements");
+        count *= static_cast<uint64_t>(d);
+      }
+    uint64_t bytes = count * dtype_size(dtype);
+    if (t->size() != bytes)
+      fail(label + ": holds " + std::to_string(t->size()) + " bytes, its shape needs " + std::to_string(bytes));
+    if (t->offset() % 64 != 0) fail(label + ": weights offset " + std::to_string(t->offset()) + " is not 64-byte aligned");
+    if (t->offset() > weights_size_ || bytes > weights_size_ - t->offset())
+      fail(label + ": bytes [" + std::to_string(t->offset()) + ", +" + std::to_string(bytes) + ") lie outside the weights");
+    if (bytes == 0) return Tensor(dtype, dims);
+    return Tensor(dtype, dims, const_cast<uint8_t*>(weights_ + t->offset()), owner_);
+  }
+
+  ValueInfo value_info(const fb::ValueInfo* v, const std::string& where) const {
+    if (!v || !v->name()) fail(where + ": missing name");
+    ValueInfo info;
+    info.name = v->name()->str();
+    if (!dtype_is_valid(v->dtype())) fail(where + " '" + info.name + "': unsupported dtype code " + std::to_string(v->dtype()));
+    info.dtype = static_cast<DType>(v->dtype());
+    if (v->dims())
+      for (int64_t d : *v->dims()) {
+        if (d < -1) fail(where + " '" + info.name + "': bad dimension " + std::to_string(d));
+        info.dims.push_back(d);
+      }
+    info.dim_names.assign(info.dims.size(), "");
+    if (v->dim_names())
+      for (flatbuffers::uoffset_t i = 0; i < v->dim_names()->size() && i < info.dims.size(); ++i)
+        info.dim_names[i] = str(v->dim_names()->Get(i));
+    return info;
+  }
+
+  Attribute attribute(const fb::Attribute* a, const std::string& where) const {
+    Attribute out;
+    switch (a->kind()) {
+      case fb::AttrKind_Int: out.kind = Attribute::Kind::Int; out.i = a->i(); break;
+      case fb::AttrKind_Float: out.kind = Attribute::Kind::Float; out.f = a->f(); break;
+      case fb::AttrKind_String: out.kind = Attribute::Kind::String; out.s = str(a->s()); break;
+      case fb::AttrKind_Ints:
+        out.kind = Attribute::Kind::Ints;
+        if (a->ints()) out.ints.assign(a->ints()->begin(), a->ints()->end());
+        break;
+      case fb::AttrKind_Floats:
+        out.kind = Attribute::Kind::Floats;
+        if (a->floats()) out.floats.assign(a->floats()->begin(), a->floats()->end());
+        break;
+      case fb::AttrKind_Strings:
+        out.kind = Attribute::Kind::Strings;
+        if (a->strings())
+          for (const auto* s : *a->strings()) out.strings.push_back(str(s));
+        break;
+      case fb::AttrKind_Tensor: out.kind = Attribute::Kind::Tensor; out.tensor = tensor(a->tensor(), where); break;
+      case fb::AttrKind_Graph:
+        out.kind = Attribute::Kind::Graph;
+        out.graph = std::make_shared<Graph>(graph(a->graph(), where + " subgraph"));
+        break;
+      default: fail(where + ": unknown attribute kind " + std::to_string(static_cast<int>(a->kind())));
+    }
+    return out;
+  }
+
+  Graph graph(const fb::Graph* g, const std::string& where) const {
+    if (!g) fail(where + ": missing graph");
+    Graph out;
+    if (g->inputs())
+      for (const auto* v : *g->inputs()) out.inputs.push_back(value_info(v, where + " input"));
+    if (g->outputs())
+      for (const auto* v : *g->outputs()) out.outputs.push_back(value_info(v, where + " output"));
+    if (g->initializers())
+      for (const auto* t : *g->initializers()) {
+        Tensor value = tensor(t, where + " initializer");
+        out.initializers[str(t->name())] = value;
+      }
+    if (g->nodes())
+      for (const auto* n : *g->nodes()) {
+        if (!n->op_type()) fail(where + ": a node has no op_type");
+        Node node;
+        node.op_type = n->op_type()->str();
+        node.name = str(n->name());
+        if (n->inputs())
+          for (const auto* s : *n->inputs()) node.inputs.push_back(str(s));
+        if (n->outputs())
+          for (const auto* s : *n->outputs()) node.outputs.push_back(str(s));
+        if (n->attrs())
+          for (const auto* a : *n->attrs()) {
+            if (!a->name()) fail(node.label() + ": an attribute has no name");
+            node.attrs[a->name()->str()] = attribute(a, node.label() + " attribute '" + a->name()->str() + "'");
+          }
+        out.nodes.push_back(std::move(node));
+      }
+    return out;
+  }
+
+ private:
+  std::string name_;
+  const uint8_t* weights_;
+  uint64_t weights_size_;
+  std::shared_ptr<void> owner_;
+};
+
+}  // namespace
+
+std::shared_ptr<Model> load_model_from_memory(const uint8_t* data, size_t size, std::shared_ptr<void> owner,
+                                              const std::string& name) {
+  auto fail = [&](const std::string& what) { throw Error(ErrorKind::Model, "invalid model file '" + name + "': " + what); };
+  // Layout: uint32 size of the rest, then the FlatBuffer (size-prefixed buffer).
+  if (size < 12) fail("file is empty or truncated (" + std::to_string(size) + " bytes)");
+  if (!fb::SizePrefixedModelBufferHasIdentifier(data)) fail("not a Walle model (file identifier is not 'WALL')");
+  uint32_t declared = flatbuffers::ReadScalar<uint32_t>(data);
+  if (static_cast<uint64_t>(declared) + 4 != size)
+    fail("truncated or extended: the header says " + std::to_string(declared + 4ull) + " bytes, the file has " +
+         std::to_string(size));
+  flatbuffers::Verifier::Options options;
+  options.max_depth = 64;
+  options.max_tables = 10000000;
+  flatbuffers::Verifier verifier(data, size, options);
+  if (!fb::VerifySizePrefixedModelBuffer(verifier)) fail("failed FlatBuffers verification (corrupted)");
+  const fb::Model* m = fb::GetSizePrefixedModel(data);
+  if (m->format_version() != kFormatVersion)
+    fail("format version " + std::to_string(m->format_version()) + " is not supported (this build reads version " +
+         std::to_string(kFormatVersion) + ")");
+  const uint8_t* weights = m->weights() ? m->weights()->data() : data;
+  uint64_t weights_size = m->weights() ? m->weights()->size() : 0;
+  Reader reader(name, weights, weights_size, owner);
+  auto model = std::make_shared<Model>();
+  model->graph = reader.graph(m->graph(), "graph");
+  model->path = name;
+  model->storage = owner;
+  try {
+    model->graph.check_topology();
+  } catch (const Error& e) {
+    fail(e.what());
+  }
+  return model;
+}
+
+std::shared_ptr<Model> load_model(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(ErrorKind::Model, "cannot open model file '" + path + "': " + std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw Error(ErrorKind::Model, "model path '" + path + "' is not a regular file");
+  }
+  size_t size = static_cast<size_t>(st.st_size);
+  if (size == 0) {
+    ::close(fd);
+    throw Error(ErrorKind::Model, "invalid model file '" + path + "': file is empty");
+  }
+  void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (mapped == MAP_FAILED) throw Error(ErrorKind::Model, "cannot map model file '" + path + "': " + std::strerror(errno));
+  std::shared_ptr<void> owner(mapped, [size](void* p) { ::munmap(p, size); });
+  return load_model_from_memory(static_cast<const uint8_t*>(mapped), size, owner, path);
+}
+
+}  // namespace walle

@@ -1,0 +1,51 @@
+#include "ops/atomic.h"
+
+namespace walle {
+
+const char* atomic_kind_name(AtomicKind kind) {
+  static const char* names[] = {"Raster", "Unary", "Binary", "Select", "Reduce",
+                                "MatMul", "Conv",  "Pool",   "Gather", "Cast"};
+  return names[static_cast<int>(kind)];
+}
+
+const char* unary_name(UnaryOp op) {
+  static const char* names[] = {"Identity", "Neg",  "Abs",   "Relu",     "Sigmoid",     "Tanh",
+                                "Exp",      "Log",  "Sqrt",  "Rsqrt",    "Reciprocal",  "Erf",
+                                "Gelu",     "Floor", "Ceil", "Round",    "Sin",         "Cos",
+                                "Not",      "Sign", "Softplus", "LeakyRelu", "Elu",     "Clip",
+                                "HardSigmoid", "HardSwish", "Silu", "Square", "IsNaN", "IsInf"};
+  return names[static_cast<int>(op)];
+}
+
+const char* binary_name(BinaryOp op) {
+  static const char* names[] = {"Add",   "Sub",     "Mul",  "Div",       "Pow",          "Max",  "Min",
+                                "Mod",   "FMod",    "Equal", "Less",     "Greater",      "LessEqual",
+                                "GreaterEqual", "And", "Or", "Xor",      "PRelu", "BitShiftLeft", "BitShiftRight"};
+  return names[static_cast<int>(op)];
+}
+
+bool binary_is_comparison(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::Equal: case BinaryOp::Less: case BinaryOp::Greater: case BinaryOp::LessEqual:
+    case BinaryOp::GreaterEqual: case BinaryOp::And: case BinaryOp::Or: case BinaryOp::Xor:
+      return true;
+    default:
+      return false;
+  }
+}
+
+int AtomicGraph::add_tensor(DType dtype, Shape shape, std::string name) {
+  AtomicTensor t;
+  t.dtype = dtype;
+  t.shape = std::move(shape);
+  t.name = std::move(name);
+  tensors.push_back(std::move(t));
+  return static_cast<int>(tensors.size()) - 1;
+}
+
+int AtomicGraph::root(int id) const {
+  while (tensors[id].storage == Storage::Alias) id = tensors[id].alias_of;
+  return id;
+}
+
+}  // namespace walle

@@ -1,0 +1,113 @@
+// The closed set of atomic operators every backend implements.
+//
+// Composite operators (the ONNX set) are defined by decomposition into these (csrc/decompose);
+// kernels never see a composite op. Parameters are fully resolved: shapes are known, axes are
+// normalized and broadcasting is explicit in the shapes.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace walle {
+
+enum class AtomicKind { Raster, Unary, Binary, Select, Reduce, MatMul, Conv, Pool, Gather, Cast };
+const char* atomic_kind_name(AtomicKind kind);
+
+// A strided 3-d walk through a buffer, in elements: offset + i*stride[0] + j*stride[1] + k*stride[2].
+struct View {
+  int64_t offset = 0;
+  int64_t stride[3] = {0, 0, 1};
+};
+
+// Copy size[0] x size[1] x size[2] elements from input `src` (walked by `from`) into the
+// output (walked by `to`). A Raster op is a list of regions over one output.
+struct Region {
+  int src = 0;
+  View from;
+  View to;
+  int64_t size[3] = {1, 1, 1};
+};
+
+enum class UnaryOp {
+  Identity, Neg, Abs, Relu, Sigmoid, Tanh, Exp, Log, Sqrt, Rsqrt, Reciprocal, Erf, Gelu, Floor, Ceil,
+  Round, Sin, Cos, Not, Sign, Softplus, LeakyRelu /*alpha*/, Elu /*alpha*/, Clip /*alpha..beta*/,
+  HardSigmoid /*alpha, beta*/, HardSwish, Silu, Square, IsNaN, IsInf,
+};
+enum class BinaryOp {
+  Add, Sub, Mul, Div, Pow, Max, Min, Mod /*sign of divisor*/, FMod /*sign of dividend*/, Equal, Less,
+  Greater, LessEqual, GreaterEqual, And, Or, Xor, PRelu /* a>0 ? a : a*b */, BitShiftLeft, BitShiftRight,
+};
+enum class ReduceOp { Sum, Mean, Max, Min, Prod, SumSquare, L1, L2, LogSum, LogSumExp, ArgMax, ArgMin };
+enum class Activation { None, Relu, Clip, Sigmoid, Gelu, Silu };
+
+const char* unary_name(UnaryOp op);
+const char* binary_name(BinaryOp op);
+bool binary_is_comparison(BinaryOp op);  // output is bool
+
+struct AtomicOp {
+  AtomicKind kind = AtomicKind::Raster;
+  std::vector<int> inputs;  // tensor ids in the AtomicGraph; -1 = absent optional input
+  int output = -1;
+  std::string origin;       // label of the composite node this came from (errors, plan())
+
+  // Raster: output is first filled with `fill` when the regions may not cover it.
+  std::vector<Region> regions;
+  bool fill_output = false;
+  double fill = 0;
+
+  UnaryOp unary = UnaryOp::Identity;
+  BinaryOp binary = BinaryOp::Add;
+  float alpha = 0, beta = 0;  // Unary parameters; Clip/epilogue bounds
+
+  // Reduce: input viewed as [outer, reduce_size, inner] -> output [outer, inner].
+  ReduceOp reduce = ReduceOp::Sum;
+  int64_t outer = 1, reduce_size = 1, inner = 1;
+  bool select_last_index = false;
+
+  // MatMul: out[b] = A[b] (M x K, optionally transposed) * B[b] (K x N) + bias[N];
+  // batch index b maps to A and B by broadcast strides (0 = shared).
+  int64_t batch = 1, M = 1, N = 1, K = 1;
+  std::vector<int64_t> batch_shape, a_batch_strides, b_batch_strides;  // in matrices
+  bool trans_a = false, trans_b = false;
+  Activation activation = Activation::None;  // fused epilogue of MatMul/Conv
+  // Residual: inputs[3] (if >= 0) is added before the activation (same shape as output).
+
+  // Conv (2-d, NCHW; 1-d is 2-d with H=1) and Pool.
+  int64_t n = 1, c = 1, h = 1, w = 1, out_c = 1, out_h = 1, out_w = 1;
+  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
+  int64_t pad_top = 0, pad_left = 0, group = 1;
+  bool max_pool = true, count_include_pad = false;
+
+  // Gather: data [outer, axis_size, inner], indices (any int type, negatives wrap) -> [outer, n_idx, inner].
+  int64_t axis_size = 1;
+
+  DType cast_to = DType::F32;
+};
+
+// Where a tensor's bytes live during a run.
+enum class Storage { Arena, Constant, Input, Output, Alias };
+
+struct AtomicTensor {
+  DType dtype = DType::F32;
+  Shape shape;
+  Storage storage = Storage::Arena;
+  Tensor constant;       // Storage::Constant
+  int alias_of = -1;     // Storage::Alias: same bytes as this tensor (a reshape view)
+  int io_index = -1;     // Storage::Input / Output: index in the session's inputs / outputs
+  int64_t arena_offset = 0;
+  std::string name;      // graph value name, when it has one
+};
+
+struct AtomicGraph {
+  std::vector<AtomicTensor> tensors;
+  std::vector<AtomicOp> ops;
+
+  int add_tensor(DType dtype, Shape shape, std::string name = "");
+  // Follows aliases to the tensor that owns the bytes.
+  int root(int id) const;
+  bool is_constant(int id) const { return id >= 0 && tensors[root(id)].storage == Storage::Constant; }
+};
+
+}  // namespace walle

@@ -1,0 +1,71 @@
+// The narrow surface a backend shows the session (and, later, the search): can you run this
+// atomic op, make me a kernel for it, and manage your memory.
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "core/thread_pool.h"
+#include "ops/atomic.h"
+
+namespace walle {
+
+// Resolved addresses of one op's operands for one run.
+struct KernelIO {
+  std::vector<const void*> inputs;  // nullptr for an absent optional input
+  void* output = nullptr;
+};
+
+// XNNPACK-style life cycle: plan() once per resolved shapes (packing weights, choosing tiles,
+// sizing scratch), then run() any number of times, possibly from several sessions' runs.
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  virtual void plan(const AtomicOp& op, const AtomicGraph& graph) { (void)op; (void)graph; }
+  virtual void run(const KernelIO& io, ThreadPool& pool) = 0;
+  // Name of the implementation, e.g. "f32-conv-im2col-gemm-avx512" (shown by Session::plan).
+  virtual std::string name() const = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  virtual bool supports(const AtomicOp& op, const AtomicGraph& graph) const = 0;
+  virtual std::unique_ptr<Kernel> make(const AtomicOp& op, const AtomicGraph& graph) const = 0;
+  // Memory the backend owns. The CPU backend hands out host memory; device backends map or copy.
+  virtual std::shared_ptr<void> allocate(size_t bytes) const = 0;
+  virtual void copy_in(void* dst, const void* host_src, size_t bytes) const = 0;
+  virtual void copy_out(void* host_dst, const void* src, size_t bytes) const = 0;
+  virtual void sync() const {}
+};
+
+// Kernels of one backend, keyed by atomic kind. Each entry states the instruction set it needs
+// and which ops it accepts; the most specialised acceptable entry wins.
+class KernelRegistry {
+ public:
+  using Accepts = std::function<bool(const AtomicOp&, const AtomicGraph&)>;
+  using Factory = std::function<std::unique_ptr<Kernel>(const AtomicOp&, const AtomicGraph&)>;
+  struct Entry {
+    std::string name;
+    Isa isa;
+    Accepts accepts;
+    Factory factory;
+  };
+
+  void add(AtomicKind kind, Entry entry);
+  // Best entry for `op` whose isa is at most `isa`; nullptr if none accepts it.
+  const Entry* find(const AtomicOp& op, const AtomicGraph& graph, Isa isa) const;
+
+ private:
+  std::map<AtomicKind, std::vector<Entry>> entries_;
+};
+
+// "cpu" (best instruction set of this processor) or "cpu-reference" (portable kernels only).
+std::shared_ptr<Backend> make_backend(const std::string& name, const std::string& isa = "auto");
+std::vector<std::string> backend_names();
+
+}  // namespace walle

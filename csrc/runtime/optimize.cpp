@@ -1,0 +1,161 @@
+#include "runtime/optimize.h"
+
+#include <algorithm>
+#include <map>
+
+namespace walle {
+
+namespace {
+
+// Number of ops reading each tensor, plus one for each graph output and each alias of it.
+std::vector<int> use_counts(const AtomicGraph& g, const std::vector<int>& outputs) {
+  std::vector<int> uses(g.tensors.size(), 0);
+  for (const AtomicOp& op : g.ops)
+    for (int id : op.inputs)
+      if (id >= 0) ++uses[id];
+  for (int id : outputs) ++uses[id];
+  for (const AtomicTensor& t : g.tensors)
+    if (t.storage == Storage::Alias) ++uses[t.alias_of];
+  return uses;
+}
+
+bool fusable_activation(const AtomicOp& op, Activation* act) {
+  if (op.kind != AtomicKind::Unary) return false;
+  switch (op.unary) {
+    case UnaryOp::Relu: *act = Activation::Relu; return true;
+    case UnaryOp::Clip: *act = Activation::Clip; return true;
+    case UnaryOp::Sigmoid: *act = Activation::Sigmoid; return true;
+    case UnaryOp::Gelu: *act = Activation::Gelu; return true;
+    case UnaryOp::Silu: *act = Activation::Silu; return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
+void fuse_epilogues(AtomicGraph& g, const std::vector<int>& outputs) {
+  std::vector<int> uses = use_counts(g, outputs);
+  std::map<int, size_t> producer;  // tensor id -> op index
+  for (size_t i = 0; i < g.ops.size(); ++i) producer[g.ops[i].output] = i;
+  std::vector<bool> removed(g.ops.size(), false);
+  auto is_f32 = [&](int id) { return g.tensors[id].dtype == DType::F32; };
+
+  for (size_t i = 0; i < g.ops.size(); ++i) {
+    AtomicOp& op = g.ops[i];
+    // The candidate producer: a Conv/MatMul whose output only this op reads.
+    auto producer_of = [&](int id) -> AtomicOp* {
+      auto it = producer.find(id);
+      if (it == producer.end() || removed[it->second] || uses[id] != 1) return nullptr;
+      AtomicOp& p = g.ops[it->second];
+      if ((p.kind != AtomicKind::Conv && p.kind != AtomicKind::MatMul) || !is_f32(id)) return nullptr;
+      return &p;
+    };
+    Activation act;
+    if (fusable_activation(op, &act)) {
+      AtomicOp* p = producer_of(op.inputs[0]);
+      if (!p || p->activation != Activation::None) continue;
+      p->activation = act;
+      p->alpha = op.alpha;
+      p->beta = op.beta;
+      p->output = op.output;
+      producer[op.output] = static_cast<size_t>(p - g.ops.data());
+      removed[i] = true;
+      continue;
+    }
+    if (op.kind != AtomicKind::Binary || op.binary != BinaryOp::Add) continue;
+    for (int side = 0; side < 2; ++side) {
+      int mine = op.inputs[side], other = op.inputs[1 - side];
+      AtomicOp* p = producer_of(mine);
+      if (!p || p->activation != Activation::None) continue;
+      // The other operand must exist before the producer runs (ops keep their positions).
+      auto other_producer = producer.find(g.root(other));
+      if (other_producer != producer.end() && other_producer->second > static_cast<size_t>(p - g.ops.data())) continue;
+      const Shape& out = g.tensors[op.output].shape;
+      if (g.tensors[other].shape == out && g.tensors[mine].shape == out) {  // residual
+        if (p->inputs.size() > 3) continue;
+        p->inputs.resize(4, -1);
+        p->inputs[3] = other;
+      } else if (p->kind == AtomicKind::MatMul && p->inputs.size() == 2 && g.is_constant(other) &&
+                 numel(g.tensors[other].shape) == p->N && g.tensors[other].shape.back() == p->N &&
+                 g.tensors[mine].shape == out) {  // constant per-column bias
+        p->inputs.push_back(other);
+      } else {
+        continue;
+      }
+      p->output = op.output;
+      producer[op.output] = static_cast<size_t>(p - g.ops.data());
+      removed[i] = true;
+      break;
+    }
+  }
+  std::vector<AtomicOp> kept;
+  for (size_t i = 0; i < g.ops.size(); ++i)
+    if (!removed[i]) kept.push_back(std::move(g.ops[i]));
+  g.ops = std::move(kept);
+}
+
+void remove_dead_ops(AtomicGraph& g, const std::vector<int>& outputs) {
+  std::vector<bool> needed(g.tensors.size(), false);
+  auto need = [&](int id) {
+    while (id >= 0 && !needed[id]) {
+      needed[id] = true;
+      id = g.tensors[id].storage == Storage::Alias ? g.tensors[id].alias_of : -1;
+    }
+  };
+  for (int id : outputs) need(id);
+  std::vector<bool> keep(g.ops.size(), false);
+  for (size_t i = g.ops.size(); i-- > 0;) {
+    if (!needed[g.ops[i].output]) continue;
+    keep[i] = true;
+    for (int id : g.ops[i].inputs) need(id);
+  }
+  std::vector<AtomicOp> kept;
+  for (size_t i = 0; i < g.ops.size(); ++i)
+    if (keep[i]) kept.push_back(std::move(g.ops[i]));
+  g.ops = std::move(kept);
+}
+
+int64_t plan_memory(AtomicGraph& g, const std::vector<int>& outputs) {
+  const int64_t n_ops = static_cast<int64_t>(g.ops.size());
+  std::vector<int64_t> first(g.tensors.size(), -1), last(g.tensors.size(), -1);
+  for (int64_t t = 0; t < n_ops; ++t) {
+    int out = g.root(g.ops[t].output);
+    if (first[out] < 0) first[out] = t;
+    last[out] = std::max(last[out], t);
+    for (int id : g.ops[t].inputs)
+      if (id >= 0) last[g.root(id)] = std::max(last[g.root(id)], t);
+  }
+  for (int id : outputs) last[g.root(id)] = n_ops;  // read when the run ends
+  struct Block { int id; int64_t bytes, first, last; };
+  std::vector<Block> blocks;
+  for (size_t id = 0; id < g.tensors.size(); ++id) {
+    const AtomicTensor& t = g.tensors[id];
+    if (t.storage != Storage::Arena || first[id] < 0) continue;
+    int64_t bytes = (numel(t.shape) * static_cast<int64_t>(dtype_size(t.dtype)) + 63) / 64 * 64;
+    blocks.push_back({static_cast<int>(id), std::max<int64_t>(bytes, 64), first[id], last[id]});
+  }
+  std::sort(blocks.begin(), blocks.end(), [](const Block& a, const Block& b) {
+    return a.bytes != b.bytes ? a.bytes > b.bytes : a.first < b.first;
+  });
+  struct Placed { int64_t offset, bytes, first, last; };
+  std::vector<Placed> placed;
+  int64_t arena = 0;
+  for (const Block& b : blocks) {
+    // Lowest offset whose range collides with no live-overlapping placed block.
+    std::vector<std::pair<int64_t, int64_t>> busy;
+    for (const Placed& p : placed)
+      if (p.first <= b.last && b.first <= p.last) busy.emplace_back(p.offset, p.offset + p.bytes);
+    std::sort(busy.begin(), busy.end());
+    int64_t offset = 0;
+    for (const auto& [lo, hi] : busy) {
+      if (offset + b.bytes <= lo) break;
+      offset = std::max(offset, hi);
+    }
+    g.tensors[b.id].arena_offset = offset;
+    placed.push_back({offset, b.bytes, b.first, b.last});
+    arena = std::max(arena, offset + b.bytes);
+  }
+  return arena;
+}
+
+}  // namespace walle

@@ -1,0 +1,180 @@
+#include "runtime/session.h"
+
+#include <cstring>
+#include <map>
+
+#include "core/error.h"
+#include "decompose/registry.h"
+#include "runtime/optimize.h"
+
+namespace walle {
+
+struct Session::Plan {
+  AtomicGraph graph;
+  std::vector<int> outputs;                    // tensor id of each graph output
+  std::vector<std::unique_ptr<Kernel>> kernels;  // one per graph.ops entry
+  std::shared_ptr<void> arena;
+};
+
+Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
+    : model_(std::move(model)),
+      options_(std::move(options)),
+      backend_(make_backend(options_.backend, options_.isa)),
+      evaluator_(make_backend("cpu")),
+      pool_(options_.threads) {
+  if (options_.threads < 1) throw Error(ErrorKind::Invalid, "threads must be at least 1");
+  // Plan now for the declared shapes when they are all fixed, so load errors surface early
+  // and the first run is not slower than the rest.
+  std::vector<Shape> shapes;
+  for (const ValueInfo& v : inputs()) {
+    for (int64_t d : v.dims)
+      if (d < 0) return;
+    shapes.push_back(v.dims);
+  }
+  plan(shapes);
+}
+
+void Session::check_inputs(const std::vector<Tensor>& given) const {
+  if (given.size() != inputs().size())
+    throw Error(ErrorKind::Input, "expected " + std::to_string(inputs().size()) + " inputs, got " + std::to_string(given.size()));
+  for (size_t i = 0; i < given.size(); ++i) {
+    const ValueInfo& v = inputs()[i];
+    const Tensor& t = given[i];
+    if (t.dtype() != v.dtype)
+      throw Error(ErrorKind::Input, "input '" + v.name + "': expected dtype " + dtype_name(v.dtype) + ", got " + dtype_name(t.dtype()));
+    bool ok = t.shape().size() == v.dims.size();
+    for (size_t k = 0; ok && k < v.dims.size(); ++k) ok = v.dims[k] < 0 || v.dims[k] == t.shape()[k];
+    if (!ok) {
+      std::string expected = "[";
+      for (size_t k = 0; k < v.dims.size(); ++k)
+        expected += (k ? ", " : "") + (v.dims[k] < 0 ? (v.dim_names[k].empty() ? std::string("?") : v.dim_names[k]) : std::to_string(v.dims[k]));
+      throw Error(ErrorKind::Input, "input '" + v.name + "': expected shape " + expected + "], got " + shape_str(t.shape()));
+    }
+  }
+}
+
+void Session::plan(const std::vector<Shape>& shapes) {
+  auto p = std::make_shared<Plan>();
+  AtomicGraph& g = p->graph;
+  const Graph& graph = model_->graph;
+  std::map<std::string, int> ids;
+  for (size_t i = 0; i < graph.inputs.size(); ++i) {
+    int id = g.add_tensor(graph.inputs[i].dtype, shapes[i], graph.inputs[i].name);
+    g.tensors[id].storage = Storage::Input;
+    g.tensors[id].io_index = static_cast<int>(i);
+    ids[graph.inputs[i].name] = id;
+  }
+  auto value_id = [&](const std::string& name) -> int {
+    if (name.empty()) return -1;
+    auto it = ids.find(name);
+    if (it != ids.end()) return it->second;
+    auto init = graph.initializers.find(name);
+    if (init == graph.initializers.end()) throw Error(ErrorKind::Model, "value '" + name + "' is not defined");
+    int id = g.add_tensor(init->second.dtype(), init->second.shape(), name);
+    g.tensors[id].storage = Storage::Constant;
+    g.tensors[id].constant = init->second;
+    ids[name] = id;
+    return id;
+  };
+
+  Decomposer d(g, *evaluator_);
+  for (const Node& node : graph.nodes) {
+    const CompositeOp* op = find_composite(node.op_type);
+    if (!op) throw Error(ErrorKind::Unsupported, node.label() + ": operator '" + node.op_type + "' is not supported");
+    std::vector<int> in;
+    for (const std::string& name : node.inputs) in.push_back(value_id(name));
+    d.begin(node, in);
+    op->decompose(d);
+    for (size_t k = 0; k < node.outputs.size(); ++k) {
+      if (node.outputs[k].empty()) continue;
+      int id = d.outputs()[k];
+      if (id < 0) throw Error(ErrorKind::Unsupported, node.label() + ": output " + std::to_string(k) + " is not supported");
+      ids[node.outputs[k]] = id;
+    }
+  }
+  for (const ValueInfo& v : graph.outputs) p->outputs.push_back(value_id(v.name));
+
+  fuse_epilogues(g, p->outputs);
+  remove_dead_ops(g, p->outputs);
+  // A graph output computed by an op into its own tensor is written straight into the
+  // caller's result buffer; any other output (a view, a constant, an input) is copied.
+  for (size_t j = 0; j < p->outputs.size(); ++j) {
+    AtomicTensor& t = g.tensors[p->outputs[j]];
+    if (t.storage == Storage::Arena) {
+      t.storage = Storage::Output;
+      t.io_index = static_cast<int>(j);
+    }
+  }
+  arena_bytes_ = plan_memory(g, p->outputs);
+  p->arena = backend_->allocate(static_cast<size_t>(arena_bytes_));
+  for (const AtomicOp& op : g.ops) {
+    std::unique_ptr<Kernel> kernel = backend_->make(op, g);
+    kernel->plan(op, g);
+    p->kernels.push_back(std::move(kernel));
+  }
+  plan_ = std::move(p);
+  planned_shapes_ = shapes;
+}
+
+std::vector<Tensor> Session::run(const std::vector<Tensor>& given) {
+  check_inputs(given);
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<Shape> shapes;
+  for (const Tensor& t : given) shapes.push_back(t.shape());
+  if (!plan_ || shapes != planned_shapes_) plan(shapes);
+  Plan& p = *plan_;
+  AtomicGraph& g = p.graph;
+
+  std::vector<Tensor> results(p.outputs.size());
+  for (size_t j = 0; j < p.outputs.size(); ++j) {
+    const AtomicTensor& t = g.tensors[p.outputs[j]];
+    if (t.storage == Storage::Output && t.io_index == static_cast<int>(j)) results[j] = Tensor(t.dtype, t.shape);
+  }
+  // Address of every tensor for this run.
+  std::vector<void*> address(g.tensors.size(), nullptr);
+  char* arena = static_cast<char*>(p.arena.get());
+  for (size_t id = 0; id < g.tensors.size(); ++id) {
+    const AtomicTensor& t = g.tensors[g.root(static_cast<int>(id))];
+    switch (t.storage) {
+      case Storage::Arena: address[id] = arena + t.arena_offset; break;
+      case Storage::Constant: address[id] = t.constant.data(); break;
+      case Storage::Input: address[id] = given[t.io_index].data(); break;
+      case Storage::Output: address[id] = results[t.io_index].data(); break;
+      case Storage::Alias: break;
+    }
+  }
+  KernelIO io;
+  for (size_t i = 0; i < g.ops.size(); ++i) {
+    const AtomicOp& op = g.ops[i];
+    io.inputs.clear();
+    for (int id : op.inputs) io.inputs.push_back(id >= 0 ? address[id] : nullptr);
+    io.output = address[op.output];
+    p.kernels[i]->run(io, pool_);
+  }
+  for (size_t j = 0; j < p.outputs.size(); ++j) {
+    if (results[j].defined()) continue;
+    const AtomicTensor& t = g.tensors[p.outputs[j]];
+    results[j] = Tensor(t.dtype, t.shape);
+    std::memcpy(results[j].data(), address[p.outputs[j]], results[j].nbytes());
+  }
+  return results;
+}
+
+std::vector<PlannedOp> Session::plan_report() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<PlannedOp> rows;
+  if (!plan_) return rows;
+  for (size_t i = 0; i < plan_->graph.ops.size(); ++i) {
+    const AtomicOp& op = plan_->graph.ops[i];
+    int64_t macs = 0;
+    if (op.kind == AtomicKind::Conv)
+      macs = op.n * op.out_c * op.out_h * op.out_w * (op.c / op.group) * op.kernel_h * op.kernel_w;
+    else if (op.kind == AtomicKind::MatMul)
+      macs = op.batch * op.M * op.N * op.K;
+    rows.push_back({op.origin, atomic_kind_name(op.kind), plan_->kernels[i]->name(),
+                    shape_str(plan_->graph.tensors[op.output].shape), macs});
+  }
+  return rows;
+}
+
+}  // namespace walle

@@ -1,0 +1,70 @@
+// A loaded model ready to run: shapes resolved, composite ops decomposed into atomic ops,
+// activations fused, a static memory plan, and one planned kernel per op.
+//
+// run() re-plans when the input shapes change (dynamic shapes). One session runs one request
+// at a time (a mutex); independent sessions run concurrently, each on its own thread pool.
+#pragma once
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "graph/graph.h"
+#include "ops/atomic.h"
+#include "runtime/backend.h"
+
+namespace walle {
+
+struct Model {
+  Graph graph;
+  std::string path;
+  std::shared_ptr<void> storage;  // keeps mapped weights alive
+};
+
+struct SessionOptions {
+  std::string backend = "cpu";
+  std::string isa = "auto";
+  int threads = 1;
+};
+
+// One row of Session::plan_report(): how an atomic op runs.
+struct PlannedOp {
+  std::string origin;  // composite node it came from
+  std::string kind;    // atomic kind
+  std::string kernel;  // implementation chosen
+  std::string shape;   // output shape
+  int64_t macs = 0;    // multiply-accumulates (Conv, MatMul), 0 for the rest
+};
+
+class Session {
+ public:
+  Session(std::shared_ptr<const Model> model, SessionOptions options);
+
+  const std::vector<ValueInfo>& inputs() const { return model_->graph.inputs; }
+  const std::vector<ValueInfo>& outputs() const { return model_->graph.outputs; }
+  const SessionOptions& options() const { return options_; }
+
+  // Inputs in the order of inputs(); throws Error(Input) naming a wrong shape or dtype.
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs);
+
+  std::vector<PlannedOp> plan_report();
+  int64_t arena_bytes() const { return arena_bytes_; }
+
+ private:
+  struct Plan;
+  void check_inputs(const std::vector<Tensor>& inputs) const;
+  void plan(const std::vector<Shape>& shapes);
+
+  std::shared_ptr<const Model> model_;
+  SessionOptions options_;
+  std::shared_ptr<Backend> backend_;
+  std::shared_ptr<Backend> evaluator_;  // runs plan-time constant folding
+  ThreadPool pool_;
+  std::mutex mutex_;
+  std::shared_ptr<Plan> plan_;
+  std::vector<Shape> planned_shapes_;
+  int64_t arena_bytes_ = 0;
+};
+
+}  // namespace walle

@@ -1,0 +1,62 @@
+"""Walle: a tensor compute engine with a task VM, an on-device data pipeline and a
+deployment platform.
+
+The engine API is imported lazily (PEP 562) so that ``import walle.pipeline`` or
+``import walle.deploy`` does not load the C++ extension or numpy; that keeps task start-up
+cheap and lets sub-interpreters import only what they use.
+
+    >>> import walle
+    >>> walle.convert("model.onnx", "model.walle")
+    >>> session = walle.load("model.walle", threads=2)
+    >>> outputs = session.run({"input": x})
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .errors import (
+    BackendError,
+    ConversionError,
+    Error,
+    InputError,
+    ModelError,
+    UnsupportedOpError,
+)
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_LAZY = {
+    "load": "walle.session",
+    "Session": "walle.session",
+    "TensorInfo": "walle.session",
+    "Tensor": "walle.session",
+    "backends": "walle.session",
+    "convert": "walle.convert",
+}
+
+__all__ = [
+    "BackendError",
+    "ConversionError",
+    "Error",
+    "InputError",
+    "ModelError",
+    "UnsupportedOpError",
+    "__version__",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'walle' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

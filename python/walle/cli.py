@@ -1,0 +1,184 @@
+"""The ``walle`` command: convert, run, info, bench, plan, and the task VM / deployment tools."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from .errors import Error
+
+
+def _parse_inputs(items: list[str]) -> dict:
+    import numpy as np
+
+    feed = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep:
+            raise Error(f"--input expects name=file.npy, got {item!r}")
+        feed[name] = np.load(path)
+    return feed
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from .convert import convert
+
+    out = args.output or str(Path(args.model).with_suffix(".walle"))
+    report = convert(args.model, out)
+    print(f"wrote {out}: {report.nodes_out} nodes (from {report.nodes_in}; {report.folded} folded, "
+          f"{report.batchnorms_fused} batchnorms fused into conv, {report.dead_removed} dead), "
+          f"{report.weight_bytes / 1e6:.1f} MB of weights, opset {report.opset}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .benchmark import random_inputs
+    from .session import load
+
+    session = load(args.model, backend=args.backend, threads=args.threads)
+    feed = random_inputs(session.inputs, seed=args.seed)
+    feed.update(_parse_inputs(args.input))
+    outputs = session.run(feed)
+    for name, value in outputs.items():
+        arr = np.asarray(value)
+        line = f"{name}: shape {arr.shape} dtype {arr.dtype}"
+        if arr.size and arr.dtype.kind in "fiub":
+            a = arr.astype(np.float64)
+            line += f" min {a.min():.6g} max {a.max():.6g} mean {a.mean():.6g}"
+            if arr.ndim >= 1 and arr.shape[-1] > 1 and arr.dtype.kind == "f":
+                line += f" argmax(last axis)[:5] {np.argmax(arr.reshape(-1, arr.shape[-1]), axis=-1)[:5].tolist()}"
+        print(line)
+        if args.save:
+            np.save(Path(args.save) / f"{name}.npy", arr)
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from . import _walle
+    from .session import load
+
+    summary = _walle.model_summary(args.model)
+    session = load(args.model)
+    print(f"model: {args.model}")
+    for kind, infos in (("input", session.inputs), ("output", session.outputs)):
+        for i in infos:
+            print(f"  {kind} {i.name}: {i.dtype} {list(i.shape)}")
+    print(f"nodes: {summary['nodes']}  parameters: {summary['parameters']:,}  "
+          f"weights: {summary['weight_bytes'] / 1e6:.2f} MB")
+    print("op counts: " + ", ".join(f"{k} {v}" for k, v in sorted(summary["op_counts"].items())))
+    plan = session.plan()
+    if plan:
+        macs = sum(row["macs"] for row in plan)
+        print(f"MACs: {macs:,} ({macs / 1e9:.3f} G)  atomic ops: {len(plan)}  arena: {session.arena_bytes / 1e6:.2f} MB")
+    else:
+        print("MACs: unknown until the symbolic input shapes are given (run it once)")
+    return 0
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from .session import load
+
+    session = load(args.model, backend=args.backend, threads=args.threads)
+    for row in session.plan():
+        print(f"{row['op']:8s} {row['kernel']:34s} {row['shape']:24s} {row['node']}")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .benchmark import interleaved, onnxruntime_runner, random_inputs, summarize
+    from .convert import convert
+    from .session import load
+
+    model, onnx_path = args.model, args.onnx
+    with tempfile.TemporaryDirectory() as tmp:
+        if model.endswith(".onnx"):
+            onnx_path = model
+            model = os.path.join(tmp, "model.walle")
+            convert(onnx_path, model)
+        print(f"{'engine':14s} {'threads':>7s} {'median ms':>10s} {'p90 ms':>9s} {'vs walle':>9s}")
+        for threads in args.threads:
+            session = load(model, threads=threads)
+            feed = random_inputs(session.inputs, seed=0)
+            runners = {"walle": lambda s=session, f=feed: s.run(f)}
+            for peer in args.compare:
+                if peer != "onnxruntime":
+                    raise Error(f"--compare {peer}: only onnxruntime is supported here (bench/ compares more engines)")
+                if not onnx_path:
+                    raise Error("--compare needs the ONNX model: pass model.onnx, or --onnx PATH")
+                runners[peer] = onnxruntime_runner(onnx_path, threads, feed)
+            samples = interleaved(runners, runs=args.runs, warmup=args.warmup)
+            base = summarize("walle", threads, samples["walle"]).median_ms
+            for name, values in samples.items():
+                t = summarize(name, threads, values)
+                print(f"{name:14s} {threads:7d} {t.median_ms:10.3f} {t.p90_ms:9.3f} {t.median_ms / base:8.2f}x")
+    return 0
+
+
+def _delegate(module: str, argv: list[str]) -> int:
+    import importlib
+
+    return int(importlib.import_module(module).main(argv) or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="walle", description="Walle tensor engine and ML task tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("convert", help="convert an ONNX model to a .walle model")
+    p.add_argument("model", help="input .onnx file")
+    p.add_argument("-o", "--output", help="output .walle file (default: next to the input)")
+    p.set_defaults(func=_cmd_convert)
+
+    p = sub.add_parser("run", help="run a model once and summarize its outputs")
+    p.add_argument("model")
+    p.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy",
+                   help="input array (random data for inputs not given)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--backend", default="cpu")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save", metavar="DIR", help="save each output as DIR/<name>.npy")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("info", help="inputs, outputs, op counts, parameters and MACs of a model")
+    p.add_argument("model")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("plan", help="the atomic ops and kernels a session runs")
+    p.add_argument("model")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--backend", default="cpu")
+    p.set_defaults(func=_cmd_plan)
+
+    p = sub.add_parser("bench", help="median latency, optionally next to onnxruntime")
+    p.add_argument("model", help=".walle or .onnx model")
+    p.add_argument("--threads", type=int, nargs="+", default=[1])
+    p.add_argument("--compare", action="append", default=[], metavar="ENGINE", help="onnxruntime")
+    p.add_argument("--onnx", help="the ONNX model a .walle was converted from (for --compare)")
+    p.add_argument("--runs", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=3)
+    p.set_defaults(func=_cmd_bench)
+
+    for name, module, text in (("task", "walle.vm.cli", "check and run task bundles (walle task --help)"),
+                               ("deploy", "walle.deploy.cli", "the deployment service (walle deploy --help)")):
+        p = sub.add_parser(name, help=text, add_help=False)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(func=lambda a, m=module, n=name: _delegate(m, ([n] if n == "task" else []) + a.rest))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except Error as e:
+        print(f"walle: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Running models: :func:`load` returns a :class:`Session`.
+
+numpy is used when it is importable; without it (for example in a sub-interpreter, where
+numpy does not load) inputs may be any C-contiguous buffer such as :class:`Tensor` or a
+``memoryview``, and outputs come back as :class:`Tensor` objects (buffer protocol).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from . import _walle
+from .errors import InputError
+
+Tensor = _walle.Tensor
+
+try:  # numpy is optional at run time (sub-interpreters cannot import it)
+    import numpy as _np
+except ImportError:  # pragma: no cover - exercised in sub-interpreter tests
+    _np = None
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """Name, element type and shape of a model input or output.
+
+    ``shape`` holds an int per fixed dimension and the dimension's symbolic name (or
+    ``None``) for a dimension that may vary between runs.
+    """
+
+    name: str
+    dtype: str
+    shape: tuple[int | str | None, ...]
+
+    @classmethod
+    def _from_engine(cls, info: Mapping[str, Any]) -> TensorInfo:
+        dims = tuple(
+            d if d >= 0 else (n or None) for d, n in zip(info["dims"], info["dim_names"], strict=True)
+        )
+        return cls(info["name"], info["dtype"], dims)
+
+
+def backends() -> list[str]:
+    """Backends this build has (each usable on this machine)."""
+    return list(_walle.backends())
+
+
+class Session:
+    """A model loaded for inference. Create with :func:`walle.load`.
+
+    Runs are thread-safe: one session serves one run at a time, and separate sessions run in
+    parallel (the GIL is released while the engine computes).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], backend: str = "cpu", threads: int = 1, isa: str = "auto"):
+        if not isinstance(threads, int) or threads < 1:
+            raise InputError(f"threads must be a positive integer, got {threads!r}")
+        self.path = os.fspath(path)
+        self._engine = _walle.Session(self.path, backend, isa, threads)
+        self.inputs = [TensorInfo._from_engine(i) for i in self._engine.inputs]
+        self.outputs = [TensorInfo._from_engine(o) for o in self._engine.outputs]
+
+    @property
+    def input_names(self) -> list[str]:
+        return [i.name for i in self.inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [o.name for o in self.outputs]
+
+    @property
+    def threads(self) -> int:
+        return int(self._engine.threads)
+
+    def run(self, feed: Mapping[str, Any] | Sequence[Any] | Any) -> dict[str, Any]:
+        """Runs the model.
+
+        ``feed`` is ``{input_name: array}``, a list of arrays in input order, or a single array
+        for a one-input model. Returns ``{output_name: array}`` in output order.
+        """
+        arrays = self._order(feed)
+        buffers = [self._as_buffer(info, a) for info, a in zip(self.inputs, arrays, strict=True)]
+        dtypes = [info.dtype if info.dtype == "bfloat16" else "" for info in self.inputs]
+        results = self._engine.run(buffers, dtypes)
+        if _np is not None:
+            results = [_np.asarray(r) for r in results]
+        return dict(zip(self.output_names, results, strict=True))
+
+    def __call__(self, *arrays: Any) -> Any:
+        """``session(x)`` -> the output array (a tuple when the model has several)."""
+        out = list(self.run(list(arrays)).values())
+        return out[0] if len(out) == 1 else tuple(out)
+
+    def plan(self) -> list[dict[str, str]]:
+        """The atomic ops of the current plan: source node, op, kernel chosen, output shape."""
+        return list(self._engine.plan())
+
+    @property
+    def arena_bytes(self) -> int:
+        """Bytes of the intermediate-tensor arena of the current plan."""
+        return int(self._engine.arena_bytes)
+
+    def _order(self, feed: Any) -> list[Any]:
+        names = self.input_names
+        if isinstance(feed, Mapping):
+            unknown = [k for k in feed if k not in names]
+            if unknown:
+                raise InputError(f"unknown input name(s) {unknown}; the model's inputs are {names}")
+            missing = [n for n in names if n not in feed]
+            if missing:
+                raise InputError(f"missing input(s) {missing}; the model's inputs are {names}")
+            return [feed[n] for n in names]
+        if isinstance(feed, (list, tuple)):
+            if len(feed) != len(names):
+                raise InputError(f"expected {len(names)} inputs {names}, got {len(feed)}")
+            return list(feed)
+        if len(names) != 1:
+            raise InputError(f"the model has {len(names)} inputs {names}: pass a dict or a list")
+        return [feed]
+
+    @staticmethod
+    def _as_buffer(info: TensorInfo, value: Any) -> Any:
+        if _np is None or isinstance(value, Tensor):
+            return value
+        if not isinstance(value, _np.ndarray):
+            if isinstance(value, memoryview):
+                return value
+            value = _np.asarray(value, dtype=None if info.dtype == "bfloat16" else info.dtype)
+        expected = "uint16" if info.dtype == "bfloat16" else info.dtype
+        if value.dtype != _np.dtype(expected):
+            raise InputError(f"input '{info.name}': expected dtype {info.dtype}, got {value.dtype}")
+        return _np.ascontiguousarray(value)
+
+
+def load(
+    path: str | os.PathLike[str], backend: str = "cpu", threads: int = 1, isa: str = "auto"
+) -> Session:
+    """Loads a ``.walle`` model (see :func:`walle.convert`) for inference.
+
+    ``backend`` is ``"cpu"`` (kernels for this processor's best instruction set) or
+    ``"cpu-reference"`` (portable reference kernels); ``isa`` may force ``"avx2"``,
+    ``"avx512"`` or ``"reference"`` on the CPU backend. ``threads`` is this session's own
+    thread-pool size. Raises :class:`walle.ModelError` for a missing, corrupt or hostile file.
+    """
+    return Session(path, backend=backend, threads=threads, isa=isa)
