@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import onnx
 from onnx import numpy_helper
-
 from walle import _walle
 from walle.errors import ConversionError, UnsupportedOpError
 
@@ -119,7 +118,7 @@ def convert_model(model: onnx.ModelProto, source: str = "<model>") -> tuple[Grap
     _check_supported(graph, source)
     try:
         inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
-    except Exception:  # inference is an aid for folding only
+    except Exception:  # noqa: BLE001 - inference only helps folding; conversion goes on without it
         inferred = model
     report = ConversionReport(source=source, opset=opset, nodes_in=len(graph.node))
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import flatbuffers
 import numpy as np
-
 from walle import _model_fb as fb
 
 FORMAT_VERSION = 1

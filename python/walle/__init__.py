@@ -43,9 +43,14 @@ __all__ = [
     "Error",
     "InputError",
     "ModelError",
+    "Session",
+    "Tensor",
+    "TensorInfo",
     "UnsupportedOpError",
     "__version__",
-    *_LAZY,
+    "backends",
+    "convert",
+    "load",
 ]
 
 

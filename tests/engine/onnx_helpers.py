@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import walle
 from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
-
-import walle
 
 OPSET = 17
 

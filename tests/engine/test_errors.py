@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from onnx import helper, numpy_helper
-
 import walle
+from onnx import helper, numpy_helper
 from walle.converters.onnx.writer import GraphSpec, NodeSpec, TensorValue, ValueSpec, serialize
 
 

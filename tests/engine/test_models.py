@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 import walle
 from walle.models import MODEL_NAMES
 

@@ -7,9 +7,8 @@ import threading
 import numpy as np
 import onnx
 import pytest
-from onnx import helper, numpy_helper
-
 import walle
+from onnx import helper, numpy_helper
 
 
 def _mlp(path, batch="N"):
@@ -52,13 +51,13 @@ def test_dynamic_shapes_replan(mlp):
 
 
 def test_input_forms(mlp):
-    path, ref = mlp
+    path, _ref = mlp
     session = walle.load(path)
     x = np.ones((2, 16), np.float32)
     by_name = session.run({"x": x})["y"]
     np.testing.assert_array_equal(session.run([x])["y"], by_name)
     np.testing.assert_array_equal(session.run(x)["y"], by_name)
-    y, s = session(x)
+    y, _shape = session(x)
     np.testing.assert_array_equal(y, by_name)
     np.testing.assert_array_equal(session.run({"x": walle.Tensor(x)})["y"], by_name)
 

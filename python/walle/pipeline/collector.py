@@ -1,0 +1,176 @@
+"""The cloud-side collector: receives uplinked result batches and stores each result once.
+
+    python -m walle.pipeline.collector --port 8080 --db collector.db [--host 127.0.0.1]
+
+``POST /v1/results`` takes ``{"device": str, "results": [{"seq", "key", "kind", "ts",
+"data"}, ...]}`` (optionally ``Content-Encoding: deflate``) and inserts them with
+``PRIMARY KEY (device, seq)`` so that re-sent results are de-duplicated; it answers
+``{"stored": n, "duplicates": m}`` only after the SQLite commit.  ``GET /v1/results?device=D``
+lists a device's results, ``GET /healthz`` answers ``ok``.  With ``--port 0`` the chosen port is
+printed on the first line of stdout (``listening on http://HOST:PORT``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+import threading
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from .errors import PipelineError
+
+MAX_BODY = 16 * 1024 * 1024        # compressed request body
+MAX_INFLATED = 128 * 1024 * 1024   # refuse zip bombs
+
+
+class CollectorStore:
+    """The collector's SQLite database."""
+
+    def __init__(self, path: str) -> None:
+        self.lock = threading.Lock()
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        if path != ":memory:":
+            self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS results (device TEXT NOT NULL, "
+                        "seq INTEGER NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL, "
+                        "ts REAL NOT NULL, data TEXT NOT NULL, PRIMARY KEY (device, seq))")
+
+    def insert(self, device: str, results: list[dict[str, Any]]) -> tuple[int, int]:
+        rows = [(device, r["seq"], r["key"], r["kind"], r["ts"],
+                 json.dumps(r["data"], separators=(",", ":"))) for r in results]
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                before = self.db.total_changes
+                self.db.executemany("INSERT OR IGNORE INTO results VALUES (?,?,?,?,?,?)", rows)
+                stored = self.db.total_changes - before
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return stored, len(rows) - stored
+
+    def results(self, device: str) -> list[dict[str, Any]]:
+        with self.lock:
+            rows = self.db.execute("SELECT seq, key, kind, ts, data FROM results WHERE "
+                                   "device=? ORDER BY seq", (device,)).fetchall()
+        return [{"seq": s, "key": k, "kind": kd, "ts": ts, "data": json.loads(d)}
+                for s, k, kd, ts, d in rows]
+
+
+def validate_batch(doc: Any) -> tuple[str, list[dict[str, Any]]]:
+    """Check a batch; raise PipelineError naming the field at fault."""
+    if not isinstance(doc, dict):
+        raise PipelineError("batch must be a JSON object")
+    device = doc.get("device")
+    if not isinstance(device, str) or not device:
+        raise PipelineError("batch field 'device' must be a non-empty string")
+    results = doc.get("results")
+    if not isinstance(results, list):
+        raise PipelineError("batch field 'results' must be a list")
+    for i, r in enumerate(results):
+        if not isinstance(r, dict):
+            raise PipelineError(f"batch field 'results[{i}]' must be an object")
+        if not isinstance(r.get("seq"), int) or isinstance(r.get("seq"), bool) or r["seq"] < 1:
+            raise PipelineError(f"batch field 'results[{i}].seq' must be an int >= 1")
+        for f, t in (("key", str), ("kind", str), ("ts", (int, float))):
+            if not isinstance(r.get(f), t):
+                raise PipelineError(f"batch field 'results[{i}].{f}' has the wrong type")
+        if "data" not in r:
+            raise PipelineError(f"batch field 'results[{i}].data' is missing")
+    return device, results
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: CollectorServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # one line per request would dominate the output of a busy collector
+
+    def _reply(self, code: int, doc: Any) -> None:
+        body = json.dumps(doc).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        url = urlparse(self.path)
+        if url.path == "/healthz":
+            self._reply(200, "ok")
+        elif url.path == "/v1/results":
+            device = parse_qs(url.query).get("device", [""])[0]
+            self._reply(200, {"results": self.server.store.results(device)})
+        else:
+            self._reply(404, {"error": f"no such path {url.path!r}"})
+
+    def do_POST(self) -> None:
+        if urlparse(self.path).path != "/v1/results":
+            self._reply(404, {"error": f"no such path {self.path!r}"})
+            return
+        try:
+            length = int(self.headers.get("Content-Length", "-1"))
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_BODY:
+            self._reply(413 if length > MAX_BODY else 411, {"error": "bad Content-Length"})
+            return
+        body = self.rfile.read(length)
+        try:
+            if self.headers.get("Content-Encoding", "") == "deflate":
+                inflater = zlib.decompressobj()
+                body = inflater.decompress(body, MAX_INFLATED)
+                if inflater.unconsumed_tail:
+                    raise PipelineError("inflated body is too large")
+            device, results = validate_batch(json.loads(body))
+        except (ValueError, zlib.error, PipelineError) as exc:
+            self._reply(400, {"error": str(exc)})
+            return
+        stored, dups = self.server.store.insert(device, results)
+        self._reply(200, {"stored": stored, "duplicates": dups})
+
+
+class CollectorServer(ThreadingHTTPServer):
+    """An HTTP collector bound to ``host:port`` with its store at ``db``."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, host: str, port: int, db: str) -> None:
+        self.store = CollectorStore(db)
+        super().__init__((host, port), _Handler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}/v1/results"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m walle.pipeline.collector",
+                                     description="Walle result collector")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--db", required=True)
+    args = parser.parse_args(argv)
+    server = CollectorServer(args.host, args.port, args.db)
+    host, port = server.server_address[:2]
+    print(f"listening on http://{host}:{port}", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""The Python API to declare a dataflow: a named chain of operator stages.
+
+    views = (p.flow("item_views")
+               .filter("page_enter|page_leave(page=item)")
+               .key_by("item")
+               .window(Session(start="page_enter", end="page_leave"))
+               .aggregate(cat=Last("args.cat"))
+               .emit())
+
+A flow reads the validated events (``source="events"``) or the output of another flow, and
+stages apply in the order they are chained.  ``aggregate`` after ``window`` aggregates per key
+and window; without a window it keeps a running aggregate per key.  ``join`` pairs this flow's
+records with another keyed flow's.  :meth:`Pipeline.query` reads a flow's last aggregate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .aggregates import Aggregate
+from .errors import PatternError
+from .fields import getter
+from .join import JoinOp
+from .operators import EmitOp, FilterOp, KeyByOp, MapOp, Operator, StatefulOp
+from .pattern import compile_condition
+from .windows import RunningAggOp, Window, WindowAggOp, check_window
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+
+EmitTarget = str | Callable[[Any], None]
+
+
+class Flow:
+    """A chain of stages; build it with the methods below, each of which returns the flow."""
+
+    def __init__(self, pipeline: Pipeline, name: str, source: str = "events") -> None:
+        self.pipeline = pipeline
+        self.name = name
+        self.source = source
+        self.stages: list[tuple[str, Any]] = []
+        self._window: Window | None = None
+        self.ops: list[Operator] = []
+
+    def _stage(self, kind: str, arg: Any) -> Flow:
+        self.pipeline._check_not_started(f"flow {self.name!r}")
+        self.stages.append((kind, arg))
+        return self
+
+    def filter(self, pred: str | Callable[[Any], bool]) -> Flow:
+        """Keep records for which ``pred`` is true; a str is a one-step condition such as
+        ``"click|view(page=home, args.price>10)"``."""
+        if isinstance(pred, str):
+            pred = compile_condition(pred, f"flow {self.name!r}: filter")
+        return self._stage("filter", pred)
+
+    def map(self, fn: Callable[[Any], Any] | dict[str, str]) -> Flow:
+        """Transform each record (None drops it); a dict ``{out: field path}`` projects fields."""
+        if isinstance(fn, dict):
+            gets = [(out, getter(path)) for out, path in fn.items()]
+            return self._stage("map", lambda r: {out: g(r) for out, g in gets})
+        return self._stage("map", fn)
+
+    def key_by(self, key: str | Callable[[Any], Any]) -> Flow:
+        """Group records by a field path, a quoted constant (``"'user'"``: one group for
+        all records) or a function of the record."""
+        if isinstance(key, str) and len(key) >= 2 and key[0] == key[-1] and key[0] in "'\"":
+            const = key[1:-1]
+            return self._stage("key_by", lambda r: const)
+        return self._stage("key_by", getter(key) if isinstance(key, str) else key)
+
+    def window(self, window: Window) -> Flow:
+        """Window the next ``aggregate`` (CountWindow, Tumbling, Sliding or Session)."""
+        check_window(window, f"flow {self.name!r}")
+        self._window = window
+        return self
+
+    def aggregate(self, lateness: float = 0.0, **aggs: Aggregate) -> Flow:
+        """Aggregate per key (and window, if one was set): ``aggregate(n=Count(), ...)``."""
+        if not aggs:
+            raise PatternError(f"flow {self.name!r}: aggregate needs at least one aggregation")
+        for name, agg in aggs.items():
+            if not isinstance(agg, Aggregate):
+                raise PatternError(f"flow {self.name!r}: aggregate {name!r} is not an "
+                                   f"Aggregate (got {type(agg).__name__})")
+        window, self._window = self._window, None
+        return self._stage("aggregate", (window, aggs, lateness))
+
+    def join(self, other: Flow | str, within: float) -> Flow:
+        """Join with another keyed flow: records with the same key at most ``within`` seconds
+        apart produce ``{"key", "ts", "left", "right"}``."""
+        name = other.name if isinstance(other, Flow) else other
+        return self._stage("join", (name, within))
+
+    def emit(self, target: EmitTarget = "uplink") -> Flow:
+        """Send records to ``"uplink"`` (the cloud), ``"task:NAME"`` or a callable."""
+        return self._stage("emit", target)
+
+    # -- compilation ------------------------------------------------------------------------
+
+    def build(self, make_emit: Callable[[str, EmitTarget], Callable[[Any], None]]
+              ) -> list[Operator]:
+        """Instantiate the operators and chain them; ``make_emit`` resolves emit targets.
+        ``join_inputs`` then lists (other flow, join operator) for the pipeline to wire."""
+        if self._window is not None:
+            raise PatternError(f"flow {self.name!r}: window() must be followed by aggregate()")
+        ops: list[Operator] = []
+        self.join_inputs: list[tuple[str, JoinOp]] = []
+        stages = self.stages or [("map", lambda r: r)]   # an empty flow passes records on
+        for i, (kind, arg) in enumerate(stages):
+            op_name = f"{self.name}.{i}.{kind}"
+            if kind == "filter":
+                op: Operator = FilterOp(arg)
+            elif kind == "map":
+                op = MapOp(arg)
+            elif kind == "key_by":
+                op = KeyByOp(arg)
+            elif kind == "aggregate":
+                window, aggs, lateness = arg
+                op = (WindowAggOp(op_name, window, aggs, lateness) if window is not None
+                      else RunningAggOp(op_name, aggs))
+            elif kind == "join":
+                op = JoinOp(op_name, arg[1])
+                self.join_inputs.append((arg[0], op))
+            else:
+                op = EmitOp(make_emit(f"{self.name}.{i}", arg))
+            if ops:   # a join's own flow feeds its left side
+                ops[-1].downstream.append(op.push)
+            ops.append(op)
+        self.ops = ops
+        return ops
+
+    @property
+    def head(self) -> Callable[[float, Any, Any], None] | None:
+        """The push function of the first operator (None for an empty flow)."""
+        return self.ops[0].push if self.ops else None
+
+    def tail_push(self, push: Callable[[float, Any, Any], None]) -> None:
+        """Subscribe ``push`` to this flow's output."""
+        if self.ops:
+            self.ops[-1].downstream.append(push)
+
+    def last_stateful(self) -> StatefulOp | None:
+        """The flow's last aggregate or join (what :meth:`Pipeline.query` reads)."""
+        for op in reversed(self.ops):
+            if isinstance(op, StatefulOp):
+                return op
+        return None

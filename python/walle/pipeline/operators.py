@@ -1,0 +1,112 @@
+"""Stateless operators (filter, map, key-by, emit) and the base of stateful ones.
+
+Records flow through operators as ``push(ts, key, value)`` calls: ``ts`` is the event time
+that windows use, ``key`` is set by key-by (None before), ``value`` is the Event or whatever
+a map made of it.  Stateful operators keep per-key state as JSON-able data and mark the keys
+they change, so a checkpoint writes only those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from . import codec
+
+Push = Callable[[float, Any, Any], None]
+
+
+class Operator:
+    """Base: holds the downstream push functions."""
+
+    def __init__(self) -> None:
+        self.downstream: list[Push] = []
+
+    def out(self, ts: float, key: Any, value: Any) -> None:
+        for push in self.downstream:
+            push(ts, key, value)
+
+    def push(self, ts: float, key: Any, value: Any) -> None:
+        raise NotImplementedError
+
+
+class FilterOp(Operator):
+    def __init__(self, pred: Callable[[Any], bool]) -> None:
+        super().__init__()
+        self.pred = pred
+
+    def push(self, ts: float, key: Any, value: Any) -> None:
+        if self.pred(value):
+            self.out(ts, key, value)
+
+
+class MapOp(Operator):
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def push(self, ts: float, key: Any, value: Any) -> None:
+        value = self.fn(value)
+        if value is not None:      # a map may drop a record by returning None
+            self.out(ts, key, value)
+
+
+class KeyByOp(Operator):
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def push(self, ts: float, key: Any, value: Any) -> None:
+        key = self.fn(value)
+        if key is not None:        # records without the key field are not part of any group
+            self.out(ts, key, value)
+
+
+class EmitOp(Operator):
+    """Hands each record to ``emit(value)``: the uplink outbox, a task, or a callback."""
+
+    def __init__(self, emit: Callable[[Any], None]) -> None:
+        super().__init__()
+        self.emit = emit
+
+    def push(self, ts: float, key: Any, value: Any) -> None:
+        self.emit(value)
+        self.out(ts, key, value)
+
+
+class StatefulOp(Operator):
+    """Per-key state with dirty tracking; ``name`` is unique in the pipeline."""
+
+    time_driven = False  # True when advance(watermark) may emit (time windows, joins)
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.state: dict[Any, Any] = {}
+        self.dirty: dict[Any, None] = {}
+
+    def advance(self, watermark: float) -> None:
+        """Event time moved to ``watermark``: close windows, prune buffers."""
+
+    def changes(self) -> list[tuple[str, str | None]]:
+        """(key JSON, state JSON or None when deleted) for every key changed since the last
+        call, and forget them."""
+        rows = []
+        for key in self.dirty:
+            st = self.state.get(key)
+            rows.append((codec.dumps(key), None if st is None else codec.dumps(st)))
+        self.dirty = {}
+        return rows
+
+    def load(self, rows: list[tuple[str, str]]) -> None:
+        """Restore the state written by :meth:`changes` (at start-up, from the store)."""
+        self.state = {codec.hashable(codec.loads(k)): codec.loads(v) for k, v in rows}
+        self.dirty = {}
+        self.restored()
+
+    def restored(self) -> None:
+        """Rebuild in-memory indexes from ``state`` after :meth:`load`."""
+
+    def query(self, key: Any) -> Any:
+        """The current result for ``key`` (None when there is none)."""
+        return None

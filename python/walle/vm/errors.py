@@ -1,0 +1,56 @@
+"""Errors raised by the task VM; all are :class:`walle.Error` subclasses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from walle.errors import Error
+
+
+class VMError(Error):
+    """Base class of every task-VM error."""
+
+
+class BundleError(VMError):
+    """A task bundle is invalid.  ``problems`` lists every fault as "file: field: reason"."""
+
+    def __init__(self, source: str, problems: Sequence[str]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"invalid task bundle {source} ({len(self.problems)} problem(s)):\n{lines}")
+
+
+class ModeUnavailable(VMError):
+    """The requested isolation mode cannot run on this Python."""
+
+
+class UnknownTask(VMError):
+    """No task of that name is loaded in the runner."""
+
+
+class QueueFull(VMError):
+    """The task's queue already holds ``limits.queue_length`` waiting runs."""
+
+
+class RunnerClosed(VMError):
+    """The runner was closed (or the task unloaded) before the run could finish."""
+
+
+class TaskError(VMError):
+    """The task raised.  ``traceback`` holds the task's formatted traceback text."""
+
+    def __init__(self, task: str, exc_type: str, message: str, traceback: str) -> None:
+        self.task = task
+        self.exc_type = exc_type
+        self.message = message
+        self.traceback = traceback
+        super().__init__(f"task {task!r} raised {exc_type}: {message}")
+
+
+class TaskTimeout(VMError):
+    """The task ran past its time limit and was interrupted (or abandoned)."""
+
+
+class TaskCancelled(VMError):
+    """The run was cancelled before it finished."""
