@@ -8,8 +8,9 @@ numpy does not load) inputs may be any C-contiguous buffer such as :class:`Tenso
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from . import _walle
 from .errors import InputError
