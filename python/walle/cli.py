@@ -90,32 +90,44 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .benchmark import interleaved, onnxruntime_runner, random_inputs, summarize
-    from .convert import convert
+    from . import peers
+    from .benchmark import compare, markdown_table
+
+    onnx_path = args.model if args.model.endswith(".onnx") else args.onnx
+    unknown = [e for e in args.compare if e not in peers.ENGINES]
+    if unknown:
+        raise Error(f"--compare {unknown[0]}: unknown engine (choose from {', '.join(peers.ENGINES[1:])})")
+    if not onnx_path:
+        if args.compare:
+            raise Error("--compare needs the ONNX model: pass model.onnx, or --onnx PATH")
+        return _bench_walle_only(args)
+    results = []
+    for threads in args.threads:
+        results += compare(onnx_path, ["walle", *args.compare], threads, runs=args.runs, warmup=args.warmup)
+    print(markdown_table(results))
+    missing = [e for e in args.compare if not peers.available(e)]
+    if missing:
+        print(f"not installed, skipped: {', '.join(missing)}")
+    return 0
+
+
+def _bench_walle_only(args: argparse.Namespace) -> int:
+    import statistics
+    import time
+
+    from .benchmark import random_inputs
     from .session import load
 
-    model, onnx_path = args.model, args.onnx
-    with tempfile.TemporaryDirectory() as tmp:
-        if model.endswith(".onnx"):
-            onnx_path = model
-            model = os.path.join(tmp, "model.walle")
-            convert(onnx_path, model)
-        print(f"{'engine':14s} {'threads':>7s} {'median ms':>10s} {'p90 ms':>9s} {'vs walle':>9s}")
-        for threads in args.threads:
-            session = load(model, threads=threads)
-            feed = random_inputs(session.inputs, seed=0)
-            runners = {"walle": lambda s=session, f=feed: s.run(f)}
-            for peer in args.compare:
-                if peer != "onnxruntime":
-                    raise Error(f"--compare {peer}: only onnxruntime is supported here (bench/ compares more engines)")
-                if not onnx_path:
-                    raise Error("--compare needs the ONNX model: pass model.onnx, or --onnx PATH")
-                runners[peer] = onnxruntime_runner(onnx_path, threads, feed)
-            samples = interleaved(runners, runs=args.runs, warmup=args.warmup)
-            base = summarize("walle", threads, samples["walle"]).median_ms
-            for name, values in samples.items():
-                t = summarize(name, threads, values)
-                print(f"{name:14s} {threads:7d} {t.median_ms:10.3f} {t.p90_ms:9.3f} {t.median_ms / base:8.2f}x")
+    for threads in args.threads:
+        session = load(args.model, threads=threads)
+        feed = random_inputs(session.inputs)
+        times = []
+        for i in range(args.warmup + args.runs):
+            start = time.perf_counter()
+            session.run(feed)
+            if i >= args.warmup:
+                times.append((time.perf_counter() - start) * 1e3)
+        print(f"walle  threads {threads}: median {statistics.median(times):.3f} ms over {args.runs} runs")
     return 0
 
 
@@ -157,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="median latency, optionally next to onnxruntime")
     p.add_argument("model", help=".walle or .onnx model")
     p.add_argument("--threads", type=int, nargs="+", default=[1])
-    p.add_argument("--compare", action="append", default=[], metavar="ENGINE", help="onnxruntime")
+    p.add_argument("--compare", action="append", default=[], metavar="ENGINE",
+                   help="peer engine to run side by side, each in its own process: onnxruntime, mnn, openvino")
     p.add_argument("--onnx", help="the ONNX model a .walle was converted from (for --compare)")
     p.add_argument("--runs", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)

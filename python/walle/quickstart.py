@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 import walle
-from walle.benchmark import interleaved, onnxruntime_runner, summarize
+from walle.benchmark import compare, markdown_table
 from walle.models import MODEL_NAMES, export_model
 
 
@@ -34,16 +34,15 @@ def main(argv: list[str] | None = None) -> int:
         session = walle.load(walle_path, threads=args.threads)
         out = session.run(inputs)["output"]
         print(f"3. walle output: shape {out.shape}, top-5 classes {np.argsort(-out.reshape(-1))[:5].tolist()}")
-        peer = onnxruntime_runner(str(onnx_path), args.threads, inputs)
-        expected = peer()[0]
+        import onnxruntime as ort
+
+        expected = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"]).run(None, inputs)[0]
         diff = float(np.max(np.abs(out - expected)))
         print(f"4. onnxruntime output: top-5 classes {np.argsort(-expected.reshape(-1))[:5].tolist()}, "
               f"max abs difference {diff:.3g}")
-        samples = interleaved({"walle": lambda: session.run(inputs), "onnxruntime": peer}, runs=args.runs)
-        walle_ms = summarize("walle", args.threads, samples["walle"]).median_ms
-        ort_ms = summarize("onnxruntime", args.threads, samples["onnxruntime"]).median_ms
-        print(f"5. median latency, {args.threads} thread(s), {args.runs} interleaved runs: walle {walle_ms:.2f} ms, "
-              f"onnxruntime {ort_ms:.2f} ms (walle/onnxruntime = {walle_ms / ort_ms:.2f})")
+        print(f"5. latency, {args.threads} thread(s), {args.runs} interleaved runs, each engine in its own process:")
+        print(markdown_table(compare(str(onnx_path), ["walle", "onnxruntime"], args.threads, runs=args.runs,
+                                     workdir=tmp, feed=inputs)))
         ok = np.allclose(out, expected, rtol=1e-4, atol=1e-5)
         print("outputs match onnxruntime (rtol 1e-4, atol 1e-5)" if ok else "OUTPUTS DIFFER from onnxruntime")
         return 0 if ok else 1

@@ -55,9 +55,12 @@ def test_convert_run_info_bench(tmp_path):
 
     r = walle_cli("bench", str(tmp_path / "m.onnx"), "--threads", "1", "2", "--runs", "3", "--compare", "onnxruntime")
     assert r.returncode == 0, r.stderr
-    rows = [line.split() for line in r.stdout.splitlines()[1:]]
-    assert [(row[0], row[1]) for row in rows] == [("walle", "1"), ("onnxruntime", "1"), ("walle", "2"), ("onnxruntime", "2")]
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in r.stdout.splitlines()[2:] if line.startswith("|")]
+    assert [(row[1], row[2]) for row in rows] == [("1", "walle"), ("1", "onnxruntime"), ("2", "walle"), ("2", "onnxruntime")]
+    assert all(float(row[3]) > 0 and float(row[7]) < 1e-4 for row in rows)  # latency, max abs diff vs ORT
 
+    r = walle_cli("bench", str(tmp_path / "m.walle"), "--runs", "3")
+    assert r.returncode == 0 and "walle  threads 1: median" in r.stdout
 
 def test_cli_errors_are_messages_not_tracebacks(tmp_path):
     (tmp_path / "bad.walle").write_bytes(b"garbage" * 3)
