@@ -84,8 +84,9 @@ class ConvGemmF32 : public Kernel {
       for (int64_t grp = 0; grp < op.group; ++grp)
         packed_w_.push_back(pack_a(cout_g_, k_, MatrixView{w + grp * cout_g_ * k_, k_, 1}, isa_));
     }
-    if (!direct_) columns_.resize(static_cast<size_t>(k_ * hw_));
   }
+
+  size_t scratch_bytes() const override { return direct_ ? 0 : static_cast<size_t>(k_ * hw_) * sizeof(float); }
 
   void run(const KernelIO& io, ThreadPool& pool) override {
     const float* x = static_cast<const float*>(io.inputs[0]);
@@ -98,8 +99,8 @@ class ConvGemmF32 : public Kernel {
         const float* xg = x + (n * op_.c + grp * cin_g_) * op_.h * op_.w;
         const float* cols = xg;
         if (!direct_) {
-          im2col(xg, pool);
-          cols = columns_.data();
+          cols = static_cast<float*>(io.scratch);
+          im2col(xg, static_cast<float*>(io.scratch), pool);
         }
         GemmEpilogue e;
         if (bias) { e.bias_kind = GemmEpilogue::Bias::PerRow; e.bias = bias + grp * cout_g_; }
@@ -120,9 +121,8 @@ class ConvGemmF32 : public Kernel {
 
  private:
   // Row (ic, kh, kw) of the column matrix holds the input pixels that tap meets, 0 in padding.
-  void im2col(const float* x, ThreadPool& pool) {
+  void im2col(const float* x, float* cols, ThreadPool& pool) {
     const AtomicOp& op = op_;
-    float* cols = columns_.data();
     parallel_rows(pool, k_, hw_, [&](int64_t b, int64_t e) {
       for (int64_t row = b; row < e; ++row) {
         int64_t kw = row % op.kernel_w, kh = (row / op.kernel_w) % op.kernel_h, ic = row / (op.kernel_w * op.kernel_h);
@@ -147,7 +147,6 @@ class ConvGemmF32 : public Kernel {
   int64_t cin_g_, cout_g_, k_, hw_;
   bool direct_;
   std::vector<std::unique_ptr<PackedMatrix>> packed_w_;
-  std::vector<float> columns_;
 };
 
 // One output channel of a depthwise convolution: for each tap, a vector multiply-add over the

@@ -9,7 +9,7 @@
 //   Rows/columns past M/N in the last panel are zero. Because a panel spans all of K, a
 //   pre-packed operand does not depend on the cache-blocking sizes chosen at run time.
 //
-// Loop nest per thread, over its own rectangle of C (see plan_threads):
+// Loop nest per chunk, a rectangle of C owned by one thread (see plan_grid):
 //   for jc in N step NC:          B block (kc x nc) is packed once and stays in L2
 //     for pc in K step KC:
 //       for ir in M step MR:      A micro-panel (MR x kc) is packed into / stays in L1
@@ -19,6 +19,7 @@
 #include "cpu/gemm.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -353,22 +354,27 @@ void run_rect(const Ctx& x, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   }
 }
 
-// ---- Threading: the C tile grid (mp x np panels) is cut into tm x tn rectangles, one per
-// thread. The factorisation is chosen by a small cost model: the slowest thread's FMAs plus
-// its packing work. Splitting M makes every thread pack the same B (bad when B is unpacked
-// and M is small, e.g. conv-as-GEMM 64 x 3136); splitting N makes every thread pack all of
-// A (cheap when A is pre-packed weights). Tiles are never shared, so threads do not
-// synchronise beyond the one parallel_for.
-struct Split {
-  int tm, tn;
+// ---- Threading: the C tile grid (mp x np panels) is cut into cm x cn chunks, and the
+// pool's threads take chunks from a shared atomic counter until none are left. Chunks are
+// rectangles with their own packing, so threads never share a buffer or a C tile and do
+// not synchronise beyond the one parallel_for.
+//
+// The grid comes from a small cost model (FMAs plus packing per chunk). Splitting M makes
+// every chunk pack the B it needs (bad when B is unpacked and M is small, e.g. conv-as-GEMM
+// 64 x 3136); splitting N makes every chunk pack its rows of A (cheap when A is pre-packed
+// weights). More chunks than threads cost duplicated packing but absorb a late worker:
+// on a machine shared with other jobs a pool thread may start tens of microseconds late,
+// and with one fixed half per thread the caller would then idle waiting for it.
+struct Grid {
+  int64_t cm, cn;
 };
 
-void chunk(int64_t n, int parts, int i, int64_t* b, int64_t* e) {
+void chunk(int64_t n, int64_t parts, int64_t i, int64_t* b, int64_t* e) {
   *b = n * i / parts;
   *e = n * (i + 1) / parts;
 }
 
-Split plan_threads(const Ctx& x, int threads) {
+Grid plan_grid(const Ctx& x, int threads) {
   const int MR = x.ks.mr, NR = x.ks.nr;
   const int64_t mp = ceil_div(x.M, MR), np = ceil_div(x.N, NR);
   // One packed element costs roughly as much time as this many FMA flops: packing moves
@@ -376,29 +382,39 @@ Split plan_threads(const Ctx& x, int threads) {
   // flops per cycle. Measured on 128x256x256 (BERT): splitting N made both threads pack
   // all of A, ~20% of their time, so 2 threads were no faster than 1; splitting M is.
   constexpr double kPackCost = 64.0;
-  Split best{1, threads};
+  Grid best{1, std::min<int64_t>(threads, np)};
   double best_cost = -1;
   for (int tm = 1; tm <= threads; ++tm) {
     if (threads % tm) continue;
     const int tn = threads / tm;
-    if (tm > mp || tn > np) continue;
-    double worst = 0;
-    for (int t = 0; t < threads; ++t) {
-      int64_t pm0, pm1, pn0, pn1;
-      chunk(mp, tm, t / tn, &pm0, &pm1);
-      chunk(np, tn, t % tn, &pn0, &pn1);
-      const double rows = std::min(pm1 * MR, x.M) - pm0 * MR;
-      const double cols = std::min(pn1 * NR, x.N) - pn0 * NR;
-      // Short tiles (mr < MR) cost nearly as much per k step as full ones.
-      const double row_work = static_cast<double>(pm1 - pm0 - 1) * MR + std::max<double>(rows - (pm1 - pm0 - 1) * MR, MR / 2.0);
-      double cost = 2.0 * row_work * (pn1 - pn0) * NR * x.K;
-      if (!x.Ap) cost += kPackCost * rows * x.K * ceil_div(static_cast<int64_t>(cols), x.ks.nc);
-      if (!x.Bp && !x.b_direct) cost += kPackCost * cols * x.K;
-      worst = std::max(worst, cost);
-    }
-    if (best_cost < 0 || worst < best_cost) {
-      best_cost = worst;
-      best = {tm, tn};
+    for (int g : {1, 2, 4}) {  // chunks per thread, along the longer split
+      const int64_t cm = tm >= tn ? tm * g : tm, cn = tm >= tn ? tn : tn * g;
+      if (cm > mp || cn > np) continue;
+      double total = 0, largest = 0;
+      for (int64_t i = 0; i < cm; ++i) {
+        for (int64_t j = 0; j < cn; ++j) {
+          int64_t pm0, pm1, pn0, pn1;
+          chunk(mp, cm, i, &pm0, &pm1);
+          chunk(np, cn, j, &pn0, &pn1);
+          const double rows = std::min(pm1 * MR, x.M) - pm0 * MR;
+          const double cols = std::min(pn1 * NR, x.N) - pn0 * NR;
+          // A short last panel (mr < MR) costs nearly as much per k step as a full one.
+          const double row_work = static_cast<double>(pm1 - pm0 - 1) * MR +
+                                  std::max<double>(rows - (pm1 - pm0 - 1) * MR, MR / 2.0);
+          double cost = 2.0 * row_work * (pn1 - pn0) * NR * x.K;
+          if (!x.Ap) cost += kPackCost * rows * x.K * ceil_div(static_cast<int64_t>(cols), x.ks.nc);
+          if (!x.Bp && !x.b_direct) cost += kPackCost * cols * x.K;
+          total += cost;
+          largest = std::max(largest, cost);
+        }
+      }
+      // Greedy list scheduling finishes within total/threads + the largest chunk; count
+      // half of that tail as the expected imbalance.
+      const double est = total / threads + 0.5 * largest;
+      if (best_cost < 0 || est < best_cost) {
+        best_cost = est;
+        best = {cm, cn};
+      }
     }
   }
   return best;
@@ -450,6 +466,9 @@ void sgemm(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const GemmOper
       }
     return;
   }
+  // With a single row panel each B element is used once, so packing B would only add a
+  // copy; read it in place. (Tried up to M = 128 too: in place was no faster at M = 64 and
+  // 30% slower at M = 128.)
   x.b_direct = !x.Bp && B.view.col_stride == 1 && M <= x.ks.mr;
 
   const int threads = pool.size();
@@ -461,13 +480,14 @@ void sgemm(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const GemmOper
     run_rect(x, 0, M, 0, N);
     return;
   }
-  const Split s = plan_threads(x, threads);
-  const int64_t mp = ceil_div(M, x.ks.mr), np = ceil_div(N, x.ks.nr);
-  pool.parallel_for(threads, [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) {
+  const Grid g = plan_grid(x, threads);
+  const int64_t mp = ceil_div(M, x.ks.mr), np = ceil_div(N, x.ks.nr), chunks = g.cm * g.cn;
+  std::atomic<int64_t> next{0};
+  pool.parallel_for(threads, [&](int64_t, int64_t) {
+    for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
       int64_t pm0, pm1, pn0, pn1;
-      chunk(mp, s.tm, static_cast<int>(t) / s.tn, &pm0, &pm1);
-      chunk(np, s.tn, static_cast<int>(t) % s.tn, &pn0, &pn1);
+      chunk(mp, g.cm, c / g.cn, &pm0, &pm1);
+      chunk(np, g.cn, c % g.cn, &pn0, &pn1);
       if (pm0 < pm1 && pn0 < pn1)
         run_rect(x, pm0 * x.ks.mr, std::min(pm1 * x.ks.mr, M), pn0 * x.ks.nr, std::min(pn1 * x.ks.nr, N));
     }

@@ -85,6 +85,9 @@ void Decomposer::evaluate(AtomicOp& op) {
     std::unique_ptr<Kernel> kernel = evaluator_.make(op, graph_);
     kernel->plan(op, graph_);
     KernelIO io;
+    std::shared_ptr<void> scratch;
+    if (size_t bytes = kernel->scratch_bytes()) scratch = evaluator_.allocate(bytes);
+    io.scratch = scratch.get();
     for (int id : op.inputs) io.inputs.push_back(id >= 0 ? constant(id)->data() : nullptr);
     io.output = value.data();
     kernel->run(io, single_thread_);

@@ -17,6 +17,7 @@ namespace walle {
 struct KernelIO {
   std::vector<const void*> inputs;  // nullptr for an absent optional input
   void* output = nullptr;
+  void* scratch = nullptr;          // scratch_bytes() of temporary space, shared by all kernels
 };
 
 // XNNPACK-style life cycle: plan() once per resolved shapes (packing weights, choosing tiles,
@@ -26,6 +27,9 @@ class Kernel {
   virtual ~Kernel() = default;
   virtual void plan(const AtomicOp& op, const AtomicGraph& graph) { (void)op; (void)graph; }
   virtual void run(const KernelIO& io, ThreadPool& pool) = 0;
+  // Temporary space run() needs (im2col columns, ...). Kernels run one after another, so the
+  // session gives all of them the same buffer, sized for the largest.
+  virtual size_t scratch_bytes() const { return 0; }
   // Name of the implementation, e.g. "f32-conv-im2col-gemm-avx512" (shown by Session::plan).
   virtual std::string name() const = 0;
 };

@@ -14,6 +14,7 @@ struct Session::Plan {
   std::vector<int> outputs;                    // tensor id of each graph output
   std::vector<std::unique_ptr<Kernel>> kernels;  // one per graph.ops entry
   std::shared_ptr<void> arena;
+  std::shared_ptr<void> scratch;
 };
 
 Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
@@ -107,11 +108,14 @@ void Session::plan(const std::vector<Shape>& shapes) {
   }
   arena_bytes_ = plan_memory(g, p->outputs);
   p->arena = backend_->allocate(static_cast<size_t>(arena_bytes_));
+  size_t scratch_bytes = 0;
   for (const AtomicOp& op : g.ops) {
     std::unique_ptr<Kernel> kernel = backend_->make(op, g);
     kernel->plan(op, g);
+    scratch_bytes = std::max(scratch_bytes, kernel->scratch_bytes());
     p->kernels.push_back(std::move(kernel));
   }
+  if (scratch_bytes) p->scratch = backend_->allocate(scratch_bytes);
   plan_ = std::move(p);
   planned_shapes_ = shapes;
 }
@@ -144,6 +148,7 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& given) {
     }
   }
   KernelIO io;
+  io.scratch = p.scratch.get();
   for (size_t i = 0; i < g.ops.size(); ++i) {
     const AtomicOp& op = g.ops[i];
     io.inputs.clear();

@@ -9,21 +9,36 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from . import _walle
 from .errors import InputError
 
+TYPE_CHECKING = False  # keep typing/dataclasses out of sub-interpreters: they cost memory per task
+if TYPE_CHECKING:
+    from typing import Any
+
 Tensor = _walle.Tensor
 
-try:  # numpy is optional at run time (sub-interpreters cannot import it)
-    import numpy as _np
-except ImportError:  # pragma: no cover - exercised in sub-interpreter tests
-    _np = None
+
+def _in_main_interpreter() -> bool:
+    try:
+        import _interpreters as interpreters  # CPython 3.13
+    except ImportError:
+        try:
+            import _xxsubinterpreters as interpreters  # CPython 3.12
+        except ImportError:
+            return True
+    return interpreters.get_current() == interpreters.get_main()
 
 
-@dataclass(frozen=True)
+_np = None
+if _in_main_interpreter():  # numpy does not load in sub-interpreters; don't half-import it there
+    try:
+        import numpy as _np
+    except ImportError:  # pragma: no cover
+        _np = None
+
+
 class TensorInfo:
     """Name, element type and shape of a model input or output.
 
@@ -31,9 +46,20 @@ class TensorInfo:
     ``None``) for a dimension that may vary between runs.
     """
 
-    name: str
-    dtype: str
-    shape: tuple[int | str | None, ...]
+    __slots__ = ("dtype", "name", "shape")
+
+    def __init__(self, name: str, dtype: str, shape: tuple[int | str | None, ...]):
+        self.name, self.dtype, self.shape = name, dtype, tuple(shape)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TensorInfo) and (self.name, self.dtype, self.shape) == (
+            other.name, other.dtype, other.shape)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.dtype, self.shape))
+
+    def __repr__(self) -> str:
+        return f"TensorInfo(name={self.name!r}, dtype={self.dtype!r}, shape={self.shape!r})"
 
     @classmethod
     def _from_engine(cls, info: Mapping[str, Any]) -> TensorInfo:

@@ -15,7 +15,7 @@ sys.path.insert(0, str(HERE))  # fake_engine must be importable in sub-interpret
 from walle.vm import Runner
 from walle.vm.subinterp import AVAILABLE, UNAVAILABLE_REASON
 
-MakeBundle = Callable[..., Path]
+from vm_testlib import MakeBundle  # noqa: E402
 
 
 @pytest.fixture

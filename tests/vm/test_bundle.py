@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import MakeBundle
+from vm_testlib import MakeBundle
 from walle.vm import BundleError, load_bundle
 
 GOOD = {

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import MakeBundle
+from vm_testlib import MakeBundle
 from walle.vm.cli import main
 
 TASK = {"main.py": "def run(ctx, inputs):\n    return {'double': inputs['x'] * 2, 'name': ctx.name}\n"}

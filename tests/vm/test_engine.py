@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import MakeBundle
+from vm_testlib import MakeBundle
 from walle.vm import Runner, TaskError
 
 try:

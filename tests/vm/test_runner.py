@@ -6,7 +6,7 @@ import concurrent.futures as cf
 import sys
 
 import pytest
-from conftest import MakeBundle
+from vm_testlib import MakeBundle
 from walle.vm import (
     BundleError,
     QueueFull,

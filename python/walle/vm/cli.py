@@ -110,7 +110,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_BUNDLE
     try:
-        with Runner(workers=1, mode=args.mode) as runner:
+        with Runner(workers=1, mode=args.mode, warm_interpreters=0) as runner:  # one task, no spares
             name = runner.load(args.bundle)
             outputs = runner.run(name, inputs, timeout=args.timeout)
     except BundleError as exc:

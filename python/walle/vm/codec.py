@@ -1,60 +1,106 @@
-"""Moving inputs and outputs between interpreters without numpy.
+"""Moving inputs, outputs and task configs between interpreters without numpy.
 
-Sub-interpreters share no objects, so values cross as bytes.  The format is pickle, except
-that every buffer-protocol object (numpy array, ``walle.Tensor``, memoryview) travels as
-(format, shape, raw bytes) through pickle's persistent-id hook: the receiving side never
-needs numpy.  A guest (sub-interpreter) receives such values as ``memoryview`` objects with
-``.shape``, ``.format`` and ``.tolist()`` that any buffer-protocol API (``Session.run``)
-accepts; the host gets numpy arrays back when numpy is importable there.
+Sub-interpreters share no objects, so values cross as bytes.  Two formats, chosen per
+value by the sender (the first byte says which):
+
+* ``M`` (fast path): plain data -- None, bool, int, float, complex, str, bytes and lists,
+  tuples, dicts, sets of them -- goes through :mod:`marshal`, which is built into every
+  interpreter, so a sub-interpreter imports nothing for it (pickle pulls in ``re`` and
+  friends).  Every buffer-protocol object (numpy array, ``walle.Tensor``, memoryview) is
+  cut out of the tree, replaced by ``...`` and sent beside it as (format, shape, bytes); a
+  parallel list says which ``...`` were real Ellipsis values, so the format is
+  unambiguous.  Shared references are not preserved (a list sent twice arrives as two).
+* ``P`` (fallback): anything else (class instances, bytearray, TOML datetimes, cycles)
+  goes through :mod:`walle.vm.picklecodec`, imported only when needed.
+
+A guest (sub-interpreter) receives buffers as ``memoryview`` objects with ``.shape``,
+``.format`` and ``.tolist()`` that any buffer-protocol API (``Session.run``) accepts; the
+host gets numpy arrays back when numpy is importable there.
 """
 
 from __future__ import annotations
 
-import io
-import pickle
+import marshal
 import sys
+from collections.abc import Callable
 from typing import Any
 
-_TAG = "walle.buffer"
-_PLAIN = (bytes, bytearray, str, int, float, bool, type(None))
+_FAST, _PICKLED = b"M", b"P"
+_SCALARS = frozenset({type(None), bool, int, float, complex, str, bytes})
 _NATIVE_PREFIXES = ("@", "=", "<" if sys.byteorder == "little" else ">")
 
+Hole = tuple[str, tuple[int, ...], bytes] | None  # a cut-out buffer, or None for a real "..."
+MakeBuffer = Callable[[str, tuple[int, ...], bytes], Any]
 
-def _native_format(fmt: str) -> str:
-    # memoryview.cast only accepts native single-character formats
+
+class _NotPlain(Exception):
+    """The value holds something marshal cannot carry; use the pickle fallback."""
+
+
+def native_format(fmt: str) -> str:
+    """``memoryview.cast`` only accepts native single-character formats."""
     if len(fmt) == 2 and fmt[0] in _NATIVE_PREFIXES:
         return fmt[1]
     return fmt
 
 
-def _buffer_id(obj: Any) -> Any:
-    if isinstance(obj, (*_PLAIN, list, tuple, dict)):
-        return None
+def buffer_parts(obj: Any) -> tuple[str, tuple[int, ...], bytes] | None:
+    """(format, shape, raw bytes) of a buffer-protocol object, else None."""
     try:
         view = memoryview(obj)
     except TypeError:
         return None
-    return (_TAG, _native_format(view.format), tuple(view.shape or ()), view.tobytes())
+    return native_format(view.format), tuple(view.shape or ()), view.tobytes()
 
 
-class _Pickler(pickle.Pickler):
-    def persistent_id(self, obj: Any) -> Any:
-        return _buffer_id(obj)
+def _strip(value: Any, holes: list[Hole]) -> Any:
+    """Copy of ``value`` with buffers replaced by ``...`` (recorded in ``holes``)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is list or kind is tuple:
+        if set(map(type, value)) <= _SCALARS:  # common flat case: no per-item Python work
+            return value
+        items = [_strip(item, holes) for item in value]
+        return items if kind is list else tuple(items)
+    if kind is dict:
+        if not set(map(type, value)) <= _SCALARS:
+            raise _NotPlain  # keys are restored as sent; only plain keys keep the order simple
+        return {key: _strip(item, holes) for key, item in value.items()}
+    if kind is set or kind is frozenset:
+        if set(map(type, value)) <= _SCALARS:
+            return value
+        raise _NotPlain
+    if value is Ellipsis:
+        holes.append(None)
+        return value
+    if kind is bytearray:
+        raise _NotPlain  # marshal would turn it into bytes
+    parts = buffer_parts(value)
+    if parts is None:
+        raise _NotPlain
+    holes.append(parts)
+    return ...
 
 
-class _PurePickler(pickle._Pickler):  # type: ignore[name-defined,misc]
-    """The pure-Python pickler.  Used inside 3.12 sub-interpreters: there, pickling any
-    container with the C ``_pickle.Pickler`` corrupts the heap, which aborts the process
-    at exit ("free(): invalid pointer", seen with 3.12.1; fine on 3.13)."""
+def _fill(value: Any, holes: list[Hole], make: MakeBuffer) -> Any:
+    """Inverse of :func:`_strip`; ``holes`` is consumed from the end (it was reversed)."""
+    kind = type(value)
+    if value is Ellipsis:
+        hole = holes.pop()
+        return value if hole is None else make(*hole)
+    if kind is list or kind is tuple:
+        if ... not in value and not any(type(item) in (list, tuple, dict) for item in value):
+            return value
+        items = [_fill(item, holes, make) for item in value]
+        return items if kind is list else tuple(items)
+    if kind is dict:
+        return {key: _fill(item, holes, make) for key, item in value.items()}
+    return value
 
-    def persistent_id(self, obj: Any) -> Any:
-        return _buffer_id(obj)
 
-
-_GUEST_PICKLER = _PurePickler if sys.version_info[:2] == (3, 12) else _Pickler
-
-
-def _as_memoryview(fmt: str, shape: tuple[int, ...], data: bytes) -> memoryview:
+def as_memoryview(fmt: str, shape: tuple[int, ...], data: bytes) -> memoryview:
+    """A writable memoryview with the sender's format and shape (no numpy needed)."""
     view = memoryview(bytearray(data))
     if fmt == "B" and len(shape) <= 1 and (not shape or shape[0] == len(data)):
         return view if shape else view.cast("B", [])
@@ -63,33 +109,27 @@ def _as_memoryview(fmt: str, shape: tuple[int, ...], data: bytes) -> memoryview:
     return view.cast(fmt, list(shape))
 
 
-def _as_numpy(fmt: str, shape: tuple[int, ...], data: bytes) -> Any:
+def as_numpy(fmt: str, shape: tuple[int, ...], data: bytes) -> Any:
+    """A writable numpy array with the sender's dtype and shape."""
     import numpy as np
 
     return np.frombuffer(bytearray(data), dtype=np.dtype(fmt)).reshape(shape)
 
 
-class _Unpickler(pickle.Unpickler):
-    def __init__(self, file: io.BytesIO, use_numpy: bool) -> None:
-        super().__init__(file)
-        self._make = _as_numpy if use_numpy else _as_memoryview
-
-    def persistent_load(self, pid: Any) -> Any:
-        if not (isinstance(pid, tuple) and len(pid) == 4 and pid[0] == _TAG):
-            raise pickle.UnpicklingError(f"unknown persistent id {pid!r}")
-        _, fmt, shape, data = pid
-        return self._make(fmt, shape, data)
-
-
 def dumps(value: Any, *, guest: bool = False) -> bytes:
     """Serialize ``value``; buffer-protocol objects are sent as raw typed bytes.
 
-    ``guest=True`` when called inside a sub-interpreter (selects a safe pickler).
+    ``guest=True`` when called inside a sub-interpreter (selects a safe pickler if the
+    pickle fallback is needed).
     """
-    buf = io.BytesIO()
-    pickler = _GUEST_PICKLER if guest else _Pickler
-    pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
-    return buf.getvalue()
+    holes: list[Hole] = []
+    try:
+        tree = _strip(value, holes)
+        return _FAST + marshal.dumps((tree, holes))
+    except (_NotPlain, RecursionError, ValueError):
+        from . import picklecodec
+
+        return _PICKLED + picklecodec.dumps(value, guest=guest)
 
 
 def loads(data: bytes, *, use_numpy: bool | None = None) -> Any:
@@ -97,4 +137,16 @@ def loads(data: bytes, *, use_numpy: bool | None = None) -> Any:
     imported in this interpreter), else memoryviews."""
     if use_numpy is None:
         use_numpy = "numpy" in sys.modules
-    return _Unpickler(io.BytesIO(data), use_numpy).load()
+    make = as_numpy if use_numpy else as_memoryview
+    tag, body = data[:1], memoryview(data)[1:]
+    if tag == _PICKLED:
+        from . import picklecodec
+
+        return picklecodec.loads(body, make)
+    if tag != _FAST:
+        raise ValueError(f"walle.vm.codec: unknown format tag {tag!r}")
+    tree, holes = marshal.loads(body)
+    if not holes:
+        return tree
+    holes.reverse()
+    return _fill(tree, holes, make)

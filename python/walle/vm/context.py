@@ -1,7 +1,8 @@
 """What a task's entry function receives: ``entry(ctx, inputs)``.
 
 The same class serves thread mode and the guest side of interpreter mode, so it imports
-nothing heavy (no numpy, no engine until a model is first used).
+nothing heavy (no numpy, no engine until a model is first used, not even pathlib: it
+costs a sub-interpreter several milliseconds, so paths become ``Path`` on first use).
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 ModelLoader = Callable[..., Any]
 DEFAULT_LOADER = "walle:load"
@@ -82,14 +85,23 @@ class TaskContext:
     ) -> None:
         self.name = name
         self.version = version
-        self.root = Path(root)
+        self._root = root
         self.manifest = manifest
         self.models = Models(models, loader)
         self._resources = dict(resources)
         self.state: dict[str, Any] = {}
 
+    @property
+    def root(self) -> Path:
+        """The bundle directory."""
+        from pathlib import Path
+
+        return Path(self._root)
+
     def resource_path(self, name: str) -> Path:
         """Absolute path of a resource declared in ``[resources]``."""
+        from pathlib import Path
+
         try:
             return Path(self._resources[name])
         except KeyError:
@@ -102,7 +114,7 @@ class TaskContext:
 
 def context_config(bundle: Any, loader: str | ModelLoader) -> dict[str, Any]:
     """The keyword arguments of :class:`TaskContext` for a bundle (plain data if ``loader``
-    is a string, so it can be pickled into a sub-interpreter)."""
+    is a string, so :mod:`walle.vm.codec` can carry it into a sub-interpreter)."""
     info = bundle.manifest_info
     return {
         "name": info.name,

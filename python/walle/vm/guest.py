@@ -1,25 +1,31 @@
 """Guest side of interpreter mode: this module is imported *inside* each sub-interpreter.
 
-The host (:mod:`walle.vm.slots`) drives it with three short scripts: ``setup`` once,
-``run`` per task run, ``shutdown`` before destroying the interpreter.  Results go back
-as :mod:`walle.vm.codec` bytes in a frame on a result pipe.  Interrupt requests
-arrive as 8-byte run ids on a pipe read by a listener thread that lives in this
-interpreter, because only code inside the interpreter can arm its ``sys.monitoring``.
-It must stay importable without numpy and without ctypes (neither loads here on 3.12).
+The host (:mod:`walle.vm.interp`) drives it with four short scripts: ``boot`` once when
+the interpreter is created (possibly long before any task exists: see
+:mod:`walle.vm.pool`), ``setup`` to import the task, ``run`` per task run, and
+``shutdown`` before destroying the interpreter.  Each sends its outcome back as
+:mod:`walle.vm.codec` bytes in a frame on the result pipe.  Interrupt requests arrive as
+8-byte run ids on a pipe read by a listener thread that lives in this interpreter,
+because only code inside the interpreter can arm its ``sys.monitoring``.
+
+It must stay importable without numpy and without ctypes (neither loads here on 3.12),
+and cheap to import: every cold interpreter pays for what this module imports.  It still
+uses ``threading`` for the listener, because ``Thread.join`` waits until the thread's
+state is gone, which destroying the interpreter requires (``_thread`` offers no portable
+way to wait for that on both 3.12 and 3.13).
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-import pickle
 import struct
 import sys
 import threading
 from typing import Any
 
 from . import codec
-from .context import TaskContext
+from .context import TaskContext, resolve_loader
 from .frames import write_frame
 from .interrupt import MonitoringInterrupter
 from .outcome import Outcome, run_guarded
@@ -28,19 +34,28 @@ MESSAGE = struct.Struct("<q")  # run id to interrupt; 0 = stop listening
 
 
 class _Guest:
-    def __init__(self, config: dict[str, Any], out_fd: int, rfd: int) -> None:
+    def __init__(self, out_fd: int, rfd: int, preload: str) -> None:
         self.out_fd = out_fd
         self.rfd = rfd
         self.interrupter = MonitoringInterrupter()
-        sys.path[:] = [config["root"], *config["sys_path"]]
-        self.ctx = TaskContext(**config["context"])
-        module_name, _, func = config["entry"].partition(":")
-        self.fn = getattr(importlib.import_module(module_name), func, None)
-        if not callable(self.fn):
-            raise TypeError(f"entry {config['entry']!r}: module has no function {func!r}")
-        # started last so a failed setup leaves no thread that would block destroy()
+        self.ctx: TaskContext | None = None
+        self.fn: Any = None
+        if preload:
+            try:  # warm the engine for whichever task comes; a failure shows on first use
+                resolve_loader(preload)
+            except Exception:  # noqa: BLE001, S110 - reported by the task's own model load
+                pass
+        # started last so a failed boot leaves no thread that would block destroy()
         self.listener = threading.Thread(target=self._listen, name="walle-vm-interrupts")
         self.listener.start()
+
+    def load_task(self, config: dict[str, Any]) -> None:
+        sys.path[:] = [config["root"], *config["sys_path"]]
+        module_name, _, func = config["entry"].partition(":")
+        fn = getattr(importlib.import_module(module_name), func, None)
+        if not callable(fn):
+            raise TypeError(f"entry {config['entry']!r}: module has no function {func!r}")
+        self.ctx, self.fn = TaskContext(**config["context"]), fn
 
     def _listen(self) -> None:
         while True:
@@ -72,24 +87,38 @@ class _Guest:
 _guest: _Guest | None = None
 
 
-def setup(config: bytes, out_fd: int, rfd: int) -> None:
-    """Build the task context and import the entry; reports success or the traceback.
+def boot(out_fd: int, rfd: int, path: bytes, preload: str) -> None:
+    """Prepare this interpreter for a task not known yet; reports success or the error.
 
-    ``out_fd`` is the result pipe's write end, ``rfd`` the interrupt pipe's read end.
+    ``out_fd`` is the result pipe's write end, ``rfd`` the interrupt pipe's read end,
+    ``path`` the encoded ``sys.path`` list, ``preload`` the model loader spec (or "").
     """
     global _guest
     try:
-        _guest = _Guest(pickle.loads(config), out_fd, rfd)
+        sys.path[:] = codec.loads(path, use_numpy=False)
+        _guest = _Guest(out_fd, rfd, preload)
     except BaseException as exc:  # noqa: BLE001 - report, the host decides
         write_frame(out_fd, codec.dumps(Outcome.from_exception(exc).as_tuple(), guest=True))
         return
     _guest.send(Outcome("ok"))
 
 
+def setup(config: bytes) -> None:
+    """Build the task context and import the entry; reports success or the traceback."""
+    guest = _guest
+    assert guest is not None, "boot() was not called"
+    try:
+        guest.load_task(codec.loads(config, use_numpy=False))
+    except BaseException as exc:  # noqa: BLE001 - the task's import-time failure
+        guest.send(Outcome.from_exception(exc))
+        return
+    guest.send(Outcome("ok"))
+
+
 def run(run_id: int, payload: bytes) -> None:
     """Run the entry once on the calling thread and send the outcome to the host."""
     guest = _guest
-    assert guest is not None, "setup() was not called"
+    assert guest is not None and guest.fn is not None, "setup() was not called"
 
     def call() -> Any:
         guest.interrupter.begin(run_id)

@@ -40,6 +40,7 @@ from .errors import (
 )
 from .isolation import TaskNamespace
 from .outcome import Outcome
+from .pool import InterpreterPool
 from .slots import Slot, interpreter_factory, thread_factory
 
 MODES = ("thread", "interpreter")
@@ -112,6 +113,9 @@ class Runner:
     ``model_loader`` loads ``[models]`` entries as ``loader(path, **options)``; in
     interpreter mode it must be an importable ``"module:function"`` string.
     ``grace`` is how long a run may ignore an interrupt before it is abandoned.
+    ``warm_interpreters`` (interpreter mode): how many sub-interpreters to keep booted
+    ahead of need, with the model loader's module imported, so that loading a task only
+    imports the task (see :mod:`walle.vm.pool`); 0 boots one per task load instead.
     """
 
     def __init__(
@@ -121,6 +125,7 @@ class Runner:
         *,
         model_loader: str | ModelLoader = DEFAULT_LOADER,
         grace: float = 2.0,
+        warm_interpreters: int = 2,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -142,6 +147,9 @@ class Runner:
         self._ids = itertools.count(1)
         self._closed = False
         self._threads: list[threading.Thread] = []
+        self._pool: InterpreterPool | None = None
+        if mode == "interpreter":
+            self._pool = InterpreterPool(warm_interpreters, preload=model_loader)  # type: ignore[arg-type]
         for _ in range(self.workers):
             self._spawn_worker()
         self._monitor = threading.Thread(target=self._monitor_loop, name="walle-vm-monitor", daemon=True)
@@ -161,10 +169,16 @@ class Runner:
         with self._cond:
             return self._task(name).bundle
 
+    def wait_warm(self, timeout: float | None = None) -> bool:
+        """Block until the pool of booted sub-interpreters is full (interpreter mode;
+        thread mode has none).  False if ``timeout`` passed first.  For latency-sensitive
+        loads and for measuring them."""
+        return True if self._pool is None else self._pool.wait_ready(timeout)
+
     def load(self, bundle: Bundle | str | os.PathLike[str]) -> str:
         """Load a bundle (validating it if given a path) and return the task name.
 
-        The entry module is imported now (in a new sub-interpreter in interpreter mode), so
+        The entry module is imported now (in its own sub-interpreter in interpreter mode), so
         a task that fails at import raises TaskError here.  Models load on first use.
         """
         if not isinstance(bundle, Bundle):
@@ -182,7 +196,8 @@ class Runner:
                 namespace = TaskNamespace(bundle.root)
                 factory = thread_factory(namespace, bundle.entry, context)
             else:
-                factory = interpreter_factory(context, bundle.entry)
+                assert self._pool is not None
+                factory = interpreter_factory(context, bundle.entry, self._pool)
             try:
                 first = factory()
             except BaseException:
@@ -290,6 +305,8 @@ class Runner:
             task.idle = []
             if task.namespace is not None:
                 task.namespace.close()
+        if self._pool is not None:
+            self._pool.close()
         _live_runners.discard(self)
 
     def __enter__(self) -> Self:
