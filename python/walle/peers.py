@@ -68,7 +68,7 @@ def load(engine: str, path: str, threads: int, input_names: list[str], output_na
         return lambda feed: [np.array(v) for v in request.infer(feed).values()]
     if engine == "mnn":
         import MNN.expr as F
-        import MNN.nn as nn
+        from MNN import nn
 
         runtime = nn.create_runtime_manager(({"backend": "CPU", "numThread": threads, "precision": "high"},))
         module = nn.load_module_from_file(path, input_names, output_names, runtime_manager=runtime)

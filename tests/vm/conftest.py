@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,10 +12,9 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # fake_engine must be importable in sub-interpreters too
 
+from vm_testlib import MakeBundle
 from walle.vm import Runner
 from walle.vm.subinterp import AVAILABLE, UNAVAILABLE_REASON
-
-from vm_testlib import MakeBundle  # noqa: E402
 
 
 @pytest.fixture

@@ -1,0 +1,67 @@
+"""Walle deploy: release tasks to a fleet by push-then-pull.
+
+The cloud service (:func:`create_app`, ``walle deploy serve``) keeps a task registry,
+a content-addressed bundle store, deployments with staged policies, and a device
+registry.  It pushes small signed notices over connections devices already hold; devices
+(:class:`Device`) pull bundles over plain HTTP, verify them against a pinned Ed25519
+key, install atomically and report status.
+
+Heavy dependencies (FastAPI, SQLAlchemy, aiohttp) load only when a name is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .errors import (
+    AuthError,
+    BundleError,
+    ConflictError,
+    DeployError,
+    NotFoundError,
+    PolicyError,
+    ServerError,
+    SignatureError,
+    VersionRefused,
+)
+
+_LAZY = {
+    "Device": "walle.deploy.device",
+    "Publisher": "walle.deploy.publisher",
+    "ServerConfig": "walle.deploy.config",
+    "create_app": "walle.deploy.app",
+    "Policy": "walle.deploy.policy",
+    "Stage": "walle.deploy.policy",
+    "generate_key": "walle.deploy.signing",
+    "public_key_b64": "walle.deploy.signing",
+}
+
+__all__ = [
+    "AuthError",
+    "BundleError",
+    "ConflictError",
+    "DeployError",
+    "Device",
+    "NotFoundError",
+    "Policy",
+    "PolicyError",
+    "Publisher",
+    "ServerConfig",
+    "ServerError",
+    "SignatureError",
+    "Stage",
+    "VersionRefused",
+    "create_app",
+    "generate_key",
+    "public_key_b64",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'walle.deploy' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

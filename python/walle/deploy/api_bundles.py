@@ -1,0 +1,86 @@
+"""Bundle downloads: plain HTTP with a strong ETag and byte ranges.
+
+Bundles are content addressed, so the ETag is the hash and the response never changes;
+that is what lets any HTTP cache or CDN serve them, and lets a device resume a download
+with ``Range`` + ``If-Range``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from .blobs import check_sha
+from .errors import AuthError, NotFoundError
+
+router = APIRouter(tags=["bundles"])
+_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _range(header: str | None, size: int) -> tuple[int, int] | None:
+    """Inclusive (start, end) of a single-range header, None for the whole body."""
+    m = _RANGE_RE.match(header or "")
+    if not m or (not m.group(1) and not m.group(2)):
+        return None
+    if not m.group(1):  # suffix form: the last N bytes
+        n = int(m.group(2))
+        return max(0, size - n), size - 1
+    start = int(m.group(1))
+    end = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
+    return start, end
+
+
+async def _authorize(request: Request, sha256: str) -> None:
+    st = request.app.state
+    if st.config.public_bundles:
+        return
+    header = request.headers.get("authorization")
+    try:
+        st.auth.publisher(header)
+        return
+    except AuthError:
+        pass
+    device_id, _ = await st.auth.device(header)
+    if not await st.store.device_has_bundle(device_id, sha256):
+        raise NotFoundError(f"bundle {sha256} is not deployed to device {device_id}")
+
+
+@router.get("/bundles/{sha256}")
+async def get_bundle(sha256: str, request: Request) -> Any:
+    """A bundle's bytes; supports If-None-Match, Range and If-Range."""
+    st = request.app.state
+    check_sha(sha256)
+    await _authorize(request, sha256)
+    etag = f'"{sha256}"'
+    cache = "public" if st.config.public_bundles else "private"
+    headers = {"ETag": etag, "Accept-Ranges": "bytes",
+               "Cache-Control": f"{cache}, max-age=31536000, immutable"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    data: bytes = st.blobs.read(sha256)
+    size = len(data)
+    rng = _range(request.headers.get("range"), size)
+    if_range = request.headers.get("if-range")
+    if rng is not None and if_range is not None and if_range != etag:
+        rng = None  # the client holds bytes of another bundle: send it all
+    status, body = 200, data
+    if rng is not None:
+        start, end = rng
+        if start >= size or start > end:
+            return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+        status, body = 206, data[start : end + 1]
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        st.metrics["bundle_range_requests"] += 1
+    st.metrics["bundle_requests"] += 1
+    if request.method == "HEAD":
+        headers["Content-Length"] = str(len(body))
+        return Response(status_code=status, headers=headers)
+    st.metrics["bundle_bytes"] += len(body)
+    return Response(body, status_code=status, headers=headers,
+                    media_type="application/octet-stream")
+
+
+# HEAD answers the same headers; kept out of the schema so the operation id stays unique.
+router.add_api_route("/bundles/{sha256}", get_bundle, methods=["HEAD"], include_in_schema=False)
