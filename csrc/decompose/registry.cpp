@@ -10,6 +10,7 @@ const CompositeRegistry& composite_ops() {
     register_movement_ops(r);
     register_reduce_ops(r);
     register_nn_ops(r);
+    register_math_ops(r);
     return r;
   }();
   return registry;

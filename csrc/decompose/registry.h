@@ -27,5 +27,6 @@ void register_shape_ops(CompositeRegistry& r);
 void register_movement_ops(CompositeRegistry& r);
 void register_reduce_ops(CompositeRegistry& r);
 void register_nn_ops(CompositeRegistry& r);
+void register_math_ops(CompositeRegistry& r);
 
 }  // namespace walle
