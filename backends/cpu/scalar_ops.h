@@ -89,8 +89,12 @@ template <typename T> T binary_scalar(BinaryOp op, T a, T b) {
       if constexpr (std::is_integral_v<T>) return b == 0 ? T(0) : static_cast<T>(a % b);
       else return std::fmod(a, b);
     case BinaryOp::PRelu: return a >= T(0) ? a : static_cast<T>(a * b);
-    case BinaryOp::BitShiftLeft: if constexpr (std::is_integral_v<T>) return static_cast<T>(a << b); else return a;
-    case BinaryOp::BitShiftRight: if constexpr (std::is_integral_v<T>) return static_cast<T>(a >> b); else return a;
+    // Shifting by the bit width or more (or a negative amount) is UB in C++; ONNX shifts every
+    // bit out: 0, or -1 for a negative value shifted right (arithmetic shift).
+    case BinaryOp::BitShiftLeft:
+      if constexpr (std::is_integral_v<T>) return (b < T(0) || b >= T(8 * sizeof(T))) ? T(0) : static_cast<T>(a << b); else return a;
+    case BinaryOp::BitShiftRight:
+      if constexpr (std::is_integral_v<T>) return (b < T(0) || b >= T(8 * sizeof(T))) ? (a < T(0) ? T(-1) : T(0)) : static_cast<T>(a >> b); else return a;
     case BinaryOp::BitAnd: if constexpr (std::is_integral_v<T>) return static_cast<T>(a & b); else return a;
     case BinaryOp::BitOr: if constexpr (std::is_integral_v<T>) return static_cast<T>(a | b); else return a;
     case BinaryOp::BitXor: if constexpr (std::is_integral_v<T>) return static_cast<T>(a ^ b); else return a;

@@ -11,6 +11,9 @@ const CompositeRegistry& composite_ops() {
     register_reduce_ops(r);
     register_nn_ops(r);
     register_math_ops(r);
+    register_loss_ops(r);
+    register_norm_ops(r);
+    register_index_ops(r);
     return r;
   }();
   return registry;
