@@ -87,7 +87,7 @@ def _attribute(attr: onnx.AttributeProto, where: str):
 
 
 def _to_array(tensor: onnx.TensorProto, where: str) -> np.ndarray:
-    if tensor.data_type in (onnx.TensorProto.STRING, onnx.TensorProto.BFLOAT16) or tensor.data_type > 13:
+    if tensor.data_type in (onnx.TensorProto.STRING, 14, 15) or tensor.data_type > 26:
         name = onnx.TensorProto.DataType.Name(tensor.data_type)
         raise ConversionError(f"{where}: tensor '{tensor.name}' has type {name}, which this build does not support")
     try:

@@ -149,11 +149,15 @@ int Decomposer::select(int cond, int a, int b) {
   return emit(op, dtype(a), out);
 }
 
-int Decomposer::cast(int x, DType to) {
+int Decomposer::cast(int x, DType to) { return cast(x, to, true, 0); }
+
+int Decomposer::cast(int x, DType to, bool saturate, int round_mode) {
   if (dtype(x) == to) return x;
   AtomicOp op;
   op.kind = AtomicKind::Cast;
   op.cast_to = to;
+  op.saturate = saturate;
+  op.cast_round = round_mode;
   op.inputs = {x};
   return emit(op, to, shape(x));
 }

@@ -59,6 +59,7 @@ class Decomposer {
   int binary(BinaryOp op, int a, int b);
   int select(int cond, int a, int b);
   int cast(int x, DType to);
+  int cast(int x, DType to, bool saturate, int round_mode);  // float8/float4 targets
   int reduce(ReduceOp op, int x, std::vector<int64_t> axes, bool keepdims, bool select_last = false);
   int transpose(int x, const std::vector<int64_t>& perm);
   int matmul(int a, int b, int bias = -1);  // numpy matmul semantics (1-d operands promoted)

@@ -87,6 +87,9 @@ struct AtomicOp {
   int64_t axis_size = 1;
 
   DType cast_to = DType::F32;
+  // Cast to float8/float4 (ONNX Cast `saturate`, and `round_mode` for float8e8m0: 0 up, 1 down, 2 nearest).
+  bool saturate = true;
+  int cast_round = 0;
 };
 
 // Where a tensor's bytes live during a run.

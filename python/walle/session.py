@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover - exercised in sub-interpreter tests
 # with ml_dtypes (an onnx dependency) installed, arrays of these types go in and come out.
 _RAW = {"bfloat16": "uint16", "float8_e4m3fn": "uint8", "float8_e4m3fnuz": "uint8", "float8_e5m2": "uint8",
         "float8_e5m2fnuz": "uint8", "float8_e8m0fnu": "uint8", "float4_e2m1fn": "uint8", "int4": "uint8",
-        "uint4": "uint8"}
+        "uint4": "uint8", "int2": "uint8", "uint2": "uint8"}
 try:
     import ml_dtypes as _ml
 except ImportError:  # pragma: no cover
