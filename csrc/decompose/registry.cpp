@@ -14,6 +14,7 @@ const CompositeRegistry& composite_ops() {
     register_loss_ops(r);
     register_norm_ops(r);
     register_index_ops(r);
+    register_quant_ops(r);
     return r;
   }();
   return registry;

@@ -31,5 +31,6 @@ void register_math_ops(CompositeRegistry& r);
 void register_loss_ops(CompositeRegistry& r);
 void register_norm_ops(CompositeRegistry& r);
 void register_index_ops(CompositeRegistry& r);
+void register_quant_ops(CompositeRegistry& r);
 
 }  // namespace walle
