@@ -5,6 +5,7 @@
 #include "cpu/elementwise_f32.h"
 #include "cpu/kernels.h"
 #include "cpu/scalar_ops.h"
+#include "core/small_types.h"
 
 namespace walle::cpu {
 
@@ -130,8 +131,34 @@ template <typename To, typename From> To convert_value(From v) {
   } else return Compute<To>::store(static_cast<CT>(x));
 }
 
+// Casts from or to the sub-16-bit types go through double (core/small_types.h).
+std::unique_ptr<Kernel> make_small_cast(const AtomicOp& op, const AtomicGraph& g) {
+  int64_t n = numel(out_t(op, g).shape);
+  DType from = in_t(op, g, 0).dtype, to = op.cast_to;
+  bool saturate = op.saturate;
+  int round = op.cast_round;
+  auto load = [from](const void* p, int64_t i) -> double {
+    if (dtype_is_small(from)) return small_to_double(from, static_cast<const uint8_t*>(p)[i]);
+    return visit_dtype(from, [&](auto tag) -> double {
+      using T = decltype(tag);
+      return static_cast<double>(Compute<T>::load(static_cast<const T*>(p)[i]));
+    });
+  };
+  auto store = [to, saturate, round](void* p, int64_t i, double v) {
+    if (dtype_is_small(to)) {
+      static_cast<uint8_t*>(p)[i] = double_to_small(to, v, saturate, round);
+      return;
+    }
+    visit_dtype(to, [&](auto tag) { using T = decltype(tag); static_cast<T*>(p)[i] = convert_value<T, double>(v); });
+  };
+  return std::make_unique<FunctionKernel>("cast-small-reference", [=](const KernelIO& io, ThreadPool&) {
+    for (int64_t i = 0; i < n; ++i) store(io.output, i, load(io.inputs[0], i));
+  });
+}
+
 std::unique_ptr<Kernel> make_cast(const AtomicOp& op, const AtomicGraph& g) {
   int64_t n = numel(out_t(op, g).shape);
+  if (dtype_is_small(in_t(op, g, 0).dtype) || dtype_is_small(op.cast_to)) return make_small_cast(op, g);
   return visit_dtype(in_t(op, g, 0).dtype, [&](auto from_tag) -> std::unique_ptr<Kernel> {
     using From = decltype(from_tag);
     return visit_dtype(op.cast_to, [&](auto to_tag) -> std::unique_ptr<Kernel> {

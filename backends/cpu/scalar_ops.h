@@ -46,6 +46,18 @@ template <typename T> T unary_scalar(UnaryOp op, T x, float alpha, float beta) {
     case UnaryOp::Square: return static_cast<T>(x * x);
     case UnaryOp::IsNaN: return static_cast<T>(std::isnan(v));
     case UnaryOp::IsInf: return static_cast<T>(std::isinf(v));
+    case UnaryOp::IsPosInf: return static_cast<T>(std::isinf(v) && v > 0);
+    case UnaryOp::IsNegInf: return static_cast<T>(std::isinf(v) && v < 0);
+    case UnaryOp::Tan: return static_cast<T>(std::tan(v));
+    case UnaryOp::Asin: return static_cast<T>(std::asin(v));
+    case UnaryOp::Acos: return static_cast<T>(std::acos(v));
+    case UnaryOp::Atan: return static_cast<T>(std::atan(v));
+    case UnaryOp::Sinh: return static_cast<T>(std::sinh(v));
+    case UnaryOp::Cosh: return static_cast<T>(std::cosh(v));
+    case UnaryOp::Asinh: return static_cast<T>(std::asinh(v));
+    case UnaryOp::Acosh: return static_cast<T>(std::acosh(v));
+    case UnaryOp::Atanh: return static_cast<T>(std::atanh(v));
+    case UnaryOp::BitNot: if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) return static_cast<T>(~x); else return x;
   }
   return x;
 }
@@ -77,8 +89,15 @@ template <typename T> T binary_scalar(BinaryOp op, T a, T b) {
       if constexpr (std::is_integral_v<T>) return b == 0 ? T(0) : static_cast<T>(a % b);
       else return std::fmod(a, b);
     case BinaryOp::PRelu: return a >= T(0) ? a : static_cast<T>(a * b);
-    case BinaryOp::BitShiftLeft: if constexpr (std::is_integral_v<T>) return static_cast<T>(a << b); else return a;
-    case BinaryOp::BitShiftRight: if constexpr (std::is_integral_v<T>) return static_cast<T>(a >> b); else return a;
+    // Shifting by the bit width or more (or a negative amount) is UB in C++; ONNX shifts every
+    // bit out: 0, or -1 for a negative value shifted right (arithmetic shift).
+    case BinaryOp::BitShiftLeft:
+      if constexpr (std::is_integral_v<T>) return (b < T(0) || b >= T(8 * sizeof(T))) ? T(0) : static_cast<T>(a << b); else return a;
+    case BinaryOp::BitShiftRight:
+      if constexpr (std::is_integral_v<T>) return (b < T(0) || b >= T(8 * sizeof(T))) ? (a < T(0) ? T(-1) : T(0)) : static_cast<T>(a >> b); else return a;
+    case BinaryOp::BitAnd: if constexpr (std::is_integral_v<T>) return static_cast<T>(a & b); else return a;
+    case BinaryOp::BitOr: if constexpr (std::is_integral_v<T>) return static_cast<T>(a | b); else return a;
+    case BinaryOp::BitXor: if constexpr (std::is_integral_v<T>) return static_cast<T>(a ^ b); else return a;
     default: return a;  // comparisons are handled by compare_scalar
   }
 }

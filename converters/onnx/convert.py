@@ -87,7 +87,7 @@ def _attribute(attr: onnx.AttributeProto, where: str):
 
 
 def _to_array(tensor: onnx.TensorProto, where: str) -> np.ndarray:
-    if tensor.data_type in (onnx.TensorProto.STRING, onnx.TensorProto.BFLOAT16) or tensor.data_type > 13:
+    if tensor.data_type in (onnx.TensorProto.STRING, 14, 15) or tensor.data_type > 26:
         name = onnx.TensorProto.DataType.Name(tensor.data_type)
         raise ConversionError(f"{where}: tensor '{tensor.name}' has type {name}, which this build does not support")
     try:
@@ -130,13 +130,14 @@ def convert_model(model: onnx.ModelProto, source: str = "<model>") -> tuple[Grap
         constants[name] = np.asarray(array)
         return name
 
+    ranks = _ranks(inferred, constants)
     nodes: list[NodeSpec] = []
     for i, n in enumerate(graph.node):
         name = n.name or f"{n.op_type}_{i}"
         where = f"{n.op_type} '{name}'"
         attrs = {a.name: _attribute(a, where) for a in n.attribute}
         spec = NodeSpec(n.op_type, name, list(n.input), list(n.output), attrs)
-        nodes.append(normalize_node(spec, opset, add_constant))
+        nodes.extend(normalize_node(spec, opset, add_constant, ranks.get))
 
     static_shapes = _static_shapes(inferred)
     nodes, report.folded = fold_constants(nodes, constants, static_shapes, opset)
@@ -153,6 +154,16 @@ def convert_model(model: onnx.ModelProto, source: str = "<model>") -> tuple[Grap
     report.op_counts = dict(collections.Counter(n.op_type for n in nodes))
     report.weight_bytes = sum(t.array.nbytes for t in initializers)
     return GraphSpec(inputs, outputs, initializers, nodes), report
+
+
+def _ranks(model: onnx.ModelProto, constants: dict[str, np.ndarray]) -> dict[str, int]:
+    """Rank of every value whose rank is known (shape inference or a constant)."""
+    ranks = {k: v.ndim for k, v in constants.items()}
+    g = model.graph
+    for v in list(g.input) + list(g.value_info) + list(g.output):
+        if v.type.HasField("tensor_type") and v.type.tensor_type.HasField("shape"):
+            ranks.setdefault(v.name, len(v.type.tensor_type.shape.dim))
+    return ranks
 
 
 def _static_shapes(model: onnx.ModelProto) -> dict[str, list[int]]:

@@ -56,8 +56,14 @@ class GraphSpec:
     nodes: list[NodeSpec]
 
 
+# ml_dtypes types (what onnx's numpy_helper returns for them), by numpy dtype name.
+_ML_DTYPE_CODES = {"bfloat16": 16, "float8_e4m3fn": 17, "float8_e4m3fnuz": 18, "float8_e5m2": 19,
+                   "float8_e5m2fnuz": 20, "uint4": 21, "int4": 22, "float4_e2m1fn": 23, "float8_e8m0fnu": 24,
+                   "uint2": 25, "int2": 26}
+
+
 def dtype_code(array: np.ndarray) -> int:
-    code = _ONNX_TO_CODE.get(array.dtype)
+    code = _ONNX_TO_CODE.get(array.dtype) or _ML_DTYPE_CODES.get(array.dtype.name)
     if code is None:
         raise TypeError(f"unsupported tensor dtype {array.dtype}")
     return code

@@ -32,6 +32,9 @@ std::string buffer_format(DType t) {
     case DType::I64: return "q";
     case DType::U64: return "Q";
     case DType::Bool: return "?";
+    case DType::F8E4M3FN: case DType::F8E4M3FNUZ: case DType::F8E5M2: case DType::F8E5M2FNUZ: case DType::U4:
+    case DType::I4: case DType::F4E2M1: case DType::F8E8M0: case DType::U2: case DType::I2:
+      return "B";  // raw bit patterns; walle.Session views them as ml_dtypes arrays
     default: throw Error(ErrorKind::Unsupported, std::string("dtype ") + dtype_name(t) + " has no buffer format");
   }
 }

@@ -14,6 +14,10 @@ constexpr DTypeInfo kTypes[] = {
     {DType::I64, "int64", 8},   {DType::Bool, "bool", 1},  {DType::F16, "float16", 2},
     {DType::F64, "float64", 8}, {DType::U32, "uint32", 4}, {DType::U64, "uint64", 8},
     {DType::BF16, "bfloat16", 2},
+    {DType::F8E4M3FN, "float8_e4m3fn", 1}, {DType::F8E4M3FNUZ, "float8_e4m3fnuz", 1},
+    {DType::F8E5M2, "float8_e5m2", 1},     {DType::F8E5M2FNUZ, "float8_e5m2fnuz", 1},
+    {DType::U4, "uint4", 1}, {DType::I4, "int4", 1}, {DType::F4E2M1, "float4_e2m1fn", 1},
+    {DType::F8E8M0, "float8_e8m0fnu", 1}, {DType::U2, "uint2", 1}, {DType::I2, "int2", 1},
 };
 const DTypeInfo* find(DType t) {
   for (const auto& info : kTypes)

@@ -23,6 +23,18 @@ enum class DType : int32_t {
   U32 = 12,
   U64 = 13,
   BF16 = 16,
+  // 8-, 4- and 2-bit types: one element per byte (the low bits), as ml_dtypes stores them;
+  // only Cast and the (de)quantize ops compute on them (core/small_types.h).
+  F8E4M3FN = 17,
+  F8E4M3FNUZ = 18,
+  F8E5M2 = 19,
+  F8E5M2FNUZ = 20,
+  U4 = 21,
+  I4 = 22,
+  F4E2M1 = 23,
+  F8E8M0 = 24,
+  U2 = 25,
+  I2 = 26,
 };
 
 size_t dtype_size(DType t);      // bytes per element; throws for Undefined/String

@@ -35,15 +35,22 @@ const Tensor* Decomposer::constant(int id) const {
   return t.storage == Storage::Constant ? &t.constant : nullptr;
 }
 
+void Decomposer::need_value(int id, const std::string& why) const {
+  const AtomicTensor& t = graph_.tensors[graph_.root(id)];
+  if (t.storage == Storage::Input) throw InputValueNeeded(t.io_index, (node_ ? node_->label() + ": " : std::string()) + why);
+  fail(why);
+}
+
 std::vector<int64_t> Decomposer::const_ints(int i, const char* what) const {
   const Tensor* t = constant(input(i));
-  if (!t) fail(std::string(what) + " (input " + std::to_string(i) + ") must be known when the model is planned");
+  if (!t) need_value(input(i), std::string(what) + " (input " + std::to_string(i) + ") must be known when the model is planned");
   return t->to_int64_vector();
 }
 
 double Decomposer::const_scalar(int i, const char* what) const {
   const Tensor* t = constant(input(i));
-  if (!t || t->numel() < 1) fail(std::string(what) + " (input " + std::to_string(i) + ") must be a constant scalar");
+  if (!t) need_value(input(i), std::string(what) + " (input " + std::to_string(i) + ") must be a constant scalar");
+  if (t->numel() < 1) fail(std::string(what) + " (input " + std::to_string(i) + ") must be a constant scalar");
   return t->scalar_as_double(0);
 }
 
@@ -114,7 +121,8 @@ int Decomposer::unary(UnaryOp u, int x, float alpha, float beta) {
   op.alpha = alpha;
   op.beta = beta;
   op.inputs = {x};
-  DType out = (u == UnaryOp::IsNaN || u == UnaryOp::IsInf) ? DType::Bool : dtype(x);
+  bool predicate = u == UnaryOp::IsNaN || u == UnaryOp::IsInf || u == UnaryOp::IsPosInf || u == UnaryOp::IsNegInf;
+  DType out = predicate ? DType::Bool : dtype(x);
   if (out == DType::Bool && dtype(x) != DType::Bool) {  // predicate: compute in input type, then narrow
     int v = emit(op, dtype(x), shape(x));
     return cast(v, DType::Bool);
@@ -144,11 +152,15 @@ int Decomposer::select(int cond, int a, int b) {
   return emit(op, dtype(a), out);
 }
 
-int Decomposer::cast(int x, DType to) {
+int Decomposer::cast(int x, DType to) { return cast(x, to, true, 0); }
+
+int Decomposer::cast(int x, DType to, bool saturate, int round_mode) {
   if (dtype(x) == to) return x;
   AtomicOp op;
   op.kind = AtomicKind::Cast;
   op.cast_to = to;
+  op.saturate = saturate;
+  op.cast_round = round_mode;
   op.inputs = {x};
   return emit(op, to, shape(x));
 }

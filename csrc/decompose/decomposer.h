@@ -9,12 +9,21 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "core/thread_pool.h"
 #include "graph/graph.h"
 #include "ops/atomic.h"
 #include "runtime/backend.h"
 
 namespace walle {
+
+// Thrown when a node needs the value of a graph input at plan time (Reshape's shape, Slice's
+// starts, Reduce's axes fed as model inputs). The session then plans with that input's
+// value as a constant and re-plans whenever the value changes (see Session::plan).
+struct InputValueNeeded : Error {
+  InputValueNeeded(int input, const std::string& message) : Error(ErrorKind::Invalid, message), input(input) {}
+  int input;
+};
 
 class Decomposer {
  public:
@@ -50,6 +59,7 @@ class Decomposer {
   int binary(BinaryOp op, int a, int b);
   int select(int cond, int a, int b);
   int cast(int x, DType to);
+  int cast(int x, DType to, bool saturate, int round_mode);  // float8/float4 targets
   int reduce(ReduceOp op, int x, std::vector<int64_t> axes, bool keepdims, bool select_last = false);
   int transpose(int x, const std::vector<int64_t>& perm);
   int matmul(int a, int b, int bias = -1);  // numpy matmul semantics (1-d operands promoted)
@@ -67,6 +77,8 @@ class Decomposer {
 
  private:
   void evaluate(AtomicOp& op);
+  // Throws InputValueNeeded if `id` is a graph input, else fails with `why`.
+  [[noreturn]] void need_value(int id, const std::string& why) const;
 
   AtomicGraph& graph_;
   const Backend& evaluator_;

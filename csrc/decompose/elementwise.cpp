@@ -89,12 +89,20 @@ void pow_op(Decomposer& d) {
 
 void where(Decomposer& d) { d.set_output(0, d.select(d.input(0), d.input(1), d.input(2))); }
 
+// Cast / CastLike attributes for float8 targets: saturate (default 1), round_mode (e8m0).
+int cast_with_attrs(Decomposer& d, int x, DType to) {
+  bool saturate = d.node().attr_int("saturate", 1) != 0;
+  std::string mode = d.node().attr_string("round_mode", "up");
+  int round = mode == "down" ? 1 : (mode == "nearest" ? 2 : 0);
+  return d.cast(x, to, saturate, round);
+}
+
 void cast(Decomposer& d) {
   int64_t to = d.node().attr_int("to", 1);
   if (!dtype_is_valid(static_cast<int32_t>(to))) d.fail("unsupported target type " + std::to_string(to));
-  d.set_output(0, d.cast(d.input(0), static_cast<DType>(to)));
+  d.set_output(0, cast_with_attrs(d, d.input(0), static_cast<DType>(to)));
 }
-void cast_like(Decomposer& d) { d.set_output(0, d.cast(d.input(0), d.dtype(d.input(1)))); }
+void cast_like(Decomposer& d) { d.set_output(0, cast_with_attrs(d, d.input(0), d.dtype(d.input(1)))); }
 
 void identity(Decomposer& d) { d.set_output(0, d.input(0)); }
 

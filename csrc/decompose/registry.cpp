@@ -10,6 +10,11 @@ const CompositeRegistry& composite_ops() {
     register_movement_ops(r);
     register_reduce_ops(r);
     register_nn_ops(r);
+    register_math_ops(r);
+    register_loss_ops(r);
+    register_norm_ops(r);
+    register_index_ops(r);
+    register_quant_ops(r);
     return r;
   }();
   return registry;

@@ -27,5 +27,10 @@ void register_shape_ops(CompositeRegistry& r);
 void register_movement_ops(CompositeRegistry& r);
 void register_reduce_ops(CompositeRegistry& r);
 void register_nn_ops(CompositeRegistry& r);
+void register_math_ops(CompositeRegistry& r);
+void register_loss_ops(CompositeRegistry& r);
+void register_norm_ops(CompositeRegistry& r);
+void register_index_ops(CompositeRegistry& r);
+void register_quant_ops(CompositeRegistry& r);
 
 }  // namespace walle

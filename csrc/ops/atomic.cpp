@@ -13,14 +13,17 @@ const char* unary_name(UnaryOp op) {
                                 "Exp",      "Log",  "Sqrt",  "Rsqrt",    "Reciprocal",  "Erf",
                                 "Gelu",     "Floor", "Ceil", "Round",    "Sin",         "Cos",
                                 "Not",      "Sign", "Softplus", "LeakyRelu", "Elu",     "Clip",
-                                "HardSigmoid", "HardSwish", "Silu", "Square", "IsNaN", "IsInf"};
+                                "HardSigmoid", "HardSwish", "Silu", "Square", "IsNaN", "IsInf",
+                                "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "BitNot",
+                                "IsPosInf", "IsNegInf"};
   return names[static_cast<int>(op)];
 }
 
 const char* binary_name(BinaryOp op) {
   static const char* names[] = {"Add",   "Sub",     "Mul",  "Div",       "Pow",          "Max",  "Min",
                                 "Mod",   "FMod",    "Equal", "Less",     "Greater",      "LessEqual",
-                                "GreaterEqual", "And", "Or", "Xor",      "PRelu", "BitShiftLeft", "BitShiftRight"};
+                                "GreaterEqual", "And", "Or", "Xor",      "PRelu", "BitShiftLeft", "BitShiftRight",
+                                "BitAnd", "BitOr", "BitXor"};
   return names[static_cast<int>(op)];
 }
 

@@ -34,10 +34,13 @@ enum class UnaryOp {
   Identity, Neg, Abs, Relu, Sigmoid, Tanh, Exp, Log, Sqrt, Rsqrt, Reciprocal, Erf, Gelu, Floor, Ceil,
   Round, Sin, Cos, Not, Sign, Softplus, LeakyRelu /*alpha*/, Elu /*alpha*/, Clip /*alpha..beta*/,
   HardSigmoid /*alpha, beta*/, HardSwish, Silu, Square, IsNaN, IsInf,
+  Tan, Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh, BitNot /*integers*/,
+  IsPosInf, IsNegInf,
 };
 enum class BinaryOp {
   Add, Sub, Mul, Div, Pow, Max, Min, Mod /*sign of divisor*/, FMod /*sign of dividend*/, Equal, Less,
   Greater, LessEqual, GreaterEqual, And, Or, Xor, PRelu /* a>0 ? a : a*b */, BitShiftLeft, BitShiftRight,
+  BitAnd, BitOr, BitXor,  // integers
 };
 enum class ReduceOp { Sum, Mean, Max, Min, Prod, SumSquare, L1, L2, LogSum, LogSumExp, ArgMax, ArgMin };
 enum class Activation { None, Relu, Clip, Sigmoid, Gelu, Silu };
@@ -84,6 +87,9 @@ struct AtomicOp {
   int64_t axis_size = 1;
 
   DType cast_to = DType::F32;
+  // Cast to float8/float4 (ONNX Cast `saturate`, and `round_mode` for float8e8m0: 0 up, 1 down, 2 nearest).
+  bool saturate = true;
+  int cast_round = 0;
 };
 
 // Where a tensor's bytes live during a run.

@@ -32,7 +32,21 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
       if (d < 0) return;
     shapes.push_back(v.dims);
   }
-  plan(shapes);
+  try {
+    plan(shapes);
+  } catch (const InputValueNeeded&) {  // planned at the first run, when the value is known
+  }
+}
+
+bool Session::planned_values_differ(const std::vector<Tensor>& given) const {
+  for (size_t i = 0; i < value_inputs_.size() && i < given.size(); ++i) {
+    if (!value_inputs_[i]) continue;
+    const Tensor& old = planned_values_[i];
+    if (!old.defined() || old.nbytes() != given[i].nbytes() ||
+        std::memcmp(old.data(), given[i].data(), old.nbytes()) != 0)
+      return true;
+  }
+  return false;
 }
 
 void Session::check_inputs(const std::vector<Tensor>& given) const {
@@ -54,16 +68,26 @@ void Session::check_inputs(const std::vector<Tensor>& given) const {
   }
 }
 
-void Session::plan(const std::vector<Shape>& shapes) {
+void Session::plan(const std::vector<Shape>& shapes, const std::vector<Tensor>* values) {
   auto p = std::make_shared<Plan>();
   AtomicGraph& g = p->graph;
   const Graph& graph = model_->graph;
   std::map<std::string, int> ids;
+  value_inputs_.resize(graph.inputs.size(), false);
+  std::vector<Tensor> value_copies(graph.inputs.size());
   for (size_t i = 0; i < graph.inputs.size(); ++i) {
     int id = g.add_tensor(graph.inputs[i].dtype, shapes[i], graph.inputs[i].name);
-    g.tensors[id].storage = Storage::Input;
     g.tensors[id].io_index = static_cast<int>(i);
     ids[graph.inputs[i].name] = id;
+    if (values && value_inputs_[i]) {
+      const Tensor& v = (*values)[i];
+      value_copies[i] = Tensor(v.dtype(), v.shape());
+      std::memcpy(value_copies[i].data(), v.data(), v.nbytes());
+      g.tensors[id].storage = Storage::Constant;
+      g.tensors[id].constant = value_copies[i];
+    } else {
+      g.tensors[id].storage = Storage::Input;
+    }
   }
   auto value_id = [&](const std::string& name) -> int {
     if (name.empty()) return -1;
@@ -85,7 +109,14 @@ void Session::plan(const std::vector<Shape>& shapes) {
     std::vector<int> in;
     for (const std::string& name : node.inputs) in.push_back(value_id(name));
     d.begin(node, in);
-    op->decompose(d);
+    try {
+      op->decompose(d);
+    } catch (const InputValueNeeded& e) {
+      if (value_inputs_[e.input] || !values) throw;
+      value_inputs_[e.input] = true;  // plan again with that input's value as a constant
+      plan(shapes, values);
+      return;
+    }
     for (size_t k = 0; k < node.outputs.size(); ++k) {
       if (node.outputs[k].empty()) continue;
       int id = d.outputs()[k];
@@ -118,6 +149,7 @@ void Session::plan(const std::vector<Shape>& shapes) {
   if (scratch_bytes) p->scratch = backend_->allocate(scratch_bytes);
   plan_ = std::move(p);
   planned_shapes_ = shapes;
+  planned_values_ = std::move(value_copies);
 }
 
 std::vector<Tensor> Session::run(const std::vector<Tensor>& given) {
@@ -125,7 +157,7 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& given) {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<Shape> shapes;
   for (const Tensor& t : given) shapes.push_back(t.shape());
-  if (!plan_ || shapes != planned_shapes_) plan(shapes);
+  if (!plan_ || shapes != planned_shapes_ || planned_values_differ(given)) plan(shapes, &given);
   Plan& p = *plan_;
   AtomicGraph& g = p.graph;
 

@@ -54,7 +54,9 @@ class Session {
  private:
   struct Plan;
   void check_inputs(const std::vector<Tensor>& inputs) const;
-  void plan(const std::vector<Shape>& shapes);
+  // `values` (the run's inputs) lets inputs whose values shape the plan become constants.
+  void plan(const std::vector<Shape>& shapes, const std::vector<Tensor>* values = nullptr);
+  bool planned_values_differ(const std::vector<Tensor>& given) const;
 
   std::shared_ptr<const Model> model_;
   SessionOptions options_;
@@ -64,6 +66,10 @@ class Session {
   std::mutex mutex_;
   std::shared_ptr<Plan> plan_;
   std::vector<Shape> planned_shapes_;
+  // Inputs a node needs by value at plan time (e.g. Reshape's shape fed as a model input):
+  // planned as constants, re-planned when their values change.
+  std::vector<bool> value_inputs_;
+  std::vector<Tensor> planned_values_;
   int64_t arena_bytes_ = 0;
 };
 

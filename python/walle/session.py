@@ -38,6 +38,24 @@ if _in_main_interpreter():  # numpy does not load in sub-interpreters; don't hal
     except ImportError:  # pragma: no cover
         _np = None
 
+# Types numpy lacks travel through the buffer protocol as raw unsigned integers of their size;
+# with ml_dtypes (an onnx dependency) installed, arrays of these types go in and come out.
+_RAW = {"bfloat16": "uint16", "float8_e4m3fn": "uint8", "float8_e4m3fnuz": "uint8", "float8_e5m2": "uint8",
+        "float8_e5m2fnuz": "uint8", "float8_e8m0fnu": "uint8", "float4_e2m1fn": "uint8", "int4": "uint8",
+        "uint4": "uint8", "int2": "uint8", "uint2": "uint8"}
+try:
+    import ml_dtypes as _ml
+except ImportError:  # pragma: no cover
+    _ml = None
+
+
+def _from_engine(t: Any) -> Any:
+    a = _np.asarray(t)
+    name = t.dtype
+    if name in _RAW and _ml is not None and hasattr(_ml, name):
+        a = a.view(getattr(_ml, name))
+    return a
+
 
 class TensorInfo:
     """Name, element type and shape of a model input or output.
@@ -109,10 +127,10 @@ class Session:
         """
         arrays = self._order(feed)
         buffers = [self._as_buffer(info, a) for info, a in zip(self.inputs, arrays, strict=True)]
-        dtypes = [info.dtype if info.dtype == "bfloat16" else "" for info in self.inputs]
+        dtypes = [info.dtype if info.dtype in _RAW else "" for info in self.inputs]
         results = self._engine.run(buffers, dtypes)
         if _np is not None:
-            results = [_np.asarray(r) for r in results]
+            results = [_from_engine(r) for r in results]
         return dict(zip(self.output_names, results, strict=True))
 
     def __call__(self, *arrays: Any) -> Any:
@@ -154,11 +172,15 @@ class Session:
         if not isinstance(value, _np.ndarray):
             if isinstance(value, memoryview):
                 return value
-            value = _np.asarray(value, dtype=None if info.dtype == "bfloat16" else info.dtype)
-        expected = "uint16" if info.dtype == "bfloat16" else info.dtype
+            value = _np.asarray(value, dtype=None if info.dtype in _RAW else info.dtype)
+        raw = _RAW.get(info.dtype)
+        if raw is not None and value.dtype.name == info.dtype:
+            value = value.view(raw)
+        expected = raw or info.dtype
         if value.dtype != _np.dtype(expected):
             raise InputError(f"input '{info.name}': expected dtype {info.dtype}, got {value.dtype}")
-        return _np.ascontiguousarray(value)
+        # not ascontiguousarray: it turns a 0-d array into shape (1,)
+        return value if value.flags.c_contiguous else _np.ascontiguousarray(value)
 
 
 def load(
