@@ -43,10 +43,12 @@ if _in_main_interpreter():  # numpy does not load in sub-interpreters; don't hal
 _RAW = {"bfloat16": "uint16", "float8_e4m3fn": "uint8", "float8_e4m3fnuz": "uint8", "float8_e5m2": "uint8",
         "float8_e5m2fnuz": "uint8", "float8_e8m0fnu": "uint8", "float4_e2m1fn": "uint8", "int4": "uint8",
         "uint4": "uint8", "int2": "uint8", "uint2": "uint8"}
-try:
-    import ml_dtypes as _ml
-except ImportError:  # pragma: no cover
-    _ml = None
+_ml = None
+if _np is not None:
+    try:
+        import ml_dtypes as _ml
+    except ImportError:  # pragma: no cover
+        _ml = None
 
 
 def _from_engine(t: Any) -> Any:
