@@ -26,12 +26,24 @@ PUBKEY = public_key_b64(KEY)
 
 
 def run(coro: Awaitable[T], timeout: float = 90.0) -> T:
-    """Run a test scenario with a hard bound, so no test can hang."""
+    """Run a test scenario with a hard bound, so no test can hang.
 
-    async def bounded() -> T:
-        return await asyncio.wait_for(coro, timeout)
-
-    return asyncio.run(bounded())
+    Unlike ``asyncio.run``, the teardown is bounded too: leftover tasks get 10 s to
+    finish after being cancelled (a task stuck in a cancelled database call must not
+    hang the suite).
+    """
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+    finally:
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.wait(pending, timeout=10))
+        loop.run_until_complete(asyncio.wait([loop.create_task(loop.shutdown_asyncgens())],
+                                             timeout=5))
+        loop.close()
 
 
 def free_port() -> int:
