@@ -46,7 +46,7 @@ def _free_port() -> int:
 def _task_dir(root: Path, version: str, size: int) -> Path:
     d = root / f"task-{version}"
     d.mkdir(parents=True)
-    (d / "task.toml").write_text(f'[task]\nname = "bench"\nversion = "{version}"\nentry = "main:run"\n')
+    (d / "task.toml").write_text(f'name = "bench"\nversion = "{version}"\nentry = "main:run"\n')
     (d / "main.py").write_text("def run(ctx):\n    return 1\n")
     (d / "model.bin").write_bytes(os.urandom(size))  # incompressible: the archive stays ~size
     return d

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cases import MODEL_KINDS, CaseRef, write_suite  # noqa: E402
+from cases import MODEL_KINDS, CaseRef, write_suite
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
 

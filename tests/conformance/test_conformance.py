@@ -17,8 +17,8 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import runner  # noqa: E402
-from cases import write_suite  # noqa: E402
+import runner
+from cases import write_suite
 
 
 @pytest.mark.timeout(900)

@@ -170,7 +170,7 @@ def run_case(engine, folder: str) -> dict:
         except engine.expected_errors() as e:
             cat, msg = type(e).__name__, str(e).strip()
             if cat == "UnsupportedOpError":  # keep only the op list: "unsupported: A, B"
-                ops = re.findall(r"^\s+(\S+): nodes", msg, re.M)
+                ops = re.findall(r"^\s+(\S+): nodes", msg, re.MULTILINE)
                 msg = "unsupported operator " + ", ".join(ops) if ops else msg
             return {"status": "fail", "category": cat, "message": msg}
         except Exception as e:  # noqa: BLE001 - not a walle.Error: a bug worth its own category

@@ -56,10 +56,8 @@ def make_task(root: Path, name: str = "demo", version: str = "1.0.0", payload: i
     """A bundle directory with a task.toml, a module and a payload file."""
     d = root / f"{name}-{version}"
     (d / "models").mkdir(parents=True)
-    (d / "task.toml").write_text(
-        f'[task]\nname = "{name}"\nversion = "{version}"\nentry = "main:run"\n'
-    )
-    (d / "main.py").write_text(f"def run(ctx):\n    return {version!r}\n")
+    (d / "task.toml").write_text(f'name = "{name}"\nversion = "{version}"\nentry = "main:run"\n')
+    (d / "main.py").write_text(f"def run(ctx, inputs):\n    return {version!r}\n")
     (d / "models" / "weights.bin").write_bytes(os.urandom(payload))
     return d
 

@@ -43,17 +43,18 @@ class Manifest:
 
 
 def parse_manifest(data: bytes, where: str = MANIFEST) -> Manifest:
-    """Parse ``task.toml`` bytes; the name and version must be non-empty strings."""
+    """Parse and validate ``task.toml`` bytes with the task VM's own manifest rules, so the
+    platform never ships a bundle the device's runner would refuse."""
+    from walle.vm.manifest import parse_manifest as parse_task_manifest
+
     try:
         doc = tomllib.loads(data.decode())
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise BundleError(f"{where}: not valid TOML: {exc}") from exc
-    task = doc.get("task", doc)  # accept both [task] table and top-level keys
-    name, version = task.get("name"), task.get("version")
-    for field, value in (("name", name), ("version", version)):
-        if not isinstance(value, str) or not value:
-            raise BundleError(f"{where}: field {field!r} missing or not a string")
-    return Manifest(str(name), str(version), hashlib.sha256(data).hexdigest())
+    manifest, problems = parse_task_manifest(doc, where)
+    if manifest is None or problems:
+        raise BundleError(f"{where}: invalid task manifest: " + "; ".join(problems))
+    return Manifest(manifest.name, manifest.version, hashlib.sha256(data).hexdigest())
 
 
 def archive_format(data_head: bytes) -> str:

@@ -277,10 +277,18 @@ class Device:
                 if inspect.isawaitable(res):
                     await res
             elif self.runner is not None:
-                await asyncio.to_thread(self.runner.load, str(where))
+                await asyncio.to_thread(self._replace_in_runner, task, where)
         except Exception as exc:
             try:
-                await asyncio.to_thread(self.installer.switch_to_previous, task)
+                previous = await asyncio.to_thread(self.installer.switch_to_previous, task)
+                if self.on_installed is None and self.runner is not None:
+                    await asyncio.to_thread(self._replace_in_runner, task, previous)
             except DeployError:
                 pass  # nothing to go back to; the failure is still reported
             raise DeployError(f"{task} {version} installed but failed to load: {exc}") from exc
+
+    def _replace_in_runner(self, task: str, where: Path) -> None:
+        """Swap the runner's copy of `task` for the bundle at `where` (a new or rolled-back version)."""
+        if task in self.runner.tasks:
+            self.runner.unload(task)
+        self.runner.load(str(where))
