@@ -1,8 +1,8 @@
-// GLSL spelling of the macros backends/gpu/kernels.inc is written in. glslc compiles
+// (kernel.comp supplies #version.) GLSL spelling of the macros backends/gpu/kernels.inc is written in. glslc compiles
 // kernels.inc once per entry (-DWL_WANT_<entry>) into one SPIR-V module each. Every slot is
 // declared three times over the same binding (float/int/uint views: std430 aliasing), and
 // byte offsets arrive as push constants so one VkBuffer arena serves every tensor.
-#version 450
+
 layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
 #define WL_SLOT(k) \
   layout(std430, binding = k) buffer Bf##k { float wl_f##k[]; }; \
