@@ -215,7 +215,7 @@ SearchResult choose_backends(const AtomicGraph& g, const std::vector<int>& outpu
           std::string key = be.device_key() + "/threads=" + std::to_string(pool.size()) + "|" + sig + "|" + algo;
           double us;
           if (!TuneCache::get().find(key, &us)) {
-            us = measure_op_us(be, op, g, algo, pool, 1);
+            us = measure_op_us(be, op, g, algo, pool, 5);
             TuneCache::get().put(key, us);
           }
           if (us < best) {
