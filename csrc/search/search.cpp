@@ -194,7 +194,7 @@ SearchResult choose_backends(const AtomicGraph& g, const std::vector<int>& outpu
   p.cost.assign(n, std::vector<double>(nb, kInf));
   for (size_t i = 0; i < n; ++i) {
     const AtomicOp& op = g.ops[i];
-    std::string sig = options.tune ? op_signature(op, g) : "";
+    const std::string sig = op_signature(op, g);
     std::string& why = result.ops[i].candidates;
     for (size_t b = 0; b < nb; ++b) {
       const Backend& be = *backends[b];
@@ -209,20 +209,23 @@ SearchResult choose_backends(const AtomicGraph& g, const std::vector<int>& outpu
       algorithm[i][b] = algos.front();
       p.cost[i][b] = estimate[i][b];
       std::string detail = "est " + fmt_us(estimate[i][b]);
-      if (options.tune) {
-        double best = kInf;
-        for (const std::string& algo : algos) {
-          std::string key = be.device_key() + "/threads=" + std::to_string(pool.size()) + "|" + sig + "|" + algo;
-          double us;
-          if (!TuneCache::get().find(key, &us)) {
-            us = measure_op_us(be, op, g, algo, pool, 5);
-            TuneCache::get().put(key, us);
-          }
-          if (us < best) {
-            best = us;
-            algorithm[i][b] = algo;
-          }
+      // Tune mode measures what the cache lacks; estimate mode still uses what an earlier tune
+      // measured on this device (so work-group sizes stay chosen per device once tuned).
+      double best = kInf;
+      for (const std::string& algo : algos) {
+        std::string key = be.device_key() + "/threads=" + std::to_string(pool.size()) + "|" + sig + "|" + algo;
+        double us;
+        if (!TuneCache::get().find(key, &us)) {
+          if (!options.tune) continue;
+          us = measure_op_us(be, op, g, algo, pool, 5);
+          TuneCache::get().put(key, us);
         }
+        if (us < best) {
+          best = us;
+          algorithm[i][b] = algo;
+        }
+      }
+      if (best < kInf) {
         measured[i][b] = best;
         p.cost[i][b] = best;
         detail += ", measured " + fmt_us(best);

@@ -2,7 +2,8 @@
 //
 // Per op and backend a cost comes from the backend's calibrated cost model (estimate mode) or
 // from measuring every algorithm the backend offers for that op (tune mode, cached on disk by
-// device and op signature in cache_dir()/tune.txt). An assignment's total cost is the sum of
+// device and op signature in cache_dir()/tune.txt; estimate mode also uses such cached
+// measurements when they exist, so per-device work-group choices persist). An assignment's total cost is the sum of
 // its ops' costs plus every copy it implies: a value produced in one backend's memory and read
 // in another's, and graph outputs that must reach the host (constants are uploaded once at plan
 // time and cost nothing per run). Ops a backend cannot run cost infinity there, so falling back
