@@ -16,8 +16,8 @@ import onnx
 import walle
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.engine.onnx_helpers import node_model, reference, with_output_types  # noqa: E402
-from tests.engine.test_ops import CASES, _check, _opset  # noqa: E402
+from tests.engine.onnx_helpers import node_model, reference, with_output_types
+from tests.engine.test_ops import CASES, _check, _opset
 
 
 def main() -> None:

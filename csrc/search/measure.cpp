@@ -43,8 +43,12 @@ double measure_op_us(const Backend& backend, const AtomicOp& op, const AtomicGra
   }
   buffers.push_back(backend.allocate(bytes_of(graph.tensors[op.output])));
   io.output = buffers.back().get();
+  double t_warm = now_us();
   kernel->run(io, pool);  // warm-up: first-touch, lazy pipeline creation, caches
   backend.sync();
+  // A slow op (tens of ms) is measured once: its noise is small relative to its time, and
+  // repeating it would make tuning slow on CPU-emulated devices.
+  if (now_us() - t_warm > 20000) reps = 1;
   std::vector<double> times;
   for (int r = 0; r < reps; ++r) {
     double t0 = now_us();

@@ -196,6 +196,7 @@ SearchResult choose_backends(const AtomicGraph& g, const std::vector<int>& outpu
     const AtomicOp& op = g.ops[i];
     const std::string sig = op_signature(op, g);
     std::string& why = result.ops[i].candidates;
+    double op_best = kInf;  // fastest measurement of this op on any backend so far
     for (size_t b = 0; b < nb; ++b) {
       const Backend& be = *backends[b];
       if (!be.supports(op, g)) {
@@ -216,10 +217,13 @@ SearchResult choose_backends(const AtomicGraph& g, const std::vector<int>& outpu
         std::string key = be.device_key() + "/threads=" + std::to_string(pool.size()) + "|" + sig + "|" + algo;
         double us;
         if (!TuneCache::get().find(key, &us)) {
-          if (!options.tune) continue;
+          // Pruning keeps tuning short on slow devices: other variants of a backend are tried
+          // only while its first is within 2x of the best backend so far for this op.
+          if (!options.tune || (algo != algos.front() && best > 2 * op_best)) continue;
           us = measure_op_us(be, op, g, algo, pool, 5);
           TuneCache::get().put(key, us);
         }
+        op_best = std::min(op_best, us);
         if (us < best) {
           best = us;
           algorithm[i][b] = algo;

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from . import _walle
 from .errors import InputError
@@ -53,7 +53,7 @@ class BackendInfo(str):
     device: str
     reason: str
 
-    def __new__(cls, name: str, built: bool, available: bool, device: str = "", reason: str = "") -> BackendInfo:
+    def __new__(cls, name: str, built: bool, available: bool, device: str = "", reason: str = "") -> Self:
         self = super().__new__(cls, name)
         self.built, self.available, self.device, self.reason = built, available, device, reason
         return self
