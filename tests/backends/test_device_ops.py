@@ -32,3 +32,34 @@ def test_op_on_device(case, backend, tmp_path):
     for row in plan:  # every op not on the device says why not
         if row["op"] != "Copy" and row["backend"] != backend:
             assert f"{backend}: cannot (" in row["candidates"], row
+
+
+@pytest.mark.parametrize("backend", DEVICE_BACKENDS)
+def test_concurrent_sessions_share_the_device(backend, tmp_path):
+    """Sessions on one device run from several threads at once and stay correct (the device's
+    queue is shared; each session's kernels and copies keep their order)."""
+    import threading
+
+    backend_or_skip(backend)
+    rng = np.random.default_rng(3)
+    inputs = {"a": rng.standard_normal((33, 40)).astype(np.float32)}
+    model = node_model("MatMul", inputs, 1, {"b": rng.standard_normal((40, 17)).astype(np.float32)})
+    onnx.save(with_output_types(model), tmp_path / "m.onnx")
+    walle.convert(tmp_path / "m.onnx", tmp_path / "m.walle")
+    want = reference(model, inputs)[0]
+    errors: list[Exception] = []
+
+    def work() -> None:
+        try:
+            session = walle.load(tmp_path / "m.walle", backend=backend)
+            for _ in range(20):
+                np.testing.assert_allclose(session.run(inputs)["y0"], want, rtol=1e-4, atol=1e-5)
+        except Exception as e:  # noqa: BLE001 - reported by the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
