@@ -130,7 +130,8 @@ PYBIND11_MODULE(_walle, m, py::multiple_interpreters::per_interpreter_gil()) {
       });
 
   py::class_<Session, std::shared_ptr<Session>>(m, "Session")
-      .def(py::init([](const std::string& path, const std::string& backend, const std::string& isa, int threads) {
+      .def(py::init([](const std::string& path, const std::string& backend, const std::string& isa, int threads,
+                       const std::string& mode) {
              std::shared_ptr<Model> model;
              {
                py::gil_scoped_release release;
@@ -140,10 +141,12 @@ PYBIND11_MODULE(_walle, m, py::multiple_interpreters::per_interpreter_gil()) {
              options.backend = backend;
              options.isa = isa;
              options.threads = threads;
+             options.mode = mode;
              py::gil_scoped_release release;
              return std::make_shared<Session>(model, options);
            }),
-           py::arg("path"), py::arg("backend") = "cpu", py::arg("isa") = "auto", py::arg("threads") = 1)
+           py::arg("path"), py::arg("backend") = "cpu", py::arg("isa") = "auto", py::arg("threads") = 1,
+           py::arg("mode") = "estimate")
       .def_property_readonly("inputs", [](const Session& s) {
         py::list out;
         for (const auto& v : s.inputs()) out.append(value_info_dict(v));
@@ -179,6 +182,11 @@ PYBIND11_MODULE(_walle, m, py::multiple_interpreters::per_interpreter_gil()) {
           d["kernel"] = op.kernel;
           d["shape"] = op.shape;
           d["macs"] = op.macs;
+          d["backend"] = op.backend;
+          d["algorithm"] = op.algorithm;
+          d["estimate_us"] = op.estimate_us;
+          d["measured_us"] = op.measured_us;
+          d["candidates"] = op.candidates;
           rows.append(d);
         }
         return rows;
@@ -199,6 +207,19 @@ PYBIND11_MODULE(_walle, m, py::multiple_interpreters::per_interpreter_gil()) {
   });
   m.def("detected_isa", [] { return std::string(isa_name(detected_isa())); });
   m.def("backends", [] { return backend_names(); });
+  m.def("backend_status", [] {
+    py::list out;
+    for (const BackendStatus& b : backend_status()) {
+      py::dict d;
+      d["name"] = b.name;
+      d["built"] = b.built;
+      d["available"] = b.available;
+      d["device"] = b.device;
+      d["reason"] = b.reason;
+      out.append(d);
+    }
+    return out;
+  }, "Every backend: whether this build has it, whether this machine can run it, the device or why not.");
   m.def("format_version", [] { return kFormatVersion; });
   m.def("model_summary", [](const std::string& path) {
     std::shared_ptr<Model> model;

@@ -45,7 +45,39 @@ class Backend {
   virtual void copy_in(void* dst, const void* host_src, size_t bytes) const = 0;
   virtual void copy_out(void* host_dst, const void* src, size_t bytes) const = 0;
   virtual void sync() const {}
+
+  // --- What multi-backend plans and the search (csrc/search) also ask. The defaults describe
+  // a host backend with one algorithm per op, so the CPU backend needs none of them.
+  // True when kernels take plain host pointers. Device backends hand out their own addresses
+  // (see backends/gpu/address_map.h) that only their kernels and copy_in/copy_out understand.
+  virtual bool host_memory() const { return true; }
+  // Names the hardware ("opencl:pthread-skylake-avx512"): the key of calibration/tuning caches.
+  virtual std::string device_key() const { return name(); }
+  // Algorithm variants for `op`, best guess first; "" when there is just one.
+  virtual std::vector<std::string> algorithms(const AtomicOp& op, const AtomicGraph& graph) const {
+    (void)op; (void)graph;
+    return {""};
+  }
+  virtual std::unique_ptr<Kernel> make_variant(const AtomicOp& op, const AtomicGraph& graph, const std::string& algorithm) const {
+    (void)algorithm;
+    return make(op, graph);
+  }
+  // Why supports() is false, for plan() ("" when it is true or there is nothing to say).
+  virtual std::string unsupported_reason(const AtomicOp& op, const AtomicGraph& graph) const {
+    (void)op; (void)graph;
+    return "";
+  }
 };
+
+// What this build has and whether this machine can run it (walle.backends()).
+struct BackendStatus {
+  std::string name;
+  bool built = false;      // compiled into this build
+  bool available = false;  // a driver and device were found here
+  std::string device;      // the device when available
+  std::string reason;      // why not, when unavailable
+};
+std::vector<BackendStatus> backend_status();
 
 // Kernels of one backend, keyed by atomic kind. Each entry states the instruction set it needs
 // and which ops it accepts; the most specialised acceptable entry wins.
@@ -68,8 +100,11 @@ class KernelRegistry {
   std::map<AtomicKind, std::vector<Entry>> entries_;
 };
 
-// "cpu" (best instruction set of this processor) or "cpu-reference" (portable kernels only).
+// "cpu" (best instruction set of this processor) or "cpu-reference" (portable kernels only),
+// or a device backend ("opencl", "vulkan", "cuda"); throws Error(Backend) naming why one is
+// missing from this build or unusable on this machine.
 std::shared_ptr<Backend> make_backend(const std::string& name, const std::string& isa = "auto");
+std::shared_ptr<Backend> make_cpu_backend(const std::string& name, const std::string& isa);
 std::vector<std::string> backend_names();
 
 }  // namespace walle

@@ -6,6 +6,8 @@
 #include "core/error.h"
 #include "decompose/registry.h"
 #include "runtime/optimize.h"
+#include "runtime/placement.h"
+#include "search/search.h"
 
 namespace walle {
 
@@ -15,15 +17,21 @@ struct Session::Plan {
   std::vector<std::unique_ptr<Kernel>> kernels;  // one per graph.ops entry
   std::shared_ptr<void> arena;
   std::shared_ptr<void> scratch;
+  // Multi-backend plans (more than one backend in backends_); empty otherwise.
+  Placement placement;                                  // op -> backend, tensor -> memory, copies
+  std::vector<std::shared_ptr<void>> arenas;            // per backend memory (index 0 = host)
+  std::map<int, std::shared_ptr<void>> device_constants;  // constants uploaded to a device
+  std::vector<search::OpDecision> decisions;            // per op: the search's choice and costs
 };
 
 Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
     : model_(std::move(model)),
       options_(std::move(options)),
-      backend_(make_backend(options_.backend, options_.isa)),
+      backend_(make_backend(options_.backend == "auto" ? "cpu" : options_.backend, options_.isa)),
       evaluator_(make_backend("cpu")),
       pool_(options_.threads) {
   if (options_.threads < 1) throw Error(ErrorKind::Invalid, "threads must be at least 1");
+  open_backends();
   // Plan now for the declared shapes when they are all fixed, so load errors surface early
   // and the first run is not slower than the rest.
   std::vector<Shape> shapes;
@@ -47,6 +55,22 @@ bool Session::planned_values_differ(const std::vector<Tensor>& given) const {
       return true;
   }
   return false;
+}
+
+// The backends a plan may use: the CPU alone, the CPU plus one device backend (which runs every
+// op it supports; the CPU runs the rest), or for "auto" the CPU plus every usable device.
+void Session::open_backends() {
+  if (options_.mode != "estimate" && options_.mode != "tune")
+    throw Error(ErrorKind::Invalid, "mode must be 'estimate' or 'tune', got '" + options_.mode + "'");
+  if (options_.backend == "auto") {
+    backends_ = {backend_};
+    for (const BackendStatus& s : backend_status())
+      if (s.available && s.name != "cpu" && s.name != "cpu-reference") backends_.push_back(make_backend(s.name));
+  } else if (backend_->host_memory()) {
+    backends_ = {backend_};
+  } else {
+    backends_ = {make_backend("cpu", options_.isa), backend_};
+  }
 }
 
 void Session::check_inputs(const std::vector<Tensor>& given) const {
@@ -137,19 +161,84 @@ void Session::plan(const std::vector<Shape>& shapes, const std::vector<Tensor>* 
       t.io_index = static_cast<int>(j);
     }
   }
-  arena_bytes_ = plan_memory(g, p->outputs);
-  p->arena = backend_->allocate(static_cast<size_t>(arena_bytes_));
-  size_t scratch_bytes = 0;
-  for (const AtomicOp& op : g.ops) {
-    std::unique_ptr<Kernel> kernel = backend_->make(op, g);
-    kernel->plan(op, g);
-    scratch_bytes = std::max(scratch_bytes, kernel->scratch_bytes());
-    p->kernels.push_back(std::move(kernel));
+  if (backends_.size() > 1) {
+    assign_and_place(*p);
+  } else {
+    arena_bytes_ = plan_memory(g, p->outputs);
+    p->arena = backend_->allocate(static_cast<size_t>(arena_bytes_));
+    for (const AtomicOp& op : g.ops) {
+      std::unique_ptr<Kernel> kernel = backend_->make(op, g);
+      kernel->plan(op, g);
+      p->kernels.push_back(std::move(kernel));
+    }
   }
-  if (scratch_bytes) p->scratch = backend_->allocate(scratch_bytes);
+  // One scratch buffer in host memory serves every kernel (they run one at a time).
+  size_t scratch_bytes = 0;
+  for (const auto& kernel : p->kernels)
+    if (kernel) scratch_bytes = std::max(scratch_bytes, kernel->scratch_bytes());
+  if (scratch_bytes) p->scratch = evaluator_->allocate(scratch_bytes);
   plan_ = std::move(p);
   planned_shapes_ = shapes;
   planned_values_ = std::move(value_copies);
+}
+
+// Multi-backend planning: the search picks a backend (and algorithm) per op, copies are
+// inserted where values cross memories, and each backend gets its own arena.
+void Session::assign_and_place(Plan& p) {
+  AtomicGraph& g = p.graph;
+  search::SearchOptions so;
+  so.fixed_backend = options_.backend == "auto" ? -1 : 1;
+  so.tune = options_.mode == "tune";
+  search::SearchResult choice = search::choose_backends(g, p.outputs, backends_, so, pool_);
+  std::vector<int> op_backend;
+  for (const search::OpDecision& d : choice.ops) op_backend.push_back(d.backend);
+  std::vector<bool> host;
+  for (const auto& b : backends_) host.push_back(b->host_memory());
+  p.placement = place_tensors(g, p.outputs, op_backend, host);
+  std::vector<int64_t> sizes = plan_memory_per_backend(g, p.outputs, p.placement, backends_.size());
+  arena_bytes_ = 0;
+  p.arenas.resize(backends_.size());
+  for (size_t b = 0; b < backends_.size(); ++b) {
+    arena_bytes_ += sizes[b];
+    if (b == 0 || sizes[b] > 0) p.arenas[b] = backends_[b]->allocate(static_cast<size_t>(sizes[b]));
+  }
+  p.arena = p.arenas[0];
+  for (size_t id = 0; id < g.tensors.size(); ++id) {
+    const AtomicTensor& t = g.tensors[id];
+    int mem = p.placement.tensor_backend[id];
+    if (t.storage != Storage::Constant || mem == 0) continue;
+    std::shared_ptr<void> buf = backends_[mem]->allocate(t.constant.nbytes());
+    backends_[mem]->copy_in(buf.get(), t.constant.data(), t.constant.nbytes());
+    p.device_constants[static_cast<int>(id)] = buf;
+  }
+  for (size_t i = 0; i < g.ops.size(); ++i) {
+    int b = p.placement.op_backend[i], src = p.placement.source_op[i];
+    p.decisions.push_back(src >= 0 ? choice.ops[src] : search::OpDecision{});
+    if (b < 0) {
+      p.kernels.push_back(nullptr);  // a copy between memories, run by run()
+      continue;
+    }
+    std::unique_ptr<Kernel> kernel = backends_[b]->make_variant(g.ops[i], g, p.decisions.back().algorithm);
+    kernel->plan(g.ops[i], g);
+    p.kernels.push_back(std::move(kernel));
+  }
+}
+
+// An inserted copy: host <-> device through the device backend, device <-> device via the host.
+void Session::copy_between(std::pair<int, int> dir, void* dst, const void* src, const AtomicTensor& t) {
+  size_t bytes = static_cast<size_t>(numel(t.shape)) * dtype_size(t.dtype);
+  if (bytes == 0) return;
+  const Backend& from = *backends_[dir.first];
+  const Backend& to = *backends_[dir.second];
+  if (from.host_memory()) {
+    to.copy_in(dst, src, bytes);
+  } else if (to.host_memory()) {
+    from.copy_out(dst, src, bytes);
+  } else {
+    std::vector<char> staging(bytes);
+    from.copy_out(staging.data(), src, bytes);
+    to.copy_in(dst, staging.data(), bytes);
+  }
 }
 
 std::vector<Tensor> Session::run(const std::vector<Tensor>& given) {
@@ -169,11 +258,19 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& given) {
   // Address of every tensor for this run.
   std::vector<void*> address(g.tensors.size(), nullptr);
   char* arena = static_cast<char*>(p.arena.get());
+  const bool multi = !p.arenas.empty();
   for (size_t id = 0; id < g.tensors.size(); ++id) {
-    const AtomicTensor& t = g.tensors[g.root(static_cast<int>(id))];
+    int root = g.root(static_cast<int>(id));
+    const AtomicTensor& t = g.tensors[root];
     switch (t.storage) {
-      case Storage::Arena: address[id] = arena + t.arena_offset; break;
-      case Storage::Constant: address[id] = t.constant.data(); break;
+      case Storage::Arena:
+        address[id] = (multi ? static_cast<char*>(p.arenas[p.placement.tensor_backend[root]].get()) : arena) + t.arena_offset;
+        break;
+      case Storage::Constant: {
+        auto dev = multi ? p.device_constants.find(root) : p.device_constants.end();
+        address[id] = dev != p.device_constants.end() ? dev->second.get() : t.constant.data();
+        break;
+      }
       case Storage::Input: address[id] = given[t.io_index].data(); break;
       case Storage::Output: address[id] = results[t.io_index].data(); break;
       case Storage::Alias: break;
@@ -186,8 +283,11 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& given) {
     io.inputs.clear();
     for (int id : op.inputs) io.inputs.push_back(id >= 0 ? address[id] : nullptr);
     io.output = address[op.output];
-    p.kernels[i]->run(io, pool_);
+    if (p.kernels[i]) p.kernels[i]->run(io, pool_);
+    else copy_between(p.placement.copy[i], io.output, io.inputs[0], g.tensors[op.output]);
   }
+  if (multi)
+    for (const auto& b : backends_) b->sync();
   for (size_t j = 0; j < p.outputs.size(); ++j) {
     if (results[j].defined()) continue;
     const AtomicTensor& t = g.tensors[p.outputs[j]];
@@ -208,8 +308,25 @@ std::vector<PlannedOp> Session::plan_report() {
       macs = op.n * op.out_c * op.out_h * op.out_w * (op.c / op.group) * op.kernel_h * op.kernel_w;
     else if (op.kind == AtomicKind::MatMul)
       macs = op.batch * op.M * op.N * op.K;
-    rows.push_back({op.origin, atomic_kind_name(op.kind), plan_->kernels[i]->name(),
-                    shape_str(plan_->graph.tensors[op.output].shape), macs});
+    const bool multi = !plan_->arenas.empty();
+    if (multi && !plan_->kernels[i]) {
+      auto [from, to] = plan_->placement.copy[i];
+      PlannedOp row{op.origin, "Copy", "copy", shape_str(plan_->graph.tensors[op.output].shape), 0};
+      row.backend = backends_[from]->name() + "->" + backends_[to]->name();
+      rows.push_back(row);
+      continue;
+    }
+    PlannedOp row{op.origin, atomic_kind_name(op.kind), plan_->kernels[i]->name(),
+                  shape_str(plan_->graph.tensors[op.output].shape), macs};
+    row.backend = multi ? backends_[plan_->placement.op_backend[i]]->name() : backend_->name();
+    if (multi) {
+      const search::OpDecision& d = plan_->decisions[i];
+      row.algorithm = d.algorithm;
+      row.estimate_us = d.estimate_us;
+      row.measured_us = d.measured_us;
+      row.candidates = d.candidates;
+    }
+    rows.push_back(row);
   }
   return rows;
 }

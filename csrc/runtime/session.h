@@ -23,9 +23,10 @@ struct Model {
 };
 
 struct SessionOptions {
-  std::string backend = "cpu";
+  std::string backend = "cpu";  // or "cpu-reference", "opencl", "vulkan", "cuda", "auto"
   std::string isa = "auto";
   int threads = 1;
+  std::string mode = "estimate";  // backend choice by cost model, or "tune": by measurement
 };
 
 // One row of Session::plan_report(): how an atomic op runs.
@@ -35,6 +36,12 @@ struct PlannedOp {
   std::string kernel;  // implementation chosen
   std::string shape;   // output shape
   int64_t macs = 0;    // multiply-accumulates (Conv, MatMul), 0 for the rest
+  // Multi-backend plans (csrc/search): where and how the op runs, and why.
+  std::string backend;        // backend running it ("cpu", "opencl", ...); copies: "a->b"
+  std::string algorithm;      // variant chosen ("" when the backend has one)
+  double estimate_us = -1;    // cost-model estimate (-1: not estimated)
+  double measured_us = -1;    // tune-mode measurement (-1: not measured)
+  std::string candidates;     // every backend's cost, or why it cannot run the op
 };
 
 class Session {
@@ -57,10 +64,14 @@ class Session {
   // `values` (the run's inputs) lets inputs whose values shape the plan become constants.
   void plan(const std::vector<Shape>& shapes, const std::vector<Tensor>* values = nullptr);
   bool planned_values_differ(const std::vector<Tensor>& given) const;
+  void open_backends();
+  void assign_and_place(Plan& p);
+  void copy_between(std::pair<int, int> dir, void* dst, const void* src, const AtomicTensor& t);
 
   std::shared_ptr<const Model> model_;
   SessionOptions options_;
   std::shared_ptr<Backend> backend_;
+  std::vector<std::shared_ptr<Backend>> backends_;  // [0] = host CPU; then device backends
   std::shared_ptr<Backend> evaluator_;  // runs plan-time constant folding
   ThreadPool pool_;
   std::mutex mutex_;

@@ -81,9 +81,18 @@ def _cmd_info(args: argparse.Namespace) -> int:
 def _cmd_plan(args: argparse.Namespace) -> int:
     from .session import load
 
-    session = load(args.model, backend=args.backend, threads=args.threads)
+    session = load(args.model, backend=args.backend, threads=args.threads, mode=args.mode)
+    multi = any(row.get("estimate_us", -1) >= 0 or row["op"] == "Copy" for row in session.plan())
     for row in session.plan():
-        print(f"{row['op']:8s} {row['kernel']:34s} {row['shape']:24s} {row['node']}")
+        if not multi:
+            print(f"{row['op']:8s} {row['kernel']:34s} {row['shape']:24s} {row['node']}")
+            continue
+        est = f"{row['estimate_us']:9.1f}" if row["estimate_us"] >= 0 else " " * 9
+        meas = f"{row['measured_us']:9.1f}" if row["measured_us"] >= 0 else " " * 9
+        print(f"{row['op']:8s} {row['backend']:12s} {row['algorithm'] or '-':16s} est {est}us  meas {meas}us  "
+              f"{row['shape']:20s} {row['node']}")
+        if args.why and row["candidates"]:
+            print(f"{'':10s}why: {row['candidates']}")
     return 0
 
 
@@ -158,10 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.set_defaults(func=_cmd_info)
 
-    p = sub.add_parser("plan", help="the atomic ops and kernels a session runs")
+    p = sub.add_parser("plan", help="the atomic ops and kernels a session runs (and, with --backend auto, "
+                                    "which backend runs each op and why)")
     p.add_argument("model")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--backend", default="cpu")
+    p.add_argument("--backend", default="cpu", help="cpu, cpu-reference, opencl, vulkan, cuda or auto")
+    p.add_argument("--mode", default="estimate", choices=["estimate", "tune"])
+    p.add_argument("--why", action="store_true", help="show every backend's cost for each op")
     p.set_defaults(func=_cmd_plan)
 
     p = sub.add_parser("bench", help="median latency, optionally next to onnxruntime")

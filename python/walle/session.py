@@ -15,7 +15,7 @@ from .errors import InputError
 
 TYPE_CHECKING = False  # keep typing/dataclasses out of sub-interpreters: they cost memory per task
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Self
 
 Tensor = _walle.Tensor
 
@@ -89,9 +89,33 @@ class TensorInfo:
         return cls(info["name"], info["dtype"], dims)
 
 
-def backends() -> list[str]:
-    """Backends this build has (each usable on this machine)."""
-    return list(_walle.backends())
+class BackendInfo(str):
+    """A backend's name (a ``str``, so ``"cpu" in walle.backends()`` works) with what is known
+    about it here: ``built`` (this build has it), ``available`` (this machine can run it),
+    ``device`` (the device it would use) and ``reason`` (why it is unavailable)."""
+
+    built: bool
+    available: bool
+    device: str
+    reason: str
+
+    def __new__(cls, name: str, built: bool, available: bool, device: str = "", reason: str = "") -> Self:
+        self = super().__new__(cls, name)
+        self.built, self.available, self.device, self.reason = built, available, device, reason
+        return self
+
+    def __repr__(self) -> str:
+        state = f"device={self.device!r}" if self.available else f"unavailable: {self.reason}"
+        return f"BackendInfo({str(self)!r}, {state})"
+
+
+def backends(include_missing: bool = False) -> list[BackendInfo]:
+    """Backends this build has, each telling whether this machine can run it (``available``)
+    and if not, why (``reason``). ``include_missing=True`` also lists the backends this build
+    was compiled without. Pass a name, or ``"auto"``, as ``backend=`` to :func:`load`."""
+    out = [BackendInfo(d["name"], d["built"], d["available"], d["device"], d["reason"])
+           for d in _walle.backend_status()]
+    return [b for b in out if b.built or include_missing]
 
 
 class Session:
@@ -101,11 +125,14 @@ class Session:
     parallel (the GIL is released while the engine computes).
     """
 
-    def __init__(self, path: str | os.PathLike[str], backend: str = "cpu", threads: int = 1, isa: str = "auto"):
+    def __init__(self, path: str | os.PathLike[str], backend: str = "cpu", threads: int = 1, isa: str = "auto",
+                 mode: str = "estimate"):
         if not isinstance(threads, int) or threads < 1:
             raise InputError(f"threads must be a positive integer, got {threads!r}")
+        if mode not in ("estimate", "tune"):
+            raise InputError(f"mode must be 'estimate' or 'tune', got {mode!r}")
         self.path = os.fspath(path)
-        self._engine = _walle.Session(self.path, backend, isa, threads)
+        self._engine = _walle.Session(self.path, backend, isa, threads, mode)
         self.inputs = [TensorInfo._from_engine(i) for i in self._engine.inputs]
         self.outputs = [TensorInfo._from_engine(o) for o in self._engine.outputs]
 
@@ -140,8 +167,11 @@ class Session:
         out = list(self.run(list(arrays)).values())
         return out[0] if len(out) == 1 else tuple(out)
 
-    def plan(self) -> list[dict[str, str]]:
-        """The atomic ops of the current plan: source node, op, kernel chosen, output shape."""
+    def plan(self) -> list[dict[str, Any]]:
+        """The atomic ops of the current plan: source node, op, kernel chosen, output shape,
+        and where each runs: ``backend``, ``algorithm``, ``estimate_us`` (cost model),
+        ``measured_us`` (tune mode) and ``candidates`` (every backend's cost or why it cannot
+        run the op). Copies between backends' memories appear as rows with op ``"Copy"``."""
         return list(self._engine.plan())
 
     @property
@@ -186,7 +216,8 @@ class Session:
 
 
 def load(
-    path: str | os.PathLike[str], backend: str = "cpu", threads: int = 1, isa: str = "auto"
+    path: str | os.PathLike[str], backend: str = "cpu", threads: int = 1, isa: str = "auto",
+    mode: str = "estimate",
 ) -> Session:
     """Loads a ``.walle`` model (see :func:`walle.convert`) for inference.
 
@@ -194,5 +225,11 @@ def load(
     ``"cpu-reference"`` (portable reference kernels); ``isa`` may force ``"avx2"``,
     ``"avx512"`` or ``"reference"`` on the CPU backend. ``threads`` is this session's own
     thread-pool size. Raises :class:`walle.ModelError` for a missing, corrupt or hostile file.
+
+    Device backends: ``"opencl"``, ``"vulkan"``, ``"cuda"`` run every op they support and
+    leave the rest to the CPU; ``"auto"`` lets the search choose a backend per op from a
+    calibrated cost model, counting copies between memories (``mode="tune"`` measures the
+    candidates instead, caching the results on disk). :func:`walle.backends` tells which are
+    usable here; an unusable one raises :class:`walle.BackendError` with the reason.
     """
-    return Session(path, backend=backend, threads=threads, isa=isa)
+    return Session(path, backend=backend, threads=threads, isa=isa, mode=mode)

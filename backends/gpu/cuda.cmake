@@ -1,0 +1,26 @@
+# The CUDA backend: ON by default when CMake finds nvcc (CMAKE_CUDA_COMPILER), OFF otherwise,
+# so the build never fails for a missing toolkit. Kernels are our own (backends/gpu/kernels.inc),
+# no cuBLAS/cuDNN; the static CUDA runtime is linked, and it finds the driver at run time.
+include(CheckLanguage)
+check_language(CUDA)
+if(CMAKE_CUDA_COMPILER)
+  option(WALLE_CUDA "Build the CUDA backend" ON)
+else()
+  option(WALLE_CUDA "Build the CUDA backend" OFF)
+endif()
+if(WALLE_CUDA AND CMAKE_CUDA_COMPILER)
+  if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+    # Ampere and Hopper binaries, plus PTX of the newest for later GPUs (JIT at load).
+    set(CMAKE_CUDA_ARCHITECTURES "80-real;90")
+  endif()
+  enable_language(CUDA)
+  set(CMAKE_CUDA_STANDARD 17)
+  set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+  find_package(CUDAToolkit REQUIRED)
+  list(APPEND WALLE_GPU_SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/backends/cuda/cuda_backend.cu)
+  list(APPEND WALLE_GPU_DEFINITIONS WALLE_HAVE_CUDA=1)
+  list(APPEND WALLE_GPU_LIBS CUDA::cudart_static)
+  message(STATUS "Walle: CUDA backend ON (${CMAKE_CUDA_COMPILER}, architectures ${CMAKE_CUDA_ARCHITECTURES})")
+else()
+  message(STATUS "Walle: CUDA backend OFF (no nvcc found)")
+endif()

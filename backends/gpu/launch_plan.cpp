@@ -1,0 +1,380 @@
+// Atomic op -> kernel launches (see launch_plan.h). Parameter layouts mirror kernels.inc.
+#include "gpu/launch_plan.h"
+
+#include <cstring>
+#include <limits>
+
+namespace walle::gpu {
+
+namespace {
+
+constexpr int64_t kMaxIndex = std::numeric_limits<int32_t>::max();
+
+int32_t bits(float f) {
+  int32_t b;
+  std::memcpy(&b, &f, 4);
+  return b;
+}
+
+const AtomicTensor& tensor(const AtomicGraph& g, int id) { return g.tensors[id]; }
+DType dtype_of(const AtomicGraph& g, int id) { return g.tensors[id].dtype; }
+
+// Kernels index with 32-bit ints (GLSL has no portable 64-bit ints): bigger tensors stay on the CPU.
+bool small_enough(const AtomicOp& op, const AtomicGraph& g) {
+  if (numel(g.tensors[op.output].shape) > kMaxIndex) return false;
+  for (int id : op.inputs)
+    if (id >= 0 && numel(g.tensors[id].shape) > kMaxIndex) return false;
+  return true;
+}
+
+// Work-group shape from an algorithm suffix "wg64" or "wg8x8".
+void parse_wg(const std::string& algorithm, int local[3]) {
+  size_t at = algorithm.find("wg");
+  if (at == std::string::npos) return;
+  std::string s = algorithm.substr(at + 2);
+  size_t x = s.find('x');
+  local[0] = std::stoi(s.substr(0, x));
+  local[1] = x == std::string::npos ? 1 : std::stoi(s.substr(x + 1));
+  local[2] = 1;
+}
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
+
+// Broadcast layout of kernels.inc's wl_bcast: rank, dims[6], per-input strides[6], collapsed.
+bool broadcast_layout(const Shape& out, const std::vector<Shape>& ins, std::vector<int32_t>* params) {
+  const size_t rank = out.size();
+  std::vector<int64_t> dims;
+  std::vector<std::vector<int64_t>> strides(ins.size());
+  for (size_t d = 0; d < rank; ++d) {
+    if (out[d] == 1) continue;  // size-1 dims add nothing
+    dims.push_back(out[d]);
+    for (size_t i = 0; i < ins.size(); ++i) {
+      int64_t offset = static_cast<int64_t>(rank) - static_cast<int64_t>(ins[i].size());
+      int64_t stride = 0;
+      int64_t k = static_cast<int64_t>(d) - offset;
+      if (k >= 0 && ins[i][k] != 1) {
+        stride = 1;
+        for (size_t q = k + 1; q < ins[i].size(); ++q) stride *= ins[i][q];
+      }
+      strides[i].push_back(stride);
+    }
+  }
+  // Merge dim d into d-1 where every input walks them as one (contiguous or both broadcast).
+  for (size_t d = dims.size(); d-- > 1;) {
+    bool merge = true;
+    for (auto& s : strides) merge = merge && s[d - 1] == s[d] * dims[d];
+    if (!merge) continue;
+    dims[d - 1] *= dims[d];
+    dims.erase(dims.begin() + d);
+    for (auto& s : strides) {
+      s[d - 1] = s[d];
+      s.erase(s.begin() + d);
+    }
+  }
+  if (dims.empty()) {
+    dims.push_back(1);
+    for (auto& s : strides) s.push_back(0);
+  }
+  if (dims.size() > 6) return false;
+  params->push_back(static_cast<int32_t>(dims.size()));
+  for (size_t d = 0; d < 6; ++d) params->push_back(d < dims.size() ? static_cast<int32_t>(dims[d]) : 1);
+  for (size_t i = 0; i < 3; ++i)
+    for (size_t d = 0; d < 6; ++d)
+      params->push_back(i < strides.size() && d < strides[i].size() ? static_cast<int32_t>(strides[i][d]) : 0);
+  return true;
+}
+
+// The fill value as the output dtype's bit pattern, split in two 32-bit words.
+bool fill_bits(double v, DType t, int32_t* lo, int32_t* hi) {
+  uint64_t b = 0;
+  switch (t) {
+    case DType::F32: { float f = static_cast<float>(v); std::memcpy(&b, &f, 4); break; }
+    case DType::F64: std::memcpy(&b, &v, 8); break;
+    case DType::F16: b = float_to_half(static_cast<float>(v)); break;
+    case DType::BF16: b = float_to_bf16(static_cast<float>(v)); break;
+    case DType::I8: case DType::I16: case DType::I32: case DType::I64: b = static_cast<uint64_t>(static_cast<int64_t>(v)); break;
+    case DType::U8: case DType::U16: case DType::U32: case DType::U64: b = static_cast<uint64_t>(v); break;
+    case DType::Bool: b = v != 0; break;
+    default: return false;
+  }
+  size_t size = dtype_size(t);
+  if (size < 8) b &= (uint64_t{1} << (8 * size)) - 1;
+  *lo = static_cast<int32_t>(b & 0xffffffffu);
+  *hi = static_cast<int32_t>(b >> 32);
+  return true;
+}
+
+std::string plan_raster(const AtomicOp& op, const AtomicGraph& g, const Capabilities& caps, std::vector<Launch>* out) {
+  const AtomicTensor& y = tensor(g, op.output);
+  size_t elem = dtype_size(y.dtype);
+  if (elem != 4 && elem != 8 && !(caps.small_types && (elem == 1 || elem == 2)))
+    return std::to_string(elem) + "-byte elements are not supported on this device";
+  std::string suffix = "_" + std::to_string(elem);
+  if (op.fill_output) {
+    Launch l;
+    l.entry = "fill" + suffix;
+    l.global[0] = numel(y.shape);
+    l.slots[1] = kOutput;
+    int32_t lo, hi;
+    if (!fill_bits(op.fill, y.dtype, &lo, &hi)) return "no fill encoding for this dtype";
+    l.params = {static_cast<int32_t>(numel(y.shape)), lo, hi};
+    out->push_back(l);
+  }
+  for (const Region& r : op.regions) {
+    if (r.size[0] * r.size[1] * r.size[2] == 0) continue;
+    Launch l;
+    l.entry = "raster" + suffix;
+    l.global[0] = r.size[2];
+    l.global[1] = r.size[1];
+    l.global[2] = r.size[0];
+    l.local[0] = r.size[2] >= 64 ? 64 : (r.size[2] >= 8 ? 8 : 1);
+    l.local[1] = l.local[0] == 64 ? 1 : (l.local[0] == 8 ? 8 : 64);
+    l.slots[0] = r.src;
+    l.slots[1] = kOutput;
+    for (int64_t v : {r.size[2], r.size[1], r.size[0], r.from.offset, r.from.stride[0], r.from.stride[1], r.from.stride[2],
+                      r.to.offset, r.to.stride[0], r.to.stride[1], r.to.stride[2]}) {
+      if (v > kMaxIndex || v < -kMaxIndex) return "a region too large for 32-bit indexing";
+      l.params.push_back(static_cast<int32_t>(v));
+    }
+    out->push_back(l);
+  }
+  return "";
+}
+
+Launch elementwise(const std::string& entry, int64_t n) {
+  Launch l;
+  l.entry = entry;
+  l.global[0] = n;
+  return l;
+}
+
+std::string plan_binary_select(const AtomicOp& op, const AtomicGraph& g, const Capabilities& caps, std::vector<Launch>* out) {
+  const AtomicTensor& y = tensor(g, op.output);
+  int64_t n = numel(y.shape);
+  std::vector<Shape> shapes;
+  for (int id : op.inputs) shapes.push_back(tensor(g, id).shape);
+  Launch l;
+  if (op.kind == AtomicKind::Binary) {
+    if (dtype_of(g, op.inputs[0]) != DType::F32 || dtype_of(g, op.inputs[1]) != DType::F32)
+      return "only float32 Binary runs on this device";
+    bool compare = binary_is_comparison(op.binary);
+    if (compare && !caps.small_types) return "bool results are not supported on this device";
+    if (op.binary == BinaryOp::BitShiftLeft || op.binary == BinaryOp::BitShiftRight) return "bit shifts of floats";
+    l = elementwise(compare ? "compare_f32" : "binary_f32", n);
+    l.slots[0] = 0;
+    l.slots[1] = 1;
+    l.slots[2] = kOutput;
+    l.params = {static_cast<int32_t>(n), static_cast<int32_t>(op.binary)};
+  } else {
+    if (!caps.small_types) return "bool conditions are not supported on this device";
+    if (dtype_size(y.dtype) != 4) return "Select of non-4-byte elements";
+    l = elementwise("select_4", n);
+    l.slots[0] = 0;
+    l.slots[1] = 1;
+    l.slots[2] = 2;
+    l.slots[3] = kOutput;
+    l.params = {static_cast<int32_t>(n), 4};
+  }
+  if (!broadcast_layout(y.shape, shapes, &l.params)) return "broadcast over more than 6 dimensions";
+  out->push_back(l);
+  return "";
+}
+
+std::string plan_reduce(const AtomicOp& op, const AtomicGraph& g, std::vector<Launch>* out) {
+  if (dtype_of(g, op.inputs[0]) != DType::F32) return "only float32 Reduce runs on this device";
+  if (op.reduce_size < 1) return "empty reductions";
+  bool arg = op.reduce == ReduceOp::ArgMax || op.reduce == ReduceOp::ArgMin;
+  Launch l = elementwise(arg ? "argreduce_f32" : "reduce_f32", op.outer * op.inner);
+  l.slots[0] = 0;
+  l.slots[1] = kOutput;
+  l.params = {static_cast<int32_t>(op.outer), static_cast<int32_t>(op.reduce_size), static_cast<int32_t>(op.inner),
+              static_cast<int32_t>(op.reduce), op.select_last_index ? 1 : 0};
+  out->push_back(l);
+  return "";
+}
+
+int optional_input(const AtomicOp& op, size_t k) {
+  return k < op.inputs.size() && op.inputs[k] >= 0 ? static_cast<int>(k) : kUnused;
+}
+
+std::string plan_matmul(const AtomicOp& op, const AtomicGraph& g, const std::string& algorithm, std::vector<Launch>* out) {
+  for (int id : op.inputs)
+    if (id >= 0 && dtype_of(g, id) != DType::F32) return "only float32 MatMul runs on this device";
+  if (op.batch_shape.size() > 4) return "more than 4 batch dimensions";
+  if (op.batch_shape.empty() && op.batch != 1) return "batch without a batch shape";
+  bool tile4 = starts_with(algorithm, "gemm-t4");
+  Launch l;
+  l.entry = tile4 ? "matmul_f32_t4" : "matmul_f32";
+  l.global[0] = tile4 ? (op.N + 3) / 4 : op.N;
+  l.global[1] = tile4 ? (op.M + 3) / 4 : op.M;
+  l.global[2] = op.batch;
+  l.local[0] = 8;
+  l.local[1] = 8;
+  parse_wg(algorithm, l.local);
+  l.slots[0] = 0;
+  l.slots[1] = 1;
+  l.slots[2] = optional_input(op, 2);
+  l.slots[3] = optional_input(op, 3);
+  l.slots[4] = kOutput;
+  l.params = {static_cast<int32_t>(op.M), static_cast<int32_t>(op.N), static_cast<int32_t>(op.K), op.trans_a ? 1 : 0,
+              op.trans_b ? 1 : 0, static_cast<int32_t>(op.activation), bits(op.alpha), bits(op.beta),
+              l.slots[2] != kUnused ? 1 : 0, l.slots[3] != kUnused ? 1 : 0, static_cast<int32_t>(op.batch_shape.size())};
+  for (size_t d = 0; d < 4; ++d) l.params.push_back(d < op.batch_shape.size() ? static_cast<int32_t>(op.batch_shape[d]) : 1);
+  for (const auto* s : {&op.a_batch_strides, &op.b_batch_strides})
+    for (size_t d = 0; d < 4; ++d) l.params.push_back(d < s->size() ? static_cast<int32_t>((*s)[d]) : 0);
+  out->push_back(l);
+  return "";
+}
+
+std::string plan_conv(const AtomicOp& op, const AtomicGraph& g, const std::string& algorithm, std::vector<Launch>* out) {
+  for (int id : op.inputs)
+    if (id >= 0 && dtype_of(g, id) != DType::F32) return "only float32 Conv runs on this device";
+  bool oc4 = starts_with(algorithm, "conv-oc4");
+  if (oc4 && (op.out_c / op.group) % 4 != 0) return "conv-oc4 needs output channels per group in fours";
+  Launch l;
+  l.entry = oc4 ? "conv_f32_oc4" : "conv_f32";
+  l.global[0] = op.out_h * op.out_w;
+  l.global[1] = oc4 ? op.out_c / 4 : op.out_c;
+  l.global[2] = op.n;
+  parse_wg(algorithm, l.local);
+  l.slots[0] = 0;
+  l.slots[1] = 1;
+  l.slots[2] = optional_input(op, 2);
+  l.slots[3] = optional_input(op, 3);
+  l.slots[4] = kOutput;
+  for (int64_t v : {op.n, op.c, op.h, op.w, op.out_c, op.out_h, op.out_w, op.kernel_h, op.kernel_w, op.stride_h, op.stride_w,
+                    op.dilation_h, op.dilation_w, op.pad_top, op.pad_left, op.group})
+    l.params.push_back(static_cast<int32_t>(v));
+  l.params.insert(l.params.end(), {static_cast<int32_t>(op.activation), bits(op.alpha), bits(op.beta),
+                                   l.slots[2] != kUnused ? 1 : 0, l.slots[3] != kUnused ? 1 : 0});
+  out->push_back(l);
+  return "";
+}
+
+std::string plan_pool(const AtomicOp& op, const AtomicGraph& g, std::vector<Launch>* out) {
+  if (dtype_of(g, op.output) != DType::F32) return "only float32 Pool runs on this device";
+  Launch l;
+  l.entry = "pool_f32";
+  l.global[0] = op.out_h * op.out_w;
+  l.global[1] = op.c;
+  l.global[2] = op.n;
+  l.slots[0] = 0;
+  l.slots[1] = kOutput;
+  for (int64_t v : {op.n, op.c, op.h, op.w, op.out_h, op.out_w, op.kernel_h, op.kernel_w, op.stride_h, op.stride_w,
+                    op.dilation_h, op.dilation_w, op.pad_top, op.pad_left})
+    l.params.push_back(static_cast<int32_t>(v));
+  l.params.push_back(op.max_pool ? 1 : 0);
+  l.params.push_back(op.count_include_pad ? 1 : 0);
+  out->push_back(l);
+  return "";
+}
+
+std::string plan_gather(const AtomicOp& op, const AtomicGraph& g, std::vector<Launch>* out) {
+  // Indices computed at run time would have to be range-checked on the device and the error
+  // reported back; constant ones are checked here, once, so only those run on the device.
+  if (!g.is_constant(op.inputs[1])) return "Gather with run-time indices (checked on the CPU)";
+  const Tensor& idx = g.tensors[g.root(op.inputs[1])].constant;
+  if (idx.dtype() != DType::I32 && idx.dtype() != DType::I64) return "Gather indices must be int32 or int64";
+  for (int64_t v : idx.to_int64_vector())
+    if (v < -op.axis_size || v >= op.axis_size) return "Gather index out of range (reported by the CPU kernel)";
+  size_t elem = dtype_size(dtype_of(g, op.output));
+  if (elem != 4 && elem != 8) return std::to_string(elem) + "-byte Gather";
+  int64_t n_idx = idx.numel();
+  Launch l;
+  l.entry = "gather_" + std::to_string(elem);
+  l.global[0] = op.inner;
+  l.global[1] = n_idx;
+  l.global[2] = op.outer;
+  l.slots[0] = 0;
+  l.slots[1] = 1;
+  l.slots[2] = kOutput;
+  l.params = {static_cast<int32_t>(op.outer), static_cast<int32_t>(op.axis_size), static_cast<int32_t>(op.inner),
+              static_cast<int32_t>(n_idx), idx.dtype() == DType::I64 ? 1 : 0};
+  out->push_back(l);
+  return "";
+}
+
+int cast_code(DType t, const Capabilities& caps) {
+  switch (t) {
+    case DType::F32: return 0;
+    case DType::I32: return 1;
+    case DType::I64: return 2;
+    case DType::Bool: return caps.small_types ? 3 : -1;
+    default: return -1;
+  }
+}
+
+std::string plan_cast(const AtomicOp& op, const AtomicGraph& g, const Capabilities& caps, std::vector<Launch>* out) {
+  int from = cast_code(dtype_of(g, op.inputs[0]), caps), to = cast_code(op.cast_to, caps);
+  if (from < 0 || to < 0) return std::string("Cast ") + dtype_name(dtype_of(g, op.inputs[0])) + " -> " + dtype_name(op.cast_to);
+  // Float -> int64 saturates at the int32 range on the device; that differs only beyond 2^31.
+  int64_t n = numel(tensor(g, op.output).shape);
+  Launch l = elementwise("cast", n);
+  l.slots[0] = 0;
+  l.slots[1] = kOutput;
+  l.params = {static_cast<int32_t>(n), from, to};
+  out->push_back(l);
+  return "";
+}
+
+}  // namespace
+
+std::vector<std::string> algorithms(const AtomicOp& op, const AtomicGraph& g, const Capabilities& caps) {
+  (void)g;
+  std::vector<std::string> out;
+  if (op.kind == AtomicKind::MatMul) {
+    // Tiled first when the product is big enough to fill the 4x4 tiles.
+    std::vector<std::string> kinds = op.M * op.N >= 256 ? std::vector<std::string>{"gemm-t4", "gemm"}
+                                                        : std::vector<std::string>{"gemm", "gemm-t4"};
+    for (const std::string& k : kinds)
+      for (const char* wg : {"wg8x8", "wg16x4", "wg64"}) out.push_back(k + "/" + wg);
+  } else if (op.kind == AtomicKind::Conv) {
+    bool oc4 = (op.out_c / op.group) % 4 == 0;
+    std::vector<std::string> kinds = oc4 ? std::vector<std::string>{"conv-oc4", "conv-direct"}
+                                         : std::vector<std::string>{"conv-direct"};
+    for (const std::string& k : kinds)
+      for (int wg : {64, 128, 32})
+        if (wg <= caps.max_work_group) out.push_back(k + "/wg" + std::to_string(wg));
+  } else {
+    out.push_back("");
+  }
+  return out;
+}
+
+std::string plan_launches(const AtomicOp& op, const AtomicGraph& g, const Capabilities& caps, const std::string& algorithm_in,
+                          std::vector<Launch>* out) {
+  out->clear();
+  if (!small_enough(op, g)) return "tensors beyond 2^31 elements";
+  std::string algorithm = algorithm_in.empty() ? algorithms(op, g, caps).front() : algorithm_in;
+  std::string why;
+  switch (op.kind) {
+    case AtomicKind::Raster: why = plan_raster(op, g, caps, out); break;
+    case AtomicKind::Unary:
+      if (dtype_of(g, op.inputs[0]) != DType::F32 || dtype_of(g, op.output) != DType::F32) return "only float32 Unary runs on this device";
+      {
+        Launch l = elementwise("unary_f32", numel(tensor(g, op.output).shape));
+        l.slots[0] = 0;
+        l.slots[1] = kOutput;
+        l.params = {static_cast<int32_t>(l.global[0]), static_cast<int32_t>(op.unary), bits(op.alpha), bits(op.beta)};
+        out->push_back(l);
+      }
+      break;
+    case AtomicKind::Binary:
+    case AtomicKind::Select: why = plan_binary_select(op, g, caps, out); break;
+    case AtomicKind::Reduce: why = plan_reduce(op, g, out); break;
+    case AtomicKind::MatMul: why = plan_matmul(op, g, algorithm, out); break;
+    case AtomicKind::Conv: why = plan_conv(op, g, algorithm, out); break;
+    case AtomicKind::Pool: why = plan_pool(op, g, out); break;
+    case AtomicKind::Gather: why = plan_gather(op, g, out); break;
+    case AtomicKind::Cast: why = plan_cast(op, g, caps, out); break;
+  }
+  for (Launch& l : *out)
+    for (int d = 0; d < 3; ++d) {
+      if (l.local[d] < 1) l.local[d] = 1;
+      if (l.global[d] > kMaxIndex) return "a grid too large for 32-bit indexing";
+    }
+  if (!why.empty()) out->clear();
+  return why;
+}
+
+}  // namespace walle::gpu

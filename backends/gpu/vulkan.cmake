@@ -1,0 +1,36 @@
+# The Vulkan backend: needs the Vulkan headers (the loader is dlopen'ed at run time) and glslc,
+# which compiles backends/gpu/kernels.inc to one SPIR-V module per kernel at build time.
+find_path(VULKAN_HEADERS_DIR vulkan/vulkan.h)
+find_program(GLSLC_PROGRAM glslc)
+if(VULKAN_HEADERS_DIR AND GLSLC_PROGRAM)
+  option(WALLE_VULKAN "Build the Vulkan backend" ON)
+else()
+  option(WALLE_VULKAN "Build the Vulkan backend" OFF)
+endif()
+if(WALLE_VULKAN AND VULKAN_HEADERS_DIR AND GLSLC_PROGRAM)
+  set(VK_DIR ${CMAKE_CURRENT_SOURCE_DIR}/backends/vulkan)
+  set(VK_ENTRIES raster_4 raster_8 fill_4 fill_8 unary_f32 binary_f32 reduce_f32 argreduce_f32 matmul_f32
+      matmul_f32_t4 conv_f32 conv_f32_oc4 pool_f32 gather_4 gather_8 cast)
+  string(REPLACE ";" "\\;" VK_ENTRIES_ARG "${VK_ENTRIES}")  # one argument through add_custom_command
+  set(VK_SPV "")
+  foreach(e ${VK_ENTRIES})
+    add_custom_command(
+      OUTPUT ${GPU_GEN_DIR}/spv/${e}.spv
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${GPU_GEN_DIR}/spv
+      COMMAND ${GLSLC_PROGRAM} -fshader-stage=compute -O -DWL_WANT_${e}=1 ${VK_DIR}/kernel.comp -o ${GPU_GEN_DIR}/spv/${e}.spv
+      DEPENDS ${VK_DIR}/kernel.comp ${VK_DIR}/prelude.glsl ${GPU_DIR}/kernels.inc
+      COMMENT "glslc: ${e}.spv")
+    list(APPEND VK_SPV ${GPU_GEN_DIR}/spv/${e}.spv)
+  endforeach()
+  add_custom_command(
+    OUTPUT ${GPU_GEN_DIR}/vulkan_spirv.h
+    COMMAND ${CMAKE_COMMAND} -DOUT=${GPU_GEN_DIR}/vulkan_spirv.h -DSPV_DIR=${GPU_GEN_DIR}/spv
+            "-DENTRIES=${VK_ENTRIES_ARG}" -P ${VK_DIR}/embed_spirv.cmake
+    DEPENDS ${VK_SPV} ${VK_DIR}/embed_spirv.cmake
+    COMMENT "embedding the SPIR-V kernels")
+  list(APPEND WALLE_GPU_SOURCES ${VK_DIR}/vulkan_api.cpp ${VK_DIR}/vulkan_backend.cpp ${GPU_GEN_DIR}/vulkan_spirv.h)
+  list(APPEND WALLE_GPU_DEFINITIONS WALLE_HAVE_VULKAN=1)
+  message(STATUS "Walle: Vulkan backend ON (glslc ${GLSLC_PROGRAM})")
+else()
+  message(STATUS "Walle: Vulkan backend OFF (needs vulkan/vulkan.h and glslc: apt-get install libvulkan-dev glslc)")
+endif()

@@ -1,0 +1,15 @@
+# cmake -DOUT=<header> -DSPV_DIR=<dir> -DENTRIES="a;b" -P embed_spirv.cmake
+# Writes the SPIR-V modules compiled by glslc into a C++ table (entry name -> bytes).
+set(out "// Generated SPIR-V of backends/gpu/kernels.inc; do not edit.\n#pragma once\n#include <cstddef>\n")
+foreach(e ${ENTRIES})
+  file(READ ${SPV_DIR}/${e}.spv hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  string(APPEND out "alignas(4) static const unsigned char kSpv_${e}[] = {${bytes}};\n")
+endforeach()
+string(APPEND out "struct SpirvModule { const char* entry; const unsigned char* code; size_t size; };\n")
+string(APPEND out "static const SpirvModule kSpirvModules[] = {\n")
+foreach(e ${ENTRIES})
+  string(APPEND out "  {\"${e}\", kSpv_${e}, sizeof(kSpv_${e})},\n")
+endforeach()
+string(APPEND out "};\n")
+file(WRITE ${OUT} "${out}")

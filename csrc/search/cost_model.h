@@ -1,0 +1,37 @@
+// The per-backend cost model of the semi-auto search: an op's time is estimated from what it
+// does (bytes moved, multiply-adds, launches) and a few constants measured on this device.
+//
+//   time = launch_us * launches + max(bytes / bandwidth, flops / compute)   (a roofline)
+//   copy = copy_latency_us + bytes / copy_bandwidth                         (host <-> device)
+//
+// The constants are calibrated by short measurements on first use (a tiny op, a large
+// elementwise op, a 256^3 GEMM and a 4 MiB round trip) and cached on disk keyed by the device
+// (cache_dir()/calibration.txt), so later sessions start at once.
+#pragma once
+#include <string>
+
+#include "runtime/backend.h"
+
+namespace walle::search {
+
+struct Calibration {
+  double launch_us = 5;          // fixed cost of one op (dispatch, launch, thread wake-up)
+  double bytes_per_us = 5000;    // streaming bandwidth (bytes per microsecond = MB/s)
+  double flops_per_us = 20000;   // GEMM-like throughput (flops per microsecond = MFLOP/s)
+  double copy_latency_us = 0;    // host <-> this backend's memory: fixed cost
+  double copy_bytes_per_us = 0;  // and bandwidth; 0 = no copy needed (host memory)
+};
+
+// $WALLE_CACHE_DIR, else $XDG_CACHE_HOME/walle, else ~/.cache/walle (created on demand).
+std::string cache_dir();
+
+// The cached calibration of `backend` with `threads` threads, measuring it when absent.
+Calibration calibration(const Backend& backend, ThreadPool& pool);
+
+// Estimated microseconds of `op` on a backend with calibration `c`.
+double estimate_us(const Calibration& c, const AtomicOp& op, const AtomicGraph& graph);
+
+// Estimated microseconds to move `bytes` between host memory and a backend with calibration `c`.
+double copy_us(const Calibration& c, double bytes);
+
+}  // namespace walle::search

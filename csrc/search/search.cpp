@@ -1,0 +1,265 @@
+#include "search/search.h"
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <sstream>
+
+#include "search/cost_model.h"
+#include "search/measure.h"
+
+namespace walle::search {
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+std::string fmt_us(double us) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1fus", us);
+  return buf;
+}
+
+// Measured times by "device|signature|algorithm", loaded once and appended to as tuning runs.
+class TuneCache {
+ public:
+  static TuneCache& get() {
+    static TuneCache cache;
+    return cache;
+  }
+  bool find(const std::string& key, double* us) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    load();
+    auto it = times_.find(key);
+    if (it == times_.end()) return false;
+    *us = it->second;
+    return true;
+  }
+  void put(const std::string& key, double us) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    times_[key] = us;
+    std::ofstream(cache_dir() + "/tune.txt", std::ios::app) << us << ' ' << key << '\n';
+  }
+
+ private:
+  void load() {
+    std::string path = cache_dir() + "/tune.txt";
+    if (path == loaded_from_) return;  // WALLE_CACHE_DIR may change between sessions (tests)
+    times_.clear();
+    loaded_from_ = path;
+    std::ifstream in(path);
+    double us;
+    std::string key;
+    while (in >> us && std::getline(in >> std::ws, key)) times_[key] = us;
+  }
+  std::mutex mutex_;
+  std::string loaded_from_;
+  std::map<std::string, double> times_;
+};
+
+// What the cost of an assignment depends on, precomputed once.
+struct Problem {
+  std::vector<std::vector<double>> cost;       // [op][backend], kInf when unsupported
+  std::vector<int> memory;                     // backend -> memory index (0 = host)
+  std::vector<Calibration> calib;              // per backend
+  struct Value { int producer; double bytes; std::vector<int> consumers; bool output; };
+  std::vector<Value> values;                   // non-constant roots read by some op or the caller
+
+  double copy_cost(double bytes, int from_mem, int to_mem) const {
+    if (from_mem == to_mem) return 0;
+    double t = 0;
+    if (from_mem != 0) t += copy_us(calib[from_mem], bytes);
+    if (to_mem != 0) t += copy_us(calib[to_mem], bytes);
+    return t;
+  }
+
+  // Total cost of `a` (backend per op), and the copies' share in *copies.
+  double total(const std::vector<int>& a, double* copies = nullptr) const {
+    double t = 0, c = 0;
+    for (size_t i = 0; i < a.size(); ++i) t += cost[i][a[i]];
+    for (const Value& v : values) {
+      int from = v.producer >= 0 ? memory[a[v.producer]] : 0;
+      unsigned to = v.output ? 1u : 0u;  // bit m: read from memory m (few backends: a bitmask)
+      for (int op : v.consumers) to |= 1u << memory[a[op]];
+      for (int m = 0; to; ++m, to >>= 1)
+        if (to & 1u) c += copy_cost(v.bytes, from, m);
+    }
+    if (copies) *copies = c;
+    return t + c;
+  }
+};
+
+Problem build_problem(const AtomicGraph& g, const std::vector<int>& outputs,
+                      const std::vector<std::shared_ptr<Backend>>& backends) {
+  Problem p;
+  std::map<int, int> index;  // root -> values index
+  std::vector<int> producer(g.tensors.size(), -1);
+  for (size_t i = 0; i < g.ops.size(); ++i) producer[g.root(g.ops[i].output)] = static_cast<int>(i);
+  auto value = [&](int id) -> Problem::Value* {
+    int r = g.root(id);
+    if (g.tensors[r].storage == Storage::Constant) return nullptr;
+    auto it = index.find(r);
+    if (it == index.end()) {
+      it = index.emplace(r, static_cast<int>(p.values.size())).first;
+      double bytes = static_cast<double>(numel(g.tensors[r].shape) * dtype_size(g.tensors[r].dtype));
+      p.values.push_back({producer[r], bytes, {}, false});
+    }
+    return &p.values[it->second];
+  };
+  for (size_t i = 0; i < g.ops.size(); ++i)
+    for (int id : g.ops[i].inputs)
+      if (id >= 0)
+        if (Problem::Value* v = value(id)) v->consumers.push_back(static_cast<int>(i));
+  for (int id : outputs)
+    if (Problem::Value* v = value(id)) v->output = true;
+  for (size_t b = 0; b < backends.size(); ++b) p.memory.push_back(backends[b]->host_memory() ? 0 : static_cast<int>(b));
+  return p;
+}
+
+// Best assignment reachable from `a` by moving single ops and same-backend runs.
+void improve(const Problem& p, std::vector<int>& a, size_t n_backends) {
+  double best = p.total(a);
+  for (int pass = 0; pass < 8; ++pass) {
+    bool changed = false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      // The run of consecutive ops sharing op i's backend, and op i alone.
+      size_t lo = i, hi = i + 1;
+      while (lo > 0 && a[lo - 1] == a[i]) --lo;
+      while (hi < a.size() && a[hi] == a[i]) ++hi;
+      for (auto [from, to] : {std::make_pair(i, i + 1), std::make_pair(lo, hi)}) {
+        for (size_t b = 0; b < n_backends; ++b) {
+          if (static_cast<int>(b) == a[i]) continue;
+          std::vector<int> trial = a;
+          bool ok = true;
+          for (size_t k = from; k < to && ok; ++k) {
+            ok = p.cost[k][b] < kInf;
+            trial[k] = static_cast<int>(b);
+          }
+          if (!ok) continue;
+          double t = p.total(trial);
+          if (t < best - 1e-9) {
+            best = t;
+            a = std::move(trial);
+            changed = true;
+          }
+        }
+      }
+    }
+    if (!changed) break;
+  }
+}
+
+}  // namespace
+
+std::string op_signature(const AtomicOp& op, const AtomicGraph& g) {
+  std::ostringstream s;
+  s << atomic_kind_name(op.kind);
+  for (int id : op.inputs) {
+    if (id < 0) { s << " -"; continue; }
+    s << ' ' << dtype_name(g.tensors[id].dtype) << shape_str(g.tensors[id].shape) << (g.is_constant(id) ? "c" : "");
+  }
+  s << " -> " << dtype_name(g.tensors[op.output].dtype) << shape_str(g.tensors[op.output].shape);
+  s << " u" << static_cast<int>(op.unary) << " b" << static_cast<int>(op.binary) << " r" << static_cast<int>(op.reduce)
+    << " a" << op.alpha << ',' << op.beta << " o" << op.outer << ',' << op.reduce_size << ',' << op.inner << " m" << op.batch
+    << ',' << op.M << ',' << op.N << ',' << op.K << ',' << op.trans_a << op.trans_b << " act" << static_cast<int>(op.activation)
+    << " c" << op.c << ',' << op.h << ',' << op.w << ',' << op.out_c << ',' << op.kernel_h << ',' << op.kernel_w << ','
+    << op.stride_h << ',' << op.stride_w << ',' << op.dilation_h << ',' << op.dilation_w << ',' << op.pad_top << ','
+    << op.pad_left << ',' << op.group << ',' << op.max_pool << op.count_include_pad << " g" << op.axis_size << " t"
+    << dtype_name(op.cast_to);
+  if (op.kind == AtomicKind::Raster) {
+    std::ostringstream r;
+    for (const Region& q : op.regions)
+      r << q.src << ':' << q.from.offset << ',' << q.from.stride[0] << ',' << q.from.stride[1] << ',' << q.from.stride[2] << ','
+        << q.to.offset << ',' << q.to.stride[0] << ',' << q.to.stride[1] << ',' << q.to.stride[2] << ',' << q.size[0] << ','
+        << q.size[1] << ',' << q.size[2] << ';';
+    s << " regions" << op.regions.size() << '#' << std::hash<std::string>{}(r.str()) << " fill" << op.fill_output << op.fill;
+  }
+  return s.str();
+}
+
+SearchResult choose_backends(const AtomicGraph& g, const std::vector<int>& outputs,
+                             const std::vector<std::shared_ptr<Backend>>& backends, const SearchOptions& options,
+                             ThreadPool& pool) {
+  const size_t nb = backends.size(), n = g.ops.size();
+  Problem p = build_problem(g, outputs, backends);
+  for (const auto& b : backends) p.calib.push_back(calibration(*b, pool));
+  SearchResult result;
+  result.ops.resize(n);
+  std::vector<std::vector<std::string>> algorithm(n, std::vector<std::string>(nb));
+  std::vector<std::vector<double>> estimate(n, std::vector<double>(nb, kInf)), measured(n, std::vector<double>(nb, -1));
+  p.cost.assign(n, std::vector<double>(nb, kInf));
+  for (size_t i = 0; i < n; ++i) {
+    const AtomicOp& op = g.ops[i];
+    const std::string sig = op_signature(op, g);
+    std::string& why = result.ops[i].candidates;
+    double op_best = kInf;  // fastest measurement of this op on any backend so far
+    for (size_t b = 0; b < nb; ++b) {
+      const Backend& be = *backends[b];
+      if (!be.supports(op, g)) {
+        std::string reason = be.unsupported_reason(op, g);
+        why += (why.empty() ? "" : " | ") + be.name() + ": cannot (" + (reason.empty() ? "no kernel" : reason) + ")";
+        continue;
+      }
+      if (options.fixed_backend >= 0 && b != 0 && static_cast<int>(b) != options.fixed_backend) continue;
+      std::vector<std::string> algos = be.algorithms(op, g);
+      estimate[i][b] = estimate_us(p.calib[b], op, g);
+      algorithm[i][b] = algos.front();
+      p.cost[i][b] = estimate[i][b];
+      std::string detail = "est " + fmt_us(estimate[i][b]);
+      // Tune mode measures what the cache lacks; estimate mode still uses what an earlier tune
+      // measured on this device (so work-group sizes stay chosen per device once tuned).
+      double best = kInf;
+      for (const std::string& algo : algos) {
+        std::string key = be.device_key() + "/threads=" + std::to_string(pool.size()) + "|" + sig + "|" + algo;
+        double us;
+        if (!TuneCache::get().find(key, &us)) {
+          // Pruning keeps tuning short on slow devices: other variants of a backend are tried
+          // only while its first is within 2x of the best backend so far for this op.
+          if (!options.tune || (algo != algos.front() && best > 2 * op_best)) continue;
+          us = measure_op_us(be, op, g, algo, pool, 5);
+          TuneCache::get().put(key, us);
+        }
+        op_best = std::min(op_best, us);
+        if (us < best) {
+          best = us;
+          algorithm[i][b] = algo;
+        }
+      }
+      if (best < kInf) {
+        measured[i][b] = best;
+        p.cost[i][b] = best;
+        detail += ", measured " + fmt_us(best);
+      }
+      why += (why.empty() ? "" : " | ") + be.name() + (algorithm[i][b].empty() ? "" : "[" + algorithm[i][b] + "]") + ": " + detail;
+    }
+  }
+  // Start points: each backend for every op it supports, the CPU for the rest.
+  std::vector<int> best_a(n, 0);
+  double best_t = kInf;
+  for (size_t b = 0; b < nb; ++b) {
+    if (options.fixed_backend >= 0 && static_cast<int>(b) != options.fixed_backend) continue;
+    std::vector<int> a(n);
+    for (size_t i = 0; i < n; ++i) a[i] = p.cost[i][b] < kInf ? static_cast<int>(b) : 0;
+    if (options.fixed_backend < 0) improve(p, a, nb);
+    double t = p.total(a);
+    if (t < best_t) {
+      best_t = t;
+      best_a = a;
+    }
+  }
+  result.total_us = p.total(best_a, &result.copies_us);
+  for (size_t i = 0; i < n; ++i) {
+    OpDecision& d = result.ops[i];
+    d.backend = best_a[i];
+    d.algorithm = algorithm[i][d.backend];
+    d.estimate_us = estimate[i][d.backend];
+    d.measured_us = measured[i][d.backend];
+  }
+  return result;
+}
+
+}  // namespace walle::search
