@@ -179,6 +179,7 @@ PYBIND11_MODULE(_walle, m, py::multiple_interpreters::per_interpreter_gil()) {
           d["kernel"] = op.kernel;
           d["shape"] = op.shape;
           d["macs"] = op.macs;
+          d["us"] = op.runs ? op.total_us / static_cast<double>(op.runs) : 0.0;  // mean per run
           rows.append(d);
         }
         return rows;

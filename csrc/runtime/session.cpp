@@ -1,5 +1,7 @@
 #include "runtime/session.h"
 
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -15,6 +17,8 @@ struct Session::Plan {
   std::vector<std::unique_ptr<Kernel>> kernels;  // one per graph.ops entry
   std::shared_ptr<void> arena;
   std::shared_ptr<void> scratch;
+  std::vector<double> op_us;  // per-op kernel time summed over runs (profiling)
+  int64_t runs = 0;
 };
 
 Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
@@ -24,6 +28,7 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
       evaluator_(make_backend("cpu")),
       pool_(options_.threads) {
   if (options_.threads < 1) throw Error(ErrorKind::Invalid, "threads must be at least 1");
+  if (const char* env = std::getenv("WALLE_PROFILE"); env && std::string(env) == "1") options_.profile = true;
   // Plan now for the declared shapes when they are all fixed, so load errors surface early
   // and the first run is not slower than the rest.
   std::vector<Shape> shapes;
@@ -126,6 +131,7 @@ void Session::plan(const std::vector<Shape>& shapes, const std::vector<Tensor>* 
   }
   for (const ValueInfo& v : graph.outputs) p->outputs.push_back(value_id(v.name));
 
+  fuse_patterns(g, p->outputs, *backend_);
   fuse_epilogues(g, p->outputs);
   remove_dead_ops(g, p->outputs);
   // A graph output computed by an op into its own tensor is written straight into the
@@ -181,12 +187,23 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& given) {
   }
   KernelIO io;
   io.scratch = p.scratch.get();
+  const bool profile = options_.profile;
+  if (profile) {
+    p.op_us.resize(g.ops.size(), 0.0);
+    ++p.runs;
+  }
   for (size_t i = 0; i < g.ops.size(); ++i) {
     const AtomicOp& op = g.ops[i];
     io.inputs.clear();
     for (int id : op.inputs) io.inputs.push_back(id >= 0 ? address[id] : nullptr);
     io.output = address[op.output];
+    if (!profile) {
+      p.kernels[i]->run(io, pool_);
+      continue;
+    }
+    auto start = std::chrono::steady_clock::now();
     p.kernels[i]->run(io, pool_);
+    p.op_us[i] += std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
   }
   for (size_t j = 0; j < p.outputs.size(); ++j) {
     if (results[j].defined()) continue;
@@ -208,8 +225,9 @@ std::vector<PlannedOp> Session::plan_report() {
       macs = op.n * op.out_c * op.out_h * op.out_w * (op.c / op.group) * op.kernel_h * op.kernel_w;
     else if (op.kind == AtomicKind::MatMul)
       macs = op.batch * op.M * op.N * op.K;
+    double us = i < plan_->op_us.size() ? plan_->op_us[i] : 0.0;
     rows.push_back({op.origin, atomic_kind_name(op.kind), plan_->kernels[i]->name(),
-                    shape_str(plan_->graph.tensors[op.output].shape), macs});
+                    shape_str(plan_->graph.tensors[op.output].shape), macs, us, plan_->runs});
   }
   return rows;
 }

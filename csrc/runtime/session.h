@@ -26,6 +26,8 @@ struct SessionOptions {
   std::string backend = "cpu";
   std::string isa = "auto";
   int threads = 1;
+  // Time every kernel of every run (reported by plan_report); also on with WALLE_PROFILE=1.
+  bool profile = false;
 };
 
 // One row of Session::plan_report(): how an atomic op runs.
@@ -35,6 +37,8 @@ struct PlannedOp {
   std::string kernel;  // implementation chosen
   std::string shape;   // output shape
   int64_t macs = 0;    // multiply-accumulates (Conv, MatMul), 0 for the rest
+  double total_us = 0;  // time spent in this op's kernel over all runs (when profiling)
+  int64_t runs = 0;     // runs timed (0 unless SessionOptions::profile or WALLE_PROFILE=1)
 };
 
 class Session {
