@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 
+#include "cpu/conv_f32.h"
 #include "cpu/dispatch.h"
 #include "cpu/gemm.h"
 #include "cpu/kernels.h"
@@ -86,7 +87,12 @@ class ConvGemmF32 : public Kernel {
     }
   }
 
-  size_t scratch_bytes() const override { return direct_ ? 0 : static_cast<size_t>(k_ * hw_) * sizeof(float); }
+  // im2col writes B straight into the GEMM's packed panel layout (no second packing pass).
+  size_t scratch_bytes() const override {
+    if (direct_) return 0;
+    const int64_t nr = gemm_b_panel_width(isa_);
+    return static_cast<size_t>((hw_ + nr - 1) / nr * nr * k_) * sizeof(float);
+  }
 
   void run(const KernelIO& io, ThreadPool& pool) override {
     const float* x = static_cast<const float*>(io.inputs[0]);
@@ -97,10 +103,13 @@ class ConvGemmF32 : public Kernel {
     for (int64_t n = 0; n < op_.n; ++n)
       for (int64_t grp = 0; grp < op_.group; ++grp) {
         const float* xg = x + (n * op_.c + grp * cin_g_) * op_.h * op_.w;
-        const float* cols = xg;
+        GemmOperand B{MatrixView{xg, hw_, 1}, nullptr};
+        std::unique_ptr<PackedMatrix> packed_cols;
         if (!direct_) {
-          cols = static_cast<float*>(io.scratch);
-          im2col(xg, static_cast<float*>(io.scratch), pool);
+          float* cols = static_cast<float*>(io.scratch);
+          im2col_packed(xg, cols, pool);
+          packed_cols = packed_b_view(k_, hw_, cols, isa_);
+          B.packed = packed_cols.get();
         }
         GemmEpilogue e;
         if (bias) { e.bias_kind = GemmEpilogue::Bias::PerRow; e.bias = bias + grp * cout_g_; }
@@ -110,7 +119,6 @@ class ConvGemmF32 : public Kernel {
         e.clip_min = op_.alpha;
         e.clip_max = op_.beta;
         GemmOperand A{MatrixView{w + grp * cout_g_ * k_, k_, 1}, packed_w_.empty() ? nullptr : packed_w_[grp].get()};
-        GemmOperand B{MatrixView{cols, hw_, 1}, nullptr};
         sgemm(cout_g_, hw_, k_, A, B, y + out_off, hw_, e, pool, isa_);
       }
   }
@@ -120,24 +128,45 @@ class ConvGemmF32 : public Kernel {
   }
 
  private:
-  // Row (ic, kh, kw) of the column matrix holds the input pixels that tap meets, 0 in padding.
-  void im2col(const float* x, float* cols, ThreadPool& pool) {
+  // Row (ic, kh, kw) of the column matrix holds the input pixels that tap meets (0 in the
+  // padding), written into B panels of NR columns: element (row, col) at
+  // cols[(col / NR) * K * NR + row * NR + col % NR]. Columns past hw in the last panel are 0.
+  void im2col_packed(const float* x, float* cols, ThreadPool& pool) {
     const AtomicOp& op = op_;
+    const int64_t NR = gemm_b_panel_width(isa_), K = k_, panel = K * NR;
     parallel_rows(pool, k_, hw_, [&](int64_t b, int64_t e) {
       for (int64_t row = b; row < e; ++row) {
-        int64_t kw = row % op.kernel_w, kh = (row / op.kernel_w) % op.kernel_h, ic = row / (op.kernel_w * op.kernel_h);
+        const int64_t kw = row % op.kernel_w, kh = (row / op.kernel_w) % op.kernel_h, ic = row / (op.kernel_w * op.kernel_h);
         const float* src = x + ic * op.h * op.w;
-        float* dst = cols + row * hw_;
+        float* base = cols + row * NR;
+        const int64_t off = kw * op.dilation_w - op.pad_left;
+        // valid output columns: 0 <= ow*stride + off < W
+        int64_t ow0 = off >= 0 ? 0 : (-off + op.stride_w - 1) / op.stride_w;
+        int64_t ow1 = op.w - off <= 0 ? 0 : std::min(op.out_w, (op.w - off + op.stride_w - 1) / op.stride_w);
+        if (ow1 < ow0) ow1 = ow0;
+        int64_t col = 0;
         for (int64_t oh = 0; oh < op.out_h; ++oh) {
-          int64_t ih = oh * op.stride_h - op.pad_top + kh * op.dilation_h;
-          float* d = dst + oh * op.out_w;
-          if (ih < 0 || ih >= op.h) { std::memset(d, 0, op.out_w * sizeof(float)); continue; }
-          const float* s = src + ih * op.w;
-          for (int64_t ow = 0; ow < op.out_w; ++ow) {
-            int64_t iw = ow * op.stride_w - op.pad_left + kw * op.dilation_w;
-            d[ow] = (iw >= 0 && iw < op.w) ? s[iw] : 0.f;
+          const int64_t ih = oh * op.stride_h - op.pad_top + kh * op.dilation_h;
+          const bool row_in = ih >= 0 && ih < op.h;
+          const float* s = src + ih * op.w + off;
+          for (int64_t ow = 0; ow < op.out_w;) {
+            const int64_t j = col % NR, len = std::min(NR - j, op.out_w - ow);
+            float* d = base + (col / NR) * panel + j;
+            if (!row_in) {
+              std::memset(d, 0, len * sizeof(float));
+            } else if (op.stride_w == 1 && ow >= ow0 && ow + len <= ow1) {
+              std::memcpy(d, s + ow, len * sizeof(float));
+            } else {
+              for (int64_t t = 0; t < len; ++t) {
+                const int64_t o = ow + t;
+                d[t] = (o >= ow0 && o < ow1) ? s[o * op.stride_w] : 0.f;
+              }
+            }
+            ow += len;
+            col += len;
           }
         }
+        if (hw_ % NR) std::memset(base + (hw_ / NR) * panel + hw_ % NR, 0, (NR - hw_ % NR) * sizeof(float));
       }
     });
   }
@@ -149,44 +178,35 @@ class ConvGemmF32 : public Kernel {
   std::vector<std::unique_ptr<PackedMatrix>> packed_w_;
 };
 
-// One output channel of a depthwise convolution: for each tap, a vector multiply-add over the
-// valid output columns of each row.
-std::unique_ptr<Kernel> depthwise_f32(const AtomicOp& op) {
-  return std::make_unique<FunctionKernel>("f32-conv-depthwise", [op](const KernelIO& io, ThreadPool& pool) {
+// Depthwise convolution, one channel plane per task, through the per-ISA row loops.
+std::unique_ptr<Kernel> depthwise_f32(const AtomicOp& op, Isa isa) {
+  const ConvF32& t = conv_f32(isa);
+  return std::make_unique<FunctionKernel>(std::string("f32-conv-depthwise-") + isa_name(isa), [op, &t](const KernelIO& io, ThreadPool& pool) {
     const float* x = static_cast<const float*>(io.inputs[0]);
     const float* w = static_cast<const float*>(io.inputs[1]);
     const float* bias = io.inputs.size() > 2 ? static_cast<const float*>(io.inputs[2]) : nullptr;
     const float* res = io.inputs.size() > 3 ? static_cast<const float*>(io.inputs[3]) : nullptr;
     float* y = static_cast<float*>(io.output);
-    int64_t plane = op.out_h * op.out_w;
+    const int64_t plane = op.out_h * op.out_w;
     parallel_rows(pool, op.n * op.c, plane * op.kernel_h * op.kernel_w, [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) {
-        int64_t ch = t % op.c;
-        const float* src = x + t * op.h * op.w;
-        const float* wk = w + ch * op.kernel_h * op.kernel_w;
-        float* dst = y + t * plane;
-        float b0 = bias ? bias[ch] : 0.f;
-        for (int64_t i = 0; i < plane; ++i) dst[i] = b0;
-        for (int64_t kh = 0; kh < op.kernel_h; ++kh)
-          for (int64_t kw = 0; kw < op.kernel_w; ++kw) {
-            float wv = wk[kh * op.kernel_w + kw];
-            int64_t off_w = kw * op.dilation_w - op.pad_left;
-            // valid ow: 0 <= ow*stride + off_w < W
-            int64_t ow0 = off_w >= 0 ? 0 : (-off_w + op.stride_w - 1) / op.stride_w;
-            int64_t ow1 = op.w - off_w <= 0 ? 0 : std::min(op.out_w, (op.w - off_w + op.stride_w - 1) / op.stride_w);
-            for (int64_t oh = 0; oh < op.out_h; ++oh) {
-              int64_t ih = oh * op.stride_h - op.pad_top + kh * op.dilation_h;
-              if (ih < 0 || ih >= op.h) continue;
-              const float* s = src + ih * op.w + off_w;
-              float* d = dst + oh * op.out_w;
-              if (op.stride_w == 1) for (int64_t ow = ow0; ow < ow1; ++ow) d[ow] += wv * s[ow];
-              else for (int64_t ow = ow0; ow < ow1; ++ow) d[ow] += wv * s[ow * op.stride_w];
-            }
-          }
-        if (res) for (int64_t i = 0; i < plane; ++i) dst[i] += res[t * plane + i];
-        if (op.activation != walle::Activation::None)
-          for (int64_t i = 0; i < plane; ++i) dst[i] = activate<float>(dst[i], op);
+      for (int64_t p = b; p < e; ++p) {
+        const int64_t ch = p % op.c;
+        t.depthwise_plane(op, x + p * op.h * op.w, w + ch * op.kernel_h * op.kernel_w, bias ? bias[ch] : 0.f,
+                          res ? res + p * plane : nullptr, y + p * plane);
       }
+    });
+  });
+}
+
+std::unique_ptr<Kernel> pool_f32(const AtomicOp& op, Isa isa) {
+  const ConvF32& t = conv_f32(isa);
+  return std::make_unique<FunctionKernel>(std::string(op.max_pool ? "f32-maxpool-" : "f32-avgpool-") + isa_name(isa),
+                                          [op, &t](const KernelIO& io, ThreadPool& pool) {
+    const float* x = static_cast<const float*>(io.inputs[0]);
+    float* y = static_cast<float*>(io.output);
+    const int64_t plane = op.out_h * op.out_w;
+    parallel_rows(pool, op.n * op.c, plane * op.kernel_h * op.kernel_w, [&](int64_t b, int64_t e) {
+      for (int64_t p = b; p < e; ++p) t.pool_plane(op, x + p * op.h * op.w, y + p * plane);
     });
   });
 }
@@ -255,7 +275,8 @@ void register_conv_kernels(KernelRegistry& r) {
                              [f32](const AtomicOp& op, const AtomicGraph& g) {
                                return f32(op, g) && op.group == op.c && op.out_c == op.c;
                              },
-                             [](const AtomicOp& op, const AtomicGraph&) { return depthwise_f32(op); }});
+                             [isa](const AtomicOp& op, const AtomicGraph&) { return depthwise_f32(op, isa); }});
+    r.add(AtomicKind::Pool, {"f32-pool", isa, f32, [isa](const AtomicOp& op, const AtomicGraph&) { return pool_f32(op, isa); }});
   }
 }
 

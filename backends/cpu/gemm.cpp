@@ -127,7 +127,10 @@ int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
 // ---- 64-byte aligned float storage (packed panels, per-thread packing buffers).
 struct AlignedFree {
-  void operator()(float* p) const { std::free(p); }
+  bool owned = true;  // false for a view of caller-owned memory (packed_b_view)
+  void operator()(float* p) const {
+    if (owned) std::free(p);
+  }
 };
 using AlignedFloats = std::unique_ptr<float[], AlignedFree>;
 
@@ -242,6 +245,9 @@ class PackedPanels final : public PackedMatrix {
   PackedPanels(bool is_a, int64_t rows, int64_t cols, Isa isa, int tile, int64_t depth, int64_t panels)
       : is_a_(is_a), rows_(rows), cols_(cols), isa_(isa), tile_(tile), depth_(depth),
         data_(alloc_floats(static_cast<size_t>(panels * depth * tile))) {}
+  PackedPanels(bool is_a, int64_t rows, int64_t cols, Isa isa, int tile, int64_t depth, float* external)
+      : is_a_(is_a), rows_(rows), cols_(cols), isa_(isa), tile_(tile), depth_(depth),
+        data_(external, AlignedFree{false}) {}
   int64_t rows() const override { return rows_; }
   int64_t cols() const override { return cols_; }
   const float* panel(int64_t p) const { return data_.get() + p * depth_ * tile_; }
@@ -440,6 +446,13 @@ std::unique_ptr<PackedMatrix> pack_b(int64_t K, int64_t N, MatrixView B, Isa isa
   for (int64_t q = 0; q < panels; ++q)
     pack_b_panel(B, 0, K, q * ks.nr, std::min<int64_t>(ks.nr, N - q * ks.nr), ks.nr, p->panel(q));
   return p;
+}
+
+int64_t gemm_b_panel_width(Isa isa) { return kernel_for(isa).nr; }
+
+std::unique_ptr<PackedMatrix> packed_b_view(int64_t K, int64_t N, float* data, Isa isa) {
+  WALLE_CHECK(K >= 0 && N >= 0 && data, Invalid, "packed_b_view: bad arguments");
+  return std::make_unique<PackedPanels>(false, K, N, isa, kernel_for(isa).nr, K, data);
 }
 
 void sgemm(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const GemmOperand& B, float* C, int64_t ldc,
