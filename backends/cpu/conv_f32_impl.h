@@ -108,4 +108,84 @@ void pool_plane_f32(const walle::AtomicOp& op, const float* src, float* dst) {
   }
 }
 
-const walle::cpu::ConvF32 kConvTable = {depthwise_plane_f32, pool_plane_f32};
+// Rows are staged through zero-padded line buffers, so the tile loops have no bounds checks
+// and vectorize across tiles (stride-2 loads); B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
+void winograd_f23_input_f32(const float* x, int64_t h, int64_t w, int64_t pad_top, int64_t pad_left, int64_t tiles_h,
+                            int64_t tiles_w, float* v, int64_t xi_stride, int64_t panel_stride, int64_t nr) {
+  const int64_t width = 2 * tiles_w + 2;
+  std::vector<float> lines(4 * width), out(16 * tiles_w);
+  for (int64_t ty = 0; ty < tiles_h; ++ty) {
+    for (int i = 0; i < 4; ++i) {
+      float* line = lines.data() + i * width;
+      const int64_t r = 2 * ty - pad_top + i;
+      std::fill(line, line + width, 0.f);
+      if (r < 0 || r >= h) continue;
+      const int64_t c0 = std::max<int64_t>(0, pad_left), c1 = std::min<int64_t>(width, w + pad_left);
+      if (c1 > c0) std::memcpy(line + c0, x + r * w + (c0 - pad_left), (c1 - c0) * sizeof(float));
+    }
+    const float* __restrict l0 = lines.data();
+    const float* __restrict l1 = l0 + width;
+    const float* __restrict l2 = l1 + width;
+    const float* __restrict l3 = l2 + width;
+    float* __restrict o = out.data();
+    for (int64_t tx = 0; tx < tiles_w; ++tx) {
+      float s[4][4];
+      for (int j = 0; j < 4; ++j) {
+        const float d0 = l0[2 * tx + j], d1 = l1[2 * tx + j], d2 = l2[2 * tx + j], d3 = l3[2 * tx + j];
+        s[0][j] = d0 - d2;
+        s[1][j] = d1 + d2;
+        s[2][j] = d2 - d1;
+        s[3][j] = d1 - d3;
+      }
+      for (int i = 0; i < 4; ++i) {
+        o[(i * 4 + 0) * tiles_w + tx] = s[i][0] - s[i][2];
+        o[(i * 4 + 1) * tiles_w + tx] = s[i][1] + s[i][2];
+        o[(i * 4 + 2) * tiles_w + tx] = s[i][2] - s[i][1];
+        o[(i * 4 + 3) * tiles_w + tx] = s[i][1] - s[i][3];
+      }
+    }
+    for (int xi = 0; xi < 16; ++xi) {
+      const float* src = out.data() + xi * tiles_w;
+      for (int64_t tx = 0; tx < tiles_w;) {
+        const int64_t t = ty * tiles_w + tx, j = t % nr, len = std::min(nr - j, tiles_w - tx);
+        std::memcpy(v + xi * xi_stride + (t / nr) * panel_stride + j, src + tx, len * sizeof(float));
+        tx += len;
+      }
+    }
+  }
+}
+
+// A^T = [1 1 1 0; 0 1 -1 -1]; two output rows per tile row, written through line buffers.
+void winograd_f23_output_f32(const walle::AtomicOp& op, const float* m, int64_t xi_stride, int64_t tiles_w, float bias,
+                             const float* residual, float* y) {
+  const int64_t tiles_h = (op.out_h + 1) / 2, width = 2 * tiles_w;
+  std::vector<float> lines(2 * width);
+  for (int64_t ty = 0; ty < tiles_h; ++ty) {
+    float* __restrict y0 = lines.data();
+    float* __restrict y1 = y0 + width;
+    const float* __restrict mt = m + ty * tiles_w;
+    for (int64_t tx = 0; tx < tiles_w; ++tx) {
+      float a[2][4];
+      for (int j = 0; j < 4; ++j) {
+        const float m0 = mt[(0 + j) * xi_stride + tx], m1 = mt[(4 + j) * xi_stride + tx];
+        const float m2 = mt[(8 + j) * xi_stride + tx], m3 = mt[(12 + j) * xi_stride + tx];
+        a[0][j] = m0 + m1 + m2;
+        a[1][j] = m1 - m2 - m3;
+      }
+      y0[2 * tx] = a[0][0] + a[0][1] + a[0][2] + bias;
+      y0[2 * tx + 1] = a[0][1] - a[0][2] - a[0][3] + bias;
+      y1[2 * tx] = a[1][0] + a[1][1] + a[1][2] + bias;
+      y1[2 * tx + 1] = a[1][1] - a[1][2] - a[1][3] + bias;
+    }
+    for (int i = 0; i < 2; ++i) {
+      const int64_t oh = 2 * ty + i;
+      if (oh >= op.out_h) break;
+      float* d = y + oh * op.out_w;
+      std::memcpy(d, lines.data() + i * width, op.out_w * sizeof(float));
+      finish_row(op, residual ? residual + oh * op.out_w : nullptr, d, op.out_w);
+    }
+  }
+}
+
+const walle::cpu::ConvF32 kConvTable = {depthwise_plane_f32, pool_plane_f32, winograd_f23_input_f32,
+                                        winograd_f23_output_f32};

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 
+#include "cpu/conv_algorithm.h"
 #include "cpu/conv_f32.h"
 #include "cpu/dispatch.h"
 #include "cpu/gemm.h"
@@ -276,6 +277,13 @@ void register_conv_kernels(KernelRegistry& r) {
                                return f32(op, g) && op.group == op.c && op.out_c == op.c;
                              },
                              [isa](const AtomicOp& op, const AtomicGraph&) { return depthwise_f32(op, isa); }});
+    // Registered after im2col: chosen where the cost estimate prefers it (constant weights only).
+    r.add(AtomicKind::Conv, {"f32-conv-winograd-f23", isa,
+                             [f32, isa](const AtomicOp& op, const AtomicGraph& g) {
+                               return f32(op, g) && g.is_constant(op.inputs[1]) &&
+                                      choose_conv_algorithm(op, isa) == ConvAlgorithm::WinogradF23;
+                             },
+                             [isa](const AtomicOp& op, const AtomicGraph&) { return make_conv_winograd_f23(op, isa); }});
     r.add(AtomicKind::Pool, {"f32-pool", isa, f32, [isa](const AtomicOp& op, const AtomicGraph&) { return pool_f32(op, isa); }});
   }
 }

@@ -125,6 +125,9 @@ CASES = [
      {"group": 5, "pads": [2, 2, 2, 2], "strides": [2, 2]}, 1),
     ("Conv-3x3-wide", "Conv", {"x": g32(1, 5, 9, 71)}, {"w": g32(33, 5, 3, 3), "b": g32(33)},
      {"pads": [1, 0, 1, 2]}, 1),
+    ("Conv-3x3-s1-odd", "Conv", {"x": g32(2, 6, 13, 11)}, {"w": g32(9, 6, 3, 3), "b": g32(9)}, {"pads": [1, 1, 1, 1]}, 1),
+    ("Conv-3x3-s1-nopad", "Conv", {"x": g32(1, 3, 8, 37)}, {"w": g32(5, 3, 3, 3)}, {}, 1),
+    ("Conv-3x3-s1-asym", "Conv", {"x": g32(1, 4, 6, 5)}, {"w": g32(40, 4, 3, 3)}, {"pads": [0, 2, 1, 0]}, 1),
     ("Conv-7x7-s2", "Conv", {"x": g32(1, 3, 29, 31)}, {"w": g32(17, 3, 7, 7)},
      {"pads": [3, 3, 3, 3], "strides": [2, 2]}, 1),
     ("MaxPool-ceil-pad", "MaxPool", {"x": f32(1, 2, 10, 10)}, {},
@@ -201,4 +204,15 @@ def test_op_matches_reference(case, isa, tmp_path):
 def test_op_two_threads(case, tmp_path):
     _, op, inputs, constants, attrs, n_out = case
     model = node_model(op, inputs, n_out, constants, opset=_opset(op), **attrs)
+    _check(run_walle(model, inputs, tmp_path, threads=2), reference(model, inputs))
+
+
+@pytest.mark.parametrize("algo", ["winograd", "im2col"])
+@pytest.mark.parametrize("case", [c for c in CASES if c[1] == "Conv"], ids=lambda c: c[0])
+def test_conv_algorithms(case, algo, tmp_path, monkeypatch):
+    """Every conv algorithm the CPU backend can choose (forced where it applies), vs the reference."""
+    monkeypatch.setenv("WALLE_CONV_ALGO", algo)
+    _, op, inputs, constants, attrs, n_out = case
+    model = node_model(op, inputs, n_out, constants, opset=_opset(op), **attrs)
+    _check(run_walle(model, inputs, tmp_path), reference(model, inputs))
     _check(run_walle(model, inputs, tmp_path, threads=2), reference(model, inputs))
