@@ -116,8 +116,10 @@ inline float row_sum(const float* x, int64_t n) {
 // Three passes over a row that stays in L1: max, exp and sum, scale. Results below FLT_MIN
 // are flushed to zero: masked attention scores (-3.4e38) give ~1e-40 otherwise, and those
 // denormals make the next MatMul tens of times slower (an absolute change below 1.2e-38).
-void softmax_f32(const float* x, int64_t rows, int64_t R, float* y) {
-  for (int64_t r = 0; r < rows; ++r, x += R, y += R) {
+void softmax_f32(const float* x_, int64_t rows, int64_t R, float* y_) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* __restrict x = x_ + r * R;
+    float* __restrict y = y_ + r * R;
     float acc[16];
     for (int k = 0; k < 16; ++k) acc[k] = x[0];
     int64_t i = 0;
@@ -127,11 +129,10 @@ void softmax_f32(const float* x, int64_t rows, int64_t R, float* y) {
     for (int k = 1; k < 16; ++k) m = acc[k] > m ? acc[k] : m;
     for (; i < R; ++i) m = x[i] > m ? x[i] : m;
     for (i = 0; i < R; ++i) y[i] = wm_exp(x[i] - m);
-    const float inv = 1.0f / row_sum(y, R);
-    for (i = 0; i < R; ++i) {
-      float v = y[i] * inv;
-      y[i] = v < 1.17549435e-38f ? 0.f : v;
-    }
+    const float sum = row_sum(y, R), inv = 1.0f / sum;
+    // Compare before scaling, so no denormal is ever produced (denormal arithmetic is slow too).
+    const float tiny = 1.17549435e-38f * sum;
+    for (i = 0; i < R; ++i) y[i] = y[i] < tiny ? 0.f : y[i] * inv;
   }
 }
 
