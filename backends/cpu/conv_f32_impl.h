@@ -28,11 +28,100 @@ void finish_row(const walle::AtomicOp& op, const float* __restrict res, float* _
   }
 }
 
+// One output element of a depthwise conv, bounds-checked (border columns and rows).
+inline float depthwise_at(const walle::AtomicOp& op, const float* src, const float* w, float bias, int64_t oh, int64_t ow) {
+  float acc = bias;
+  for (int64_t kh = 0; kh < op.kernel_h; ++kh) {
+    const int64_t ih = oh * op.stride_h - op.pad_top + kh * op.dilation_h;
+    if (ih < 0 || ih >= op.h) continue;
+    for (int64_t kw = 0; kw < op.kernel_w; ++kw) {
+      const int64_t iw = ow * op.stride_w - op.pad_left + kw * op.dilation_w;
+      if (iw >= 0 && iw < op.w) acc += w[kh * op.kernel_w + kw] * src[ih * op.w + iw];
+    }
+  }
+  return acc;
+}
+
+// Columns [lo, hi) whose every tap of a k-wide, undilated window lies inside the row.
+inline void interior_columns(const walle::AtomicOp& op, int64_t k, int64_t* lo, int64_t* hi) {
+  const int64_t sw = op.stride_w, pl = op.pad_left;
+  *lo = (pl + sw - 1) / sw;
+  *hi = op.w - k + pl >= 0 ? std::min(op.out_w, (op.w - k + pl) / sw + 1) : 0;
+  if (*hi < *lo) *hi = *lo;
+}
+
+// The plane copied into a buffer padded with `fill` so that every 3x3 window of the output
+// (stride s) lies inside it: rows (out_h - 1) * s + 3, columns (out_w - 1) * s + 3.
+inline const float* padded_plane(const walle::AtomicOp& op, const float* src, float fill, int64_t* pw) {
+  thread_local std::vector<float> buf;
+  const int64_t ph = (op.out_h - 1) * op.stride_h + 3;
+  *pw = (op.out_w - 1) * op.stride_w + 3;
+  buf.assign(static_cast<size_t>(ph * *pw), fill);
+  for (int64_t r = 0; r < ph; ++r) {
+    const int64_t ih = r - op.pad_top;
+    if (ih < 0 || ih >= op.h) continue;
+    const int64_t c0 = std::max<int64_t>(0, op.pad_left), c1 = std::min<int64_t>(*pw, op.w + op.pad_left);
+    if (c1 > c0) std::memcpy(buf.data() + r * *pw + c0, src + ih * op.w + (c0 - op.pad_left), (c1 - c0) * sizeof(float));
+  }
+  return buf.data();
+}
+
+// 3x3, stride 1 or 2, undilated (MobileNet's depthwise layers): on a zero-padded copy of the
+// plane every output keeps all nine taps in registers and sums them in one pass.
+template <int kStride>
+void depthwise_3x3(const walle::AtomicOp& op, const float* src, const float* w, float bias, const float* residual, float* dst) {
+  int64_t pw;
+  const float* p = padded_plane(op, src, 0.f, &pw);
+  const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+  for (int64_t oh = 0; oh < op.out_h; ++oh) {
+    float* __restrict d = dst + oh * op.out_w;
+    const float* __restrict r0 = p + oh * op.stride_h * pw;
+    const float* __restrict r1 = r0 + pw;
+    const float* __restrict r2 = r1 + pw;
+    for (int64_t ow = 0; ow < op.out_w; ++ow) {
+      const int64_t c = ow * kStride;
+      d[ow] = bias + w0 * r0[c] + w1 * r0[c + 1] + w2 * r0[c + 2] + w3 * r1[c] + w4 * r1[c + 1] + w5 * r1[c + 2] +
+              w6 * r2[c] + w7 * r2[c + 1] + w8 * r2[c + 2];
+    }
+    finish_row(op, residual ? residual + oh * op.out_w : nullptr, d, op.out_w);
+  }
+}
+
+// Stride 2 reads a quarter of the plane per output, so padding a copy costs more than it
+// saves: interior columns in one pass, the border element by element.
+void depthwise_3x3_s2(const walle::AtomicOp& op, const float* src, const float* w, float bias, const float* residual,
+                      float* dst) {
+  int64_t lo, hi;
+  interior_columns(op, 3, &lo, &hi);
+  const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+  for (int64_t oh = 0; oh < op.out_h; ++oh) {
+    float* __restrict d = dst + oh * op.out_w;
+    const int64_t ih = oh * op.stride_h - op.pad_top;
+    if (ih < 0 || ih + 2 >= op.h) {
+      for (int64_t ow = 0; ow < op.out_w; ++ow) d[ow] = depthwise_at(op, src, w, bias, oh, ow);
+    } else {
+      const float* __restrict r0 = src + ih * op.w - op.pad_left;
+      const float* __restrict r1 = r0 + op.w;
+      const float* __restrict r2 = r1 + op.w;
+      for (int64_t ow = 0; ow < lo; ++ow) d[ow] = depthwise_at(op, src, w, bias, oh, ow);
+      for (int64_t ow = lo; ow < hi; ++ow) {
+        const int64_t c = 2 * ow;
+        d[ow] = bias + w0 * r0[c] + w1 * r0[c + 1] + w2 * r0[c + 2] + w3 * r1[c] + w4 * r1[c + 1] + w5 * r1[c + 2] +
+                w6 * r2[c] + w7 * r2[c + 1] + w8 * r2[c + 2];
+      }
+      for (int64_t ow = hi; ow < op.out_w; ++ow) d[ow] = depthwise_at(op, src, w, bias, oh, ow);
+    }
+    finish_row(op, residual ? residual + oh * op.out_w : nullptr, d, op.out_w);
+  }
+}
+
 // Row by row: the output row (at most a few KiB) stays in L1 while every tap adds a shifted
 // (strided) input row to it.
 void depthwise_plane_f32(const walle::AtomicOp& op, const float* src, const float* w, float bias, const float* residual,
                          float* dst) {
   const int64_t sw = op.stride_w;
+  if (op.kernel_h == 3 && op.kernel_w == 3 && op.dilation_h == 1 && op.dilation_w == 1 && (sw == 1 || sw == 2))
+    return sw == 1 ? depthwise_3x3<1>(op, src, w, bias, residual, dst) : depthwise_3x3_s2(op, src, w, bias, residual, dst);
   for (int64_t oh = 0; oh < op.out_h; ++oh) {
     float* __restrict d = dst + oh * op.out_w;
     for (int64_t i = 0; i < op.out_w; ++i) d[i] = bias;
@@ -51,6 +140,30 @@ void depthwise_plane_f32(const walle::AtomicOp& op, const float* src, const floa
       }
     }
     finish_row(op, residual ? residual + oh * op.out_w : nullptr, d, op.out_w);
+  }
+}
+
+// 3x3 max pooling, stride 1 or 2, undilated, on a -inf padded copy of the plane (taps in the
+// padding or the ceil-mode overhang never win, as in the reference).
+inline float max_nan(float a, float v) { return (v > a || v != v) ? v : a; }
+
+template <int kStride>
+void maxpool_3x3(const walle::AtomicOp& op, const float* src, float* dst) {
+  int64_t pw;
+  const float* p = padded_plane(op, src, -std::numeric_limits<float>::infinity(), &pw);
+  for (int64_t oh = 0; oh < op.out_h; ++oh) {
+    float* __restrict d = dst + oh * op.out_w;
+    const float* __restrict r0 = p + oh * op.stride_h * pw;
+    const float* __restrict r1 = r0 + pw;
+    const float* __restrict r2 = r1 + pw;
+    for (int64_t ow = 0; ow < op.out_w; ++ow) {
+      const int64_t c = ow * kStride;
+      float m = r0[c];
+      m = max_nan(m, r0[c + 1]); m = max_nan(m, r0[c + 2]);
+      m = max_nan(m, r1[c]); m = max_nan(m, r1[c + 1]); m = max_nan(m, r1[c + 2]);
+      m = max_nan(m, r2[c]); m = max_nan(m, r2[c + 1]); m = max_nan(m, r2[c + 2]);
+      d[ow] = m;
+    }
   }
 }
 
@@ -77,6 +190,9 @@ void pool_plane_f32(const walle::AtomicOp& op, const float* src, float* dst) {
       count_w[ow] = static_cast<float>(c);
     }
   }
+  // Stride 1 only: at stride 2 the padded copy costs more than the row loops below.
+  if (op.max_pool && op.kernel_h == 3 && op.kernel_w == 3 && op.dilation_h == 1 && op.dilation_w == 1 && sw == 1)
+    return maxpool_3x3<1>(op, src, dst);
   for (int64_t oh = 0; oh < op.out_h; ++oh) {
     float* __restrict d = dst + oh * op.out_w;
     const float init = op.max_pool ? -std::numeric_limits<float>::infinity() : 0.f;
