@@ -69,6 +69,17 @@ std::unique_ptr<Kernel> conv_reference(const AtomicOp& op) {
   });
 }
 
+// d[o - begin] = s[o * stride] for output columns o in [begin, end) that lie in the valid
+// range [ow0, ow1), 0 elsewhere: zero prefix, a gather loop without branches, zero suffix.
+inline void copy_taps(const float* s, int64_t stride, int64_t begin, int64_t end, int64_t ow0, int64_t ow1, float* d) {
+  const int64_t lo = std::min(std::max(begin, ow0), end), hi = std::max(std::min(end, ow1), lo);
+  for (int64_t o = begin; o < lo; ++o) d[o - begin] = 0.f;
+  if (stride == 1) std::memcpy(d + (lo - begin), s + lo, (hi - lo) * sizeof(float));
+  else if (stride == 2) for (int64_t o = lo; o < hi; ++o) d[o - begin] = s[2 * o];
+  else for (int64_t o = lo; o < hi; ++o) d[o - begin] = s[o * stride];
+  for (int64_t o = hi; o < end; ++o) d[o - begin] = 0.f;
+}
+
 class ConvGemmF32 : public Kernel {
  public:
   ConvGemmF32(const AtomicOp& op, Isa isa) : op_(op), isa_(isa) {
@@ -78,9 +89,23 @@ class ConvGemmF32 : public Kernel {
     hw_ = op.out_h * op.out_w;
     direct_ = op.kernel_h == 1 && op.kernel_w == 1 && op.stride_h == 1 && op.stride_w == 1 && op.pad_top == 0 &&
               op.pad_left == 0 && op.out_h == op.h && op.out_w == op.w;
+    // Small images (7x7 = 49 pixels) fill the 32-wide B panels badly: there Y^T = cols^T W^T
+    // (pixels as rows, output channels as columns) wastes less of each microkernel tile.
+    const int64_t mr = isa == Isa::Avx512 ? 14 : 6, nr = gemm_b_panel_width(isa);
+    auto eff = [](int64_t rows, int64_t r_tile, int64_t cols, int64_t c_tile) {
+      return static_cast<double>(rows) / ((rows + r_tile - 1) / r_tile * r_tile) * cols / ((cols + c_tile - 1) / c_tile * c_tile);
+    };
+    transposed_ = hw_ <= 400 && cout_g_ >= nr && eff(hw_, mr, cout_g_, nr) > 1.08 * eff(cout_g_, mr, hw_, nr);
   }
 
   void plan(const AtomicOp& op, const AtomicGraph& g) override {
+    if (!g.is_constant(op.inputs[1])) transposed_ = false;
+    if (transposed_) {  // W^T (K x OC) as the packed B operand
+      const float* w = g.tensors[g.root(op.inputs[1])].constant.data_as<float>();
+      for (int64_t grp = 0; grp < op.group; ++grp)
+        packed_w_.push_back(pack_b(k_, cout_g_, MatrixView{w + grp * cout_g_ * k_, 1, k_}, isa_));
+      return;
+    }
     if (g.is_constant(op.inputs[1])) {
       const float* w = g.tensors[g.root(op.inputs[1])].constant.data_as<float>();
       for (int64_t grp = 0; grp < op.group; ++grp)
@@ -90,6 +115,7 @@ class ConvGemmF32 : public Kernel {
 
   // im2col writes B straight into the GEMM's packed panel layout (no second packing pass).
   size_t scratch_bytes() const override {
+    if (transposed_) return static_cast<size_t>((direct_ ? 0 : k_ * hw_) + hw_ * cout_g_) * sizeof(float);
     if (direct_) return 0;
     const int64_t nr = gemm_b_panel_width(isa_);
     return static_cast<size_t>((hw_ + nr - 1) / nr * nr * k_) * sizeof(float);
@@ -101,6 +127,7 @@ class ConvGemmF32 : public Kernel {
     const float* bias = io.inputs.size() > 2 ? static_cast<const float*>(io.inputs[2]) : nullptr;
     const float* res = io.inputs.size() > 3 ? static_cast<const float*>(io.inputs[3]) : nullptr;
     float* y = static_cast<float*>(io.output);
+    if (transposed_) return run_transposed(x, bias, res, y, static_cast<float*>(io.scratch), pool);
     for (int64_t n = 0; n < op_.n; ++n)
       for (int64_t grp = 0; grp < op_.group; ++grp) {
         const float* xg = x + (n * op_.c + grp * cin_g_) * op_.h * op_.w;
@@ -125,10 +152,56 @@ class ConvGemmF32 : public Kernel {
   }
 
   std::string name() const override {
-    return std::string("f32-conv-") + (direct_ ? "1x1-gemm-" : "im2col-gemm-") + isa_name(isa_);
+    return std::string("f32-conv-") + (direct_ ? "1x1-gemm-" : "im2col-gemm-") + (transposed_ ? "t-" : "") + isa_name(isa_);
   }
 
  private:
+  // C (pixels x OC) = cols^T (pixels x K) * W^T (K x OC, packed at plan time), then one
+  // transposing pass into NCHW that adds bias and residual and applies the activation.
+  void run_transposed(const float* x, const float* bias, const float* res, float* y, float* scratch, ThreadPool& pool) {
+    float* cols = scratch;
+    float* c = scratch + (direct_ ? 0 : k_ * hw_);
+    for (int64_t n = 0; n < op_.n; ++n)
+      for (int64_t grp = 0; grp < op_.group; ++grp) {
+        const float* xg = x + (n * op_.c + grp * cin_g_) * op_.h * op_.w;
+        if (!direct_) im2col_plain(xg, cols, pool);
+        GemmOperand A{MatrixView{direct_ ? xg : cols, 1, hw_}, nullptr};
+        GemmOperand B{MatrixView{}, packed_w_[grp].get()};
+        sgemm(hw_, cout_g_, k_, A, B, c, cout_g_, GemmEpilogue{}, pool, isa_);
+        const int64_t out_off = (n * op_.out_c + grp * cout_g_) * hw_;
+        parallel_rows(pool, cout_g_, hw_, [&](int64_t b, int64_t e) {
+          for (int64_t oc = b; oc < e; ++oc) {
+            float* d = y + out_off + oc * hw_;
+            const float bv = bias ? bias[grp * cout_g_ + oc] : 0.f;
+            for (int64_t p = 0; p < hw_; ++p) d[p] = c[p * cout_g_ + oc] + bv;
+            if (res) for (int64_t p = 0; p < hw_; ++p) d[p] += res[out_off + oc * hw_ + p];
+            if (op_.activation == walle::Activation::Relu) for (int64_t p = 0; p < hw_; ++p) d[p] = d[p] > 0.f ? d[p] : 0.f;
+            else if (op_.activation != walle::Activation::None) for (int64_t p = 0; p < hw_; ++p) d[p] = activate<float>(d[p], op_);
+          }
+        });
+      }
+  }
+
+  // Row (ic, kh, kw) of the K x hw column matrix, row-major.
+  void im2col_plain(const float* x, float* cols, ThreadPool& pool) {
+    const AtomicOp& op = op_;
+    parallel_rows(pool, k_, hw_, [&](int64_t b, int64_t e) {
+      for (int64_t row = b; row < e; ++row) {
+        const int64_t kw = row % op.kernel_w, kh = (row / op.kernel_w) % op.kernel_h, ic = row / (op.kernel_w * op.kernel_h);
+        const int64_t off = kw * op.dilation_w - op.pad_left;
+        int64_t ow0 = off >= 0 ? 0 : (-off + op.stride_w - 1) / op.stride_w;
+        int64_t ow1 = op.w - off <= 0 ? 0 : std::min(op.out_w, (op.w - off + op.stride_w - 1) / op.stride_w);
+        if (ow1 < ow0) ow1 = ow0;
+        for (int64_t oh = 0; oh < op.out_h; ++oh) {
+          const int64_t ih = oh * op.stride_h - op.pad_top + kh * op.dilation_h;
+          float* d = cols + row * hw_ + oh * op.out_w;
+          if (ih < 0 || ih >= op.h) std::memset(d, 0, op.out_w * sizeof(float));
+          else copy_taps(x + ic * op.h * op.w + ih * op.w + off, op.stride_w, 0, op.out_w, ow0, ow1, d);
+        }
+      }
+    });
+  }
+
   // Row (ic, kh, kw) of the column matrix holds the input pixels that tap meets (0 in the
   // padding), written into B panels of NR columns: element (row, col) at
   // cols[(col / NR) * K * NR + row * NR + col % NR]. Columns past hw in the last panel are 0.
@@ -158,10 +231,7 @@ class ConvGemmF32 : public Kernel {
             } else if (op.stride_w == 1 && ow >= ow0 && ow + len <= ow1) {
               std::memcpy(d, s + ow, len * sizeof(float));
             } else {
-              for (int64_t t = 0; t < len; ++t) {
-                const int64_t o = ow + t;
-                d[t] = (o >= ow0 && o < ow1) ? s[o * op.stride_w] : 0.f;
-              }
+              copy_taps(s, op.stride_w, ow, ow + len, ow0, ow1, d);
             }
             ow += len;
             col += len;
@@ -175,7 +245,7 @@ class ConvGemmF32 : public Kernel {
   AtomicOp op_;
   Isa isa_;
   int64_t cin_g_, cout_g_, k_, hw_;
-  bool direct_;
+  bool direct_, transposed_ = false;
   std::vector<std::unique_ptr<PackedMatrix>> packed_w_;
 };
 

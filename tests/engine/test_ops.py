@@ -128,6 +128,9 @@ CASES = [
     ("Conv-3x3-s1-odd", "Conv", {"x": g32(2, 6, 13, 11)}, {"w": g32(9, 6, 3, 3), "b": g32(9)}, {"pads": [1, 1, 1, 1]}, 1),
     ("Conv-3x3-s1-nopad", "Conv", {"x": g32(1, 3, 8, 37)}, {"w": g32(5, 3, 3, 3)}, {}, 1),
     ("Conv-3x3-s1-asym", "Conv", {"x": g32(1, 4, 6, 5)}, {"w": g32(40, 4, 3, 3)}, {"pads": [0, 2, 1, 0]}, 1),
+    # small images: the transposed (pixels x channels) GEMM path
+    ("Conv-3x3-small-image", "Conv", {"x": g32(2, 8, 7, 7)}, {"w": g32(64, 8, 3, 3), "b": g32(64)}, {"pads": [1, 1, 1, 1]}, 1),
+    ("Conv-1x1-small-image", "Conv", {"x": g32(1, 24, 5, 9)}, {"w": g32(96, 24, 1, 1), "b": g32(96)}, {}, 1),
     ("Conv-7x7-s2", "Conv", {"x": g32(1, 3, 29, 31)}, {"w": g32(17, 3, 7, 7)},
      {"pads": [3, 3, 3, 3], "strides": [2, 2]}, 1),
     ("MaxPool-ceil-pad", "MaxPool", {"x": f32(1, 2, 10, 10)}, {},
