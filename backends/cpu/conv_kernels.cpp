@@ -5,6 +5,7 @@
 //  - f32 depthwise: direct loops over rows (vectorized by the compiler), one channel per task.
 // Bias, residual and activation are fused into the store.
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -95,7 +96,12 @@ class ConvGemmF32 : public Kernel {
     auto eff = [](int64_t rows, int64_t r_tile, int64_t cols, int64_t c_tile) {
       return static_cast<double>(rows) / ((rows + r_tile - 1) / r_tile * r_tile) * cols / ((cols + c_tile - 1) / c_tile * c_tile);
     };
-    transposed_ = hw_ <= 400 && cout_g_ >= nr && eff(hw_, mr, cout_g_, nr) > 1.08 * eff(cout_g_, mr, hw_, nr);
+    // Only with im2col: a 1x1 conv would then pack the image transposed on every call (a
+    // strided gather), which measured slower than the wasted columns (96->576 at 14x14: 107 vs
+    // 136 GFLOP/s); 3x3 at 7x7 gains (131 vs 102).
+    transposed_ = !direct_ && hw_ <= 400 && cout_g_ >= nr && eff(hw_, mr, cout_g_, nr) > 1.08 * eff(cout_g_, mr, hw_, nr);
+    if (const char* forced = std::getenv("WALLE_CONV_GEMM"))  // "t" | "n": force the orientation (tests, tuning)
+      transposed_ = std::string(forced) == "t";
   }
 
   void plan(const AtomicOp& op, const AtomicGraph& g) override {
@@ -169,14 +175,25 @@ class ConvGemmF32 : public Kernel {
         GemmOperand B{MatrixView{}, packed_w_[grp].get()};
         sgemm(hw_, cout_g_, k_, A, B, c, cout_g_, GemmEpilogue{}, pool, isa_);
         const int64_t out_off = (n * op_.out_c + grp * cout_g_) * hw_;
-        parallel_rows(pool, cout_g_, hw_, [&](int64_t b, int64_t e) {
-          for (int64_t oc = b; oc < e; ++oc) {
-            float* d = y + out_off + oc * hw_;
-            const float bv = bias ? bias[grp * cout_g_ + oc] : 0.f;
-            for (int64_t p = 0; p < hw_; ++p) d[p] = c[p * cout_g_ + oc] + bv;
-            if (res) for (int64_t p = 0; p < hw_; ++p) d[p] += res[out_off + oc * hw_ + p];
-            if (op_.activation == walle::Activation::Relu) for (int64_t p = 0; p < hw_; ++p) d[p] = d[p] > 0.f ? d[p] : 0.f;
-            else if (op_.activation != walle::Activation::None) for (int64_t p = 0; p < hw_; ++p) d[p] = activate<float>(d[p], op_);
+        // Blocks of 16 channels: each pixel's 16 values are one cache line of C, and the 16
+        // output rows are written as parallel streams (a channel at a time would read C with a
+        // stride of OC floats, one cache miss per element).
+        constexpr int64_t kBlock = 16;
+        parallel_rows(pool, (cout_g_ + kBlock - 1) / kBlock, kBlock * hw_, [&](int64_t b, int64_t e) {
+          for (int64_t blk = b; blk < e; ++blk) {
+            const int64_t oc0 = blk * kBlock, oc1 = std::min(cout_g_, oc0 + kBlock);
+            for (int64_t p = 0; p < hw_; ++p) {
+              const float* cp = c + p * cout_g_;
+              for (int64_t oc = oc0; oc < oc1; ++oc) y[out_off + oc * hw_ + p] = cp[oc];
+            }
+            for (int64_t oc = oc0; oc < oc1; ++oc) {
+              float* d = y + out_off + oc * hw_;
+              const float bv = bias ? bias[grp * cout_g_ + oc] : 0.f;
+              if (res) for (int64_t p = 0; p < hw_; ++p) d[p] += bv + res[out_off + oc * hw_ + p];
+              else for (int64_t p = 0; p < hw_; ++p) d[p] += bv;
+              if (op_.activation == walle::Activation::Relu) for (int64_t p = 0; p < hw_; ++p) d[p] = d[p] > 0.f ? d[p] : 0.f;
+              else if (op_.activation != walle::Activation::None) for (int64_t p = 0; p < hw_; ++p) d[p] = activate<float>(d[p], op_);
+            }
           }
         });
       }
