@@ -210,11 +210,12 @@ def test_op_two_threads(case, tmp_path):
     _check(run_walle(model, inputs, tmp_path, threads=2), reference(model, inputs))
 
 
-@pytest.mark.parametrize("algo", ["winograd", "im2col"])
+@pytest.mark.parametrize("algo", ["winograd", "im2col", "im2col-transposed"])
 @pytest.mark.parametrize("case", [c for c in CASES if c[1] == "Conv"], ids=lambda c: c[0])
 def test_conv_algorithms(case, algo, tmp_path, monkeypatch):
     """Every conv algorithm the CPU backend can choose (forced where it applies), vs the reference."""
-    monkeypatch.setenv("WALLE_CONV_ALGO", algo)
+    monkeypatch.setenv("WALLE_CONV_ALGO", algo.split("-")[0])
+    monkeypatch.setenv("WALLE_CONV_GEMM", "t" if algo.endswith("transposed") else "n")
     _, op, inputs, constants, attrs, n_out = case
     model = node_model(op, inputs, n_out, constants, opset=_opset(op), **attrs)
     _check(run_walle(model, inputs, tmp_path), reference(model, inputs))
