@@ -167,6 +167,36 @@ void maxpool_3x3(const walle::AtomicOp& op, const float* src, float* dst) {
   }
 }
 
+// Stride 2: interior columns of interior rows in one pass (no padded copy: at stride 2 it
+// costs more than it saves); the border through the general loop below.
+bool maxpool_3x3_s2_row(const walle::AtomicOp& op, const float* src, float* d, int64_t oh, int64_t lo, int64_t hi) {
+  const int64_t ih = oh * 2 - op.pad_top;
+  if (ih < 0 || ih + 2 >= op.h) return false;
+  const float* __restrict r0 = src + ih * op.w - op.pad_left;
+  const float* __restrict r1 = r0 + op.w;
+  const float* __restrict r2 = r1 + op.w;
+  for (int64_t ow = lo; ow < hi; ++ow) {
+    const int64_t c = 2 * ow;
+    float m = r0[c];
+    m = max_nan(m, r0[c + 1]); m = max_nan(m, r0[c + 2]);
+    m = max_nan(m, r1[c]); m = max_nan(m, r1[c + 1]); m = max_nan(m, r1[c + 2]);
+    m = max_nan(m, r2[c]); m = max_nan(m, r2[c + 1]); m = max_nan(m, r2[c + 2]);
+    d[ow] = m;
+  }
+  auto border = [&](int64_t ow) {
+    float m = -std::numeric_limits<float>::infinity();
+    for (int64_t kh = 0; kh < 3; ++kh)
+      for (int64_t kw = 0; kw < 3; ++kw) {
+        const int64_t iw = ow * 2 - op.pad_left + kw;
+        if (iw >= 0 && iw < op.w) m = max_nan(m, src[(ih + kh) * op.w + iw]);
+      }
+    d[ow] = m;
+  };
+  for (int64_t ow = 0; ow < lo; ++ow) border(ow);
+  for (int64_t ow = hi; ow < op.out_w; ++ow) border(ow);
+  return true;
+}
+
 // Max: NaN wins (as in the reference). Average: the divisor counts the taps inside the input,
 // or with count_include_pad also those in the explicit padding (never the ceil-mode
 // overhang); that set is a product of a row range and a column range.
@@ -193,8 +223,13 @@ void pool_plane_f32(const walle::AtomicOp& op, const float* src, float* dst) {
   // Stride 1 only: at stride 2 the padded copy costs more than the row loops below.
   if (op.max_pool && op.kernel_h == 3 && op.kernel_w == 3 && op.dilation_h == 1 && op.dilation_w == 1 && sw == 1)
     return maxpool_3x3<1>(op, src, dst);
+  const bool s2 = op.max_pool && op.kernel_h == 3 && op.kernel_w == 3 && op.dilation_h == 1 && op.dilation_w == 1 &&
+                  sw == 2 && op.stride_h == 2;
+  int64_t lo = 0, hi = 0;
+  if (s2) interior_columns(op, 3, &lo, &hi);
   for (int64_t oh = 0; oh < op.out_h; ++oh) {
     float* __restrict d = dst + oh * op.out_w;
+    if (s2 && maxpool_3x3_s2_row(op, src, d, oh, lo, hi)) continue;
     const float init = op.max_pool ? -std::numeric_limits<float>::infinity() : 0.f;
     for (int64_t i = 0; i < op.out_w; ++i) d[i] = init;
     int64_t count_h = 0;
