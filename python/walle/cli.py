@@ -79,11 +79,25 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
+    import os
+
     from .session import load
 
+    if args.profile:
+        os.environ["WALLE_PROFILE"] = "1"
     session = load(args.model, backend=args.backend, threads=args.threads)
-    for row in session.plan():
-        print(f"{row['op']:8s} {row['kernel']:34s} {row['shape']:24s} {row['node']}")
+    if args.profile:
+        from .benchmark import random_inputs
+
+        feed = random_inputs(session.inputs)
+        for _ in range(args.profile):
+            session.run(feed)
+    rows = session.plan()
+    for row in rows:
+        timing = f"{row['us']:10.1f} us " if args.profile else ""
+        print(f"{timing}{row['op']:8s} {row['kernel']:34s} {row['shape']:24s} {row['node']}")
+    if args.profile:
+        print(f"total {sum(r['us'] for r in rows) / 1e3:.3f} ms per run (mean of {args.profile} runs)")
     return 0
 
 
@@ -162,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--backend", default="cpu")
+    p.add_argument("--profile", type=int, default=0, metavar="RUNS",
+                   help="run RUNS times on random inputs and show each kernel's mean time")
     p.set_defaults(func=_cmd_plan)
 
     p = sub.add_parser("bench", help="median latency, optionally next to onnxruntime")

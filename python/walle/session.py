@@ -141,7 +141,8 @@ class Session:
         return out[0] if len(out) == 1 else tuple(out)
 
     def plan(self) -> list[dict[str, str]]:
-        """The atomic ops of the current plan: source node, op, kernel chosen, output shape."""
+        """The atomic ops of the current plan: source node, op, kernel chosen, output shape, MACs,
+        and ``us``: mean kernel time per run when profiling (``WALLE_PROFILE=1`` at load), else 0."""
         return list(self._engine.plan())
 
     @property
