@@ -5,9 +5,12 @@
 //  - f32 depthwise: direct loops over rows (vectorized by the compiler), one channel per task.
 // Bias, residual and activation are fused into the store.
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
+#include "cpu/conv_algorithm.h"
+#include "cpu/conv_f32.h"
 #include "cpu/dispatch.h"
 #include "cpu/gemm.h"
 #include "cpu/kernels.h"
@@ -67,6 +70,17 @@ std::unique_ptr<Kernel> conv_reference(const AtomicOp& op) {
   });
 }
 
+// d[o - begin] = s[o * stride] for output columns o in [begin, end) that lie in the valid
+// range [ow0, ow1), 0 elsewhere: zero prefix, a gather loop without branches, zero suffix.
+inline void copy_taps(const float* s, int64_t stride, int64_t begin, int64_t end, int64_t ow0, int64_t ow1, float* d) {
+  const int64_t lo = std::min(std::max(begin, ow0), end), hi = std::max(std::min(end, ow1), lo);
+  for (int64_t o = begin; o < lo; ++o) d[o - begin] = 0.f;
+  if (stride == 1) std::memcpy(d + (lo - begin), s + lo, (hi - lo) * sizeof(float));
+  else if (stride == 2) for (int64_t o = lo; o < hi; ++o) d[o - begin] = s[2 * o];
+  else for (int64_t o = lo; o < hi; ++o) d[o - begin] = s[o * stride];
+  for (int64_t o = hi; o < end; ++o) d[o - begin] = 0.f;
+}
+
 class ConvGemmF32 : public Kernel {
  public:
   ConvGemmF32(const AtomicOp& op, Isa isa) : op_(op), isa_(isa) {
@@ -76,9 +90,28 @@ class ConvGemmF32 : public Kernel {
     hw_ = op.out_h * op.out_w;
     direct_ = op.kernel_h == 1 && op.kernel_w == 1 && op.stride_h == 1 && op.stride_w == 1 && op.pad_top == 0 &&
               op.pad_left == 0 && op.out_h == op.h && op.out_w == op.w;
+    // Small images (7x7 = 49 pixels) fill the 32-wide B panels badly: there Y^T = cols^T W^T
+    // (pixels as rows, output channels as columns) wastes less of each microkernel tile.
+    const int64_t mr = isa == Isa::Avx512 ? 14 : 6, nr = gemm_b_panel_width(isa);
+    auto eff = [](int64_t rows, int64_t r_tile, int64_t cols, int64_t c_tile) {
+      return static_cast<double>(rows) / ((rows + r_tile - 1) / r_tile * r_tile) * cols / ((cols + c_tile - 1) / c_tile * c_tile);
+    };
+    // Only with im2col: a 1x1 conv would then pack the image transposed on every call (a
+    // strided gather), which measured slower than the wasted columns (96->576 at 14x14: 107 vs
+    // 136 GFLOP/s); 3x3 at 7x7 gains (131 vs 102).
+    transposed_ = !direct_ && hw_ <= 400 && cout_g_ >= nr && eff(hw_, mr, cout_g_, nr) > 1.08 * eff(cout_g_, mr, hw_, nr);
+    if (const char* forced = std::getenv("WALLE_CONV_GEMM"))  // "t" | "n": force the orientation (tests, tuning)
+      transposed_ = std::string(forced) == "t";
   }
 
   void plan(const AtomicOp& op, const AtomicGraph& g) override {
+    if (!g.is_constant(op.inputs[1])) transposed_ = false;
+    if (transposed_) {  // W^T (K x OC) as the packed B operand
+      const float* w = g.tensors[g.root(op.inputs[1])].constant.data_as<float>();
+      for (int64_t grp = 0; grp < op.group; ++grp)
+        packed_w_.push_back(pack_b(k_, cout_g_, MatrixView{w + grp * cout_g_ * k_, 1, k_}, isa_));
+      return;
+    }
     if (g.is_constant(op.inputs[1])) {
       const float* w = g.tensors[g.root(op.inputs[1])].constant.data_as<float>();
       for (int64_t grp = 0; grp < op.group; ++grp)
@@ -86,7 +119,13 @@ class ConvGemmF32 : public Kernel {
     }
   }
 
-  size_t scratch_bytes() const override { return direct_ ? 0 : static_cast<size_t>(k_ * hw_) * sizeof(float); }
+  // im2col writes B straight into the GEMM's packed panel layout (no second packing pass).
+  size_t scratch_bytes() const override {
+    if (transposed_) return static_cast<size_t>((direct_ ? 0 : k_ * hw_) + hw_ * cout_g_) * sizeof(float);
+    if (direct_) return 0;
+    const int64_t nr = gemm_b_panel_width(isa_);
+    return static_cast<size_t>((hw_ + nr - 1) / nr * nr * k_) * sizeof(float);
+  }
 
   void run(const KernelIO& io, ThreadPool& pool) override {
     const float* x = static_cast<const float*>(io.inputs[0]);
@@ -94,13 +133,17 @@ class ConvGemmF32 : public Kernel {
     const float* bias = io.inputs.size() > 2 ? static_cast<const float*>(io.inputs[2]) : nullptr;
     const float* res = io.inputs.size() > 3 ? static_cast<const float*>(io.inputs[3]) : nullptr;
     float* y = static_cast<float*>(io.output);
+    if (transposed_) return run_transposed(x, bias, res, y, static_cast<float*>(io.scratch), pool);
     for (int64_t n = 0; n < op_.n; ++n)
       for (int64_t grp = 0; grp < op_.group; ++grp) {
         const float* xg = x + (n * op_.c + grp * cin_g_) * op_.h * op_.w;
-        const float* cols = xg;
+        GemmOperand B{MatrixView{xg, hw_, 1}, nullptr};
+        std::unique_ptr<PackedMatrix> packed_cols;
         if (!direct_) {
-          cols = static_cast<float*>(io.scratch);
-          im2col(xg, static_cast<float*>(io.scratch), pool);
+          float* cols = static_cast<float*>(io.scratch);
+          im2col_packed(xg, cols, pool);
+          packed_cols = packed_b_view(k_, hw_, cols, isa_);
+          B.packed = packed_cols.get();
         }
         GemmEpilogue e;
         if (bias) { e.bias_kind = GemmEpilogue::Bias::PerRow; e.bias = bias + grp * cout_g_; }
@@ -110,34 +153,108 @@ class ConvGemmF32 : public Kernel {
         e.clip_min = op_.alpha;
         e.clip_max = op_.beta;
         GemmOperand A{MatrixView{w + grp * cout_g_ * k_, k_, 1}, packed_w_.empty() ? nullptr : packed_w_[grp].get()};
-        GemmOperand B{MatrixView{cols, hw_, 1}, nullptr};
         sgemm(cout_g_, hw_, k_, A, B, y + out_off, hw_, e, pool, isa_);
       }
   }
 
   std::string name() const override {
-    return std::string("f32-conv-") + (direct_ ? "1x1-gemm-" : "im2col-gemm-") + isa_name(isa_);
+    return std::string("f32-conv-") + (direct_ ? "1x1-gemm-" : "im2col-gemm-") + (transposed_ ? "t-" : "") + isa_name(isa_);
   }
 
  private:
-  // Row (ic, kh, kw) of the column matrix holds the input pixels that tap meets, 0 in padding.
-  void im2col(const float* x, float* cols, ThreadPool& pool) {
+  // C (pixels x OC) = cols^T (pixels x K) * W^T (K x OC, packed at plan time), then one
+  // transposing pass into NCHW that adds bias and residual and applies the activation.
+  void run_transposed(const float* x, const float* bias, const float* res, float* y, float* scratch, ThreadPool& pool) {
+    float* cols = scratch;
+    float* c = scratch + (direct_ ? 0 : k_ * hw_);
+    for (int64_t n = 0; n < op_.n; ++n)
+      for (int64_t grp = 0; grp < op_.group; ++grp) {
+        const float* xg = x + (n * op_.c + grp * cin_g_) * op_.h * op_.w;
+        if (!direct_) im2col_plain(xg, cols, pool);
+        GemmOperand A{MatrixView{direct_ ? xg : cols, 1, hw_}, nullptr};
+        GemmOperand B{MatrixView{}, packed_w_[grp].get()};
+        sgemm(hw_, cout_g_, k_, A, B, c, cout_g_, GemmEpilogue{}, pool, isa_);
+        const int64_t out_off = (n * op_.out_c + grp * cout_g_) * hw_;
+        // Blocks of 16 channels: each pixel's 16 values are one cache line of C, and the 16
+        // output rows are written as parallel streams (a channel at a time would read C with a
+        // stride of OC floats, one cache miss per element).
+        constexpr int64_t kBlock = 16;
+        parallel_rows(pool, (cout_g_ + kBlock - 1) / kBlock, kBlock * hw_, [&](int64_t b, int64_t e) {
+          for (int64_t blk = b; blk < e; ++blk) {
+            const int64_t oc0 = blk * kBlock, oc1 = std::min(cout_g_, oc0 + kBlock);
+            for (int64_t p = 0; p < hw_; ++p) {
+              const float* cp = c + p * cout_g_;
+              for (int64_t oc = oc0; oc < oc1; ++oc) y[out_off + oc * hw_ + p] = cp[oc];
+            }
+            for (int64_t oc = oc0; oc < oc1; ++oc) {
+              float* d = y + out_off + oc * hw_;
+              const float bv = bias ? bias[grp * cout_g_ + oc] : 0.f;
+              if (res) for (int64_t p = 0; p < hw_; ++p) d[p] += bv + res[out_off + oc * hw_ + p];
+              else for (int64_t p = 0; p < hw_; ++p) d[p] += bv;
+              if (op_.activation == walle::Activation::Relu) for (int64_t p = 0; p < hw_; ++p) d[p] = d[p] > 0.f ? d[p] : 0.f;
+              else if (op_.activation != walle::Activation::None) for (int64_t p = 0; p < hw_; ++p) d[p] = activate<float>(d[p], op_);
+            }
+          }
+        });
+      }
+  }
+
+  // Row (ic, kh, kw) of the K x hw column matrix, row-major.
+  void im2col_plain(const float* x, float* cols, ThreadPool& pool) {
     const AtomicOp& op = op_;
     parallel_rows(pool, k_, hw_, [&](int64_t b, int64_t e) {
       for (int64_t row = b; row < e; ++row) {
-        int64_t kw = row % op.kernel_w, kh = (row / op.kernel_w) % op.kernel_h, ic = row / (op.kernel_w * op.kernel_h);
-        const float* src = x + ic * op.h * op.w;
-        float* dst = cols + row * hw_;
+        const int64_t kw = row % op.kernel_w, kh = (row / op.kernel_w) % op.kernel_h, ic = row / (op.kernel_w * op.kernel_h);
+        const int64_t off = kw * op.dilation_w - op.pad_left;
+        int64_t ow0 = off >= 0 ? 0 : (-off + op.stride_w - 1) / op.stride_w;
+        int64_t ow1 = op.w - off <= 0 ? 0 : std::min(op.out_w, (op.w - off + op.stride_w - 1) / op.stride_w);
+        if (ow1 < ow0) ow1 = ow0;
         for (int64_t oh = 0; oh < op.out_h; ++oh) {
-          int64_t ih = oh * op.stride_h - op.pad_top + kh * op.dilation_h;
-          float* d = dst + oh * op.out_w;
-          if (ih < 0 || ih >= op.h) { std::memset(d, 0, op.out_w * sizeof(float)); continue; }
-          const float* s = src + ih * op.w;
-          for (int64_t ow = 0; ow < op.out_w; ++ow) {
-            int64_t iw = ow * op.stride_w - op.pad_left + kw * op.dilation_w;
-            d[ow] = (iw >= 0 && iw < op.w) ? s[iw] : 0.f;
+          const int64_t ih = oh * op.stride_h - op.pad_top + kh * op.dilation_h;
+          float* d = cols + row * hw_ + oh * op.out_w;
+          if (ih < 0 || ih >= op.h) std::memset(d, 0, op.out_w * sizeof(float));
+          else copy_taps(x + ic * op.h * op.w + ih * op.w + off, op.stride_w, 0, op.out_w, ow0, ow1, d);
+        }
+      }
+    });
+  }
+
+  // Row (ic, kh, kw) of the column matrix holds the input pixels that tap meets (0 in the
+  // padding), written into B panels of NR columns: element (row, col) at
+  // cols[(col / NR) * K * NR + row * NR + col % NR]. Columns past hw in the last panel are 0.
+  void im2col_packed(const float* x, float* cols, ThreadPool& pool) {
+    const AtomicOp& op = op_;
+    const int64_t NR = gemm_b_panel_width(isa_), K = k_, panel = K * NR;
+    parallel_rows(pool, k_, hw_, [&](int64_t b, int64_t e) {
+      for (int64_t row = b; row < e; ++row) {
+        const int64_t kw = row % op.kernel_w, kh = (row / op.kernel_w) % op.kernel_h, ic = row / (op.kernel_w * op.kernel_h);
+        const float* src = x + ic * op.h * op.w;
+        float* base = cols + row * NR;
+        const int64_t off = kw * op.dilation_w - op.pad_left;
+        // valid output columns: 0 <= ow*stride + off < W
+        int64_t ow0 = off >= 0 ? 0 : (-off + op.stride_w - 1) / op.stride_w;
+        int64_t ow1 = op.w - off <= 0 ? 0 : std::min(op.out_w, (op.w - off + op.stride_w - 1) / op.stride_w);
+        if (ow1 < ow0) ow1 = ow0;
+        int64_t col = 0;
+        for (int64_t oh = 0; oh < op.out_h; ++oh) {
+          const int64_t ih = oh * op.stride_h - op.pad_top + kh * op.dilation_h;
+          const bool row_in = ih >= 0 && ih < op.h;
+          const float* s = src + ih * op.w + off;
+          for (int64_t ow = 0; ow < op.out_w;) {
+            const int64_t j = col % NR, len = std::min(NR - j, op.out_w - ow);
+            float* d = base + (col / NR) * panel + j;
+            if (!row_in) {
+              std::memset(d, 0, len * sizeof(float));
+            } else if (op.stride_w == 1 && ow >= ow0 && ow + len <= ow1) {
+              std::memcpy(d, s + ow, len * sizeof(float));
+            } else {
+              copy_taps(s, op.stride_w, ow, ow + len, ow0, ow1, d);
+            }
+            ow += len;
+            col += len;
           }
         }
+        if (hw_ % NR) std::memset(base + (hw_ / NR) * panel + hw_ % NR, 0, (NR - hw_ % NR) * sizeof(float));
       }
     });
   }
@@ -145,48 +262,39 @@ class ConvGemmF32 : public Kernel {
   AtomicOp op_;
   Isa isa_;
   int64_t cin_g_, cout_g_, k_, hw_;
-  bool direct_;
+  bool direct_, transposed_ = false;
   std::vector<std::unique_ptr<PackedMatrix>> packed_w_;
 };
 
-// One output channel of a depthwise convolution: for each tap, a vector multiply-add over the
-// valid output columns of each row.
-std::unique_ptr<Kernel> depthwise_f32(const AtomicOp& op) {
-  return std::make_unique<FunctionKernel>("f32-conv-depthwise", [op](const KernelIO& io, ThreadPool& pool) {
+// Depthwise convolution, one channel plane per task, through the per-ISA row loops.
+std::unique_ptr<Kernel> depthwise_f32(const AtomicOp& op, Isa isa) {
+  const ConvF32& t = conv_f32(isa);
+  return std::make_unique<FunctionKernel>(std::string("f32-conv-depthwise-") + isa_name(isa), [op, &t](const KernelIO& io, ThreadPool& pool) {
     const float* x = static_cast<const float*>(io.inputs[0]);
     const float* w = static_cast<const float*>(io.inputs[1]);
     const float* bias = io.inputs.size() > 2 ? static_cast<const float*>(io.inputs[2]) : nullptr;
     const float* res = io.inputs.size() > 3 ? static_cast<const float*>(io.inputs[3]) : nullptr;
     float* y = static_cast<float*>(io.output);
-    int64_t plane = op.out_h * op.out_w;
+    const int64_t plane = op.out_h * op.out_w;
     parallel_rows(pool, op.n * op.c, plane * op.kernel_h * op.kernel_w, [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) {
-        int64_t ch = t % op.c;
-        const float* src = x + t * op.h * op.w;
-        const float* wk = w + ch * op.kernel_h * op.kernel_w;
-        float* dst = y + t * plane;
-        float b0 = bias ? bias[ch] : 0.f;
-        for (int64_t i = 0; i < plane; ++i) dst[i] = b0;
-        for (int64_t kh = 0; kh < op.kernel_h; ++kh)
-          for (int64_t kw = 0; kw < op.kernel_w; ++kw) {
-            float wv = wk[kh * op.kernel_w + kw];
-            int64_t off_w = kw * op.dilation_w - op.pad_left;
-            // valid ow: 0 <= ow*stride + off_w < W
-            int64_t ow0 = off_w >= 0 ? 0 : (-off_w + op.stride_w - 1) / op.stride_w;
-            int64_t ow1 = op.w - off_w <= 0 ? 0 : std::min(op.out_w, (op.w - off_w + op.stride_w - 1) / op.stride_w);
-            for (int64_t oh = 0; oh < op.out_h; ++oh) {
-              int64_t ih = oh * op.stride_h - op.pad_top + kh * op.dilation_h;
-              if (ih < 0 || ih >= op.h) continue;
-              const float* s = src + ih * op.w + off_w;
-              float* d = dst + oh * op.out_w;
-              if (op.stride_w == 1) for (int64_t ow = ow0; ow < ow1; ++ow) d[ow] += wv * s[ow];
-              else for (int64_t ow = ow0; ow < ow1; ++ow) d[ow] += wv * s[ow * op.stride_w];
-            }
-          }
-        if (res) for (int64_t i = 0; i < plane; ++i) dst[i] += res[t * plane + i];
-        if (op.activation != walle::Activation::None)
-          for (int64_t i = 0; i < plane; ++i) dst[i] = activate<float>(dst[i], op);
+      for (int64_t p = b; p < e; ++p) {
+        const int64_t ch = p % op.c;
+        t.depthwise_plane(op, x + p * op.h * op.w, w + ch * op.kernel_h * op.kernel_w, bias ? bias[ch] : 0.f,
+                          res ? res + p * plane : nullptr, y + p * plane);
       }
+    });
+  });
+}
+
+std::unique_ptr<Kernel> pool_f32(const AtomicOp& op, Isa isa) {
+  const ConvF32& t = conv_f32(isa);
+  return std::make_unique<FunctionKernel>(std::string(op.max_pool ? "f32-maxpool-" : "f32-avgpool-") + isa_name(isa),
+                                          [op, &t](const KernelIO& io, ThreadPool& pool) {
+    const float* x = static_cast<const float*>(io.inputs[0]);
+    float* y = static_cast<float*>(io.output);
+    const int64_t plane = op.out_h * op.out_w;
+    parallel_rows(pool, op.n * op.c, plane * op.kernel_h * op.kernel_w, [&](int64_t b, int64_t e) {
+      for (int64_t p = b; p < e; ++p) t.pool_plane(op, x + p * op.h * op.w, y + p * plane);
     });
   });
 }
@@ -255,7 +363,15 @@ void register_conv_kernels(KernelRegistry& r) {
                              [f32](const AtomicOp& op, const AtomicGraph& g) {
                                return f32(op, g) && op.group == op.c && op.out_c == op.c;
                              },
-                             [](const AtomicOp& op, const AtomicGraph&) { return depthwise_f32(op); }});
+                             [isa](const AtomicOp& op, const AtomicGraph&) { return depthwise_f32(op, isa); }});
+    // Registered after im2col: chosen where the cost estimate prefers it (constant weights only).
+    r.add(AtomicKind::Conv, {"f32-conv-winograd-f23", isa,
+                             [f32, isa](const AtomicOp& op, const AtomicGraph& g) {
+                               return f32(op, g) && g.is_constant(op.inputs[1]) &&
+                                      choose_conv_algorithm(op, isa) == ConvAlgorithm::WinogradF23;
+                             },
+                             [isa](const AtomicOp& op, const AtomicGraph&) { return make_conv_winograd_f23(op, isa); }});
+    r.add(AtomicKind::Pool, {"f32-pool", isa, f32, [isa](const AtomicOp& op, const AtomicGraph&) { return pool_f32(op, isa); }});
   }
 }
 

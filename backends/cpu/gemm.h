@@ -47,6 +47,14 @@ class PackedMatrix {
 std::unique_ptr<PackedMatrix> pack_a(int64_t M, int64_t K, MatrixView A, Isa isa);
 std::unique_ptr<PackedMatrix> pack_b(int64_t K, int64_t N, MatrixView B, Isa isa);
 
+// Columns per panel of pack_b's layout for `isa` (NR of its microkernel).
+int64_t gemm_b_panel_width(Isa isa);
+// A packed B (K x N) over caller-owned memory in pack_b's layout: panel q = column block
+// [q*NR, q*NR + NR) stored at data + q*K*NR, element (k, q*NR + j) at [k*NR + j], columns
+// past N zero; ceil(N / NR) * K * NR floats, 64-byte aligned. A producer such as conv's
+// im2col writes the panels directly, so sgemm does not pack B again. `data` must outlive it.
+std::unique_ptr<PackedMatrix> packed_b_view(int64_t K, int64_t N, float* data, Isa isa);
+
 // One operand is given either as a view or as a packed matrix (packed takes precedence).
 struct GemmOperand {
   MatrixView view;

@@ -10,7 +10,9 @@
 
 inline float wm_exp(float x) {
   x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
-  float n = std::floor(x * 1.44269504088896341f + 0.5f);
+  // n = round(x / ln2) by the 1.5 * 2^23 trick: std::floor does not vectorize in GCC unless
+  // -fno-trapping-math, and without vectorization every exp/sigmoid/erf loop ran scalar.
+  float n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
   float r = x - n * 0.693145751953125f;  // ln2 split in hi + lo for an exact reduction
   r = r - n * 1.428606765330187045e-06f;
   float p = 1.9875691500e-4f;

@@ -75,13 +75,24 @@ class MatMulF32Kernel : public Kernel {
     e.clip_min = op_.alpha;
     e.clip_max = op_.beta;
     const float* residual = io.inputs.size() > 3 ? static_cast<const float*>(io.inputs[3]) : nullptr;
-    for (int64_t t = 0; t < op_.batch; ++t) {
+    auto item = [&](int64_t t, GemmEpilogue e, ThreadPool& p) {
       if (residual) { e.residual = residual + offsets_.c[t]; e.residual_ld = op_.N; }
       GemmOperand A{view_a(a + offsets_.a[t], op_), nullptr};
       GemmOperand B{view_b(b + offsets_.b[t], op_), packed_b_.empty() ? nullptr : packed_b_[t].get()};
       if (isa_ == Isa::Reference) sgemm_reference(op_.M, op_.N, op_.K, A.view, B.view, c + offsets_.c[t], op_.N, e);
-      else sgemm(op_.M, op_.N, op_.K, A, B, c + offsets_.c[t], op_.N, e, pool, isa_);
+      else sgemm(op_.M, op_.N, op_.K, A, B, c + offsets_.c[t], op_.N, e, p, isa_);
+    };
+    // Many small matrices (attention heads: 4 x 128x128x64): one whole matrix per task beats
+    // splitting each one across the threads (no per-matrix wake-up, no duplicated packing).
+    const double flops = 2.0 * op_.M * op_.N * op_.K;
+    if (pool.size() > 1 && op_.batch >= pool.size() && flops < 16e6) {
+      pool.parallel_for(op_.batch, [&](int64_t b0, int64_t b1) {
+        thread_local ThreadPool serial(1);
+        for (int64_t t = b0; t < b1; ++t) item(t, e, serial);
+      });
+      return;
     }
+    for (int64_t t = 0; t < op_.batch; ++t) item(t, e, pool);
   }
 
   std::string name() const override {

@@ -367,6 +367,8 @@ std::string plan_launches(const AtomicOp& op, const AtomicGraph& g, const Capabi
     case AtomicKind::Pool: why = plan_pool(op, g, out); break;
     case AtomicKind::Gather: why = plan_gather(op, g, out); break;
     case AtomicKind::Cast: why = plan_cast(op, g, caps, out); break;
+    default:  // kinds without device kernels (e.g. the CPU's fused softmax/layernorm) stay on the CPU
+      return std::string(atomic_kind_name(op.kind)) + " has no device kernel";
   }
   for (Launch& l : *out)
     for (int d = 0; d < 3; ++d) {

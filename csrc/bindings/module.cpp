@@ -187,6 +187,7 @@ PYBIND11_MODULE(_walle, m, py::multiple_interpreters::per_interpreter_gil()) {
           d["estimate_us"] = op.estimate_us;
           d["measured_us"] = op.measured_us;
           d["candidates"] = op.candidates;
+          d["us"] = op.runs ? op.total_us / static_cast<double>(op.runs) : 0.0;  // mean per run
           rows.append(d);
         }
         return rows;

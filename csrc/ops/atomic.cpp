@@ -4,9 +4,11 @@ namespace walle {
 
 const char* atomic_kind_name(AtomicKind kind) {
   static const char* names[] = {"Raster", "Unary", "Binary", "Select", "Reduce",
-                                "MatMul", "Conv",  "Pool",   "Gather", "Cast"};
+                                "MatMul", "Conv",  "Pool",   "Gather", "Cast", "Fused"};
   return names[static_cast<int>(kind)];
 }
+
+const char* fused_name(FusedOp op) { return op == FusedOp::Softmax ? "Softmax" : "LayerNorm"; }
 
 const char* unary_name(UnaryOp op) {
   static const char* names[] = {"Identity", "Neg",  "Abs",   "Relu",     "Sigmoid",     "Tanh",

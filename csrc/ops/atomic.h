@@ -12,7 +12,9 @@
 
 namespace walle {
 
-enum class AtomicKind { Raster, Unary, Binary, Select, Reduce, MatMul, Conv, Pool, Gather, Cast };
+enum class AtomicKind { Raster, Unary, Binary, Select, Reduce, MatMul, Conv, Pool, Gather, Cast,
+                        // Not atomic: a run of atomic ops a backend claimed (runtime/fuse_patterns.cpp)
+                        Fused };
 const char* atomic_kind_name(AtomicKind kind);
 
 // A strided 3-d walk through a buffer, in elements: offset + i*stride[0] + j*stride[1] + k*stride[2].
@@ -44,6 +46,14 @@ enum class BinaryOp {
 };
 enum class ReduceOp { Sum, Mean, Max, Min, Prod, SumSquare, L1, L2, LogSum, LogSumExp, ArgMax, ArgMin };
 enum class Activation { None, Relu, Clip, Sigmoid, Gelu, Silu };
+// Patterns of atomic ops a backend may run as one kernel. Each is *defined* by the atomic ops
+// it replaces (the decomposition stays the ground truth); the optimizer only forms one when
+// the session's backend says it supports it, so other backends keep the atomic ops.
+//   Softmax:   x [outer, R] -> exp(x - max) / sum(exp(x - max)) along R.
+//   LayerNorm: x [outer, R], inputs {x, scale [R] or -1, bias [R] or -1}, eps in alpha ->
+//              (x - mean) * rsqrt(mean((x - mean)^2) + eps) * scale + bias along R.
+enum class FusedOp { Softmax, LayerNorm };
+const char* fused_name(FusedOp op);
 
 const char* unary_name(UnaryOp op);
 const char* binary_name(BinaryOp op);
@@ -85,6 +95,8 @@ struct AtomicOp {
 
   // Gather: data [outer, axis_size, inner], indices (any int type, negatives wrap) -> [outer, n_idx, inner].
   int64_t axis_size = 1;
+
+  FusedOp fused = FusedOp::Softmax;  // Fused: which pattern; outer and reduce_size give [outer, R]
 
   DType cast_to = DType::F32;
   // Cast to float8/float4 (ONNX Cast `saturate`, and `round_mode` for float8e8m0: 0 up, 1 down, 2 nearest).

@@ -43,7 +43,15 @@ void fuse_epilogues(AtomicGraph& g, const std::vector<int>& outputs) {
   for (size_t i = 0; i < g.ops.size(); ++i) {
     AtomicOp& op = g.ops[i];
     // The candidate producer: a Conv/MatMul whose output only this op reads.
+    // A reshape view of the producer's output (MatMul [128, 768] seen as [1, 128, 768]) is
+    // followed to its root when the view is the root's only reader.
     auto producer_of = [&](int id) -> AtomicOp* {
+      if (uses[id] != 1) return nullptr;
+      if (g.tensors[id].storage == Storage::Alias) {
+        int root = g.tensors[id].alias_of;
+        if (g.tensors[root].storage == Storage::Alias || uses[root] != 1 || numel(g.tensors[root].shape) != numel(g.tensors[id].shape)) return nullptr;
+        id = root;
+      }
       auto it = producer.find(id);
       if (it == producer.end() || removed[it->second] || uses[id] != 1) return nullptr;
       AtomicOp& p = g.ops[it->second];

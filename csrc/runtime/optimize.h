@@ -3,12 +3,21 @@
 #include <vector>
 
 #include "ops/atomic.h"
+#include "runtime/backend.h"
 
 namespace walle {
 
 // Fuses Add(residual) and activations into the Conv/MatMul that produces their input, and a
 // constant per-column Add into MatMul as its bias. `outputs` are graph outputs (never fused away).
 void fuse_epilogues(AtomicGraph& graph, const std::vector<int>& outputs);
+
+// Recognizes decomposed patterns and rewrites them into fewer atomic ops (fuse_patterns.cpp):
+//  - the erf form of GELU (x * 0.5 * (1 + erf(x / sqrt 2))) becomes Unary Gelu, which
+//    fuse_epilogues can then move into a MatMul/Conv epilogue;
+//  - Softmax and LayerNorm along the last axis become one Fused op, only where `backend`
+//    supports it (a backend without the fused kernel keeps the atomic ops).
+// Run before fuse_epilogues.
+void fuse_patterns(AtomicGraph& graph, const std::vector<int>& outputs, const Backend& backend);
 
 // Drops ops whose results no graph output needs.
 void remove_dead_ops(AtomicGraph& graph, const std::vector<int>& outputs);

@@ -1,5 +1,7 @@
 #include "runtime/session.h"
 
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -22,6 +24,8 @@ struct Session::Plan {
   std::vector<std::shared_ptr<void>> arenas;            // per backend memory (index 0 = host)
   std::map<int, std::shared_ptr<void>> device_constants;  // constants uploaded to a device
   std::vector<search::OpDecision> decisions;            // per op: the search's choice and costs
+  std::vector<double> op_us;  // per-op kernel time summed over runs (profiling)
+  int64_t runs = 0;
 };
 
 Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
@@ -32,6 +36,7 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
       pool_(options_.threads) {
   if (options_.threads < 1) throw Error(ErrorKind::Invalid, "threads must be at least 1");
   open_backends();
+  if (const char* env = std::getenv("WALLE_PROFILE"); env && std::string(env) == "1") options_.profile = true;
   // Plan now for the declared shapes when they are all fixed, so load errors surface early
   // and the first run is not slower than the rest.
   std::vector<Shape> shapes;
@@ -150,6 +155,7 @@ void Session::plan(const std::vector<Shape>& shapes, const std::vector<Tensor>* 
   }
   for (const ValueInfo& v : graph.outputs) p->outputs.push_back(value_id(v.name));
 
+  fuse_patterns(g, p->outputs, *backend_);
   fuse_epilogues(g, p->outputs);
   remove_dead_ops(g, p->outputs);
   // A graph output computed by an op into its own tensor is written straight into the
@@ -278,13 +284,21 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& given) {
   }
   KernelIO io;
   io.scratch = p.scratch.get();
+  const bool profile = options_.profile;
+  if (profile) {
+    p.op_us.resize(g.ops.size(), 0.0);
+    ++p.runs;
+  }
   for (size_t i = 0; i < g.ops.size(); ++i) {
     const AtomicOp& op = g.ops[i];
     io.inputs.clear();
     for (int id : op.inputs) io.inputs.push_back(id >= 0 ? address[id] : nullptr);
     io.output = address[op.output];
+    auto start = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     if (p.kernels[i]) p.kernels[i]->run(io, pool_);
     else copy_between(p.placement.copy[i], io.output, io.inputs[0], g.tensors[op.output]);
+    if (profile)
+      p.op_us[i] += std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
   }
   if (multi)
     for (const auto& b : backends_) b->sync();
@@ -309,15 +323,22 @@ std::vector<PlannedOp> Session::plan_report() {
     else if (op.kind == AtomicKind::MatMul)
       macs = op.batch * op.M * op.N * op.K;
     const bool multi = !plan_->arenas.empty();
+    PlannedOp row;
+    row.origin = op.origin;
+    row.shape = shape_str(plan_->graph.tensors[op.output].shape);
+    row.total_us = i < plan_->op_us.size() ? plan_->op_us[i] : 0.0;
+    row.runs = plan_->runs;
     if (multi && !plan_->kernels[i]) {
       auto [from, to] = plan_->placement.copy[i];
-      PlannedOp row{op.origin, "Copy", "copy", shape_str(plan_->graph.tensors[op.output].shape), 0};
+      row.kind = "Copy";
+      row.kernel = "copy";
       row.backend = backends_[from]->name() + "->" + backends_[to]->name();
       rows.push_back(row);
       continue;
     }
-    PlannedOp row{op.origin, atomic_kind_name(op.kind), plan_->kernels[i]->name(),
-                  shape_str(plan_->graph.tensors[op.output].shape), macs};
+    row.kind = atomic_kind_name(op.kind);
+    row.kernel = plan_->kernels[i]->name();
+    row.macs = macs;
     row.backend = multi ? backends_[plan_->placement.op_backend[i]]->name() : backend_->name();
     if (multi) {
       const search::OpDecision& d = plan_->decisions[i];

@@ -27,6 +27,8 @@ struct SessionOptions {
   std::string isa = "auto";
   int threads = 1;
   std::string mode = "estimate";  // backend choice by cost model, or "tune": by measurement
+  // Time every kernel of every run (reported by plan_report); also on with WALLE_PROFILE=1.
+  bool profile = false;
 };
 
 // One row of Session::plan_report(): how an atomic op runs.
@@ -42,6 +44,8 @@ struct PlannedOp {
   double estimate_us = -1;    // cost-model estimate (-1: not estimated)
   double measured_us = -1;    // tune-mode measurement (-1: not measured)
   std::string candidates;     // every backend's cost, or why it cannot run the op
+  double total_us = 0;  // time spent in this op's kernel over all runs (when profiling)
+  int64_t runs = 0;     // runs timed (0 unless SessionOptions::profile or WALLE_PROFILE=1)
 };
 
 class Session {

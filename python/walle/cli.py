@@ -79,20 +79,34 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
+    import os
+
     from .session import load
 
+    if args.profile:
+        os.environ["WALLE_PROFILE"] = "1"
     session = load(args.model, backend=args.backend, threads=args.threads, mode=args.mode)
-    multi = any(row.get("estimate_us", -1) >= 0 or row["op"] == "Copy" for row in session.plan())
-    for row in session.plan():
+    if args.profile:
+        from .benchmark import random_inputs
+
+        feed = random_inputs(session.inputs)
+        for _ in range(args.profile):
+            session.run(feed)
+    rows = session.plan()
+    multi = any(row.get("estimate_us", -1) >= 0 or row["op"] == "Copy" for row in rows)
+    for row in rows:
+        timing = f"{row['us']:10.1f} us " if args.profile else ""
         if not multi:
-            print(f"{row['op']:8s} {row['kernel']:34s} {row['shape']:24s} {row['node']}")
+            print(f"{timing}{row['op']:8s} {row['kernel']:34s} {row['shape']:24s} {row['node']}")
             continue
         est = f"{row['estimate_us']:9.1f}" if row["estimate_us"] >= 0 else " " * 9
         meas = f"{row['measured_us']:9.1f}" if row["measured_us"] >= 0 else " " * 9
-        print(f"{row['op']:8s} {row['backend']:12s} {row['algorithm'] or '-':16s} est {est}us  meas {meas}us  "
+        print(f"{timing}{row['op']:8s} {row['backend']:12s} {row['algorithm'] or '-':16s} est {est}us  meas {meas}us  "
               f"{row['shape']:20s} {row['node']}")
         if args.why and row["candidates"]:
             print(f"{'':10s}why: {row['candidates']}")
+    if args.profile:
+        print(f"total {sum(r['us'] for r in rows) / 1e3:.3f} ms per run (mean of {args.profile} runs)")
     return 0
 
 
@@ -174,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="cpu", help="cpu, cpu-reference, opencl, vulkan, cuda or auto")
     p.add_argument("--mode", default="estimate", choices=["estimate", "tune"])
     p.add_argument("--why", action="store_true", help="show every backend's cost for each op")
+    p.add_argument("--profile", type=int, default=0, metavar="RUNS",
+                   help="run RUNS times on random inputs and show each kernel's mean time")
     p.set_defaults(func=_cmd_plan)
 
     p = sub.add_parser("bench", help="median latency, optionally next to onnxruntime")

@@ -168,10 +168,11 @@ class Session:
         return out[0] if len(out) == 1 else tuple(out)
 
     def plan(self) -> list[dict[str, Any]]:
-        """The atomic ops of the current plan: source node, op, kernel chosen, output shape,
+        """The atomic ops of the current plan: source node, op, kernel chosen, output shape, MACs,
         and where each runs: ``backend``, ``algorithm``, ``estimate_us`` (cost model),
         ``measured_us`` (tune mode) and ``candidates`` (every backend's cost or why it cannot
-        run the op). Copies between backends' memories appear as rows with op ``"Copy"``."""
+        run the op); ``us`` is the mean kernel time per run when profiling (``WALLE_PROFILE=1``
+        at load), else 0. Copies between backends' memories appear as rows with op ``"Copy"``."""
         return list(self._engine.plan())
 
     @property

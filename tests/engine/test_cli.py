@@ -67,3 +67,11 @@ def test_cli_errors_are_messages_not_tracebacks(tmp_path):
     r = walle_cli("run", str(tmp_path / "bad.walle"))
     assert r.returncode == 1
     assert "walle: error: invalid model file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_plan_profile(tmp_path):
+    _model(tmp_path / "m.onnx")
+    walle_cli("convert", str(tmp_path / "m.onnx"), "-o", str(tmp_path / "m.walle"))
+    r = walle_cli("plan", str(tmp_path / "m.walle"), "--profile", "3")
+    assert r.returncode == 0, r.stderr
+    assert " us " in r.stdout and "per run (mean of 3 runs)" in r.stdout

@@ -20,6 +20,14 @@ def pos(*shape):
     return (rng.random(shape) + 0.1).astype(np.float32)
 
 
+# Cases added later draw from their own generator, so the data of the earlier ones stays the same.
+rng2 = np.random.default_rng(8)
+
+
+def g32(*shape):
+    return rng2.standard_normal(shape).astype(np.float32)
+
+
 def ints(*shape, lo=-5, hi=6, dtype=np.int64):
     return rng.integers(lo, hi, shape).astype(dtype)
 
@@ -78,6 +86,13 @@ CASES = [
     ("Softmax", "Softmax", {"x": f32(2, 3, 17)}, {}, {"axis": -1}, 1),
     ("Softmax-axis1", "Softmax", {"x": f32(2, 3, 17)}, {}, {"axis": 1}, 1),
     ("LogSoftmax", "LogSoftmax", {"x": f32(4, 33)}, {}, {}, 1),
+    ("Softmax-rows-1", "Softmax", {"x": g32(7, 1)}, {}, {"axis": -1}, 1),
+    ("Softmax-1023", "Softmax", {"x": g32(3, 1023) * 30}, {}, {"axis": -1}, 1),
+    ("Softmax-masked", "Softmax", {"x": np.where(rng2.random((2, 17, 33)) > 0.5, g32(2, 17, 33),
+                                                 np.float32(-3.4028235e38)).astype(np.float32)}, {}, {"axis": -1}, 1),
+    ("LayerNorm-17-no-bias", "LayerNormalization", {"x": g32(5, 17) * 3 + 2}, {"s": g32(17)}, {"epsilon": 1e-3}, 1),
+    ("LayerNorm-1", "LayerNormalization", {"x": g32(3, 1)}, {"s": g32(1), "b": g32(1)}, {}, 1),
+    ("LayerNorm-1023", "LayerNormalization", {"x": g32(2, 1023)}, {"s": g32(1023), "b": g32(1023)}, {}, 1),
     ("LayerNorm", "LayerNormalization", {"x": f32(2, 7, 64)}, {"s": f32(64), "b": f32(64)}, {"epsilon": 1e-5}, 1),
     ("LayerNorm-axis", "LayerNormalization", {"x": f32(2, 3, 8)}, {"s": f32(3, 8)}, {"axis": 1}, 1),
     *[(f"MatMul-{a}x{b}", "MatMul", {"a": f32(*a)}, {"b": f32(*b)}, {}, 1)
@@ -99,6 +114,25 @@ CASES = [
     ("Conv-same-upper", "Conv", {"x": f32(1, 3, 10, 11)}, {"w": f32(5, 3, 4, 4)}, {"auto_pad": "SAME_UPPER"}, 1),
     ("Conv-1d", "Conv", {"x": f32(2, 4, 23)}, {"w": f32(6, 4, 5)}, {"pads": [2, 2]}, 1),
     ("MaxPool", "MaxPool", {"x": f32(1, 3, 17, 17)}, {}, {"kernel_shape": [3, 3], "strides": [2, 2]}, 1),
+    ("MaxPool-s1-pad", "MaxPool", {"x": g32(2, 3, 7, 23)}, {}, {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}, 1),
+    ("MaxPool-s3-dilated", "MaxPool", {"x": g32(1, 2, 19, 19)}, {},
+     {"kernel_shape": [2, 3], "strides": [3, 3], "dilations": [2, 1]}, 1),
+    ("AvgPool-s1-wide", "AveragePool", {"x": g32(1, 3, 5, 1030)}, {},
+     {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "count_include_pad": 1}, 1),
+    ("Conv-depthwise-s1-big", "Conv", {"x": g32(1, 7, 33, 35)}, {"w": g32(7, 1, 3, 3), "b": g32(7)},
+     {"group": 7, "pads": [1, 1, 1, 1]}, 1),
+    ("Conv-depthwise-5x5-s2", "Conv", {"x": g32(2, 5, 17, 16)}, {"w": g32(5, 1, 5, 5)},
+     {"group": 5, "pads": [2, 2, 2, 2], "strides": [2, 2]}, 1),
+    ("Conv-3x3-wide", "Conv", {"x": g32(1, 5, 9, 71)}, {"w": g32(33, 5, 3, 3), "b": g32(33)},
+     {"pads": [1, 0, 1, 2]}, 1),
+    ("Conv-3x3-s1-odd", "Conv", {"x": g32(2, 6, 13, 11)}, {"w": g32(9, 6, 3, 3), "b": g32(9)}, {"pads": [1, 1, 1, 1]}, 1),
+    ("Conv-3x3-s1-nopad", "Conv", {"x": g32(1, 3, 8, 37)}, {"w": g32(5, 3, 3, 3)}, {}, 1),
+    ("Conv-3x3-s1-asym", "Conv", {"x": g32(1, 4, 6, 5)}, {"w": g32(40, 4, 3, 3)}, {"pads": [0, 2, 1, 0]}, 1),
+    # small images: the transposed (pixels x channels) GEMM path
+    ("Conv-3x3-small-image", "Conv", {"x": g32(2, 8, 7, 7)}, {"w": g32(64, 8, 3, 3), "b": g32(64)}, {"pads": [1, 1, 1, 1]}, 1),
+    ("Conv-1x1-small-image", "Conv", {"x": g32(1, 24, 5, 9)}, {"w": g32(96, 24, 1, 1), "b": g32(96)}, {}, 1),
+    ("Conv-7x7-s2", "Conv", {"x": g32(1, 3, 29, 31)}, {"w": g32(17, 3, 7, 7)},
+     {"pads": [3, 3, 3, 3], "strides": [2, 2]}, 1),
     ("MaxPool-ceil-pad", "MaxPool", {"x": f32(1, 2, 10, 10)}, {},
      {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1], "ceil_mode": 1}, 1),
     ("AvgPool-include-pad", "AveragePool", {"x": f32(1, 2, 9, 9)}, {},
@@ -167,9 +201,22 @@ def test_op_matches_reference(case, isa, tmp_path):
     _check(run_walle(model, inputs, tmp_path, isa=isa), reference(model, inputs))
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c[1] in ("Conv", "MatMul", "Gemm", "Softmax", "Add")],
+@pytest.mark.parametrize("case", [c for c in CASES if c[1] in ("Conv", "MatMul", "Gemm", "Softmax", "Add",
+                                                               "LayerNormalization", "MaxPool", "AveragePool")],
                          ids=lambda c: c[0])
 def test_op_two_threads(case, tmp_path):
     _, op, inputs, constants, attrs, n_out = case
     model = node_model(op, inputs, n_out, constants, opset=_opset(op), **attrs)
+    _check(run_walle(model, inputs, tmp_path, threads=2), reference(model, inputs))
+
+
+@pytest.mark.parametrize("algo", ["winograd", "im2col", "im2col-transposed"])
+@pytest.mark.parametrize("case", [c for c in CASES if c[1] == "Conv"], ids=lambda c: c[0])
+def test_conv_algorithms(case, algo, tmp_path, monkeypatch):
+    """Every conv algorithm the CPU backend can choose (forced where it applies), vs the reference."""
+    monkeypatch.setenv("WALLE_CONV_ALGO", algo.split("-")[0])
+    monkeypatch.setenv("WALLE_CONV_GEMM", "t" if algo.endswith("transposed") else "n")
+    _, op, inputs, constants, attrs, n_out = case
+    model = node_model(op, inputs, n_out, constants, opset=_opset(op), **attrs)
+    _check(run_walle(model, inputs, tmp_path), reference(model, inputs))
     _check(run_walle(model, inputs, tmp_path, threads=2), reference(model, inputs))

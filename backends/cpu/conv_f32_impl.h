@@ -1,0 +1,342 @@
+// Included by exactly one .cpp per instruction set, inside that file's anonymous namespace:
+// row loops over contiguous output that the compiler vectorizes for the file's -m flags.
+// Do not include from a header.
+// The including file includes <algorithm>, <limits>, <vector> and cpu/scalar_ops.h first.
+#include "cpu/math.h"
+
+// Output columns [ow0, ow1) whose tap at input column offset `off` (= kw*dilation - pad)
+// lands inside [0, w).
+inline void valid_columns(const walle::AtomicOp& op, int64_t off, int64_t* ow0, int64_t* ow1) {
+  *ow0 = off >= 0 ? 0 : (-off + op.stride_w - 1) / op.stride_w;
+  *ow1 = op.w - off <= 0 ? 0 : std::min(op.out_w, (op.w - off + op.stride_w - 1) / op.stride_w);
+  if (*ow1 < *ow0) *ow1 = *ow0;
+}
+
+void finish_row(const walle::AtomicOp& op, const float* __restrict res, float* __restrict d, int64_t n) {
+  if (res) for (int64_t i = 0; i < n; ++i) d[i] += res[i];
+  switch (op.activation) {
+    case walle::Activation::None: return;
+    case walle::Activation::Relu: for (int64_t i = 0; i < n; ++i) d[i] = d[i] > 0.f ? d[i] : 0.f; return;
+    case walle::Activation::Clip: {
+      const float lo = op.alpha, hi = op.beta;
+      for (int64_t i = 0; i < n; ++i) d[i] = d[i] < lo ? lo : (d[i] > hi ? hi : d[i]);
+      return;
+    }
+    case walle::Activation::Sigmoid: for (int64_t i = 0; i < n; ++i) d[i] = wm_sigmoid(d[i]); return;
+    case walle::Activation::Gelu: for (int64_t i = 0; i < n; ++i) d[i] = wm_gelu(d[i]); return;
+    case walle::Activation::Silu: for (int64_t i = 0; i < n; ++i) d[i] = d[i] * wm_sigmoid(d[i]); return;
+  }
+}
+
+// One output element of a depthwise conv, bounds-checked (border columns and rows).
+inline float depthwise_at(const walle::AtomicOp& op, const float* src, const float* w, float bias, int64_t oh, int64_t ow) {
+  float acc = bias;
+  for (int64_t kh = 0; kh < op.kernel_h; ++kh) {
+    const int64_t ih = oh * op.stride_h - op.pad_top + kh * op.dilation_h;
+    if (ih < 0 || ih >= op.h) continue;
+    for (int64_t kw = 0; kw < op.kernel_w; ++kw) {
+      const int64_t iw = ow * op.stride_w - op.pad_left + kw * op.dilation_w;
+      if (iw >= 0 && iw < op.w) acc += w[kh * op.kernel_w + kw] * src[ih * op.w + iw];
+    }
+  }
+  return acc;
+}
+
+// Columns [lo, hi) whose every tap of a k-wide, undilated window lies inside the row.
+inline void interior_columns(const walle::AtomicOp& op, int64_t k, int64_t* lo, int64_t* hi) {
+  const int64_t sw = op.stride_w, pl = op.pad_left;
+  *lo = (pl + sw - 1) / sw;
+  *hi = op.w - k + pl >= 0 ? std::min(op.out_w, (op.w - k + pl) / sw + 1) : 0;
+  if (*hi < *lo) *hi = *lo;
+}
+
+// The plane copied into a buffer padded with `fill` so that every 3x3 window of the output
+// (stride s) lies inside it: rows (out_h - 1) * s + 3, columns (out_w - 1) * s + 3.
+inline const float* padded_plane(const walle::AtomicOp& op, const float* src, float fill, int64_t* pw) {
+  thread_local std::vector<float> buf;
+  const int64_t ph = (op.out_h - 1) * op.stride_h + 3;
+  *pw = (op.out_w - 1) * op.stride_w + 3;
+  buf.assign(static_cast<size_t>(ph * *pw), fill);
+  for (int64_t r = 0; r < ph; ++r) {
+    const int64_t ih = r - op.pad_top;
+    if (ih < 0 || ih >= op.h) continue;
+    const int64_t c0 = std::max<int64_t>(0, op.pad_left), c1 = std::min<int64_t>(*pw, op.w + op.pad_left);
+    if (c1 > c0) std::memcpy(buf.data() + r * *pw + c0, src + ih * op.w + (c0 - op.pad_left), (c1 - c0) * sizeof(float));
+  }
+  return buf.data();
+}
+
+// 3x3, stride 1 or 2, undilated (MobileNet's depthwise layers): on a zero-padded copy of the
+// plane every output keeps all nine taps in registers and sums them in one pass.
+template <int kStride>
+void depthwise_3x3(const walle::AtomicOp& op, const float* src, const float* w, float bias, const float* residual, float* dst) {
+  int64_t pw;
+  const float* p = padded_plane(op, src, 0.f, &pw);
+  const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+  for (int64_t oh = 0; oh < op.out_h; ++oh) {
+    float* __restrict d = dst + oh * op.out_w;
+    const float* __restrict r0 = p + oh * op.stride_h * pw;
+    const float* __restrict r1 = r0 + pw;
+    const float* __restrict r2 = r1 + pw;
+    for (int64_t ow = 0; ow < op.out_w; ++ow) {
+      const int64_t c = ow * kStride;
+      d[ow] = bias + w0 * r0[c] + w1 * r0[c + 1] + w2 * r0[c + 2] + w3 * r1[c] + w4 * r1[c + 1] + w5 * r1[c + 2] +
+              w6 * r2[c] + w7 * r2[c + 1] + w8 * r2[c + 2];
+    }
+    finish_row(op, residual ? residual + oh * op.out_w : nullptr, d, op.out_w);
+  }
+}
+
+// Stride 2 reads a quarter of the plane per output, so padding a copy costs more than it
+// saves: interior columns in one pass, the border element by element.
+void depthwise_3x3_s2(const walle::AtomicOp& op, const float* src, const float* w, float bias, const float* residual,
+                      float* dst) {
+  int64_t lo, hi;
+  interior_columns(op, 3, &lo, &hi);
+  const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+  for (int64_t oh = 0; oh < op.out_h; ++oh) {
+    float* __restrict d = dst + oh * op.out_w;
+    const int64_t ih = oh * op.stride_h - op.pad_top;
+    if (ih < 0 || ih + 2 >= op.h) {
+      for (int64_t ow = 0; ow < op.out_w; ++ow) d[ow] = depthwise_at(op, src, w, bias, oh, ow);
+    } else {
+      const float* __restrict r0 = src + ih * op.w - op.pad_left;
+      const float* __restrict r1 = r0 + op.w;
+      const float* __restrict r2 = r1 + op.w;
+      for (int64_t ow = 0; ow < lo; ++ow) d[ow] = depthwise_at(op, src, w, bias, oh, ow);
+      for (int64_t ow = lo; ow < hi; ++ow) {
+        const int64_t c = 2 * ow;
+        d[ow] = bias + w0 * r0[c] + w1 * r0[c + 1] + w2 * r0[c + 2] + w3 * r1[c] + w4 * r1[c + 1] + w5 * r1[c + 2] +
+                w6 * r2[c] + w7 * r2[c + 1] + w8 * r2[c + 2];
+      }
+      for (int64_t ow = hi; ow < op.out_w; ++ow) d[ow] = depthwise_at(op, src, w, bias, oh, ow);
+    }
+    finish_row(op, residual ? residual + oh * op.out_w : nullptr, d, op.out_w);
+  }
+}
+
+// Row by row: the output row (at most a few KiB) stays in L1 while every tap adds a shifted
+// (strided) input row to it.
+void depthwise_plane_f32(const walle::AtomicOp& op, const float* src, const float* w, float bias, const float* residual,
+                         float* dst) {
+  const int64_t sw = op.stride_w;
+  if (op.kernel_h == 3 && op.kernel_w == 3 && op.dilation_h == 1 && op.dilation_w == 1 && (sw == 1 || sw == 2))
+    return sw == 1 ? depthwise_3x3<1>(op, src, w, bias, residual, dst) : depthwise_3x3_s2(op, src, w, bias, residual, dst);
+  for (int64_t oh = 0; oh < op.out_h; ++oh) {
+    float* __restrict d = dst + oh * op.out_w;
+    for (int64_t i = 0; i < op.out_w; ++i) d[i] = bias;
+    for (int64_t kh = 0; kh < op.kernel_h; ++kh) {
+      const int64_t ih = oh * op.stride_h - op.pad_top + kh * op.dilation_h;
+      if (ih < 0 || ih >= op.h) continue;
+      for (int64_t kw = 0; kw < op.kernel_w; ++kw) {
+        const float wv = w[kh * op.kernel_w + kw];
+        const int64_t off = kw * op.dilation_w - op.pad_left;
+        int64_t ow0, ow1;
+        valid_columns(op, off, &ow0, &ow1);
+        const float* __restrict s = src + ih * op.w + off;
+        if (sw == 1) for (int64_t ow = ow0; ow < ow1; ++ow) d[ow] += wv * s[ow];
+        else if (sw == 2) for (int64_t ow = ow0; ow < ow1; ++ow) d[ow] += wv * s[2 * ow];
+        else for (int64_t ow = ow0; ow < ow1; ++ow) d[ow] += wv * s[ow * sw];
+      }
+    }
+    finish_row(op, residual ? residual + oh * op.out_w : nullptr, d, op.out_w);
+  }
+}
+
+// 3x3 max pooling, stride 1 or 2, undilated, on a -inf padded copy of the plane (taps in the
+// padding or the ceil-mode overhang never win, as in the reference).
+inline float max_nan(float a, float v) { return (v > a || v != v) ? v : a; }
+
+template <int kStride>
+void maxpool_3x3(const walle::AtomicOp& op, const float* src, float* dst) {
+  int64_t pw;
+  const float* p = padded_plane(op, src, -std::numeric_limits<float>::infinity(), &pw);
+  for (int64_t oh = 0; oh < op.out_h; ++oh) {
+    float* __restrict d = dst + oh * op.out_w;
+    const float* __restrict r0 = p + oh * op.stride_h * pw;
+    const float* __restrict r1 = r0 + pw;
+    const float* __restrict r2 = r1 + pw;
+    for (int64_t ow = 0; ow < op.out_w; ++ow) {
+      const int64_t c = ow * kStride;
+      float m = r0[c];
+      m = max_nan(m, r0[c + 1]); m = max_nan(m, r0[c + 2]);
+      m = max_nan(m, r1[c]); m = max_nan(m, r1[c + 1]); m = max_nan(m, r1[c + 2]);
+      m = max_nan(m, r2[c]); m = max_nan(m, r2[c + 1]); m = max_nan(m, r2[c + 2]);
+      d[ow] = m;
+    }
+  }
+}
+
+// Stride 2: interior columns of interior rows in one pass (no padded copy: at stride 2 it
+// costs more than it saves); the border through the general loop below.
+bool maxpool_3x3_s2_row(const walle::AtomicOp& op, const float* src, float* d, int64_t oh, int64_t lo, int64_t hi) {
+  const int64_t ih = oh * 2 - op.pad_top;
+  if (ih < 0 || ih + 2 >= op.h) return false;
+  const float* __restrict r0 = src + ih * op.w - op.pad_left;
+  const float* __restrict r1 = r0 + op.w;
+  const float* __restrict r2 = r1 + op.w;
+  for (int64_t ow = lo; ow < hi; ++ow) {
+    const int64_t c = 2 * ow;
+    float m = r0[c];
+    m = max_nan(m, r0[c + 1]); m = max_nan(m, r0[c + 2]);
+    m = max_nan(m, r1[c]); m = max_nan(m, r1[c + 1]); m = max_nan(m, r1[c + 2]);
+    m = max_nan(m, r2[c]); m = max_nan(m, r2[c + 1]); m = max_nan(m, r2[c + 2]);
+    d[ow] = m;
+  }
+  auto border = [&](int64_t ow) {
+    float m = -std::numeric_limits<float>::infinity();
+    for (int64_t kh = 0; kh < 3; ++kh)
+      for (int64_t kw = 0; kw < 3; ++kw) {
+        const int64_t iw = ow * 2 - op.pad_left + kw;
+        if (iw >= 0 && iw < op.w) m = max_nan(m, src[(ih + kh) * op.w + iw]);
+      }
+    d[ow] = m;
+  };
+  for (int64_t ow = 0; ow < lo; ++ow) border(ow);
+  for (int64_t ow = hi; ow < op.out_w; ++ow) border(ow);
+  return true;
+}
+
+// Max: NaN wins (as in the reference). Average: the divisor counts the taps inside the input,
+// or with count_include_pad also those in the explicit padding (never the ceil-mode
+// overhang); that set is a product of a row range and a column range.
+void pool_plane_f32(const walle::AtomicOp& op, const float* src, float* dst) {
+  const int64_t sw = op.stride_w;
+  float* count_w = nullptr;
+  float cols[1024];
+  if (!op.max_pool && op.out_w <= 1024) count_w = cols;
+  std::vector<float> heap;
+  if (!op.max_pool && !count_w) {
+    heap.resize(op.out_w);
+    count_w = heap.data();
+  }
+  if (count_w) {
+    for (int64_t ow = 0; ow < op.out_w; ++ow) {
+      int64_t c = 0;
+      for (int64_t kw = 0; kw < op.kernel_w; ++kw) {
+        int64_t iw = ow * sw - op.pad_left + kw * op.dilation_w;
+        c += op.count_include_pad ? (iw < op.w + op.pad_left) : (iw >= 0 && iw < op.w);
+      }
+      count_w[ow] = static_cast<float>(c);
+    }
+  }
+  // Stride 1 only: at stride 2 the padded copy costs more than the row loops below.
+  if (op.max_pool && op.kernel_h == 3 && op.kernel_w == 3 && op.dilation_h == 1 && op.dilation_w == 1 && sw == 1)
+    return maxpool_3x3<1>(op, src, dst);
+  const bool s2 = op.max_pool && op.kernel_h == 3 && op.kernel_w == 3 && op.dilation_h == 1 && op.dilation_w == 1 &&
+                  sw == 2 && op.stride_h == 2;
+  int64_t lo = 0, hi = 0;
+  if (s2) interior_columns(op, 3, &lo, &hi);
+  for (int64_t oh = 0; oh < op.out_h; ++oh) {
+    float* __restrict d = dst + oh * op.out_w;
+    if (s2 && maxpool_3x3_s2_row(op, src, d, oh, lo, hi)) continue;
+    const float init = op.max_pool ? -std::numeric_limits<float>::infinity() : 0.f;
+    for (int64_t i = 0; i < op.out_w; ++i) d[i] = init;
+    int64_t count_h = 0;
+    for (int64_t kh = 0; kh < op.kernel_h; ++kh) {
+      const int64_t ih = oh * op.stride_h - op.pad_top + kh * op.dilation_h;
+      count_h += op.count_include_pad ? (ih < op.h + op.pad_top) : (ih >= 0 && ih < op.h);
+      if (ih < 0 || ih >= op.h) continue;
+      for (int64_t kw = 0; kw < op.kernel_w; ++kw) {
+        const int64_t off = kw * op.dilation_w - op.pad_left;
+        int64_t ow0, ow1;
+        valid_columns(op, off, &ow0, &ow1);
+        const float* __restrict s = src + ih * op.w + off;
+        if (op.max_pool) {
+          if (sw == 1) for (int64_t ow = ow0; ow < ow1; ++ow) { float v = s[ow]; d[ow] = (v > d[ow] || v != v) ? v : d[ow]; }
+          else if (sw == 2) for (int64_t ow = ow0; ow < ow1; ++ow) { float v = s[2 * ow]; d[ow] = (v > d[ow] || v != v) ? v : d[ow]; }
+          else for (int64_t ow = ow0; ow < ow1; ++ow) { float v = s[ow * sw]; d[ow] = (v > d[ow] || v != v) ? v : d[ow]; }
+        } else {
+          for (int64_t ow = ow0; ow < ow1; ++ow) d[ow] += s[ow * sw];
+        }
+      }
+    }
+    if (!op.max_pool)
+      for (int64_t ow = 0; ow < op.out_w; ++ow) {
+        float c = static_cast<float>(count_h) * count_w[ow];
+        d[ow] = c > 0.f ? d[ow] / c : 0.f;
+      }
+  }
+}
+
+// Rows are staged through zero-padded line buffers, so the tile loops have no bounds checks
+// and vectorize across tiles (stride-2 loads); B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
+void winograd_f23_input_f32(const float* x, int64_t h, int64_t w, int64_t pad_top, int64_t pad_left, int64_t tiles_h,
+                            int64_t tiles_w, float* v, int64_t xi_stride, int64_t panel_stride, int64_t nr) {
+  const int64_t width = 2 * tiles_w + 2;
+  std::vector<float> lines(4 * width), out(16 * tiles_w);
+  for (int64_t ty = 0; ty < tiles_h; ++ty) {
+    for (int i = 0; i < 4; ++i) {
+      float* line = lines.data() + i * width;
+      const int64_t r = 2 * ty - pad_top + i;
+      std::fill(line, line + width, 0.f);
+      if (r < 0 || r >= h) continue;
+      const int64_t c0 = std::max<int64_t>(0, pad_left), c1 = std::min<int64_t>(width, w + pad_left);
+      if (c1 > c0) std::memcpy(line + c0, x + r * w + (c0 - pad_left), (c1 - c0) * sizeof(float));
+    }
+    const float* __restrict l0 = lines.data();
+    const float* __restrict l1 = l0 + width;
+    const float* __restrict l2 = l1 + width;
+    const float* __restrict l3 = l2 + width;
+    float* __restrict o = out.data();
+    for (int64_t tx = 0; tx < tiles_w; ++tx) {
+      float s[4][4];
+      for (int j = 0; j < 4; ++j) {
+        const float d0 = l0[2 * tx + j], d1 = l1[2 * tx + j], d2 = l2[2 * tx + j], d3 = l3[2 * tx + j];
+        s[0][j] = d0 - d2;
+        s[1][j] = d1 + d2;
+        s[2][j] = d2 - d1;
+        s[3][j] = d1 - d3;
+      }
+      for (int i = 0; i < 4; ++i) {
+        o[(i * 4 + 0) * tiles_w + tx] = s[i][0] - s[i][2];
+        o[(i * 4 + 1) * tiles_w + tx] = s[i][1] + s[i][2];
+        o[(i * 4 + 2) * tiles_w + tx] = s[i][2] - s[i][1];
+        o[(i * 4 + 3) * tiles_w + tx] = s[i][1] - s[i][3];
+      }
+    }
+    for (int xi = 0; xi < 16; ++xi) {
+      const float* src = out.data() + xi * tiles_w;
+      for (int64_t tx = 0; tx < tiles_w;) {
+        const int64_t t = ty * tiles_w + tx, j = t % nr, len = std::min(nr - j, tiles_w - tx);
+        std::memcpy(v + xi * xi_stride + (t / nr) * panel_stride + j, src + tx, len * sizeof(float));
+        tx += len;
+      }
+    }
+  }
+}
+
+// A^T = [1 1 1 0; 0 1 -1 -1]; two output rows per tile row, written through line buffers.
+void winograd_f23_output_f32(const walle::AtomicOp& op, const float* m, int64_t xi_stride, int64_t tiles_w, float bias,
+                             const float* residual, float* y) {
+  const int64_t tiles_h = (op.out_h + 1) / 2, width = 2 * tiles_w;
+  std::vector<float> lines(2 * width);
+  for (int64_t ty = 0; ty < tiles_h; ++ty) {
+    float* __restrict y0 = lines.data();
+    float* __restrict y1 = y0 + width;
+    const float* __restrict mt = m + ty * tiles_w;
+    for (int64_t tx = 0; tx < tiles_w; ++tx) {
+      float a[2][4];
+      for (int j = 0; j < 4; ++j) {
+        const float m0 = mt[(0 + j) * xi_stride + tx], m1 = mt[(4 + j) * xi_stride + tx];
+        const float m2 = mt[(8 + j) * xi_stride + tx], m3 = mt[(12 + j) * xi_stride + tx];
+        a[0][j] = m0 + m1 + m2;
+        a[1][j] = m1 - m2 - m3;
+      }
+      y0[2 * tx] = a[0][0] + a[0][1] + a[0][2] + bias;
+      y0[2 * tx + 1] = a[0][1] - a[0][2] - a[0][3] + bias;
+      y1[2 * tx] = a[1][0] + a[1][1] + a[1][2] + bias;
+      y1[2 * tx + 1] = a[1][1] - a[1][2] - a[1][3] + bias;
+    }
+    for (int i = 0; i < 2; ++i) {
+      const int64_t oh = 2 * ty + i;
+      if (oh >= op.out_h) break;
+      float* d = y + oh * op.out_w;
+      std::memcpy(d, lines.data() + i * width, op.out_w * sizeof(float));
+      finish_row(op, residual ? residual + oh * op.out_w : nullptr, d, op.out_w);
+    }
+  }
+}
+
+const walle::cpu::ConvF32 kConvTable = {depthwise_plane_f32, pool_plane_f32, winograd_f23_input_f32,
+                                        winograd_f23_output_f32};

@@ -1,0 +1,46 @@
+// Kernels for the Fused patterns (ops/atomic.h FusedOp) the CPU backend claims: softmax and
+// layer normalization along the last axis, one pass per row instead of one atomic op (and one
+// sweep over memory) per step of the decomposition. Registered for AVX2/AVX-512 only, so the
+// cpu-reference backend keeps the atomic ops, the ground truth these are tested against.
+#include "cpu/elementwise_f32.h"
+#include "cpu/kernels.h"
+
+namespace walle::cpu {
+
+namespace {
+
+bool accepts(const AtomicOp& op, const AtomicGraph& g) {
+  if (g.tensors[op.output].dtype != DType::F32) return false;
+  for (int id : op.inputs)
+    if (id >= 0 && g.tensors[id].dtype != DType::F32) return false;
+  return op.fused == FusedOp::Softmax || op.fused == FusedOp::LayerNorm;
+}
+
+std::unique_ptr<Kernel> make_fused(const AtomicOp& op, Isa isa) {
+  const ElementwiseF32& t = elementwise_f32(isa);
+  const int64_t rows = op.outer, R = op.reduce_size;
+  const std::string suffix = std::string("-") + isa_name(isa);
+  if (op.fused == FusedOp::Softmax)
+    return std::make_unique<FunctionKernel>("f32-softmax" + suffix, [&t, rows, R](const KernelIO& io, ThreadPool& pool) {
+      const float* x = static_cast<const float*>(io.inputs[0]);
+      float* y = static_cast<float*>(io.output);
+      parallel_rows(pool, rows, 8 * R, [&](int64_t b, int64_t e) { t.softmax(x + b * R, e - b, R, y + b * R); });
+    });
+  const float eps = op.alpha;
+  return std::make_unique<FunctionKernel>("f32-layernorm" + suffix, [&t, rows, R, eps](const KernelIO& io, ThreadPool& pool) {
+    const float* x = static_cast<const float*>(io.inputs[0]);
+    const float* scale = static_cast<const float*>(io.inputs[1]);
+    const float* bias = static_cast<const float*>(io.inputs[2]);
+    float* y = static_cast<float*>(io.output);
+    parallel_rows(pool, rows, 4 * R, [&](int64_t b, int64_t e) { t.layernorm(x + b * R, e - b, R, scale, bias, eps, y + b * R); });
+  });
+}
+
+}  // namespace
+
+void register_fused_kernels(KernelRegistry& r) {
+  for (Isa isa : {Isa::Avx2, Isa::Avx512})
+    r.add(AtomicKind::Fused, {"f32-fused", isa, accepts, [isa](const AtomicOp& op, const AtomicGraph&) { return make_fused(op, isa); }});
+}
+
+}  // namespace walle::cpu
