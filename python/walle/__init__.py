@@ -13,12 +13,7 @@ cheap and lets sub-interpreters import only what they use.
 
 from __future__ import annotations
 
-import importlib
-
-TYPE_CHECKING = False  # typing is not imported at run time: it costs sub-interpreters ~1.6 MiB
-if TYPE_CHECKING:
-    from typing import Any
-
+from ._lazy import lazy_attributes
 from .errors import (
     BackendError,
     ConversionError,
@@ -57,14 +52,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'walle' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_attributes("walle", globals(), _LAZY)

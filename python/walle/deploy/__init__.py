@@ -11,8 +11,7 @@ Heavy dependencies (FastAPI, SQLAlchemy, aiohttp) load only when a name is used.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from walle._lazy import lazy_attributes
 
 from .errors import (
     AuthError,
@@ -58,10 +57,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'walle.deploy' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_attributes("walle.deploy", globals(), _LAZY)

@@ -16,8 +16,7 @@ Heavy submodules are imported lazily (PEP 562) so that a sub-interpreter importi
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from walle._lazy import lazy_attributes
 
 from .errors import (
     BundleError,
@@ -59,14 +58,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'walle.vm' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_attributes("walle.vm", globals(), _LAZY)
