@@ -15,6 +15,7 @@ const CompositeRegistry& composite_ops() {
     register_norm_ops(r);
     register_index_ops(r);
     register_quant_ops(r);
+    register_attention_ops(r);
     return r;
   }();
   return registry;

@@ -32,5 +32,6 @@ void register_loss_ops(CompositeRegistry& r);
 void register_norm_ops(CompositeRegistry& r);
 void register_index_ops(CompositeRegistry& r);
 void register_quant_ops(CompositeRegistry& r);
+void register_attention_ops(CompositeRegistry& r);
 
 }  // namespace walle
