@@ -134,6 +134,34 @@ void tile(Decomposer& d) {
   d.set_output(0, d.raster({Copy{x, 0, src_strides, 0, dst_strides, sizes}}, d.dtype(x), out));
 }
 
+// Fills the borders of axis `a` of y, whose interior along that axis is [lo, lo + n), for the
+// edge, reflect and wrap modes (ONNX Pad doc; numpy.pad semantics, one axis after another).
+int pad_borders(Decomposer& d, int y, int64_t a, int64_t lo, int64_t n, int64_t hi, const std::string& mode) {
+  Shape s = d.shape(y);
+  std::vector<int64_t> st = contiguous_strides(s);
+  auto slab = [&](int64_t src_start, int64_t src_step, int64_t dst_start, int64_t count) {
+    Copy c{y, src_start * st[a], st, dst_start * st[a], st, s};
+    c.sizes[a] = count;
+    c.src_strides[a] = st[a] * src_step;
+    return c;
+  };
+  int64_t limit = mode == "reflect" ? n - 1 : mode == "wrap" ? n : (n > 0 ? lo + hi : 0);
+  if (lo > limit || hi > limit)
+    d.fail("pads of " + std::to_string(lo) + " and " + std::to_string(hi) + " are too large for '" + mode + "' mode on an axis of size " + std::to_string(n));
+  std::vector<Copy> copies{slab(lo, 1, lo, n)};
+  if (mode == "edge") {
+    copies.push_back(slab(lo, 0, 0, lo));
+    copies.push_back(slab(lo + n - 1, 0, lo + n, hi));
+  } else if (mode == "reflect") {  // the edge itself is not repeated
+    copies.push_back(slab(2 * lo, -1, 0, lo));
+    copies.push_back(slab(lo + n - 2, -1, lo + n, hi));
+  } else {  // wrap
+    copies.push_back(slab(n, 1, 0, lo));
+    copies.push_back(slab(lo, 1, lo + n, hi));
+  }
+  return d.raster(copies, d.dtype(y), s);
+}
+
 // Pad (opset >= 11: pads and constant_value as inputs; axes as input in opset 18).
 void pad(Decomposer& d) {
   int x = d.input(0);
@@ -166,10 +194,12 @@ void pad(Decomposer& d) {
     core.src_offset += crop_lo * src_strides[i];
     core.dst_offset += std::max<int64_t>(before[i], 0) * dst_strides[i];
   }
-  // edge and reflect modes are issue 3's; they need per-border copies.
-  if (mode != "constant") d.fail("pad mode '" + mode + "' is not supported yet");
-  std::vector<Copy> copies{core};
-  d.set_output(0, d.raster(copies, d.dtype(x), out, true, value));
+  if (mode != "constant" && mode != "edge" && mode != "reflect" && mode != "wrap") d.fail("unknown pad mode '" + mode + "'");
+  int y = d.raster({core}, d.dtype(x), out, true, mode == "constant" ? value : 0.0);
+  if (mode != "constant")
+    for (int64_t i = 0; i < r; ++i)
+      if (before[i] > 0 || after[i] > 0) y = pad_borders(d, y, i, std::max<int64_t>(before[i], 0), core.sizes[i], std::max<int64_t>(after[i], 0), mode);
+  d.set_output(0, y);
 }
 
 void gather(Decomposer& d) {

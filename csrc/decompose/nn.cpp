@@ -94,11 +94,47 @@ void conv(Decomposer& d) {
   d.set_output(0, d.emit(op, d.dtype(x), output_shape(xs, ws[0], w)));
 }
 
+AtomicOp pool_op(bool max_pool, bool count_include_pad, const Shape& xs, const std::vector<Window>& w) {
+  AtomicOp op;
+  op.kind = AtomicKind::Pool;
+  op.max_pool = max_pool;
+  op.count_include_pad = count_include_pad;
+  fill_geometry(op, xs, w);
+  op.out_c = xs[1];
+  return op;
+}
+
+// 3-d pooling is separable: pool (H, W) with depth folded into channels, then pool depth
+// with a (kd x 1) window. Max of maxes is the max; for averages the divisor is the product
+// of per-axis counts, so the average of averages is the average.
+int pool_3d(Decomposer& d, int x, bool max_pool, bool include_pad, const std::vector<Window>& w) {
+  Shape xs = d.shape(x);
+  Shape hw_in{xs[0], xs[1] * xs[2], xs[3], xs[4]};
+  AtomicOp hw = pool_op(max_pool, include_pad, hw_in, {w[1], w[2]});
+  hw.inputs = {d.view(x, hw_in)};
+  int y = d.emit(hw, d.dtype(x), {hw_in[0], hw_in[1], w[1].out, w[2].out});
+  Shape depth_in{xs[0], xs[1], xs[2], w[1].out * w[2].out};
+  Window flat{depth_in[3], 1, 1, 1, 0, 0, depth_in[3]};
+  AtomicOp depth = pool_op(max_pool, include_pad, depth_in, {w[0], flat});
+  depth.inputs = {d.view(y, depth_in)};
+  y = d.emit(depth, d.dtype(x), {xs[0], xs[1], w[0].out, depth_in[3]});
+  return d.view(y, {xs[0], xs[1], w[0].out, w[1].out, w[2].out});
+}
+
 void pool(Decomposer& d, bool max_pool) {
   int x = d.input(0);
   const Shape& xs = d.shape(x);
   std::vector<int64_t> kernel = d.node().attr_ints("kernel_shape");
   if (kernel.size() + 2 != xs.size()) d.fail("kernel_shape does not match the input rank");
+  bool include_pad = d.node().attr_int("count_include_pad", 0) != 0;
+  if (xs.size() == 5) {
+    std::vector<Window> w(3);
+    for (int i = 0; i < 3; ++i) { w[i].in = xs[2 + i]; w[i].kernel = kernel[i]; }
+    resolve_windows(d, w, d.node().attr_int("ceil_mode", 0) != 0);
+    d.set_output(0, pool_3d(d, x, max_pool, include_pad, w));
+    if (d.node().outputs.size() > 1 && !d.node().outputs[1].empty()) d.fail("the Indices output of MaxPool is not supported");
+    return;
+  }
   std::vector<Window> w = spatial_windows(d, xs, kernel);
   resolve_windows(d, w, d.node().attr_int("ceil_mode", 0) != 0);
   AtomicOp op;
