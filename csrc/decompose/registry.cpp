@@ -16,6 +16,7 @@ const CompositeRegistry& composite_ops() {
     register_index_ops(r);
     register_quant_ops(r);
     register_attention_ops(r);
+    register_resize_ops(r);
     return r;
   }();
   return registry;
