@@ -289,6 +289,18 @@ int Decomposer::matmul(int a, int b, int bias) {
   return y;
 }
 
+int Decomposer::make_sequence(std::vector<int> items) {
+  int id = graph_.add_tensor(DType::Undefined, {});
+  sequences_[id] = std::move(items);
+  return id;
+}
+
+const std::vector<int>& Decomposer::sequence(int id) const {
+  auto it = sequences_.find(id);
+  if (it == sequences_.end()) fail("expected a sequence input");
+  return it->second;
+}
+
 namespace {
 
 // Drops unit dims and merges dims that are contiguous in both source and destination.

@@ -6,6 +6,7 @@
 // a later op that needs a value (Reshape's shape) finds it as a constant. Re-planning with
 // new input shapes re-runs this, which is how dynamic shapes work.
 #pragma once
+#include <map>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,13 @@ class Decomposer {
   int raster(const std::vector<Copy>& copies, DType dtype, Shape shape, bool fill = false, double fill_value = 0);
   int broadcast_to(int x, const Shape& shape);
 
+  // --- sequences (ONNX sequence type) ---
+  // A sequence exists only at plan time: a placeholder tensor id standing for a list of
+  // tensor ids. Sequence ops rearrange lists; positions they need must be plan-time values.
+  int make_sequence(std::vector<int> items);
+  bool is_sequence(int id) const { return sequences_.count(id) != 0; }
+  const std::vector<int>& sequence(int id) const;  // fails naming the node if `id` is not one
+
  private:
   void evaluate(AtomicOp& op);
   // Throws InputValueNeeded if `id` is a graph input, else fails with `why`.
@@ -86,6 +94,7 @@ class Decomposer {
   const Node* node_ = nullptr;
   std::vector<int> inputs_;
   std::vector<int> outputs_;
+  std::map<int, std::vector<int>> sequences_;
 };
 
 }  // namespace walle

@@ -17,6 +17,7 @@ const CompositeRegistry& composite_ops() {
     register_quant_ops(r);
     register_attention_ops(r);
     register_resize_ops(r);
+    register_sequence_ops(r);
     return r;
   }();
   return registry;

@@ -34,5 +34,6 @@ void register_index_ops(CompositeRegistry& r);
 void register_quant_ops(CompositeRegistry& r);
 void register_attention_ops(CompositeRegistry& r);
 void register_resize_ops(CompositeRegistry& r);
+void register_sequence_ops(CompositeRegistry& r);
 
 }  // namespace walle
