@@ -6,6 +6,7 @@
 // a later op that needs a value (Reshape's shape) finds it as a constant. Re-planning with
 // new input shapes re-runs this, which is how dynamic shapes work.
 #pragma once
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -49,6 +50,8 @@ class Decomposer {
   // Values of input i, which must be known at plan time (Reshape's shape, Slice's starts...).
   std::vector<int64_t> const_ints(int i, const char* what) const;
   double const_scalar(int i, const char* what) const;
+  // The same for any tensor id (a body's output, a computed condition).
+  std::vector<int64_t> value_ints(int id, const std::string& what) const;
   int add_constant(const Tensor& t);
   int scalar(double value, DType dtype);
   int64_t normalize_axis(int64_t axis, int64_t rank) const;  // negative axes; range-checked
@@ -83,6 +86,14 @@ class Decomposer {
   bool is_sequence(int id) const { return sequences_.count(id) != 0; }
   const std::vector<int>& sequence(int id) const;  // fails naming the node if `id` is not one
 
+  // --- subgraphs (If, Loop, Scan, SequenceMap bodies) ---
+  // Control flow is unrolled at plan time: a body is decomposed inline, once per iteration,
+  // with its inputs bound to tensor ids. Names it does not define resolve in the enclosing
+  // scopes (the session installs the outermost resolver).
+  using Resolver = std::function<int(const std::string&)>;
+  void set_resolver(Resolver resolver) { resolver_ = std::move(resolver); }
+  std::vector<int> inline_graph(const Graph& body, const std::vector<int>& inputs);
+
  private:
   void evaluate(AtomicOp& op);
   // Throws InputValueNeeded if `id` is a graph input, else fails with `why`.
@@ -95,6 +106,7 @@ class Decomposer {
   std::vector<int> inputs_;
   std::vector<int> outputs_;
   std::map<int, std::vector<int>> sequences_;
+  Resolver resolver_;
 };
 
 }  // namespace walle

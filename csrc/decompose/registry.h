@@ -35,5 +35,6 @@ void register_quant_ops(CompositeRegistry& r);
 void register_attention_ops(CompositeRegistry& r);
 void register_resize_ops(CompositeRegistry& r);
 void register_sequence_ops(CompositeRegistry& r);
+void register_control_flow_ops(CompositeRegistry& r);
 
 }  // namespace walle
