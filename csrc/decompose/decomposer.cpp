@@ -185,6 +185,16 @@ int Decomposer::view(int x, Shape shape) {
   return id;
 }
 
+int Decomposer::reinterpret(int x, DType to) {
+  if (dtype_size(to) != dtype_size(dtype(x)))
+    fail(std::string("cannot reinterpret ") + dtype_name(dtype(x)) + " as " + dtype_name(to) + ": sizes differ");
+  if (const Tensor* c = constant(x)) return add_constant(Tensor(to, c->shape(), c->data(), c->owner()));
+  int id = graph_.add_tensor(to, shape(x));
+  graph_.tensors[id].storage = Storage::Alias;
+  graph_.tensors[id].alias_of = x;
+  return id;
+}
+
 int Decomposer::unary(UnaryOp u, int x, float alpha, float beta) {
   AtomicOp op;
   op.kind = AtomicKind::Unary;

@@ -19,6 +19,7 @@ const CompositeRegistry& composite_ops() {
     register_resize_ops(r);
     register_sequence_ops(r);
     register_control_flow_ops(r);
+    register_transformer_ops(r);
     return r;
   }();
   return registry;

@@ -36,5 +36,6 @@ void register_attention_ops(CompositeRegistry& r);
 void register_resize_ops(CompositeRegistry& r);
 void register_sequence_ops(CompositeRegistry& r);
 void register_control_flow_ops(CompositeRegistry& r);
+void register_transformer_ops(CompositeRegistry& r);
 
 }  // namespace walle
