@@ -202,6 +202,28 @@ void pad(Decomposer& d) {
   d.set_output(0, y);
 }
 
+// CenterCropPad (opset 18): each listed axis cropped or zero-padded to `shape` around its
+// centre; an odd difference puts the extra element at the end (reference op_center_crop_pad).
+void center_crop_pad(Decomposer& d) {
+  int x = d.input(0);
+  Shape in = d.shape(x);
+  int64_t r = static_cast<int64_t>(in.size());
+  std::vector<int64_t> target = d.const_ints(1, "shape");
+  std::vector<int64_t> axes = d.node().attr_ints("axes");
+  if (axes.empty()) for (int64_t i = 0; i < r; ++i) axes.push_back(i);
+  if (axes.size() != target.size()) d.fail("shape has " + std::to_string(target.size()) + " values for " + std::to_string(axes.size()) + " axes");
+  Shape out = in;
+  for (size_t i = 0; i < axes.size(); ++i) out[d.normalize_axis(axes[i], r)] = target[i];
+  std::vector<int64_t> src = contiguous_strides(in), dst = contiguous_strides(out);
+  Copy c{x, 0, src, 0, dst, {}};
+  for (int64_t a = 0; a < r; ++a) {
+    c.sizes.push_back(std::min(in[a], out[a]));
+    if (out[a] < in[a]) c.src_offset += (in[a] - out[a]) / 2 * src[a];
+    else c.dst_offset += (out[a] - in[a]) / 2 * dst[a];
+  }
+  d.set_output(0, d.raster({c}, d.dtype(x), out, true, 0.0));
+}
+
 void gather(Decomposer& d) {
   int data = d.input(0), indices = d.input(1);
   const Shape& in = d.shape(data);
@@ -234,6 +256,7 @@ void register_movement_ops(CompositeRegistry& r) {
   r["Expand"] = {expand};
   r["Tile"] = {tile};
   r["Pad"] = {pad};
+  r["CenterCropPad"] = {center_crop_pad};
   r["Gather"] = {gather};
 }
 

@@ -121,6 +121,62 @@ int pool_3d(Decomposer& d, int x, bool max_pool, bool include_pad, const std::ve
   return d.view(y, {xs[0], xs[1], w[0].out, w[1].out, w[2].out});
 }
 
+// Sum of each window: a depthwise convolution with a kernel of ones (zero padding adds
+// nothing). 3-d windows are separable: (H, W) first with depth folded into channels, then D.
+int window_sum(Decomposer& d, int x, const std::vector<Window>& w) {
+  Shape xs = d.shape(x);
+  auto conv_ones = [&](int in, Shape s, const std::vector<Window>& win) {
+    AtomicOp op;
+    op.kind = AtomicKind::Conv;
+    fill_geometry(op, s, win);
+    op.out_c = op.group = s[1];
+    Tensor ones(DType::F64, {s[1], 1, op.kernel_h, op.kernel_w});
+    for (int64_t i = 0; i < ones.numel(); ++i) ones.data_as<double>()[i] = 1.0;
+    op.inputs = {d.view(in, s), d.cast(d.add_constant(ones), d.dtype(x))};
+    return d.emit(op, d.dtype(x), output_shape(s, s[1], win));
+  };
+  if (xs.size() != 5) return conv_ones(x, xs, w);
+  int y = conv_ones(x, {xs[0], xs[1] * xs[2], xs[3], xs[4]}, {w[1], w[2]});
+  Shape depth{xs[0], xs[1], xs[2], w[1].out * w[2].out};
+  y = conv_ones(y, depth, {w[0], Window{depth[3], 1, 1, 1, 0, 0, depth[3]}});
+  return d.view(y, {xs[0], xs[1], w[0].out, w[1].out, w[2].out});
+}
+
+// LpPool: (sum over the window of |x|^p)^(1/p).
+void lp_pool(Decomposer& d) {
+  int x = d.input(0);
+  Shape xs = d.shape(x);
+  std::vector<int64_t> kernel = d.node().attr_ints("kernel_shape");
+  if (kernel.size() + 2 != xs.size() || xs.size() < 3 || xs.size() > 5) d.fail("kernel_shape does not match a 1-, 2- or 3-d input");
+  std::vector<Window> w(kernel.size());
+  for (size_t i = 0; i < w.size(); ++i) { w[i].in = xs[2 + i]; w[i].kernel = kernel[i]; }
+  resolve_windows(d, w, d.node().attr_int("ceil_mode", 0) != 0);
+  double p = static_cast<double>(d.node().attr_int("p", 2));
+  DType t = d.dtype(x);
+  int a = d.unary(UnaryOp::Abs, x);
+  int powered = p == 2 ? d.unary(UnaryOp::Square, a) : d.binary(BinaryOp::Pow, a, d.scalar(p, t));
+  int sum = window_sum(d, powered, w);
+  d.set_output(0, p == 2 ? d.unary(UnaryOp::Sqrt, sum) : d.binary(BinaryOp::Pow, sum, d.scalar(1.0 / p, t)));
+}
+
+// LRN: x / (bias + alpha / size * sum of x^2 over `size` neighbouring channels)^beta, the
+// window spanning floor((size-1)/2) channels before and ceil((size-1)/2) after.
+void lrn(Decomposer& d) {
+  int x = d.input(0);
+  Shape xs = d.shape(x);
+  if (xs.size() < 3) d.fail("input must be [N, C, ...]");
+  int64_t size = d.node().attr_int("size", 0);
+  if (size < 1) d.fail("size must be positive");
+  double alpha = d.node().attr_float("alpha", 1e-4), beta = d.node().attr_float("beta", 0.75), bias = d.node().attr_float("bias", 1.0);
+  DType t = d.dtype(x);
+  int64_t c = xs[1], rest = numel(xs) / (xs[0] * c);
+  Window ch{c, size, 1, 1, (size - 1) / 2, size / 2, c};
+  int sq = d.view(d.unary(UnaryOp::Square, x), {xs[0], 1, c, rest});
+  int sum = d.view(window_sum(d, sq, {ch, Window{rest, 1, 1, 1, 0, 0, rest}}), xs);
+  int base = d.binary(BinaryOp::Add, d.binary(BinaryOp::Mul, sum, d.scalar(alpha / static_cast<double>(size), t)), d.scalar(bias, t));
+  d.set_output(0, d.binary(BinaryOp::Div, x, d.binary(BinaryOp::Pow, base, d.scalar(beta, t))));
+}
+
 void pool(Decomposer& d, bool max_pool) {
   int x = d.input(0);
   const Shape& xs = d.shape(x);
@@ -203,6 +259,8 @@ void register_nn_ops(CompositeRegistry& r) {
   r["Conv"] = {conv};
   r["MaxPool"] = {max_pool};
   r["AveragePool"] = {average_pool};
+  r["LpPool"] = {lp_pool};
+  r["LRN"] = {lrn};
   r["GlobalAveragePool"] = {global_pool<ReduceOp::Mean>};
   r["GlobalMaxPool"] = {global_pool<ReduceOp::Max>};
   r["BatchNormalization"] = {batch_norm};

@@ -20,6 +20,7 @@ const CompositeRegistry& composite_ops() {
     register_sequence_ops(r);
     register_control_flow_ops(r);
     register_transformer_ops(r);
+    register_signal_ops(r);
     return r;
   }();
   return registry;

@@ -37,5 +37,6 @@ void register_resize_ops(CompositeRegistry& r);
 void register_sequence_ops(CompositeRegistry& r);
 void register_control_flow_ops(CompositeRegistry& r);
 void register_transformer_ops(CompositeRegistry& r);
+void register_signal_ops(CompositeRegistry& r);
 
 }  // namespace walle
