@@ -21,6 +21,7 @@ const CompositeRegistry& composite_ops() {
     register_control_flow_ops(r);
     register_transformer_ops(r);
     register_signal_ops(r);
+    register_conv_transpose_ops(r);
     return r;
   }();
   return registry;
