@@ -18,6 +18,7 @@ const KernelRegistry& cpu_registry() {
     cpu::register_reduce_kernels(r);
     cpu::register_matmul_kernels(r);
     cpu::register_conv_kernels(r);
+    cpu::register_index_kernels(r);
     return r;
   }();
   return registry;

@@ -9,6 +9,7 @@ void register_data_kernels(KernelRegistry& registry);         // Raster, Gather
 void register_reduce_kernels(KernelRegistry& registry);
 void register_matmul_kernels(KernelRegistry& registry);
 void register_conv_kernels(KernelRegistry& registry);         // Conv, Pool
+void register_index_kernels(KernelRegistry& registry);        // Scatter, TopK
 
 // Shorthand for kernels whose run() is one lambda fixed at plan time.
 class FunctionKernel : public Kernel {

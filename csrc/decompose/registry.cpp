@@ -22,6 +22,7 @@ const CompositeRegistry& composite_ops() {
     register_transformer_ops(r);
     register_signal_ops(r);
     register_conv_transpose_ops(r);
+    register_scatter_ops(r);
     return r;
   }();
   return registry;

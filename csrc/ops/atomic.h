@@ -12,7 +12,7 @@
 
 namespace walle {
 
-enum class AtomicKind { Raster, Unary, Binary, Select, Reduce, MatMul, Conv, Pool, Gather, Cast };
+enum class AtomicKind { Raster, Unary, Binary, Select, Reduce, MatMul, Conv, Pool, Gather, Cast, Scatter, TopK };
 const char* atomic_kind_name(AtomicKind kind);
 
 // A strided 3-d walk through a buffer, in elements: offset + i*stride[0] + j*stride[1] + k*stride[2].
@@ -85,6 +85,18 @@ struct AtomicOp {
 
   // Gather: data [outer, axis_size, inner], indices (any int type, negatives wrap) -> [outer, n_idx, inner].
   int64_t axis_size = 1;
+
+  // Scatter: output = data (inputs[0]) with updates (inputs[2], [count, inner]) written at the
+  // index tuples (inputs[1], int64 [count, q]); a tuple addresses the first q dims of data,
+  // `scatter_dims`, and a run of `inner` elements. With `accumulate`, out = binary(out, update)
+  // (Add, Mul, Max, Min), applied in index order; without, later tuples overwrite earlier ones.
+  std::vector<int64_t> scatter_dims;
+  bool accumulate = false;
+
+  // TopK: indices (int64) of the k largest (or smallest) of each [outer, reduce_size, inner]
+  // column, sorted; ties keep the lower index first (ONNX TopK). Output [outer, k, inner].
+  int64_t k = 1;
+  bool largest = true;
 
   DType cast_to = DType::F32;
   // Cast to float8/float4 (ONNX Cast `saturate`, and `round_mode` for float8e8m0: 0 up, 1 down, 2 nearest).
