@@ -118,6 +118,12 @@ std::vector<int64_t> Decomposer::value_ints(int id, const std::string& what) con
   return t->to_int64_vector();
 }
 
+const Tensor& Decomposer::value(int id, const std::string& what) const {
+  const Tensor* t = constant(id);
+  if (!t) need_value(id, what + " must be known when the model is planned (its output shape depends on it)");
+  return *t;
+}
+
 double Decomposer::const_scalar(int i, const char* what) const {
   const Tensor* t = constant(input(i));
   if (!t) need_value(input(i), std::string(what) + " (input " + std::to_string(i) + ") must be a constant scalar");

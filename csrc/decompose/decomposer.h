@@ -52,6 +52,9 @@ class Decomposer {
   double const_scalar(int i, const char* what) const;
   // The same for any tensor id (a body's output, a computed condition).
   std::vector<int64_t> value_ints(int id, const std::string& what) const;
+  // The plan-time value of any tensor: ops whose output shape depends on data (NonZero,
+  // Unique, Compress) are computed at plan time from constants or model inputs.
+  const Tensor& value(int id, const std::string& what) const;
   int add_constant(const Tensor& t);
   int scalar(double value, DType dtype);
   int64_t normalize_axis(int64_t axis, int64_t rank) const;  // negative axes; range-checked

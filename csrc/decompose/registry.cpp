@@ -23,6 +23,7 @@ const CompositeRegistry& composite_ops() {
     register_signal_ops(r);
     register_conv_transpose_ops(r);
     register_scatter_ops(r);
+    register_data_dependent_ops(r);
     return r;
   }();
   return registry;
