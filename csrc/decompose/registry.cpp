@@ -24,6 +24,7 @@ const CompositeRegistry& composite_ops() {
     register_conv_transpose_ops(r);
     register_scatter_ops(r);
     register_data_dependent_ops(r);
+    register_sampling_ops(r);
     return r;
   }();
   return registry;

@@ -41,5 +41,6 @@ void register_signal_ops(CompositeRegistry& r);
 void register_conv_transpose_ops(CompositeRegistry& r);
 void register_scatter_ops(CompositeRegistry& r);
 void register_data_dependent_ops(CompositeRegistry& r);
+void register_sampling_ops(CompositeRegistry& r);
 
 }  // namespace walle

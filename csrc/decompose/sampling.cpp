@@ -1,0 +1,191 @@
+// Spatial sampling: AffineGrid (a constant base grid times theta) and GridSample (taps gathered
+// at data-dependent positions and weighted), for any number of spatial dims. Coordinate
+// rules follow the ONNX docs and onnx/reference/ops/op_grid_sample.py (PyTorch's).
+#include <cmath>
+
+#include "decompose/registry.h"
+
+namespace walle {
+
+namespace {
+
+// AffineGrid (opset 20): grid[n, ..., :] = theta[n] @ (x, y[, z], 1) over a regular grid in [-1, 1].
+void affine_grid(Decomposer& d) {
+  int theta = d.input(0);
+  std::vector<int64_t> size = d.const_ints(1, "size");
+  int64_t k = static_cast<int64_t>(size.size()) - 2;  // spatial dims
+  if (k != 2 && k != 3) d.fail("size must be [N, C, H, W] or [N, C, D, H, W]");
+  bool align = d.node().attr_int("align_corners", 0) != 0;
+  Shape spatial(size.begin() + 2, size.end());
+  int64_t points = numel(spatial);
+  Tensor base(DType::F64, {points, k + 1});
+  std::vector<int64_t> st = contiguous_strides(spatial);
+  for (int64_t p = 0; p < points; ++p)
+    for (int64_t j = 0; j < k; ++j) {  // column j is the (k-1-j)-th spatial axis: x first
+      int64_t axis = k - 1 - j, len = spatial[axis], i = p / st[axis] % len;
+      base.data_as<double>()[p * (k + 1) + j] = align ? (len > 1 ? -1.0 + 2.0 * i / (len - 1) : 0.0) : -1.0 + (2.0 * i + 1) / len;
+    }
+  for (int64_t p = 0; p < points; ++p) base.data_as<double>()[p * (k + 1) + k] = 1.0;
+  DType t = d.dtype(theta);
+  int g = d.matmul(d.cast(d.add_constant(base), t), d.transpose(theta, {0, 2, 1}));  // [N, points, k]
+  Shape out{size[0]};
+  out.insert(out.end(), spatial.begin(), spatial.end());
+  out.push_back(k);
+  d.set_output(0, d.view(g, out));
+}
+
+struct Sampler {
+  Decomposer& d;
+  DType t;
+  std::string padding;
+  bool align;
+  int num(double v) { return d.scalar(v, t); }
+  int add(int a, int b) { return d.binary(BinaryOp::Add, a, b); }
+  int sub(int a, int b) { return d.binary(BinaryOp::Sub, a, b); }
+  int mul(int a, int b) { return d.binary(BinaryOp::Mul, a, b); }
+  int lt(int a, int b) { return d.binary(BinaryOp::Less, a, b); }
+  int gt(int a, int b) { return d.binary(BinaryOp::Greater, a, b); }
+  int clamp(int v, double lo, double hi) { return d.binary(BinaryOp::Min, d.binary(BinaryOp::Max, v, num(lo)), num(hi)); }
+
+  // Reflects v into [lo, hi] by the nearer border, repeatedly (reference _gs_reflect).
+  int reflect(int v, double lo, double hi) {
+    double range = hi - lo;
+    auto fold = [&](int dx, int even_base_lo) {  // dx >= 0 beyond a border
+      int n = d.unary(UnaryOp::Floor, d.binary(BinaryOp::Div, dx, num(range)));
+      int r = sub(dx, mul(n, num(range)));
+      int odd = d.cast(d.binary(BinaryOp::FMod, n, num(2)), DType::Bool);
+      int from_lo = add(num(lo), r), from_hi = sub(num(hi), r);
+      return even_base_lo ? d.select(odd, from_hi, from_lo) : d.select(odd, from_lo, from_hi);
+    };
+    int below = fold(sub(num(lo), v), 1), above = fold(sub(v, num(hi)), 0);
+    return d.select(lt(v, num(lo)), below, d.select(gt(v, num(hi)), above, v));
+  }
+  double border_lo() const { return align ? 0.0 : -0.5; }
+  double border_hi(int64_t len) const { return align ? len - 1.0 : len - 0.5; }
+  // Pixel index of tap `i` (float, integral) on an axis of `len`: int64 index, and the
+  // weight mask for zeros padding (-1 when not needed).
+  std::pair<int, int> pixel(int i, int64_t len) {
+    int mask = -1;
+    if (padding == "zeros") mask = d.cast(d.binary(BinaryOp::And, d.unary(UnaryOp::Not, lt(i, num(0))), lt(i, num(static_cast<double>(len)))), t);
+    else if (padding == "reflection") i = reflect(i, border_lo(), border_hi(len));
+    int idx = d.cast(clamp(i, 0, static_cast<double>(len - 1)), DType::I64);  // truncates, as int() does
+    return {idx, mask};
+  }
+};
+
+// Cubic convolution weights (Keys, A = -0.75) of the 4 taps around fraction f.
+std::vector<int> cubic_weights(Sampler& s, int f) {
+  const double A = -0.75;
+  auto poly = [&](int x, double c3, double c2, double c1, double c0) {  // ((c3 x + c2) x + c1) x + c0
+    int v = s.add(s.mul(s.num(c3), x), s.num(c2));
+    v = s.add(s.mul(v, x), s.num(c1));
+    return s.add(s.mul(v, x), s.num(c0));
+  };
+  int one = s.num(1);
+  int x0 = s.add(f, one), x1 = f, x2 = s.sub(one, f), x3 = s.sub(s.num(2), f);
+  return {poly(x0, A, -5 * A, 8 * A, -4 * A), poly(x1, A + 2, -(A + 3), 0, 1), poly(x2, A + 2, -(A + 3), 0, 1),
+          poly(x3, A, -5 * A, 8 * A, -4 * A)};
+}
+
+// GridSample (opset 16/20/22): Y[n, c, o...] = sum over taps of weight * X[n, c, tap...].
+void grid_sample(Decomposer& d) {
+  int x = d.input(0), grid = d.input(1);
+  Shape xs = d.shape(x), gs = d.shape(grid);
+  int64_t k = static_cast<int64_t>(xs.size()) - 2;
+  if (k < 1 || static_cast<int64_t>(gs.size()) != k + 2 || gs.back() != k || gs[0] != xs[0]) d.fail("grid must be [N, out..., " + std::to_string(k) + "]");
+  std::string mode = d.node().attr_string("mode", "linear");
+  if (mode == "bilinear") mode = "linear";
+  if (mode == "bicubic") mode = "cubic";
+  DType t = d.dtype(x) == DType::F64 ? DType::F64 : DType::F32;
+  Sampler s{d, t, d.node().attr_string("padding_mode", "zeros"), d.node().attr_int("align_corners", 0) != 0};
+  if (mode != "nearest" && mode != "linear" && mode != "cubic") d.fail("unknown mode '" + mode + "'");
+  if (s.padding != "zeros" && s.padding != "border" && s.padding != "reflection") d.fail("unknown padding_mode '" + s.padding + "'");
+  Shape out_sp(gs.begin() + 1, gs.end() - 1), pts{gs[0]};
+  pts.insert(pts.end(), out_sp.begin(), out_sp.end());
+  std::vector<int64_t> gst = contiguous_strides(gs);
+  gst.pop_back();
+  int g = d.cast(grid, t);
+  // per spatial axis: the taps' pixel indices and weights
+  std::vector<std::vector<std::pair<int, int>>> taps(k);
+  for (int64_t a = 0; a < k; ++a) {
+    int64_t len = xs[2 + a];
+    int v = d.raster({{g, k - 1 - a, gst, 0, contiguous_strides(pts), pts}}, t, pts);  // grid holds (x, y, ...)
+    v = s.align ? s.mul(s.add(v, s.num(1)), s.num((len - 1) / 2.0))
+                : s.mul(s.sub(s.mul(s.add(v, s.num(1)), s.num(static_cast<double>(len))), s.num(1)), s.num(0.5));
+    if (mode == "nearest") v = d.unary(UnaryOp::Round, v);  // half to even, as PyTorch
+    double lo = s.border_lo(), hi = s.border_hi(len);
+    if (s.padding == "border")
+      v = d.select(d.binary(BinaryOp::Or, s.lt(v, s.num(lo)), s.gt(v, s.num(hi))), s.clamp(v, 0, static_cast<double>(len - 1)), v);
+    else if (s.padding == "reflection")
+      v = s.reflect(v, lo, hi);
+    std::vector<std::pair<int, int>> pos;  // (position, weight)
+    if (mode == "nearest") {
+      pos.push_back({v, -1});
+    } else {
+      int x0 = d.unary(UnaryOp::Floor, v), f = s.sub(v, x0);
+      if (mode == "linear") {
+        pos = {{x0, s.sub(s.num(1), f)}, {s.add(x0, s.num(1)), f}};
+      } else {
+        std::vector<int> w = cubic_weights(s, f);
+        for (int j = 0; j < 4; ++j) pos.push_back({s.add(x0, s.num(j - 1.0)), w[j]});
+      }
+    }
+    for (auto [p, w] : pos) {
+      auto [idx, mask] = s.pixel(p, len);
+      if (mask >= 0) w = w >= 0 ? s.mul(w, mask) : mask;
+      taps[a].push_back({idx, w});
+    }
+  }
+  // gather every combination of taps from X as [N * spatial, C] rows
+  Shape sp(xs.begin() + 2, xs.end());
+  int64_t total = numel(sp), C = xs[1];
+  std::vector<int64_t> sst = contiguous_strides(sp);
+  std::vector<int64_t> perm{0};
+  for (int64_t a = 0; a < k; ++a) perm.push_back(2 + a);
+  perm.push_back(1);
+  int rows = d.view(d.transpose(d.cast(x, t), perm), {xs[0] * total, C});
+  Tensor batch(DType::I64, pts);
+  int64_t per_n = numel(pts) / xs[0];
+  for (int64_t i = 0; i < batch.numel(); ++i) batch.data_as<int64_t>()[i] = i / per_n * total;
+  int base = d.add_constant(batch);
+  int sum = -1;
+  std::vector<size_t> pick(k, 0);
+  while (true) {
+    int flat = base, w = -1;
+    for (int64_t a = 0; a < k; ++a) {
+      auto [idx, wa] = taps[a][pick[a]];
+      flat = s.add(flat, d.binary(BinaryOp::Mul, idx, d.scalar(static_cast<double>(sst[a]), DType::I64)));
+      if (wa >= 0) w = w >= 0 ? s.mul(w, wa) : wa;
+    }
+    AtomicOp op;
+    op.kind = AtomicKind::Gather;
+    op.outer = 1;
+    op.axis_size = xs[0] * total;
+    op.inner = C;
+    op.inputs = {rows, flat};
+    Shape got = pts;
+    got.push_back(C);
+    int term = d.emit(op, t, got);
+    if (w >= 0) {
+      Shape ws = pts;
+      ws.push_back(1);
+      term = s.mul(term, d.view(w, ws));
+    }
+    sum = sum < 0 ? term : s.add(sum, term);
+    int64_t a = k - 1;
+    while (a >= 0 && ++pick[a] == taps[a].size()) pick[a--] = 0;
+    if (a < 0) break;
+  }
+  std::vector<int64_t> back{0, k + 1};
+  for (int64_t a = 0; a < k; ++a) back.push_back(1 + a);
+  d.set_output(0, d.cast(d.transpose(sum, back), d.dtype(x)));
+}
+
+}  // namespace
+
+void register_sampling_ops(CompositeRegistry& r) {
+  r["AffineGrid"] = {affine_grid};
+  r["GridSample"] = {grid_sample};
+}
+
+}  // namespace walle
