@@ -25,6 +25,7 @@ const CompositeRegistry& composite_ops() {
     register_scatter_ops(r);
     register_data_dependent_ops(r);
     register_sampling_ops(r);
+    register_linear_attention_ops(r);
     return r;
   }();
   return registry;
