@@ -26,6 +26,7 @@ const CompositeRegistry& composite_ops() {
     register_data_dependent_ops(r);
     register_sampling_ops(r);
     register_linear_attention_ops(r);
+    register_rnn_ops(r);
     return r;
   }();
   return registry;

@@ -43,5 +43,6 @@ void register_scatter_ops(CompositeRegistry& r);
 void register_data_dependent_ops(CompositeRegistry& r);
 void register_sampling_ops(CompositeRegistry& r);
 void register_linear_attention_ops(CompositeRegistry& r);
+void register_rnn_ops(CompositeRegistry& r);
 
 }  // namespace walle
