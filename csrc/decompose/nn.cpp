@@ -74,10 +74,12 @@ Shape output_shape(const Shape& x, int64_t channels, const std::vector<Window>& 
   return out;
 }
 
-void conv(Decomposer& d) {
-  int x = d.input(0), weight = d.input(1);
-  const Shape& xs = d.shape(x);
-  const Shape& ws = d.shape(weight);
+}  // namespace
+
+// A Conv atomic from the node's Conv attributes (also used by ConvInteger and QLinearConv).
+int emit_conv(Decomposer& d, int x, int weight, int bias) {
+  const Shape xs = d.shape(x);
+  const Shape ws = d.shape(weight);
   if (ws.size() != xs.size()) d.fail("weight rank " + std::to_string(ws.size()) + " does not match input rank " + std::to_string(xs.size()));
   int64_t group = d.node().attr_int("group", 1);
   if (group < 1 || xs[1] % group != 0 || ws[0] % group != 0 || ws[1] * group != xs[1])
@@ -90,9 +92,13 @@ void conv(Decomposer& d) {
   op.out_c = ws[0];
   op.group = group;
   op.inputs = {x, weight};
-  if (d.has_input(2)) op.inputs.push_back(d.input(2));
-  d.set_output(0, d.emit(op, d.dtype(x), output_shape(xs, ws[0], w)));
+  if (bias >= 0) op.inputs.push_back(bias);
+  return d.emit(op, d.dtype(x), output_shape(xs, ws[0], w));
 }
+
+namespace {
+
+void conv(Decomposer& d) { d.set_output(0, emit_conv(d, d.input(0), d.input(1), d.has_input(2) ? d.input(2) : -1)); }
 
 AtomicOp pool_op(bool max_pool, bool count_include_pad, const Shape& xs, const std::vector<Window>& w) {
   AtomicOp op;

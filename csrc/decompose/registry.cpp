@@ -27,6 +27,8 @@ const CompositeRegistry& composite_ops() {
     register_sampling_ops(r);
     register_linear_attention_ops(r);
     register_rnn_ops(r);
+    register_einsum_ops(r);
+    register_qlinear_ops(r);
     return r;
   }();
   return registry;
