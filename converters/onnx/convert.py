@@ -23,6 +23,8 @@ from .normalize import MIN_OPSET, normalize_node
 from .writer import GraphSpec, NodeSpec, TensorValue, ValueSpec, serialize
 
 _DEFAULT_DOMAINS = ("", "ai.onnx")
+# Other domains whose ops Walle defines (by the same op_type names, which do not collide).
+_EXTRA_DOMAINS = ("ai.onnx.ml", "ai.onnx.preview.training")
 
 
 @dataclass
@@ -42,6 +44,8 @@ class ConversionReport:
 
 def _opset(model: onnx.ModelProto, source: str) -> int:
     versions = [o.version for o in model.opset_import if o.domain in _DEFAULT_DOMAINS]
+    if not versions and any(o.domain in _EXTRA_DOMAINS for o in model.opset_import):
+        versions = [onnx.defs.onnx_opset_version()]  # only ml/training ops: newest default semantics
     if not versions:
         raise ConversionError(f"{source}: the model imports no default-domain opset")
     opset = versions[0]
@@ -59,7 +63,7 @@ def _check_supported(graph: onnx.GraphProto, source: str) -> None:
     def visit(g: onnx.GraphProto) -> None:
         for i, node in enumerate(g.node):
             op = node.op_type if node.domain in _DEFAULT_DOMAINS else f"{node.domain}.{node.op_type}"
-            if node.domain not in _DEFAULT_DOMAINS or node.op_type not in supported:
+            if node.domain not in _DEFAULT_DOMAINS + _EXTRA_DOMAINS or node.op_type not in supported:
                 missing[op].append(node.name or f"#{i}")
             for a in node.attribute:  # If/Loop/Scan bodies
                 if a.type == onnx.AttributeProto.GRAPH:

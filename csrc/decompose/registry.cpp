@@ -29,6 +29,7 @@ const CompositeRegistry& composite_ops() {
     register_rnn_ops(r);
     register_einsum_ops(r);
     register_qlinear_ops(r);
+    register_training_ops(r);
     return r;
   }();
   return registry;
