@@ -18,6 +18,7 @@ from walle import _walle
 from walle.errors import ConversionError, UnsupportedOpError
 
 from .fold import fold_constants
+from .gradient import expand_gradients
 from .fuse import fold_batchnorm_into_conv, implicit_inputs, remove_dead_nodes
 from .normalize import MIN_OPSET, normalize_node
 from .writer import GraphSpec, NodeSpec, TensorValue, ValueSpec, serialize
@@ -63,7 +64,8 @@ def _check_supported(graph: onnx.GraphProto, source: str) -> None:
     def visit(g: onnx.GraphProto) -> None:
         for i, node in enumerate(g.node):
             op = node.op_type if node.domain in _DEFAULT_DOMAINS else f"{node.domain}.{node.op_type}"
-            if node.domain not in _DEFAULT_DOMAINS + _EXTRA_DOMAINS or node.op_type not in supported:
+            converter_op = node.domain == "ai.onnx.preview.training" and node.op_type == "Gradient"
+            if not converter_op and (node.domain not in _DEFAULT_DOMAINS + _EXTRA_DOMAINS or node.op_type not in supported):
                 missing[op].append(node.name or f"#{i}")
             for a in node.attribute:  # If/Loop/Scan bodies
                 if a.type == onnx.AttributeProto.GRAPH:
@@ -170,6 +172,7 @@ def convert_model(model: onnx.ModelProto, source: str = "<model>") -> tuple[Grap
         return out
 
     nodes = convert_nodes(graph.node, add_constant)
+    nodes = expand_gradients(nodes, _static_shapes(inferred))
 
     static_shapes = _static_shapes(inferred)
     nodes, report.folded = fold_constants(nodes, constants, static_shapes, opset)
