@@ -25,7 +25,7 @@ from .writer import GraphSpec, NodeSpec, TensorValue, ValueSpec, serialize
 
 _DEFAULT_DOMAINS = ("", "ai.onnx")
 # Other domains whose ops Walle defines (by the same op_type names, which do not collide).
-_EXTRA_DOMAINS = ("ai.onnx.ml", "ai.onnx.preview.training")
+_EXTRA_DOMAINS = ("ai.onnx.ml", "ai.onnx.preview.training", "ai.onnx.preview")
 
 
 @dataclass

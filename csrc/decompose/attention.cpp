@@ -156,8 +156,46 @@ void attention(Decomposer& d) {
   d.set_output(0, y);
 }
 
+// FlexAttention (ai.onnx.preview): attention whose scores and probabilities pass through the
+// optional score_mod / prob_mod graphs (decomposed inline); softmax in float32 for 16-bit
+// inputs unless softmax_precision says otherwise (reference op_flex_attention.py).
+void flex_attention(Decomposer& d) {
+  int q = d.input(0), k = d.input(1), v = d.input(2);
+  Shape qs = d.shape(q), ks = d.shape(k);
+  if (qs.size() != 4 || ks.size() != 4 || d.rank(v) != 4) d.fail("Q, K and V must be 4-d");
+  if (qs[1] % ks[1]) d.fail("q heads must be a multiple of kv heads");
+  DType t = d.dtype(q);
+  DType ct = d.node().has("softmax_precision") ? static_cast<DType>(d.node().attr_int("softmax_precision", 1))
+                                               : (t == DType::F16 || t == DType::BF16) ? DType::F32 : t;
+  double scale = d.node().has("scale") ? d.node().attr_float("scale", 1.0) : 1.0 / std::sqrt(static_cast<double>(qs[3]));
+  int root = d.scalar(std::sqrt(static_cast<float>(scale)), t);
+  int64_t rep = qs[1] / ks[1];
+  int kk = repeat_heads(d, d.binary(BinaryOp::Mul, k, root), rep);
+  int scores = d.cast(d.matmul(d.binary(BinaryOp::Mul, q, root), d.transpose(kk, {0, 1, 3, 2})), ct);
+  auto apply = [&](const char* attr, int x) {
+    auto it = d.node().attrs.find(attr);
+    if (it == d.node().attrs.end() || !it->second.graph) return x;
+    const Node& node = d.node();
+    std::vector<int> saved_inputs;
+    for (int i = 0; i < d.num_inputs(); ++i) saved_inputs.push_back(d.has_input(i) ? d.input(i) : -1);
+    std::vector<int> out = d.inline_graph(*it->second.graph, {x});
+    d.begin(node, saved_inputs);
+    if (out.size() != 1) d.fail(std::string(attr) + " must produce one output");
+    return d.cast(out[0], ct);
+  };
+  scores = apply("score_mod", scores);
+  int m = d.reduce(ReduceOp::Max, scores, {-1}, true);
+  int e = d.unary(UnaryOp::Exp, d.binary(BinaryOp::Sub, scores, m));
+  int p = apply("prob_mod", d.binary(BinaryOp::Div, e, d.reduce(ReduceOp::Sum, e, {-1}, true)));
+  int y = d.matmul(p, d.cast(repeat_heads(d, v, rep), ct));
+  d.set_output(0, d.cast(y, d.dtype(v)));
+}
+
 }  // namespace
 
-void register_attention_ops(CompositeRegistry& r) { r["Attention"] = {attention}; }
+void register_attention_ops(CompositeRegistry& r) {
+  r["Attention"] = {attention};
+  r["FlexAttention"] = {flex_attention};
+}
 
 }  // namespace walle
