@@ -108,12 +108,69 @@ void unique(Decomposer& d) {
   d.set_output(3, int64_constant(d, counts, {m}));
 }
 
+// IoU > threshold of two boxes, corners [y1, x1, y2, x2] in any order or [xc, yc, w, h]
+// (ONNX NonMaxSuppression, center_point_box).
+bool suppresses(const double* a, const double* b, bool center, double threshold) {
+  auto span = [&](const double* box, int axis, double& lo, double& hi) {
+    if (center) {
+      double c = box[axis == 0 ? 0 : 1], half = box[axis == 0 ? 2 : 3] / 2;
+      lo = c - half, hi = c + half;
+    } else {
+      double u = box[axis == 0 ? 1 : 0], v = box[axis == 0 ? 3 : 2];
+      lo = std::min(u, v), hi = std::max(u, v);
+    }
+  };
+  double ax0, ax1, bx0, bx1, ay0, ay1, by0, by1;
+  span(a, 0, ax0, ax1), span(b, 0, bx0, bx1), span(a, 1, ay0, ay1), span(b, 1, by0, by1);
+  double ix = std::min(ax1, bx1) - std::max(ax0, bx0), iy = std::min(ay1, by1) - std::max(ay0, by0);
+  if (ix <= 0 || iy <= 0) return false;
+  double inter = ix * iy, area_a = (ax1 - ax0) * (ay1 - ay0), area_b = (bx1 - bx0) * (by1 - by0);
+  double uni = area_a + area_b - inter;
+  if (area_a <= 0 || area_b <= 0 || uni <= 0) return false;
+  return inter / uni > threshold;
+}
+
+// NonMaxSuppression: per batch and class, greedy selection by descending score (ties: lower
+// box index first), dropping boxes that overlap a selected one by more than iou_threshold.
+void non_max_suppression(Decomposer& d) {
+  Tensor boxes = d.value(d.input(0), "boxes"), scores = d.value(d.input(1), "scores");
+  if (boxes.rank() != 3 || boxes.shape()[2] != 4 || scores.rank() != 3) d.fail("boxes must be [B, N, 4] and scores [B, C, N]");
+  int64_t B = boxes.shape()[0], N = boxes.shape()[1], C = scores.shape()[1];
+  int64_t max_out = d.has_input(2) && numel(d.shape(d.input(2))) ? std::max<int64_t>(d.const_ints(2, "max_output_boxes_per_class")[0], 0) : 0;
+  double iou = d.has_input(3) && numel(d.shape(d.input(3))) ? d.const_scalar(3, "iou_threshold") : 0.0;
+  bool has_score = d.has_input(4) && numel(d.shape(d.input(4)));
+  double min_score = has_score ? d.const_scalar(4, "score_threshold") : 0.0;
+  bool center = d.node().attr_int("center_point_box", 0) != 0;
+  std::vector<long double> bv = numbers(boxes), sv = numbers(scores);
+  std::vector<double> box(bv.begin(), bv.end());
+  std::vector<int64_t> picked;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t c = 0; c < C; ++c) {
+      const long double* sc = sv.data() + (b * C + c) * N;
+      std::vector<int64_t> order;
+      for (int64_t i = 0; i < N; ++i)
+        if (!has_score || sc[i] > min_score) order.push_back(i);
+      std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return sc[x] > sc[y]; });
+      std::vector<int64_t> kept;
+      for (int64_t i : order) {
+        if (static_cast<int64_t>(kept.size()) >= max_out) break;
+        bool ok = true;
+        for (int64_t j : kept) ok = ok && !suppresses(&box[(b * N + i) * 4], &box[(b * N + j) * 4], center, iou);
+        if (!ok) continue;
+        kept.push_back(i);
+        picked.insert(picked.end(), {b, c, i});
+      }
+    }
+  d.set_output(0, int64_constant(d, picked, {static_cast<int64_t>(picked.size()) / 3, 3}));
+}
+
 }  // namespace
 
 void register_data_dependent_ops(CompositeRegistry& r) {
   r["NonZero"] = {nonzero};
   r["Compress"] = {compress};
   r["Unique"] = {unique};
+  r["NonMaxSuppression"] = {non_max_suppression};
 }
 
 }  // namespace walle
