@@ -111,8 +111,53 @@ void conv_transpose(Decomposer& d) {
   d.set_output(0, d.emit(op, d.dtype(x), out));
 }
 
+// Col2Im (opset 18): the inverse of im2col. Each kernel offset's column block is spread into
+// a zero image at its strided positions; the blocks are summed and the padding cropped.
+void col2im(Decomposer& d) {
+  int x = d.input(0);
+  Shape xs = d.shape(x);
+  std::vector<int64_t> image = d.const_ints(1, "image_shape"), block = d.const_ints(2, "block_shape");
+  size_t k = image.size();
+  std::vector<int64_t> dil = d.node().attr_ints("dilations", std::vector<int64_t>(k, 1));
+  std::vector<int64_t> strides = d.node().attr_ints("strides", std::vector<int64_t>(k, 1));
+  std::vector<int64_t> pads = d.node().attr_ints("pads", std::vector<int64_t>(2 * k, 0));
+  int64_t K = numel(block);
+  if (xs.size() != 3 || block.size() != k || xs[1] % K) d.fail("input must be [N, C * prod(block_shape), L]");
+  int64_t N = xs[0], C = xs[1] / K;
+  Shape padded{N, C}, blocks;
+  for (size_t i = 0; i < k; ++i) {
+    padded.push_back(image[i] + pads[i] + pads[i + k]);
+    blocks.push_back((padded.back() - dil[i] * (block[i] - 1) - 1) / strides[i] + 1);
+  }
+  if (numel(blocks) != xs[2]) d.fail("L = " + std::to_string(xs[2]) + " does not match the " + std::to_string(numel(blocks)) + " sliding blocks");
+  std::vector<int64_t> pst = contiguous_strides(padded), bst = contiguous_strides(block);
+  int sum = -1;
+  for (int64_t off = 0; off < K; ++off) {  // one kernel offset: [N, C, blocks...] from channel row c*K + off
+    Shape src_shape{N, C};
+    src_shape.insert(src_shape.end(), blocks.begin(), blocks.end());
+    std::vector<int64_t> src{xs[1] * xs[2], K * xs[2]};
+    std::vector<int64_t> bs = contiguous_strides(blocks);
+    src.insert(src.end(), bs.begin(), bs.end());
+    Decomposer::Copy c{x, off * xs[2], src, 0, {pst[0], pst[1]}, src_shape};
+    for (size_t i = 0; i < k; ++i) {
+      c.dst_offset += (off / bst[i] % block[i]) * dil[i] * pst[2 + i];
+      c.dst_strides.push_back(strides[i] * pst[2 + i]);
+    }
+    int part = d.raster({c}, d.dtype(x), padded, true, 0.0);
+    sum = sum < 0 ? part : d.binary(BinaryOp::Add, sum, part);
+  }
+  Shape out{N, C};
+  out.insert(out.end(), image.begin(), image.end());
+  Decomposer::Copy crop{sum, 0, pst, 0, contiguous_strides(out), out};
+  for (size_t i = 0; i < k; ++i) crop.src_offset += pads[i] * pst[2 + i];
+  d.set_output(0, d.raster({crop}, d.dtype(x), out));
+}
+
 }  // namespace
 
-void register_conv_transpose_ops(CompositeRegistry& r) { r["ConvTranspose"] = {conv_transpose}; }
+void register_conv_transpose_ops(CompositeRegistry& r) {
+  r["ConvTranspose"] = {conv_transpose};
+  r["Col2Im"] = {col2im};
+}
 
 }  // namespace walle

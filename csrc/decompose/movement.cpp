@@ -224,6 +224,31 @@ void center_crop_pad(Decomposer& d) {
   d.set_output(0, d.raster({c}, d.dtype(x), out, true, 0.0));
 }
 
+// ReverseSequence: the first sequence_lens[b] steps of each batch entry reversed along
+// time_axis, the rest copied; the lengths must be plan-time values.
+void reverse_sequence(Decomposer& d) {
+  int x = d.input(0);
+  Shape s = d.shape(x);
+  int64_t r = static_cast<int64_t>(s.size());
+  int64_t bax = d.normalize_axis(d.node().attr_int("batch_axis", 1), r), tax = d.normalize_axis(d.node().attr_int("time_axis", 0), r);
+  std::vector<int64_t> lens = d.const_ints(1, "sequence_lens");
+  if (static_cast<int64_t>(lens.size()) != s[bax] || bax == tax) d.fail("sequence_lens must have one length per batch entry");
+  std::vector<int64_t> st = contiguous_strides(s);
+  std::vector<Copy> copies;
+  for (int64_t b = 0; b < s[bax]; ++b) {
+    int64_t len = std::clamp<int64_t>(lens[b], 0, s[tax]);
+    Shape part = s;
+    part[bax] = 1;
+    part[tax] = len;
+    Copy rev{x, b * st[bax] + (len - 1) * st[tax], st, b * st[bax], st, part};
+    rev.src_strides[tax] = -st[tax];
+    copies.push_back(rev);
+    part[tax] = s[tax] - len;
+    copies.push_back({x, b * st[bax] + len * st[tax], st, b * st[bax] + len * st[tax], st, part});
+  }
+  d.set_output(0, d.raster(copies, d.dtype(x), s));
+}
+
 void gather(Decomposer& d) {
   int data = d.input(0), indices = d.input(1);
   const Shape& in = d.shape(data);
@@ -257,6 +282,7 @@ void register_movement_ops(CompositeRegistry& r) {
   r["Tile"] = {tile};
   r["Pad"] = {pad};
   r["CenterCropPad"] = {center_crop_pad};
+  r["ReverseSequence"] = {reverse_sequence};
   r["Gather"] = {gather};
 }
 

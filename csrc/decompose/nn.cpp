@@ -222,7 +222,32 @@ template <ReduceOp R> void global_pool(Decomposer& d) {
 
 // Inference batch norm: y = x * a + b per channel, a = scale / sqrt(var + eps),
 // b = bias - mean * a. With constant statistics a and b fold at plan time.
+// training_mode = 1: normalize with the batch statistics (population variance) and also
+// output running_mean/var = old * momentum + batch * (1 - momentum) (ONNX doc).
+void batch_norm_training(Decomposer& d) {
+  int x = d.input(0);
+  DType t = d.dtype(x);
+  std::vector<int64_t> axes{0};
+  for (int64_t a = 2; a < d.rank(x); ++a) axes.push_back(a);
+  Shape per_channel(static_cast<size_t>(d.rank(x)), 1);
+  per_channel[1] = d.shape(x)[1];
+  int mean = d.reduce(ReduceOp::Mean, x, axes, true);
+  int centered = d.binary(BinaryOp::Sub, x, mean);
+  int var = d.reduce(ReduceOp::Mean, d.binary(BinaryOp::Mul, centered, centered), axes, true);
+  double eps = d.node().attr_float("epsilon", 1e-5), momentum = d.node().attr_float("momentum", 0.9);
+  int inv = d.unary(UnaryOp::Rsqrt, d.binary(BinaryOp::Add, var, d.scalar(eps, t)));
+  int y = d.binary(BinaryOp::Mul, d.binary(BinaryOp::Mul, centered, inv), d.view(d.input(1), per_channel));
+  d.set_output(0, d.binary(BinaryOp::Add, y, d.view(d.input(2), per_channel)));
+  Shape c{d.shape(x)[1]};
+  auto running = [&](int old, int batch) {
+    return d.binary(BinaryOp::Add, d.binary(BinaryOp::Mul, old, d.scalar(momentum, t)), d.binary(BinaryOp::Mul, d.view(batch, c), d.scalar(1 - momentum, t)));
+  };
+  d.set_output(1, running(d.input(3), mean));
+  d.set_output(2, running(d.input(4), var));
+}
+
 void batch_norm(Decomposer& d) {
+  if (d.node().attr_int("training_mode", 0)) return batch_norm_training(d);
   int x = d.input(0);
   DType t = d.dtype(x);
   double eps = d.node().attr_float("epsilon", 1e-5);

@@ -2,6 +2,8 @@
 // opset < 11 Scatter), TensorScatter, GatherND, TopK. Every scatter becomes index tuples
 // ([count, q] int64) plus a run of `inner` elements per tuple; elementwise forms build the
 // tuples from constant coordinate grids (ONNX docs; onnx/reference/ops/op_scatter*.py).
+#include <algorithm>
+
 #include "decompose/registry.h"
 
 namespace walle {
@@ -160,6 +162,31 @@ void topk(Decomposer& d) {
   d.set_output(1, idx);
 }
 
+// MaxUnpool: zeros of the inferred shape ((in - 1) * stride + kernel - pads per spatial axis)
+// with X's values written at MaxPool's flat indices, then placed at the top-left corner of
+// output_shape when that is given (reference op_max_unpool.py).
+void max_unpool(Decomposer& d) {
+  int x = d.input(0), idx = d.input(1);
+  Shape xs = d.shape(x);
+  size_t k = xs.size() - 2;
+  std::vector<int64_t> kernel = d.node().attr_ints("kernel_shape"), strides = d.node().attr_ints("strides", std::vector<int64_t>(k, 1));
+  std::vector<int64_t> pads = d.node().attr_ints("pads", std::vector<int64_t>(2 * k, 0));
+  if (kernel.size() != k || strides.size() != k || pads.size() != 2 * k) d.fail("kernel_shape, strides and pads must match the spatial rank");
+  Shape inferred{xs[0], xs[1]};
+  for (size_t i = 0; i < k; ++i) inferred.push_back((xs[2 + i] - 1) * strides[i] + kernel[i] - pads[i] - pads[i + k]);
+  int zeros = d.add_constant(Tensor(d.dtype(x), {numel(inferred)}));
+  int64_t n = numel(xs);
+  int y = d.view(emit_scatter(d, zeros, d.view(d.cast(idx, DType::I64), {n, 1}), d.view(x, {n}), 1, "none"), inferred);
+  if (d.has_input(2)) {
+    Shape out = d.const_ints(2, "output_shape");
+    if (out.size() != inferred.size()) d.fail("output_shape has the wrong rank");
+    Shape common;
+    for (size_t i = 0; i < out.size(); ++i) common.push_back(std::min(out[i], inferred[i]));
+    y = d.raster({{y, 0, contiguous_strides(inferred), 0, contiguous_strides(out), common}}, d.dtype(x), out, true, 0.0);
+  }
+  d.set_output(0, y);
+}
+
 }  // namespace
 
 void register_scatter_ops(CompositeRegistry& r) {
@@ -169,6 +196,7 @@ void register_scatter_ops(CompositeRegistry& r) {
   r["TensorScatter"] = {tensor_scatter, true};
   r["GatherND"] = {gather_nd};
   r["TopK"] = {topk, true};
+  r["MaxUnpool"] = {max_unpool, true};
 }
 
 }  // namespace walle
