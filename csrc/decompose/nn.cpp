@@ -1,6 +1,7 @@
 // Neural-network ops: convolution, pooling, batch norm, MatMul and Gemm.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "decompose/registry.h"
 
@@ -183,6 +184,56 @@ void lrn(Decomposer& d) {
   d.set_output(0, d.binary(BinaryOp::Div, x, d.binary(BinaryOp::Pow, base, d.scalar(beta, t))));
 }
 
+// MaxPool's Indices output: every window laid out along a last axis (padding = -inf), its
+// ArgMax, and a constant table from (output position, window slot) to the input's flat index
+// (row-major, or column-major with storage_order = 1), plus the (n, c) plane offset.
+int max_pool_indices(Decomposer& d, int x, const std::vector<Window>& w) {
+  Shape xs = d.shape(x);
+  Window hw = w.size() == 2 ? w[0] : Window{1, 1, 1, 1, 0, 0, 1};
+  const Window& ww = w.back();
+  int64_t N = xs[0], C = xs[1], H = hw.in, W = ww.in, oh = hw.out, ow = ww.out, K = hw.kernel * ww.kernel;
+  int xv = d.view(x, {N, C, H, W});
+  Shape win{N, C, oh, ow, K};
+  std::vector<int64_t> src = contiguous_strides({N, C, H, W}), dst = contiguous_strides(win);
+  std::vector<Decomposer::Copy> copies;
+  Tensor table(DType::I64, {oh * ow * K});
+  bool col_major = d.node().attr_int("storage_order", 0) != 0;
+  for (int64_t kh = 0; kh < hw.kernel; ++kh)
+    for (int64_t kw = 0; kw < ww.kernel; ++kw) {
+      int64_t k = kh * ww.kernel + kw;
+      auto range = [](const Window& a, int64_t tap, int64_t& first, int64_t& count) {  // outputs whose tap is inside
+        int64_t off = tap * a.dilation - a.pad_begin;
+        first = off >= 0 ? 0 : (-off + a.stride - 1) / a.stride;
+        int64_t last = a.in - 1 - off < 0 ? -1 : std::min(a.out - 1, (a.in - 1 - off) / a.stride);
+        count = std::max<int64_t>(last - first + 1, 0);
+        return off;
+      };
+      int64_t fh, nh, fw, nw;
+      int64_t offh = range(hw, kh, fh, nh), offw = range(ww, kw, fw, nw);
+      if (nh && nw)
+        copies.push_back({xv, (fh * hw.stride + offh) * src[2] + (fw * ww.stride + offw) * src[3], {src[0], src[1], hw.stride * src[2], ww.stride * src[3]},
+                          fh * dst[2] + fw * dst[3] + k, {dst[0], dst[1], dst[2], dst[3]}, {N, C, nh, nw}});
+      for (int64_t i = 0; i < oh; ++i)
+        for (int64_t j = 0; j < ow; ++j) {
+          int64_t ih = i * hw.stride + offh, iw = j * ww.stride + offw;
+          table.data_as<int64_t>()[(i * ow + j) * K + k] = col_major ? ih + iw * H : ih * W + iw;
+        }
+    }
+  DType t = dtype_is_float(d.dtype(x)) ? d.dtype(x) : DType::F64;
+  if (t != d.dtype(x)) { xv = d.cast(xv, t); for (auto& c : copies) c.src = xv; }
+  int windows = d.raster(copies, t, win, true, -std::numeric_limits<double>::infinity());
+  int arg = d.reduce(ReduceOp::ArgMax, windows, {4}, false);  // [N, C, oh, ow]
+  Tensor slot(DType::I64, {oh, ow}), plane(DType::I64, {N, C, 1, 1});
+  for (int64_t i = 0; i < oh * ow; ++i) slot.data_as<int64_t>()[i] = i * K;
+  for (int64_t i = 0; i < N * C; ++i) plane.data_as<int64_t>()[i] = i * H * W;
+  AtomicOp g;
+  g.kind = AtomicKind::Gather;
+  g.outer = 1, g.axis_size = oh * ow * K, g.inner = 1;
+  g.inputs = {d.add_constant(table), d.binary(BinaryOp::Add, arg, d.add_constant(slot))};
+  int local = d.emit(g, DType::I64, {N, C, oh, ow});
+  return d.view(d.binary(BinaryOp::Add, local, d.add_constant(plane)), output_shape(xs, C, w));
+}
+
 void pool(Decomposer& d, bool max_pool) {
   int x = d.input(0);
   const Shape& xs = d.shape(x);
@@ -199,16 +250,14 @@ void pool(Decomposer& d, bool max_pool) {
   }
   std::vector<Window> w = spatial_windows(d, xs, kernel);
   resolve_windows(d, w, d.node().attr_int("ceil_mode", 0) != 0);
-  AtomicOp op;
-  op.kind = AtomicKind::Pool;
-  op.max_pool = max_pool;
-  op.count_include_pad = d.node().attr_int("count_include_pad", 0) != 0;
-  fill_geometry(op, xs, w);
-  op.out_c = xs[1];
-  op.inputs = {x};
-  d.set_output(0, d.emit(op, d.dtype(x), output_shape(xs, xs[1], w)));
-  if (d.outputs().size() > 1 && d.outputs()[1] < 0 && d.node().outputs.size() > 1 && !d.node().outputs[1].empty())
-    d.fail("the Indices output of MaxPool is not supported");
+  DType t = d.dtype(x);
+  // Integer max pooling runs in a float type that holds the values exactly.
+  DType ct = dtype_is_float(t) ? t : (dtype_size(t) <= 2 ? DType::F32 : DType::F64);
+  if (!max_pool && ct != t) d.fail(std::string("AveragePool is not defined for ") + dtype_name(t));
+  AtomicOp op = pool_op(max_pool, include_pad, xs, w);
+  op.inputs = {d.cast(x, ct)};
+  d.set_output(0, d.cast(d.emit(op, ct, output_shape(xs, xs[1], w)), t));
+  if (d.node().outputs.size() > 1 && !d.node().outputs[1].empty()) d.set_output(1, max_pool_indices(d, x, w));
 }
 void max_pool(Decomposer& d) { pool(d, true); }
 void average_pool(Decomposer& d) { pool(d, false); }
