@@ -30,6 +30,7 @@ const CompositeRegistry& composite_ops() {
     register_einsum_ops(r);
     register_qlinear_ops(r);
     register_training_ops(r);
+    register_tfidf_ops(r);
     return r;
   }();
   return registry;
