@@ -130,6 +130,35 @@ template <int Kind> void window(Decomposer& d) {
   d.set_output(0, d.cast(d.add_constant(w), static_cast<DType>(d.node().attr_int("output_datatype", 1))));
 }
 
+// MelWeightMatrix (opset 17): triangular filters between mel-spaced bin edges, computed as
+// the reference does (its float32 log1p, and a mel step over num_mel_bins + 2 points).
+void mel_weight_matrix(Decomposer& d) {
+  int64_t bins = d.const_ints(0, "num_mel_bins")[0], dft = d.const_ints(1, "dft_length")[0], rate = d.const_ints(2, "sample_rate")[0];
+  double lo = d.const_scalar(3, "lower_edge_hertz"), hi = d.const_scalar(4, "upper_edge_hertz");
+  if (bins < 1 || dft < 1 || rate < 1) d.fail("num_mel_bins, dft_length and sample_rate must be positive");
+  auto mel = [](double hz) { return static_cast<double>(2595.0f * std::log1p(static_cast<float>(hz) / 700.0f)) / std::log(10.0); };
+  double low = mel(lo), step = (mel(hi) - low) / static_cast<double>(bins + 2);
+  std::vector<int64_t> edge(bins + 2);
+  for (int64_t i = 0; i < bins + 2; ++i) {
+    double hz = 700 * std::expm1((static_cast<double>(i) * step + low) / 2595 * std::log(10.0));
+    edge[i] = static_cast<int64_t>(std::floor((dft + 1) * hz / static_cast<double>(rate)));
+  }
+  int64_t spec = dft / 2 + 1;
+  Tensor w(DType::F64, {spec, bins});
+  double* m = w.data_as<double>();
+  auto at = [&](int64_t j, int64_t i) -> double& {
+    if (j < 0 || j >= spec) d.fail("a filter edge falls outside the spectrum");
+    return m[j * bins + i];
+  };
+  for (int64_t i = 0; i < bins; ++i) {
+    int64_t left = edge[i], center = edge[i + 1], right = edge[i + 2];
+    if (center == left) at(center, i) = 1;
+    else for (int64_t j = left; j <= center; ++j) at(j, i) = static_cast<double>(j - left) / static_cast<double>(center - left);
+    for (int64_t j = center; j < right; ++j) at(j, i) = static_cast<double>(right - j) / static_cast<double>(right - center);
+  }
+  d.set_output(0, d.cast(d.add_constant(w), static_cast<DType>(d.node().attr_int("output_datatype", 1))));
+}
+
 }  // namespace
 
 void register_signal_ops(CompositeRegistry& r) {
@@ -138,6 +167,7 @@ void register_signal_ops(CompositeRegistry& r) {
   r["HannWindow"] = {window<0>};
   r["HammingWindow"] = {window<1>};
   r["BlackmanWindow"] = {window<2>};
+  r["MelWeightMatrix"] = {mel_weight_matrix};
 }
 
 }  // namespace walle
