@@ -1,7 +1,9 @@
 // Spatial sampling: AffineGrid (a constant base grid times theta) and GridSample (taps gathered
 // at data-dependent positions and weighted), for any number of spatial dims. Coordinate
 // rules follow the ONNX docs and onnx/reference/ops/op_grid_sample.py (PyTorch's).
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "decompose/registry.h"
 
@@ -181,9 +183,90 @@ void grid_sample(Decomposer& d) {
   d.set_output(0, d.cast(d.transpose(sum, back), d.dtype(x)));
 }
 
+// RoiAlign (opset 16): per ROI bin, bilinear samples on a grid (sampling_ratio, or adaptive
+// from the ROI size), averaged or max-pooled as the reference does. Sample positions and
+// weights depend on the ROIs, which are plan-time values; X is gathered at run time.
+void roi_align(Decomposer& d) {
+  int x = d.input(0);
+  Shape xs = d.shape(x);
+  if (xs.size() != 4) d.fail("X must be [N, C, H, W]");
+  Tensor rois = d.value(d.input(1), "rois");
+  std::vector<int64_t> batch = d.value_ints(d.input(2), "batch_indices");
+  const Node& n = d.node();
+  int64_t PH = n.attr_int("output_height", 1), PW = n.attr_int("output_width", 1), ratio = n.attr_int("sampling_ratio", 0);
+  double scale = n.attr_float("spatial_scale", 1.0);
+  bool half = n.attr_string("coordinate_transformation_mode", "half_pixel") == "half_pixel", max_mode = n.attr_string("mode", "avg") == "max";
+  int64_t R = rois.shape()[0], H = xs[2], W = xs[3], C = xs[1];
+  struct Sample { int64_t pos[4]; double w[4]; };
+  std::vector<std::vector<Sample>> bins(R * PH * PW);
+  std::vector<int64_t> counts(R);
+  for (int64_t r = 0; r < R; ++r) {
+    double off = half ? 0.5 : 0.0;
+    double x0 = rois.scalar_as_double(r * 4) * scale - off, y0 = rois.scalar_as_double(r * 4 + 1) * scale - off;
+    double rw = rois.scalar_as_double(r * 4 + 2) * scale - off - x0, rh = rois.scalar_as_double(r * 4 + 3) * scale - off - y0;
+    if (!half) rw = std::max(rw, 1.0), rh = std::max(rh, 1.0);
+    double bh = rh / PH, bw = rw / PW;
+    int64_t gh = ratio > 0 ? ratio : static_cast<int64_t>(std::ceil(rh / PH)), gw = ratio > 0 ? ratio : static_cast<int64_t>(std::ceil(rw / PW));
+    counts[r] = std::max<int64_t>(gh * gw, 1);
+    for (int64_t ph = 0; ph < PH; ++ph)
+      for (int64_t pw = 0; pw < PW; ++pw)
+        for (int64_t iy = 0; iy < gh; ++iy)
+          for (int64_t ix = 0; ix < gw; ++ix) {
+            double yy = y0 + ph * bh + (iy + 0.5) * bh / gh, xx = x0 + pw * bw + (ix + 0.5) * bw / gw;
+            Sample smp{{0, 0, 0, 0}, {0, 0, 0, 0}};
+            if (!(yy < -1.0 || yy > H || xx < -1.0 || xx > W)) {
+              double y = std::max(yy, 0.0), xv = std::max(xx, 0.0);
+              int64_t yl = static_cast<int64_t>(y), xl = static_cast<int64_t>(xv), yh, xh;
+              if (yl >= H - 1) yh = yl = H - 1, y = static_cast<double>(yl); else yh = yl + 1;
+              if (xl >= W - 1) xh = xl = W - 1, xv = static_cast<double>(xl); else xh = xl + 1;
+              double ly = y - yl, lx = xv - xl, hy = 1 - ly, hx = 1 - lx;
+              smp = {{yl * W + xl, yl * W + xh, yh * W + xl, yh * W + xh}, {hy * hx, hy * lx, ly * hx, ly * lx}};
+            }
+            bins[(r * PH + ph) * PW + pw].push_back(smp);
+          }
+  }
+  int64_t S = 1;
+  for (const auto& b : bins) S = std::max<int64_t>(S, static_cast<int64_t>(b.size()));
+  DType t = d.dtype(x) == DType::F64 ? DType::F64 : DType::F32;
+  int rows = d.view(d.transpose(d.cast(x, t), {0, 2, 3, 1}), {xs[0] * H * W, C});
+  Shape grid{R, PH, PW, S};
+  Tensor valid(DType::Bool, grid);
+  for (int64_t b = 0; b < R * PH * PW; ++b)
+    for (int64_t k = 0; k < S; ++k) valid.data_as<bool>()[b * S + k] = k < static_cast<int64_t>(bins[b].size());
+  int result = -1;
+  for (int tap = 0; tap < 4; ++tap) {
+    Tensor idx(DType::I64, grid), wt(DType::F64, {R, PH, PW, S, 1});
+    for (int64_t b = 0; b < R * PH * PW; ++b)
+      for (int64_t k = 0; k < S; ++k) {
+        bool has = k < static_cast<int64_t>(bins[b].size());
+        int64_t r = b / (PH * PW);
+        if (batch[r] < 0 || batch[r] >= xs[0]) d.fail("batch index " + std::to_string(batch[r]) + " is out of range");
+        idx.data_as<int64_t>()[b * S + k] = batch[r] * H * W + (has ? bins[b][k].pos[tap] : 0);
+        wt.data_as<double>()[b * S + k] = has ? bins[b][k].w[tap] : 0.0;
+      }
+    AtomicOp g;
+    g.kind = AtomicKind::Gather;
+    g.outer = 1, g.axis_size = xs[0] * H * W, g.inner = C;
+    g.inputs = {rows, d.add_constant(idx)};
+    int v = d.binary(BinaryOp::Mul, d.emit(g, t, {R, PH, PW, S, C}), d.cast(d.add_constant(wt), t));
+    result = result < 0 ? v : d.binary(max_mode ? BinaryOp::Max : BinaryOp::Add, result, v);
+  }
+  Shape one{R, PH, PW, S, 1};
+  if (max_mode) {
+    result = d.select(d.view(d.add_constant(valid), one), result, d.scalar(-std::numeric_limits<double>::infinity(), t));
+    result = d.reduce(ReduceOp::Max, result, {3}, false);
+  } else {
+    Tensor inv(DType::F64, {R, 1, 1, 1});
+    for (int64_t r = 0; r < R; ++r) inv.data_as<double>()[r] = 1.0 / static_cast<double>(counts[r]);
+    result = d.binary(BinaryOp::Mul, d.reduce(ReduceOp::Sum, result, {3}, false), d.cast(d.add_constant(inv), t));
+  }
+  d.set_output(0, d.cast(d.transpose(result, {0, 3, 1, 2}), d.dtype(x)));
+}
+
 }  // namespace
 
 void register_sampling_ops(CompositeRegistry& r) {
+  r["RoiAlign"] = {roi_align};
   r["AffineGrid"] = {affine_grid};
   r["GridSample"] = {grid_sample};
 }
