@@ -263,9 +263,99 @@ void roi_align(Decomposer& d) {
   d.set_output(0, d.cast(d.transpose(result, {0, 3, 1, 2}), d.dtype(x)));
 }
 
+// DeformConv (opset 19, 2-d): each kernel tap samples X bilinearly (zeros outside) at its
+// regular position plus a learned offset, optionally times a mask; the sampled columns are
+// then contracted with the weights per group, as the reference does via GridSample.
+void deform_conv(Decomposer& d) {
+  int x = d.input(0), w = d.input(1), offset = d.input(2);
+  Shape xs = d.shape(x), ws = d.shape(w), os = d.shape(offset);
+  if (xs.size() != 4 || ws.size() != 4 || os.size() != 4) d.fail("only 2-d DeformConv is supported");
+  const Node& n = d.node();
+  int64_t N = xs[0], C = xs[1], H = xs[2], W = xs[3], OC = ws[0], kh = ws[2], kw = ws[3], K = kh * kw;
+  int64_t group = n.attr_int("group", 1), og = n.attr_int("offset_group", 1), OH = os[2], OW = os[3], P = OH * OW;
+  std::vector<int64_t> dil = n.attr_ints("dilations", {1, 1}), st = n.attr_ints("strides", {1, 1}), pads = n.attr_ints("pads", {0, 0, 0, 0});
+  if (C != ws[1] * group || OC % group || C % og || os[1] != og * K * 2) d.fail("X, W, offset, group and offset_group disagree");
+  DType t = d.dtype(x) == DType::F64 ? DType::F64 : DType::F32;
+  Sampler smp{d, t, "zeros", true};
+  int xt = d.view(d.transpose(d.cast(x, t), {0, 2, 3, 1}), {N * H * W, C});  // rows of channels
+  int off = d.view(d.cast(offset, t), {N, og, K, 2, P});
+  std::vector<int64_t> ost = contiguous_strides({N, og, K, 2, P});
+  Tensor by(DType::F64, {1, K, P}), bx(DType::F64, {1, K, P}), base(DType::I64, {N, 1, 1});
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t p = 0; p < P; ++p) {
+      by.data_as<double>()[k * P + p] = static_cast<double>(p / OW * st[0] - pads[0] + k / kw * dil[0]);
+      bx.data_as<double>()[k * P + p] = static_cast<double>(p % OW * st[1] - pads[1] + k % kw * dil[1]);
+    }
+  for (int64_t b = 0; b < N; ++b) base.data_as<int64_t>()[b] = b * H * W;
+  int64_t cpg = C / og;
+  std::vector<Decomposer::Copy> pieces;
+  Shape sampled_shape{N, K, P, C};
+  std::vector<int64_t> sst = contiguous_strides(sampled_shape);
+  for (int64_t g = 0; g < og; ++g) {
+    auto coord = [&](int64_t which, const Tensor& b0) {
+      Shape cs{N, K, P};
+      int o = d.raster({{off, g * ost[1] + which * ost[3], {ost[0], ost[2], ost[4]}, 0, contiguous_strides(cs), cs}}, t, cs);
+      return d.binary(BinaryOp::Add, o, d.cast(d.add_constant(b0), t));
+    };
+    int y = coord(0, by), xx = coord(1, bx);
+    int y0 = d.unary(UnaryOp::Floor, y), x0 = d.unary(UnaryOp::Floor, xx);
+    int fy = smp.sub(y, y0), fx = smp.sub(xx, x0);
+    int rows = C == cpg ? xt : [&] {
+      std::vector<int64_t> rst = contiguous_strides({N * H * W, C});
+      Shape rs{N * H * W, cpg};
+      return d.raster({{xt, g * cpg, rst, 0, contiguous_strides(rs), rs}}, t, rs);
+    }();
+    int acc = -1;
+    for (int tap = 0; tap < 4; ++tap) {
+      int ty = tap / 2 ? smp.add(y0, smp.num(1)) : y0, tx = tap % 2 ? smp.add(x0, smp.num(1)) : x0;
+      int wy = tap / 2 ? fy : smp.sub(smp.num(1), fy), wx = tap % 2 ? fx : smp.sub(smp.num(1), fx);
+      auto [iy, my] = smp.pixel(ty, H);
+      auto [ix, mx] = smp.pixel(tx, W);
+      int weight = smp.mul(smp.mul(wy, wx), smp.mul(my, mx));
+      int flat = d.binary(BinaryOp::Add, d.binary(BinaryOp::Add, d.binary(BinaryOp::Mul, iy, d.scalar(static_cast<double>(W), DType::I64)), ix),
+                          d.add_constant(base));
+      AtomicOp op;
+      op.kind = AtomicKind::Gather;
+      op.outer = 1, op.axis_size = N * H * W, op.inner = cpg;
+      op.inputs = {rows, flat};
+      int v = smp.mul(d.emit(op, t, {N, K, P, cpg}), d.view(weight, {N, K, P, 1}));
+      acc = acc < 0 ? v : smp.add(acc, v);
+    }
+    if (d.has_input(4)) {  // mask [N, og*K, OH, OW]
+      int m = d.view(d.cast(d.input(4), t), {N, og, K, P});
+      std::vector<int64_t> mst = contiguous_strides({N, og, K, P});
+      Shape ms{N, K, P};
+      m = d.raster({{m, g * mst[1], {mst[0], mst[2], mst[3]}, 0, contiguous_strides(ms), ms}}, t, ms);
+      acc = smp.mul(acc, d.view(m, {N, K, P, 1}));
+    }
+    Shape piece{N, K, P, cpg};
+    pieces.push_back({acc, 0, contiguous_strides(piece), g * cpg, sst, piece});
+  }
+  int sampled = d.raster(pieces, t, sampled_shape);  // [N, K, P, C]
+  int64_t cg = C / group, ocg = OC / group;
+  std::vector<Decomposer::Copy> outs;
+  Shape ys{N, P, OC};
+  std::vector<int64_t> yst = contiguous_strides(ys);
+  for (int64_t g = 0; g < group; ++g) {
+    Shape part{N, K, P, cg};
+    int sg = d.raster({{sampled, g * cg, sst, 0, contiguous_strides(part), part}}, t, part);
+    int cols = d.view(d.transpose(sg, {0, 2, 3, 1}), {N, P, cg * K});  // (c, k) order as W's
+    std::vector<int64_t> wst = contiguous_strides(ws);
+    Shape wpart{ocg, cg * K};
+    int wg = d.cast(d.raster({{w, g * ocg * wst[0], {wst[0], 1}, 0, contiguous_strides(wpart), wpart}}, d.dtype(w), wpart), t);
+    int yg = d.matmul(cols, d.transpose(wg, {1, 0}));  // [N, P, ocg]
+    Shape yp{N, P, ocg};
+    outs.push_back({yg, 0, contiguous_strides(yp), g * ocg, yst, yp});
+  }
+  int y = d.transpose(d.raster(outs, t, ys), {0, 2, 1});
+  if (d.has_input(3)) y = d.binary(BinaryOp::Add, y, d.view(d.cast(d.input(3), t), {1, OC, 1}));
+  d.set_output(0, d.cast(d.view(y, {N, OC, OH, OW}), d.dtype(x)));
+}
+
 }  // namespace
 
 void register_sampling_ops(CompositeRegistry& r) {
+  r["DeformConv"] = {deform_conv};
   r["RoiAlign"] = {roi_align};
   r["AffineGrid"] = {affine_grid};
   r["GridSample"] = {grid_sample};
