@@ -31,6 +31,7 @@ const CompositeRegistry& composite_ops() {
     register_qlinear_ops(r);
     register_training_ops(r);
     register_tfidf_ops(r);
+    register_random_ops(r);
     return r;
   }();
   return registry;

@@ -4,7 +4,7 @@ namespace walle {
 
 const char* atomic_kind_name(AtomicKind kind) {
   static const char* names[] = {"Raster", "Unary", "Binary", "Select", "Reduce",
-                                "MatMul", "Conv",  "Pool",   "Gather", "Cast", "Scatter", "TopK"};
+                                "MatMul", "Conv",  "Pool",   "Gather", "Cast", "Scatter", "TopK", "Random"};
   return names[static_cast<int>(kind)];
 }
 

@@ -12,7 +12,7 @@
 
 namespace walle {
 
-enum class AtomicKind { Raster, Unary, Binary, Select, Reduce, MatMul, Conv, Pool, Gather, Cast, Scatter, TopK };
+enum class AtomicKind { Raster, Unary, Binary, Select, Reduce, MatMul, Conv, Pool, Gather, Cast, Scatter, TopK, Random };
 const char* atomic_kind_name(AtomicKind kind);
 
 // A strided 3-d walk through a buffer, in elements: offset + i*stride[0] + j*stride[1] + k*stride[2].
@@ -97,6 +97,12 @@ struct AtomicOp {
   // column, sorted; ties keep the lower index first (ONNX TopK). Output [outer, k, inner].
   int64_t k = 1;
   bool largest = true;
+
+  // Random: uniform doubles in [0, 1) (output float64), or with `bernoulli` one 0/1 draw per
+  // probability in inputs[0] (output in its type), from MT19937 seeded as numpy's
+  // RandomState(seed) so that seeded results match the ONNX reference. seed < 0: from the OS.
+  int64_t seed = -1;
+  bool bernoulli = false;
 
   DType cast_to = DType::F32;
   // Cast to float8/float4 (ONNX Cast `saturate`, and `round_mode` for float8e8m0: 0 up, 1 down, 2 nearest).

@@ -66,3 +66,21 @@ def test_topk(dtype, largest, shape, axis, k, tmp_path):
     model = node_model("TopK", {"x": x}, n_outputs=2, constants={"k": np.array([k], np.int64)}, opset=11,
                        axis=axis, largest=largest)
     check(model, {"x": x}, tmp_path)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_random_uniform_like_matches_numpy(dtype, tmp_path):
+    x = np.zeros((3, 7), dtype)
+    model = node_model("RandomUniformLike", {"x": x}, opset=22, seed=5.0, low=-1.0, high=3.0)
+    (got,) = run_walle(model, {"x": x}, tmp_path)
+    want = (np.random.RandomState(5).rand(3, 7).astype(dtype) * dtype(4.0) + dtype(-1.0)).astype(dtype)
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, want, rtol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bernoulli_matches_numpy_binomial(dtype, tmp_path):
+    p = np.array([0.0, 0.2, 0.7, 0.5, 1.0, 0.9, 0.1, 0.6, 0.3, 0.8, 0.4, 0.05] * 3, dtype)
+    model = node_model("Bernoulli", {"p": p}, opset=22, seed=0.0)
+    (got,) = run_walle(model, {"p": p}, tmp_path)
+    np.testing.assert_array_equal(got, np.random.RandomState(0).binomial(1, p).astype(dtype))
