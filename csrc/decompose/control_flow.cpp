@@ -104,46 +104,76 @@ void loop(Decomposer& d) {
   }
 }
 
-// Scan (opset >= 9): states carried through the body; scan inputs sliced and scan outputs
-// stacked along their axes, in reverse where the directions say so.
-void scan(Decomposer& d) {
-  const Graph& g = body(d, "body");
+// One Scan (opset >= 9 semantics): states carried through the body; scan inputs sliced
+// and scan outputs stacked along their axes, in reverse where the directions say so.
+// Returns the final states, then the stacked outputs.
+std::vector<int> scan_once(Decomposer& d, const Graph& g, const std::vector<int>& node_inputs, std::vector<int> states,
+                           const std::vector<int>& scans, bool batch_major) {
   const Node& node = d.node();
-  std::vector<int> node_inputs;
-  for (int i = 0; i < d.num_inputs(); ++i) node_inputs.push_back(d.input(i));
-  int64_t m = node.attr_int("num_scan_inputs", 0);
-  int64_t n_state = static_cast<int64_t>(node_inputs.size()) - m;
-  if (m < 1 || n_state < 0) d.fail("num_scan_inputs is out of range");
+  int64_t m = static_cast<int64_t>(scans.size()), n_state = static_cast<int64_t>(states.size());
   int64_t n_out = static_cast<int64_t>(g.outputs.size()) - n_state;
-  std::vector<int64_t> in_axes = node.attr_ints("scan_input_axes", std::vector<int64_t>(m, 0));
-  std::vector<int64_t> in_dirs = node.attr_ints("scan_input_directions", std::vector<int64_t>(m, 0));
-  std::vector<int64_t> out_axes = node.attr_ints("scan_output_axes", std::vector<int64_t>(n_out, 0));
-  std::vector<int64_t> out_dirs = node.attr_ints("scan_output_directions", std::vector<int64_t>(n_out, 0));
-  std::vector<int> states(node_inputs.begin(), node_inputs.begin() + n_state);
+  std::vector<int64_t> in_axes = batch_major ? std::vector<int64_t>(m, 0) : node.attr_ints("scan_input_axes", std::vector<int64_t>(m, 0));
+  std::vector<int64_t> in_dirs = node.attr_ints(batch_major ? "directions" : "scan_input_directions", std::vector<int64_t>(m, 0));
+  std::vector<int64_t> out_axes = batch_major ? std::vector<int64_t>(n_out, 0) : node.attr_ints("scan_output_axes", std::vector<int64_t>(n_out, 0));
+  std::vector<int64_t> out_dirs = batch_major ? std::vector<int64_t>(n_out, 0) : node.attr_ints("scan_output_directions", std::vector<int64_t>(n_out, 0));
   int64_t length = -1;
   for (int64_t j = 0; j < m; ++j) {
-    int x = node_inputs[n_state + j];
-    in_axes[j] = d.normalize_axis(in_axes[j], d.rank(x));
-    int64_t len = d.shape(x)[in_axes[j]];
+    in_axes[j] = d.normalize_axis(in_axes[j], d.rank(scans[j]));
+    int64_t len = d.shape(scans[j])[in_axes[j]];
     if (length >= 0 && len != length) d.fail("scan inputs have different lengths");
     length = len;
   }
   std::vector<std::vector<int>> outs(n_out);
   for (int64_t t = 0; t < length; ++t) {
     std::vector<int> in = states;
-    for (int64_t j = 0; j < m; ++j) in.push_back(take(d, node_inputs[n_state + j], in_axes[j], in_dirs[j] ? length - 1 - t : t));
+    for (int64_t j = 0; j < m; ++j) in.push_back(take(d, scans[j], in_axes[j], in_dirs[j] ? length - 1 - t : t));
     std::vector<int> out = d.inline_graph(g, in);
     d.begin(node, node_inputs);
     for (int64_t k = 0; k < n_state; ++k) states[k] = out[k];
     for (int64_t k = 0; k < n_out; ++k) outs[k].push_back(out[n_state + k]);
   }
-  for (int64_t k = 0; k < n_state; ++k) d.set_output(static_cast<int>(k), states[k]);
+  std::vector<int> result = states;
   for (int64_t k = 0; k < n_out; ++k) {
     if (outs[k].empty()) d.fail("a Scan over zero elements has outputs of unknown shape");
     if (out_dirs[k]) std::reverse(outs[k].begin(), outs[k].end());
-    int64_t axis = d.normalize_axis(out_axes[k], d.rank(outs[k][0]) + 1);
-    d.set_output(static_cast<int>(n_state + k), stack(d, outs[k], axis));
+    result.push_back(stack(d, outs[k], d.normalize_axis(out_axes[k], d.rank(outs[k][0]) + 1)));
   }
+  return result;
+}
+
+// Scan. Opset 8's form (marked batch_major by the converter) has a leading sequence_lens
+// input and a batch axis on every state and scan tensor: it runs once per batch entry.
+void scan(Decomposer& d) {
+  const Graph& g = body(d, "body");
+  const Node& node = d.node();
+  bool batch_major = node.attr_int("batch_major", 0) != 0;
+  std::vector<int> node_inputs;
+  for (int i = 0; i < d.num_inputs(); ++i) node_inputs.push_back(d.has_input(i) ? d.input(i) : -1);
+  size_t first = batch_major ? 1 : 0;
+  int64_t m = node.attr_int("num_scan_inputs", 0);
+  int64_t n_state = static_cast<int64_t>(node_inputs.size() - first) - m;
+  if (m < 1 || n_state < 0) d.fail("num_scan_inputs is out of range");
+  std::vector<int> states(node_inputs.begin() + first, node_inputs.begin() + first + n_state);
+  std::vector<int> scans(node_inputs.begin() + first + n_state, node_inputs.end());
+  if (!batch_major) {
+    std::vector<int> out = scan_once(d, g, node_inputs, states, scans, false);
+    for (size_t k = 0; k < out.size(); ++k) d.set_output(static_cast<int>(k), out[k]);
+    return;
+  }
+  int64_t batch = d.shape(scans[0])[0];
+  if (node_inputs[0] >= 0)
+    for (int64_t len : d.const_ints(0, "sequence_lens"))
+      if (len != d.shape(scans[0])[1]) d.fail("sequence_lens shorter than the sequence are not supported");
+  std::vector<std::vector<int>> per_output;
+  for (int64_t b = 0; b < batch; ++b) {
+    std::vector<int> sb, xb;
+    for (int s : states) sb.push_back(take(d, s, 0, b));
+    for (int x : scans) xb.push_back(take(d, x, 0, b));
+    std::vector<int> out = scan_once(d, g, node_inputs, sb, xb, true);
+    per_output.resize(out.size());
+    for (size_t k = 0; k < out.size(); ++k) per_output[k].push_back(out[k]);
+  }
+  for (size_t k = 0; k < per_output.size(); ++k) d.set_output(static_cast<int>(k), stack(d, per_output[k], 0));
 }
 
 // SequenceMap: the body runs once per element of the first input sequence; further inputs
