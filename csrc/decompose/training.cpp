@@ -2,6 +2,10 @@
 // ai.onnx.ml transforms (Binarizer, ArrayFeatureExtractor): elementwise formulas from the
 // ONNX docs (onnx/reference/ops/aionnx_preview_training, aionnxml). The iteration count T is
 // a run-time value: its branches are Selects.
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
 #include "decompose/registry.h"
 
 namespace walle {
@@ -106,9 +110,84 @@ void array_feature_extractor(Decomposer& d) {
   d.set_output(0, d.emit(op, d.dtype(x), out));
 }
 
+// TreeEnsemble (ai.onnx.ml opset 5), SUM/AVERAGE aggregation, no post transform: every
+// node's "row reaches here" mask is its parent's AND its branch condition, and each leaf adds
+// its weight to its target where it is reached (a tree as masks, not as a traversal).
+void tree_ensemble(Decomposer& d) {
+  const Node& n = d.node();
+  auto tensor_values = [&](const char* name) {
+    std::vector<double> v;
+    auto it = n.attrs.find(name);
+    if (it != n.attrs.end())
+      for (int64_t i = 0; i < it->second.tensor.numel(); ++i) v.push_back(it->second.tensor.scalar_as_double(i));
+    return v;
+  };
+  int64_t agg = n.attr_int("aggregate_function", 1);
+  if (agg != 0 && agg != 1) d.fail("only SUM and AVERAGE aggregation are supported");
+  if (n.attr_int("post_transform", 0) != 0) d.fail("post_transform is not supported");
+  int x = d.input(0);
+  Shape xs = d.shape(x);
+  if (xs.size() != 2) d.fail("X must be [N, features]");
+  DType t = d.dtype(x);
+  std::vector<double> splits = tensor_values("nodes_splits"), modes = tensor_values("nodes_modes"), weights = tensor_values("leaf_weights");
+  std::vector<double> members = tensor_values("membership_values");
+  std::vector<int64_t> feature = n.attr_ints("nodes_featureids"), tnode = n.attr_ints("nodes_truenodeids"), fnode = n.attr_ints("nodes_falsenodeids");
+  std::vector<int64_t> tleaf = n.attr_ints("nodes_trueleafs"), fleaf = n.attr_ints("nodes_falseleafs"), targets = n.attr_ints("leaf_targetids");
+  std::vector<int64_t> roots = n.attr_ints("tree_roots"), missing = n.attr_ints("nodes_missing_value_tracks_true");
+  int64_t n_targets = n.attr_int("n_targets", 1);
+  // members of MEMBER node k: the k-th NaN-separated run of membership_values
+  std::vector<std::vector<double>> sets;
+  size_t pos = 0;
+  for (size_t k = 0; k < modes.size(); ++k) {
+    sets.emplace_back();
+    if (modes[k] != 6) continue;
+    while (pos < members.size() && !std::isnan(members[pos])) sets.back().push_back(members[pos++]);
+    ++pos;
+  }
+  std::vector<int> column(n_targets, -1);
+  std::function<void(int64_t, bool, int)> visit = [&](int64_t id, bool leaf, int reach) {
+    if (leaf) {
+      int64_t tgt = targets.at(id);
+      int w = d.cast(d.select(reach, d.scalar(weights.at(id), t), d.scalar(0, t)), t);
+      column.at(tgt) = column[tgt] < 0 ? w : d.binary(BinaryOp::Add, column[tgt], w);
+      return;
+    }
+    std::vector<int64_t> st = contiguous_strides(xs);
+    int v = d.raster({{x, feature.at(id), {st[0]}, 0, {1}, {xs[0]}}}, t, {xs[0]});
+    int mode = static_cast<int>(modes.at(id));
+    int split = d.scalar(splits.at(id), t), cond;
+    if (mode == 6) {
+      cond = d.binary(BinaryOp::Equal, v, d.scalar(std::nan(""), t));  // all false
+      for (double m : sets[id]) cond = d.binary(BinaryOp::Or, cond, d.binary(BinaryOp::Equal, v, d.scalar(m, t)));
+    } else {
+      static const BinaryOp ops[] = {BinaryOp::LessEqual, BinaryOp::Less, BinaryOp::GreaterEqual, BinaryOp::Greater, BinaryOp::Equal, BinaryOp::Equal};
+      if (mode < 0 || mode > 5) d.fail("unknown node mode " + std::to_string(mode));
+      cond = d.binary(ops[mode], v, split);
+      if (mode == 5) cond = d.unary(UnaryOp::Not, cond);
+    }
+    if (!missing.empty() && missing.at(id)) cond = d.binary(BinaryOp::Or, cond, d.unary(UnaryOp::IsNaN, v));
+    visit(tnode.at(id), tleaf.at(id) != 0, d.binary(BinaryOp::And, reach, cond));
+    visit(fnode.at(id), fleaf.at(id) != 0, d.binary(BinaryOp::And, reach, d.unary(UnaryOp::Not, cond)));
+  };
+  Tensor all(DType::Bool, {xs[0]});
+  std::fill_n(all.data_as<bool>(), xs[0], true);
+  for (int64_t r : roots) {
+    bool leaf = tleaf.at(r) && fleaf.at(r) && tnode.at(r) == fnode.at(r);
+    visit(r, leaf, d.add_constant(all));
+  }
+  Shape out{xs[0], n_targets};
+  std::vector<Decomposer::Copy> copies;
+  for (int64_t k = 0; k < n_targets; ++k)
+    if (column[k] >= 0) copies.push_back({column[k], 0, {1}, k, {n_targets}, {xs[0]}});
+  int y = d.raster(copies, t, out, true, 0.0);
+  if (agg == 0) y = d.binary(BinaryOp::Div, y, d.scalar(static_cast<double>(roots.size()), t));
+  d.set_output(0, y);
+}
+
 }  // namespace
 
 void register_training_ops(CompositeRegistry& r) {
+  r["TreeEnsemble"] = {tree_ensemble};
   r["Adagrad"] = {adagrad};
   r["Momentum"] = {momentum};
   r["Adam"] = {adam};
