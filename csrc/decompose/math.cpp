@@ -53,7 +53,10 @@ void thresholded_relu(Decomposer& d) {
 void celu(Decomposer& d) {
   int x = d.input(0);
   int a = scalar_like(d, attr(d, "alpha", 1.0), x), zero = scalar_like(d, 0, x);
-  int e = d.binary(BinaryOp::Sub, d.unary(UnaryOp::Exp, d.binary(BinaryOp::Div, x, a)), scalar_like(d, 1, x));
+  // expm1(x / alpha) as the doc's function body: exp - 1 in float64 then rounded once, so
+  // 16-bit types keep the precision expm1 has (exp - 1 in bfloat16 loses it).
+  int q = d.cast(d.binary(BinaryOp::Div, x, a), DType::F64);
+  int e = d.cast(d.binary(BinaryOp::Sub, d.unary(UnaryOp::Exp, q), d.scalar(1, DType::F64)), d.dtype(x));
   int neg = d.binary(BinaryOp::Min, zero, d.binary(BinaryOp::Mul, a, e));
   d.set_output(0, d.binary(BinaryOp::Add, d.binary(BinaryOp::Max, zero, x), neg));
 }
