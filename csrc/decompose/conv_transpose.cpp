@@ -53,7 +53,7 @@ std::vector<Axis> resolve(Decomposer& d, const Shape& xs, const Shape& ws) {
 void conv_transpose(Decomposer& d) {
   int x = d.input(0), w = d.input(1);
   Shape xs = d.shape(x), ws = d.shape(w);
-  if (xs.size() != 3 && xs.size() != 4) d.fail("only 1-d and 2-d spatial inputs are supported, got shape " + shape_str(xs));
+  if (xs.size() < 3 || xs.size() > 5) d.fail("only 1-, 2- and 3-d spatial inputs are supported, got shape " + shape_str(xs));
   if (ws.size() != xs.size()) d.fail("weight rank does not match the input rank");
   int64_t group = d.node().attr_int("group", 1), C = xs[1];
   if (group < 1 || C % group || ws[0] != C) d.fail("input channels " + std::to_string(C) + ", weight " + shape_str(ws) + " and group disagree");
@@ -92,23 +92,9 @@ void conv_transpose(Decomposer& d) {
   }
   int wt = d.raster(wcopies, d.dtype(w), wt_shape);
   // 3. a stride-1, unpadded convolution
-  AtomicOp op;
-  op.kind = AtomicKind::Conv;
-  op.n = xs[0];
-  op.c = C;
-  op.out_c = group * mg;
-  op.group = group;
-  const Axis& aw = axes.back();
-  op.w = aw.padded(), op.kernel_w = aw.kernel, op.dilation_w = aw.dilation, op.out_w = aw.out;
-  if (axes.size() == 2) {
-    const Axis& ah = axes[0];
-    op.h = ah.padded(), op.kernel_h = ah.kernel, op.dilation_h = ah.dilation, op.out_h = ah.out;
-  }
-  op.inputs = {spread, wt};
-  if (d.has_input(2)) op.inputs.push_back(d.input(2));
-  Shape out{xs[0], group * mg};
-  for (const Axis& a : axes) out.push_back(a.out);
-  d.set_output(0, d.emit(op, d.dtype(x), out));
+  std::vector<ConvAxis> conv;
+  for (const Axis& a : axes) conv.push_back({a.padded(), a.kernel, 1, a.dilation, 0, a.out});
+  d.set_output(0, emit_conv_axes(d, spread, wt, d.has_input(2) ? d.input(2) : -1, group, conv));
 }
 
 // Col2Im (opset 18): the inverse of im2col. Each kernel offset's column block is spread into

@@ -77,7 +77,57 @@ Shape output_shape(const Shape& x, int64_t channels, const std::vector<Window>& 
 
 }  // namespace
 
-// A Conv atomic from the node's Conv attributes (also used by ConvInteger and QLinearConv).
+int emit_conv_axes(Decomposer& d, int x, int weight, int bias, int64_t group, const std::vector<ConvAxis>& axes) {
+  Shape xs = d.shape(x), ws = d.shape(weight);
+  std::vector<Window> w;
+  for (const ConvAxis& a : axes) w.push_back({a.in, a.kernel, a.stride, a.dilation, a.pad_begin, 0, a.out});
+  if (w.size() <= 2) {
+    AtomicOp op;
+    op.kind = AtomicKind::Conv;
+    fill_geometry(op, xs, w);
+    op.out_c = ws[0];
+    op.group = group;
+    op.inputs = {x, weight};
+    if (bias >= 0) op.inputs.push_back(bias);
+    return d.emit(op, d.dtype(x), output_shape(xs, ws[0], w));
+  }
+  if (w.size() != 3) d.fail("only 1-, 2- and 3-d convolutions are supported");
+  // 3-d: depth folded into the batch, one 2-d conv per depth tap, the taps' results shifted
+  // along depth (stride, dilation, padding) and summed.
+  int64_t N = xs[0], C = xs[1], D = xs[2], M = ws[0], kd = ws[2];
+  const Window& wd = w[0];
+  int planes = d.view(d.transpose(x, {0, 2, 1, 3, 4}), {N * D, C, xs[3], xs[4]});
+  std::vector<int64_t> wst = contiguous_strides(ws);
+  Shape tap_shape{M, ws[1], ws[3], ws[4]};
+  int64_t plane = M * w[1].out * w[2].out;
+  Shape ys{N, wd.out, plane};
+  std::vector<int64_t> yst = contiguous_strides(ys);
+  int sum = -1;
+  for (int64_t t = 0; t < kd; ++t) {
+    int wt = d.raster({{weight, t * wst[2], {wst[0], wst[1], wst[3], wst[4]}, 0, contiguous_strides(tap_shape), tap_shape}}, d.dtype(weight), tap_shape);
+    AtomicOp op;
+    op.kind = AtomicKind::Conv;
+    fill_geometry(op, {N * D, C, xs[3], xs[4]}, {w[1], w[2]});
+    op.out_c = M;
+    op.group = group;
+    op.inputs = {planes, wt};
+    int z = d.view(d.emit(op, d.dtype(x), {N * D, M, w[1].out, w[2].out}), {N, D, plane});
+    int64_t off = t * wd.dilation - wd.pad_begin;  // input depth of output 0
+    int64_t first = off >= 0 ? 0 : (-off + wd.stride - 1) / wd.stride;
+    int64_t last = D - 1 - off < 0 ? -1 : std::min(wd.out - 1, (D - 1 - off) / wd.stride);
+    if (last < first) continue;
+    std::vector<int64_t> zst = contiguous_strides({N, D, plane});
+    Decomposer::Copy c{z, (first * wd.stride + off) * zst[1], {zst[0], wd.stride * zst[1], 1}, first * yst[1], yst, {N, last - first + 1, plane}};
+    int part = d.raster({c}, d.dtype(x), ys, true, 0.0);
+    sum = sum < 0 ? part : d.binary(BinaryOp::Add, sum, part);
+  }
+  if (sum < 0) sum = d.add_constant(Tensor(d.dtype(x), ys));
+  int y = d.transpose(d.view(sum, {N, wd.out, M, w[1].out, w[2].out}), {0, 2, 1, 3, 4});
+  if (bias >= 0) y = d.binary(BinaryOp::Add, y, d.view(bias, {1, M, 1, 1, 1}));
+  return y;
+}
+
+// A Conv from the node's Conv attributes (also used by ConvInteger and QLinearConv).
 int emit_conv(Decomposer& d, int x, int weight, int bias) {
   const Shape xs = d.shape(x);
   const Shape ws = d.shape(weight);
@@ -85,16 +135,13 @@ int emit_conv(Decomposer& d, int x, int weight, int bias) {
   int64_t group = d.node().attr_int("group", 1);
   if (group < 1 || xs[1] % group != 0 || ws[0] % group != 0 || ws[1] * group != xs[1])
     d.fail("input channels " + std::to_string(xs[1]) + ", weight " + shape_str(ws) + " and group " + std::to_string(group) + " disagree");
-  std::vector<Window> w = spatial_windows(d, xs, std::vector<int64_t>(ws.begin() + 2, ws.end()));
+  if (xs.size() < 3 || xs.size() > 5) d.fail("only 1-, 2- and 3-d spatial inputs are supported, got shape " + shape_str(xs));
+  std::vector<Window> w;
+  for (size_t i = 2; i < xs.size(); ++i) w.push_back({xs[i], ws[i]});
   resolve_windows(d, w, false);
-  AtomicOp op;
-  op.kind = AtomicKind::Conv;
-  fill_geometry(op, xs, w);
-  op.out_c = ws[0];
-  op.group = group;
-  op.inputs = {x, weight};
-  if (bias >= 0) op.inputs.push_back(bias);
-  return d.emit(op, d.dtype(x), output_shape(xs, ws[0], w));
+  std::vector<ConvAxis> axes;
+  for (const Window& a : w) axes.push_back({a.in, a.kernel, a.stride, a.dilation, a.pad_begin, a.out});
+  return emit_conv_axes(d, x, weight, bias, group, axes);
 }
 
 namespace {
