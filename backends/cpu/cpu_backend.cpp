@@ -19,6 +19,7 @@ const KernelRegistry& cpu_registry() {
     cpu::register_matmul_kernels(r);
     cpu::register_conv_kernels(r);
     cpu::register_fused_kernels(r);
+    cpu::register_index_kernels(r);
     return r;
   }();
   return registry;

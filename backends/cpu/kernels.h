@@ -10,6 +10,7 @@ void register_reduce_kernels(KernelRegistry& registry);
 void register_matmul_kernels(KernelRegistry& registry);
 void register_conv_kernels(KernelRegistry& registry);         // Conv, Pool
 void register_fused_kernels(KernelRegistry& registry);        // Fused (softmax, layernorm)
+void register_index_kernels(KernelRegistry& registry);        // Scatter, TopK, Random
 
 // Shorthand for kernels whose run() is one lambda fixed at plan time.
 class FunctionKernel : public Kernel {

@@ -18,11 +18,14 @@ from walle import _walle
 from walle.errors import ConversionError, UnsupportedOpError
 
 from .fold import fold_constants
-from .fuse import fold_batchnorm_into_conv, remove_dead_nodes
+from .fuse import fold_batchnorm_into_conv, implicit_inputs, remove_dead_nodes
+from .gradient import expand_gradients
 from .normalize import MIN_OPSET, normalize_node
 from .writer import GraphSpec, NodeSpec, TensorValue, ValueSpec, serialize
 
 _DEFAULT_DOMAINS = ("", "ai.onnx")
+# Other domains whose ops Walle defines (by the same op_type names, which do not collide).
+_EXTRA_DOMAINS = ("ai.onnx.ml", "ai.onnx.preview.training", "ai.onnx.preview")
 
 
 @dataclass
@@ -42,6 +45,8 @@ class ConversionReport:
 
 def _opset(model: onnx.ModelProto, source: str) -> int:
     versions = [o.version for o in model.opset_import if o.domain in _DEFAULT_DOMAINS]
+    if not versions and any(o.domain in _EXTRA_DOMAINS for o in model.opset_import):
+        versions = [onnx.defs.onnx_opset_version()]  # only ml/training ops: newest default semantics
     if not versions:
         raise ConversionError(f"{source}: the model imports no default-domain opset")
     opset = versions[0]
@@ -55,10 +60,18 @@ def _check_supported(graph: onnx.GraphProto, source: str) -> None:
     """Raises UnsupportedOpError listing every unsupported op type with its node names."""
     supported = _walle.composite_ops()
     missing: dict[str, list[str]] = collections.defaultdict(list)
-    for i, node in enumerate(graph.node):
-        op = node.op_type if node.domain in _DEFAULT_DOMAINS else f"{node.domain}.{node.op_type}"
-        if node.domain not in _DEFAULT_DOMAINS or node.op_type not in supported:
-            missing[op].append(node.name or f"#{i}")
+
+    def visit(g: onnx.GraphProto) -> None:
+        for i, node in enumerate(g.node):
+            op = node.op_type if node.domain in _DEFAULT_DOMAINS else f"{node.domain}.{node.op_type}"
+            converter_op = node.domain == "ai.onnx.preview.training" and node.op_type == "Gradient"
+            if not converter_op and (node.domain not in _DEFAULT_DOMAINS + _EXTRA_DOMAINS or node.op_type not in supported):
+                missing[op].append(node.name or f"#{i}")
+            for a in node.attribute:  # If/Loop/Scan bodies
+                if a.type == onnx.AttributeProto.GRAPH:
+                    visit(a.g)
+
+    visit(graph)
     if missing:
         lines = [f"  {op}: nodes {', '.join(repr(n) for n in names[:5])}" + (" ..." if len(names) > 5 else "")
                  for op, names in sorted(missing.items())]
@@ -67,8 +80,10 @@ def _check_supported(graph: onnx.GraphProto, source: str) -> None:
         )
 
 
-def _attribute(attr: onnx.AttributeProto, where: str):
+def _attribute(attr: onnx.AttributeProto, where: str, subgraph=None):
     t = onnx.AttributeProto
+    if attr.type == t.GRAPH and subgraph is not None:
+        return subgraph(attr.g, f"{where} attribute '{attr.name}'")
     if attr.type == t.INT:
         return int(attr.i)
     if attr.type == t.FLOAT:
@@ -131,13 +146,33 @@ def convert_model(model: onnx.ModelProto, source: str = "<model>") -> tuple[Grap
         return name
 
     ranks = _ranks(inferred, constants)
-    nodes: list[NodeSpec] = []
-    for i, n in enumerate(graph.node):
-        name = n.name or f"{n.op_type}_{i}"
-        where = f"{n.op_type} '{name}'"
-        attrs = {a.name: _attribute(a, where) for a in n.attribute}
-        spec = NodeSpec(n.op_type, name, list(n.input), list(n.output), attrs)
-        nodes.extend(normalize_node(spec, opset, add_constant, ranks.get))
+
+    def subgraph(g: onnx.GraphProto, where: str) -> GraphSpec:
+        """A control-flow body: normalized like the main graph, not folded (the engine
+        decomposes it inline at plan time, where outer values are known)."""
+        own: dict[str, np.ndarray] = {t.name: _to_array(t, where) for t in g.initializer}
+
+        def add_own(hint: str, array: np.ndarray) -> str:
+            name = f"{hint}__{next(new_constant_ids)}"
+            own[name] = np.asarray(array)
+            return name
+
+        body = convert_nodes(g.node, add_own)
+        return GraphSpec([_subgraph_value(v) for v in g.input], [_subgraph_value(v) for v in g.output],
+                         [TensorValue(k, v) for k, v in own.items()], body)
+
+    def convert_nodes(graph_nodes, add) -> list[NodeSpec]:
+        out: list[NodeSpec] = []
+        for i, n in enumerate(graph_nodes):
+            name = n.name or f"{n.op_type}_{i}"
+            where = f"{n.op_type} '{name}'"
+            attrs = {a.name: _attribute(a, where, subgraph) for a in n.attribute}
+            spec = NodeSpec(n.op_type, name, list(n.input), list(n.output), attrs)
+            out.extend(normalize_node(spec, opset, add, ranks.get))
+        return out
+
+    nodes = convert_nodes(graph.node, add_constant)
+    nodes = expand_gradients(nodes, _static_shapes(inferred))
 
     static_shapes = _static_shapes(inferred)
     nodes, report.folded = fold_constants(nodes, constants, static_shapes, opset)
@@ -147,13 +182,25 @@ def convert_model(model: onnx.ModelProto, source: str = "<model>") -> tuple[Grap
     inputs = [_value_spec(v, "graph input") for v in graph.input if v.name not in initializer_names]
     outputs = [_value_spec(v, "graph output") for v in graph.output]
     nodes, report.dead_removed = remove_dead_nodes(nodes, [o.name for o in outputs])
-    used = {name for node in nodes for name in node.inputs} | {o.name for o in outputs}
+    used = {name for node in nodes for name in node.inputs + implicit_inputs(node)} | {o.name for o in outputs}
     initializers = [TensorValue(k, v) for k, v in constants.items() if k in used]
 
     report.nodes_out = len(nodes)
     report.op_counts = dict(collections.Counter(n.op_type for n in nodes))
     report.weight_bytes = sum(t.array.nbytes for t in initializers)
     return GraphSpec(inputs, outputs, initializers, nodes), report
+
+
+def _subgraph_value(v: onnx.ValueInfoProto) -> ValueSpec:
+    """A body's input or output: bound by position, so a sequence or untyped value is
+    described by its element type (float when unknown)."""
+    t = v.type
+    while t.HasField("sequence_type") or t.HasField("optional_type"):
+        t = t.sequence_type.elem_type if t.HasField("sequence_type") else t.optional_type.elem_type
+    if not t.HasField("tensor_type"):
+        return ValueSpec(v.name, 1, [], [])
+    dims = [int(d.dim_value) if d.HasField("dim_value") else -1 for d in t.tensor_type.shape.dim]
+    return ValueSpec(v.name, int(t.tensor_type.elem_type) or 1, dims, [""] * len(dims))
 
 
 def _ranks(model: onnx.ModelProto, constants: dict[str, np.ndarray]) -> dict[str, int]:

@@ -8,7 +8,7 @@ import collections
 
 import numpy as np
 
-from .writer import NodeSpec
+from .writer import GraphSpec, NodeSpec
 
 
 def fold_batchnorm_into_conv(nodes: list[NodeSpec], constants: dict[str, np.ndarray]) -> tuple[list[NodeSpec], int]:
@@ -46,12 +46,24 @@ def fold_batchnorm_into_conv(nodes: list[NodeSpec], constants: dict[str, np.ndar
     return [n for n in nodes if id(n) not in removed], fused
 
 
+def implicit_inputs(node: NodeSpec) -> list[str]:
+    """Outer-scope values a node's subgraphs (If/Loop/Scan bodies) read without declaring."""
+    found: list[str] = []
+    for value in node.attrs.values():
+        if isinstance(value, GraphSpec):
+            defined = {v.name for v in value.inputs} | {t.name for t in value.initializers}
+            for n in value.nodes:
+                found.extend(i for i in n.inputs + implicit_inputs(n) if i and i not in defined)
+                defined.update(n.outputs)
+    return found
+
+
 def remove_dead_nodes(nodes: list[NodeSpec], outputs: list[str]) -> tuple[list[NodeSpec], int]:
     needed = set(outputs)
     kept: list[NodeSpec] = []
     for node in reversed(nodes):
         if any(o in needed for o in node.outputs if o):
             kept.append(node)
-            needed.update(i for i in node.inputs if i)
+            needed.update(i for i in node.inputs + implicit_inputs(node) if i)
     kept.reverse()
     return kept, len(nodes) - len(kept)

@@ -82,6 +82,10 @@ def normalize_node(node: NodeSpec, opset: int, add_constant, rank_of=lambda name
     elif op in ("Softmax", "LogSoftmax", "Hardmax") and opset < 13:
         attrs.setdefault("axis", 1)
         attrs["coerce_2d"] = 1
+    elif op == "Scan" and opset < 9:  # opset 8: sequence_lens first, batch axis everywhere
+        attrs["batch_major"] = 1
+    elif op == "DFT" and opset < 20:  # the axis default moved from 1 to -2 when it became an input
+        attrs.setdefault("axis", 1)
     elif op == "Constant":
         pass
     return [node]

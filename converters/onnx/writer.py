@@ -109,7 +109,7 @@ class _Writer:
         return self.b.CreateNumpyVector(np.asarray(values, dtype=np.int64))
 
     def tensor(self, t: TensorValue) -> int:
-        array = np.ascontiguousarray(t.array)
+        array = np.ascontiguousarray(t.array).reshape(np.shape(t.array))  # ascontiguousarray makes 0-d 1-d
         code = t.dtype_code if t.dtype_code is not None else dtype_code(array)
         offset = self.weights.add(array.tobytes())
         name = self.b.CreateString(t.name)

@@ -203,7 +203,7 @@ PYBIND11_MODULE(_walle, m, py::multiple_interpreters::per_interpreter_gil()) {
   }, "Composite op types this build runs, each marked 'decomposition' or 'own kernel'.");
   m.def("atomic_ops", [] {
     std::vector<std::string> names;
-    for (int k = 0; k <= static_cast<int>(AtomicKind::Cast); ++k) names.push_back(atomic_kind_name(static_cast<AtomicKind>(k)));
+    for (int k = 0; k <= static_cast<int>(AtomicKind::Random); ++k) names.push_back(atomic_kind_name(static_cast<AtomicKind>(k)));
     return names;
   });
   m.def("detected_isa", [] { return std::string(isa_name(detected_isa())); });

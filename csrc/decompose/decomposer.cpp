@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "decompose/registry.h"
 
 namespace walle {
 
@@ -36,15 +37,91 @@ const Tensor* Decomposer::constant(int id) const {
 }
 
 void Decomposer::need_value(int id, const std::string& why) const {
-  const AtomicTensor& t = graph_.tensors[graph_.root(id)];
-  if (t.storage == Storage::Input) throw InputValueNeeded(t.io_index, (node_ ? node_->label() + ": " : std::string()) + why);
+  // A value computed from model inputs (a trip count, Range's limit from Ceil(Div(...)))
+  // becomes known once those inputs are plan-time values: ask for the first one found.
+  std::vector<int> stack{id};
+  std::vector<char> seen(graph_.tensors.size(), 0);
+  while (!stack.empty()) {
+    int t = graph_.root(stack.back());
+    stack.pop_back();
+    if (t < 0 || seen[t]) continue;
+    seen[t] = 1;
+    const AtomicTensor& at = graph_.tensors[t];
+    if (at.storage == Storage::Input) throw InputValueNeeded(at.io_index, (node_ ? node_->label() + ": " : std::string()) + why);
+    for (const AtomicOp& op : graph_.ops)
+      if (graph_.root(op.output) == t) stack.insert(stack.end(), op.inputs.begin(), op.inputs.end());
+  }
   fail(why);
+}
+
+std::vector<int> Decomposer::inline_graph(const Graph& body, const std::vector<int>& inputs) {
+  if (inputs.size() != body.inputs.size())
+    fail("the body takes " + std::to_string(body.inputs.size()) + " inputs, given " + std::to_string(inputs.size()));
+  const Node* saved_node = node_;
+  std::vector<int> saved_inputs = inputs_, saved_outputs = outputs_;
+  Resolver outer = resolver_;
+  std::map<std::string, int> local;
+  for (size_t i = 0; i < inputs.size(); ++i) local[body.inputs[i].name] = inputs[i];
+  resolver_ = [&](const std::string& name) -> int {
+    if (name.empty()) return -1;
+    auto it = local.find(name);
+    if (it != local.end()) return it->second;
+    auto init = body.initializers.find(name);
+    if (init != body.initializers.end()) return local[name] = add_constant(init->second);
+    if (!outer) fail("value '" + name + "' is not defined");
+    return outer(name);
+  };
+  auto restore = [&] {
+    node_ = saved_node;
+    inputs_ = saved_inputs;
+    outputs_ = saved_outputs;
+    resolver_ = outer;
+  };
+  try {
+    for (const Node& n : body.nodes) {
+      const CompositeOp* op = find_composite(n.op_type);
+      if (!op) throw Error(ErrorKind::Unsupported, n.label() + ": operator '" + n.op_type + "' is not supported");
+      std::vector<int> in;
+      for (const std::string& name : n.inputs) in.push_back(resolver_(name));
+      begin(n, in);
+      op->decompose(*this);
+      for (size_t k = 0; k < n.outputs.size(); ++k) {
+        if (n.outputs[k].empty()) continue;
+        if (outputs_[k] < 0) fail("output " + std::to_string(k) + " is not supported");
+        local[n.outputs[k]] = outputs_[k];
+      }
+    }
+    std::vector<int> result;
+    for (const ValueInfo& v : body.outputs) result.push_back(resolver_(v.name));
+    restore();
+    return result;
+  } catch (...) {
+    restore();
+    throw;
+  }
 }
 
 std::vector<int64_t> Decomposer::const_ints(int i, const char* what) const {
   const Tensor* t = constant(input(i));
   if (!t) need_value(input(i), std::string(what) + " (input " + std::to_string(i) + ") must be known when the model is planned");
   return t->to_int64_vector();
+}
+
+std::vector<int64_t> Decomposer::value_ints(int id, const std::string& what) const {
+  const Tensor* t = constant(id);
+  if (!t) need_value(id, what + " must be known when the model is planned");
+  if (t->dtype() == DType::Bool) {
+    std::vector<int64_t> v(t->numel());
+    for (int64_t k = 0; k < t->numel(); ++k) v[k] = t->data_as<uint8_t>()[k] != 0;
+    return v;
+  }
+  return t->to_int64_vector();
+}
+
+const Tensor& Decomposer::value(int id, const std::string& what) const {
+  const Tensor* t = constant(id);
+  if (!t) need_value(id, what + " must be known when the model is planned (its output shape depends on it)");
+  return *t;
 }
 
 double Decomposer::const_scalar(int i, const char* what) const {
@@ -109,6 +186,16 @@ int Decomposer::view(int x, Shape shape) {
   if (shape == this->shape(x)) return x;
   if (const Tensor* c = constant(x)) return add_constant(c->reshaped(shape));
   int id = graph_.add_tensor(dtype(x), std::move(shape));
+  graph_.tensors[id].storage = Storage::Alias;
+  graph_.tensors[id].alias_of = x;
+  return id;
+}
+
+int Decomposer::reinterpret(int x, DType to) {
+  if (dtype_size(to) != dtype_size(dtype(x)))
+    fail(std::string("cannot reinterpret ") + dtype_name(dtype(x)) + " as " + dtype_name(to) + ": sizes differ");
+  if (const Tensor* c = constant(x)) return add_constant(Tensor(to, c->shape(), c->data(), c->owner()));
+  int id = graph_.add_tensor(to, shape(x));
   graph_.tensors[id].storage = Storage::Alias;
   graph_.tensors[id].alias_of = x;
   return id;
@@ -287,6 +374,18 @@ int Decomposer::matmul(int a, int b, int bias) {
     y = view(y, squeezed);
   }
   return y;
+}
+
+int Decomposer::make_sequence(std::vector<int> items) {
+  int id = graph_.add_tensor(DType::Undefined, {});
+  sequences_[id] = std::move(items);
+  return id;
+}
+
+const std::vector<int>& Decomposer::sequence(int id) const {
+  auto it = sequences_.find(id);
+  if (it == sequences_.end()) fail("expected a sequence input");
+  return it->second;
 }
 
 namespace {

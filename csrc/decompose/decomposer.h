@@ -6,6 +6,8 @@
 // a later op that needs a value (Reshape's shape) finds it as a constant. Re-planning with
 // new input shapes re-runs this, which is how dynamic shapes work.
 #pragma once
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -48,6 +50,11 @@ class Decomposer {
   // Values of input i, which must be known at plan time (Reshape's shape, Slice's starts...).
   std::vector<int64_t> const_ints(int i, const char* what) const;
   double const_scalar(int i, const char* what) const;
+  // The same for any tensor id (a body's output, a computed condition).
+  std::vector<int64_t> value_ints(int id, const std::string& what) const;
+  // The plan-time value of any tensor: ops whose output shape depends on data (NonZero,
+  // Unique, Compress) are computed at plan time from constants or model inputs.
+  const Tensor& value(int id, const std::string& what) const;
   int add_constant(const Tensor& t);
   int scalar(double value, DType dtype);
   int64_t normalize_axis(int64_t axis, int64_t rank) const;  // negative axes; range-checked
@@ -55,6 +62,7 @@ class Decomposer {
   // --- atomic ops (each returns the output tensor id) ---
   int emit(AtomicOp op, DType dtype, Shape shape);
   int view(int x, Shape shape);  // reshape: no copy
+  int reinterpret(int x, DType to);  // the same bytes read as another type of equal size
   int unary(UnaryOp op, int x, float alpha = 0, float beta = 0);
   int binary(BinaryOp op, int a, int b);
   int select(int cond, int a, int b);
@@ -75,6 +83,21 @@ class Decomposer {
   int raster(const std::vector<Copy>& copies, DType dtype, Shape shape, bool fill = false, double fill_value = 0);
   int broadcast_to(int x, const Shape& shape);
 
+  // --- sequences (ONNX sequence type) ---
+  // A sequence exists only at plan time: a placeholder tensor id standing for a list of
+  // tensor ids. Sequence ops rearrange lists; positions they need must be plan-time values.
+  int make_sequence(std::vector<int> items);
+  bool is_sequence(int id) const { return sequences_.count(id) != 0; }
+  const std::vector<int>& sequence(int id) const;  // fails naming the node if `id` is not one
+
+  // --- subgraphs (If, Loop, Scan, SequenceMap bodies) ---
+  // Control flow is unrolled at plan time: a body is decomposed inline, once per iteration,
+  // with its inputs bound to tensor ids. Names it does not define resolve in the enclosing
+  // scopes (the session installs the outermost resolver).
+  using Resolver = std::function<int(const std::string&)>;
+  void set_resolver(Resolver resolver) { resolver_ = std::move(resolver); }
+  std::vector<int> inline_graph(const Graph& body, const std::vector<int>& inputs);
+
  private:
   void evaluate(AtomicOp& op);
   // Throws InputValueNeeded if `id` is a graph input, else fails with `why`.
@@ -86,6 +109,8 @@ class Decomposer {
   const Node* node_ = nullptr;
   std::vector<int> inputs_;
   std::vector<int> outputs_;
+  std::map<int, std::vector<int>> sequences_;
+  Resolver resolver_;
 };
 
 }  // namespace walle

@@ -106,17 +106,6 @@ void cast_like(Decomposer& d) { d.set_output(0, cast_with_attrs(d, d.input(0), d
 
 void identity(Decomposer& d) { d.set_output(0, d.input(0)); }
 
-// Dropout in inference is the identity; its optional mask output is all true.
-void dropout(Decomposer& d) {
-  d.set_output(0, d.input(0));
-  if (d.outputs().size() > 1) {
-    Tensor mask(DType::Bool, d.shape(d.input(0)));
-    std::fill_n(mask.data_as<bool>(), mask.numel(), true);
-    d.set_output(1, d.add_constant(mask));
-  }
-}
-
-
 }  // namespace
 
 void register_elementwise_ops(CompositeRegistry& r) {
@@ -169,7 +158,6 @@ void register_elementwise_ops(CompositeRegistry& r) {
   r["Cast"] = {cast};
   r["CastLike"] = {cast_like};
   r["Identity"] = {identity};
-  r["Dropout"] = {dropout};
 }
 
 }  // namespace walle

@@ -128,6 +128,27 @@ void cumsum(Decomposer& d) {
   d.set_output(0, d.transpose(y, inverse));
 }
 
+// CumProd along axis by a log-depth scan (Hillis-Steele): y *= y shifted by 1, 2, 4, ...
+// places, the vacated places filled with 1. Exclusive first shifts x by one place; reverse
+// shifts the other way. Exact for integers (only multiplications of the inputs).
+void cumprod(Decomposer& d) {
+  int x = d.input(0);
+  Shape s = d.shape(x);
+  int64_t axis = d.normalize_axis(static_cast<int64_t>(d.const_scalar(1, "axis")), d.rank(x));
+  bool exclusive = d.node().attr_int("exclusive", 0) != 0, reverse = d.node().attr_int("reverse", 0) != 0;
+  int64_t n = s[axis];
+  std::vector<int64_t> st = contiguous_strides(s);
+  auto shift = [&](int y, int64_t by) {
+    Shape part = s;
+    part[axis] = std::max<int64_t>(n - by, 0);
+    int64_t src = reverse ? by * st[axis] : 0, dst = reverse ? 0 : by * st[axis];
+    return d.raster({{y, src, st, dst, st, part}}, d.dtype(x), s, true, 1.0);
+  };
+  int y = exclusive ? shift(x, 1) : x;
+  for (int64_t by = 1; by < n; by *= 2) y = d.binary(BinaryOp::Mul, y, shift(y, by));
+  d.set_output(0, y);
+}
+
 // GatherElements: out[..i..] = data[..index[..i..] on axis..]; decomposed as a one-hot over
 // the axis and a sum, after cropping data to the index's extent on the other axes.
 void gather_elements(Decomposer& d) {
@@ -162,6 +183,7 @@ void register_index_ops(CompositeRegistry& r) {
   r["DepthToSpace"] = {depth_to_space};
   r["SpaceToDepth"] = {space_to_depth};
   r["CumSum"] = {cumsum};
+  r["CumProd"] = {cumprod};
   r["GatherElements"] = {gather_elements};
 }
 

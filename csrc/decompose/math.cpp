@@ -1,6 +1,8 @@
 // Math and activation ops beyond the basic set: trigonometry, bitwise ops, and activations
 // defined by a formula over existing atomic ops (ONNX operator docs give each formula).
 #include <cmath>
+#include <functional>
+#include <map>
 
 #include "decompose/registry.h"
 
@@ -51,7 +53,10 @@ void thresholded_relu(Decomposer& d) {
 void celu(Decomposer& d) {
   int x = d.input(0);
   int a = scalar_like(d, attr(d, "alpha", 1.0), x), zero = scalar_like(d, 0, x);
-  int e = d.binary(BinaryOp::Sub, d.unary(UnaryOp::Exp, d.binary(BinaryOp::Div, x, a)), scalar_like(d, 1, x));
+  // expm1(x / alpha) as the doc's function body: exp - 1 in float64 then rounded once, so
+  // 16-bit types keep the precision expm1 has (exp - 1 in bfloat16 loses it).
+  int q = d.cast(d.binary(BinaryOp::Div, x, a), DType::F64);
+  int e = d.cast(d.binary(BinaryOp::Sub, d.unary(UnaryOp::Exp, q), d.scalar(1, DType::F64)), d.dtype(x));
   int neg = d.binary(BinaryOp::Min, zero, d.binary(BinaryOp::Mul, a, e));
   d.set_output(0, d.binary(BinaryOp::Add, d.binary(BinaryOp::Max, zero, x), neg));
 }
@@ -83,9 +88,40 @@ void shrink(Decomposer& d) {
   d.set_output(0, narrow ? d.cast(y, t) : y);
 }
 
+// Det: Laplace expansion along rows over the entries (each a tensor over the batch dims),
+// memoized by the set of remaining columns: O(n 2^n) elementwise ops, for n <= 10.
+void det(Decomposer& d) {
+  int x = d.input(0);
+  Shape s = d.shape(x);
+  if (s.size() < 2 || s[s.size() - 1] != s[s.size() - 2]) d.fail("input must be [..., n, n]");
+  int64_t n = s.back();
+  if (n > 10) d.fail("matrices larger than 10 x 10 are not supported");
+  Shape batch(s.begin(), s.end() - 2);
+  std::vector<int64_t> st = contiguous_strides(s);
+  std::vector<int64_t> bst(st.begin(), st.end() - 2);
+  std::vector<int> e(n * n);
+  for (int64_t i = 0; i < n * n; ++i) e[i] = d.raster({{x, i, bst, 0, contiguous_strides(batch), batch}}, d.dtype(x), batch);
+  std::map<uint32_t, int> memo;  // columns left -> determinant of the bottom rows over them
+  std::function<int(int64_t, uint32_t)> minor = [&](int64_t row, uint32_t cols) -> int {
+    if (row == n) return d.broadcast_to(d.scalar(1, d.dtype(x)), batch);
+    auto it = memo.find(cols);
+    if (it != memo.end()) return it->second;
+    int acc = -1, sign = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      if (!(cols >> j & 1)) continue;
+      int term = d.binary(BinaryOp::Mul, e[row * n + j], minor(row + 1, cols & ~(1u << j)));
+      acc = acc < 0 ? term : d.binary(sign % 2 ? BinaryOp::Sub : BinaryOp::Add, acc, term);
+      ++sign;
+    }
+    return memo[cols] = acc;
+  };
+  d.set_output(0, minor(0, (1u << n) - 1));
+}
+
 }  // namespace
 
 void register_math_ops(CompositeRegistry& r) {
+  r["Det"] = {det};
   r["Tan"] = {unary_op<UnaryOp::Tan>};
   r["Asin"] = {unary_op<UnaryOp::Asin>};
   r["Acos"] = {unary_op<UnaryOp::Acos>};

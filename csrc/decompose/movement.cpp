@@ -134,6 +134,34 @@ void tile(Decomposer& d) {
   d.set_output(0, d.raster({Copy{x, 0, src_strides, 0, dst_strides, sizes}}, d.dtype(x), out));
 }
 
+// Fills the borders of axis `a` of y, whose interior along that axis is [lo, lo + n), for the
+// edge, reflect and wrap modes (ONNX Pad doc; numpy.pad semantics, one axis after another).
+int pad_borders(Decomposer& d, int y, int64_t a, int64_t lo, int64_t n, int64_t hi, const std::string& mode) {
+  Shape s = d.shape(y);
+  std::vector<int64_t> st = contiguous_strides(s);
+  auto slab = [&](int64_t src_start, int64_t src_step, int64_t dst_start, int64_t count) {
+    Copy c{y, src_start * st[a], st, dst_start * st[a], st, s};
+    c.sizes[a] = count;
+    c.src_strides[a] = st[a] * src_step;
+    return c;
+  };
+  int64_t limit = mode == "reflect" ? n - 1 : mode == "wrap" ? n : (n > 0 ? lo + hi : 0);
+  if (lo > limit || hi > limit)
+    d.fail("pads of " + std::to_string(lo) + " and " + std::to_string(hi) + " are too large for '" + mode + "' mode on an axis of size " + std::to_string(n));
+  std::vector<Copy> copies{slab(lo, 1, lo, n)};
+  if (mode == "edge") {
+    copies.push_back(slab(lo, 0, 0, lo));
+    copies.push_back(slab(lo + n - 1, 0, lo + n, hi));
+  } else if (mode == "reflect") {  // the edge itself is not repeated
+    copies.push_back(slab(2 * lo, -1, 0, lo));
+    copies.push_back(slab(lo + n - 2, -1, lo + n, hi));
+  } else {  // wrap
+    copies.push_back(slab(n, 1, 0, lo));
+    copies.push_back(slab(lo, 1, lo + n, hi));
+  }
+  return d.raster(copies, d.dtype(y), s);
+}
+
 // Pad (opset >= 11: pads and constant_value as inputs; axes as input in opset 18).
 void pad(Decomposer& d) {
   int x = d.input(0);
@@ -166,10 +194,59 @@ void pad(Decomposer& d) {
     core.src_offset += crop_lo * src_strides[i];
     core.dst_offset += std::max<int64_t>(before[i], 0) * dst_strides[i];
   }
-  // edge and reflect modes are issue 3's; they need per-border copies.
-  if (mode != "constant") d.fail("pad mode '" + mode + "' is not supported yet");
-  std::vector<Copy> copies{core};
-  d.set_output(0, d.raster(copies, d.dtype(x), out, true, value));
+  if (mode != "constant" && mode != "edge" && mode != "reflect" && mode != "wrap") d.fail("unknown pad mode '" + mode + "'");
+  int y = d.raster({core}, d.dtype(x), out, true, mode == "constant" ? value : 0.0);
+  if (mode != "constant")
+    for (int64_t i = 0; i < r; ++i)
+      if (before[i] > 0 || after[i] > 0) y = pad_borders(d, y, i, std::max<int64_t>(before[i], 0), core.sizes[i], std::max<int64_t>(after[i], 0), mode);
+  d.set_output(0, y);
+}
+
+// CenterCropPad (opset 18): each listed axis cropped or zero-padded to `shape` around its
+// centre; an odd difference puts the extra element at the end (reference op_center_crop_pad).
+void center_crop_pad(Decomposer& d) {
+  int x = d.input(0);
+  Shape in = d.shape(x);
+  int64_t r = static_cast<int64_t>(in.size());
+  std::vector<int64_t> target = d.const_ints(1, "shape");
+  std::vector<int64_t> axes = d.node().attr_ints("axes");
+  if (axes.empty()) for (int64_t i = 0; i < r; ++i) axes.push_back(i);
+  if (axes.size() != target.size()) d.fail("shape has " + std::to_string(target.size()) + " values for " + std::to_string(axes.size()) + " axes");
+  Shape out = in;
+  for (size_t i = 0; i < axes.size(); ++i) out[d.normalize_axis(axes[i], r)] = target[i];
+  std::vector<int64_t> src = contiguous_strides(in), dst = contiguous_strides(out);
+  Copy c{x, 0, src, 0, dst, {}};
+  for (int64_t a = 0; a < r; ++a) {
+    c.sizes.push_back(std::min(in[a], out[a]));
+    if (out[a] < in[a]) c.src_offset += (in[a] - out[a]) / 2 * src[a];
+    else c.dst_offset += (out[a] - in[a]) / 2 * dst[a];
+  }
+  d.set_output(0, d.raster({c}, d.dtype(x), out, true, 0.0));
+}
+
+// ReverseSequence: the first sequence_lens[b] steps of each batch entry reversed along
+// time_axis, the rest copied; the lengths must be plan-time values.
+void reverse_sequence(Decomposer& d) {
+  int x = d.input(0);
+  Shape s = d.shape(x);
+  int64_t r = static_cast<int64_t>(s.size());
+  int64_t bax = d.normalize_axis(d.node().attr_int("batch_axis", 1), r), tax = d.normalize_axis(d.node().attr_int("time_axis", 0), r);
+  std::vector<int64_t> lens = d.const_ints(1, "sequence_lens");
+  if (static_cast<int64_t>(lens.size()) != s[bax] || bax == tax) d.fail("sequence_lens must have one length per batch entry");
+  std::vector<int64_t> st = contiguous_strides(s);
+  std::vector<Copy> copies;
+  for (int64_t b = 0; b < s[bax]; ++b) {
+    int64_t len = std::clamp<int64_t>(lens[b], 0, s[tax]);
+    Shape part = s;
+    part[bax] = 1;
+    part[tax] = len;
+    Copy rev{x, b * st[bax] + (len - 1) * st[tax], st, b * st[bax], st, part};
+    rev.src_strides[tax] = -st[tax];
+    copies.push_back(rev);
+    part[tax] = s[tax] - len;
+    copies.push_back({x, b * st[bax] + len * st[tax], st, b * st[bax] + len * st[tax], st, part});
+  }
+  d.set_output(0, d.raster(copies, d.dtype(x), s));
 }
 
 void gather(Decomposer& d) {
@@ -204,6 +281,8 @@ void register_movement_ops(CompositeRegistry& r) {
   r["Expand"] = {expand};
   r["Tile"] = {tile};
   r["Pad"] = {pad};
+  r["CenterCropPad"] = {center_crop_pad};
+  r["ReverseSequence"] = {reverse_sequence};
   r["Gather"] = {gather};
 }
 

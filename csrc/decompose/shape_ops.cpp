@@ -167,6 +167,15 @@ void range(Decomposer& d) {
   d.set_output(0, d.cast(d.add_constant(out), t));
 }
 
+// BitCast (opset 26): the bytes unchanged, read as `to` (same element size).
+void bitcast(Decomposer& d) {
+  int64_t to = d.node().attr_int("to", 0);
+  if (!dtype_is_valid(static_cast<int32_t>(to)) || to == static_cast<int64_t>(DType::String)) d.fail("unsupported target type " + std::to_string(to));
+  auto sub_byte = [](DType t) { return t == DType::U4 || t == DType::I4 || t == DType::F4E2M1 || t == DType::U2 || t == DType::I2; };
+  if (sub_byte(static_cast<DType>(to)) || sub_byte(d.dtype(d.input(0)))) d.fail("4- and 2-bit types are stored one per byte and cannot be bit-cast");
+  d.set_output(0, d.reinterpret(d.input(0), static_cast<DType>(to)));
+}
+
 }  // namespace
 
 void register_shape_ops(CompositeRegistry& r) {
@@ -179,6 +188,7 @@ void register_shape_ops(CompositeRegistry& r) {
   r["Constant"] = {constant};
   r["ConstantOfShape"] = {constant_of_shape};
   r["Range"] = {range};
+  r["BitCast"] = {bitcast};
 }
 
 }  // namespace walle

@@ -4,7 +4,7 @@ namespace walle {
 
 const char* atomic_kind_name(AtomicKind kind) {
   static const char* names[] = {"Raster", "Unary", "Binary", "Select", "Reduce",
-                                "MatMul", "Conv",  "Pool",   "Gather", "Cast", "Fused"};
+                                "MatMul", "Conv",  "Pool",   "Gather", "Cast", "Scatter", "TopK", "Random", "Fused"};
   return names[static_cast<int>(kind)];
 }
 

@@ -12,7 +12,7 @@
 
 namespace walle {
 
-enum class AtomicKind { Raster, Unary, Binary, Select, Reduce, MatMul, Conv, Pool, Gather, Cast,
+enum class AtomicKind { Raster, Unary, Binary, Select, Reduce, MatMul, Conv, Pool, Gather, Cast, Scatter, TopK, Random,
                         // Not atomic: a run of atomic ops a backend claimed (runtime/fuse_patterns.cpp)
                         Fused };
 const char* atomic_kind_name(AtomicKind kind);
@@ -97,6 +97,23 @@ struct AtomicOp {
   int64_t axis_size = 1;
 
   FusedOp fused = FusedOp::Softmax;  // Fused: which pattern; outer and reduce_size give [outer, R]
+  // Scatter: output = data (inputs[0]) with updates (inputs[2], [count, inner]) written at the
+  // index tuples (inputs[1], int64 [count, q]); a tuple addresses the first q dims of data,
+  // `scatter_dims`, and a run of `inner` elements. With `accumulate`, out = binary(out, update)
+  // (Add, Mul, Max, Min), applied in index order; without, later tuples overwrite earlier ones.
+  std::vector<int64_t> scatter_dims;
+  bool accumulate = false;
+
+  // TopK: indices (int64) of the k largest (or smallest) of each [outer, reduce_size, inner]
+  // column, sorted; ties keep the lower index first (ONNX TopK). Output [outer, k, inner].
+  int64_t k = 1;
+  bool largest = true;
+
+  // Random: uniform doubles in [0, 1) (output float64), or with `bernoulli` one 0/1 draw per
+  // probability in inputs[0] (output in its type), from MT19937 seeded as numpy's
+  // RandomState(seed) so that seeded results match the ONNX reference. seed < 0: from the OS.
+  int64_t seed = -1;
+  bool bernoulli = false;
 
   DType cast_to = DType::F32;
   // Cast to float8/float4 (ONNX Cast `saturate`, and `round_mode` for float8e8m0: 0 up, 1 down, 2 nearest).

@@ -132,6 +132,7 @@ void Session::plan(const std::vector<Shape>& shapes, const std::vector<Tensor>* 
   };
 
   Decomposer d(g, *evaluator_);
+  d.set_resolver(value_id);  // names read by control-flow bodies
   for (const Node& node : graph.nodes) {
     const CompositeOp* op = find_composite(node.op_type);
     if (!op) throw Error(ErrorKind::Unsupported, node.label() + ": operator '" + node.op_type + "' is not supported");

@@ -46,7 +46,7 @@ class _Worker:
 
     def __init__(self, engine: str) -> None:
         self.engine = engine
-        self.stderr = tempfile.TemporaryFile()
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
         self.proc = subprocess.Popen([sys.executable, WORKER, engine], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self.stderr, text=True, bufsize=1)
         self.sel = selectors.DefaultSelector()

@@ -40,7 +40,8 @@ def _to_value(v):
 
 
 def _read_pb(path: str, type_proto: onnx.TypeProto):
-    data = open(path, "rb").read()
+    with open(path, "rb") as f:
+        data = f.read()
     if type_proto.HasField("sequence_type"):
         p = onnx.SequenceProto()
         p.ParseFromString(data)
@@ -107,8 +108,8 @@ def compare(got, want, where: str) -> tuple[str, str] | None:
         ok = same_special | close
         if not ok.all():
             i = np.unravel_index(int(np.argmin(ok)), ok.shape) if ok.ndim else ()
-            return ("value", f"{where}: {int((~ok).sum())} of {ok.size} values differ, e.g. at {i}: "
-                             f"{g[i]!r} != {w[i]!r}")
+            return ("value", (f"{where}: {int((~ok).sum())} of {ok.size} values differ, e.g. at {i}: "
+                              f"{g[i]!r} != {w[i]!r}"))
         return None
     if want.dtype.kind == "V":  # int4/uint4 and other ml_dtypes: compare the values
         got, want = got.astype(np.int64), want.astype(np.int64)

@@ -154,18 +154,26 @@ def test_scheduled_stages_advance(tmp_path: Path) -> None:
 def test_installed_task_runs_in_the_vm(tmp_path: Path) -> None:
     """Push-then-pull into a device whose installs load into a walle.vm Runner: the task
     runs, and a new version replaces it in the runner."""
-    from walle.vm import Runner
+    from walle.vm import Runner, UnknownTask
 
     async def scenario() -> None:
         with Runner(workers=1, mode="thread") as runner:
+
+            async def runs(version: str) -> bool:
+                if dev.installed("demo") != version:
+                    return False
+                try:
+                    return await asyncio.to_thread(runner.run, "demo", {}, 30) == version
+                except UnknownTask:  # between unload of the old version and load of the new
+                    return False
+
             async with serving(config(tmp_path)) as (url, _), aiohttp.ClientSession() as s, stopping():
                 (dev,) = await _fleet(url, tmp_path / "fleet", 1, s, runner=runner)
                 pub = Publisher(url, PUB_TOKEN, KEY)
                 for version in ("1.0.0", "1.1.0"):
                     await pub.publish(make_task(tmp_path, "demo", version))
                     await pub.deploy("demo", version, stages=[100], salt="vm")
-                    await wait_until(lambda v=version: dev.installed("demo") == v, 30, f"demo {version} installed")
-                    result = await asyncio.to_thread(runner.run, "demo", {}, 30)
-                    assert result == version
+                    # installed() flips when the files are in place; the runner swap follows it
+                    await wait_until(lambda v=version: runs(v), 30, f"demo {version} running in the VM")
 
     run(scenario())
