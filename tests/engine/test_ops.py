@@ -188,6 +188,12 @@ CASES += [
      {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1], "ceil_mode": 1}, 1),
     ("MaxPool-s2-ceil-33", "MaxPool", {"x": h32(1, 4, 27, 33)}, {},
      {"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1}, 1),
+    # stride-2 im2col gathers: 16-wide blocks, masked tails, the last row at the buffer's end
+    ("Conv-3x3-s2-wide", "Conv", {"x": h32(1, 2, 9, 67)}, {"w": h32(5, 2, 3, 3), "b": h32(5)},
+     {"strides": [2, 2], "pads": [1, 1, 1, 1]}, 1),
+    ("Conv-5x5-s2-nopad", "Conv", {"x": h32(2, 3, 11, 70)}, {"w": h32(4, 3, 5, 5)}, {"strides": [2, 2]}, 1),
+    ("Conv-7x7-s2-stem", "Conv", {"x": h32(1, 3, 40, 99)}, {"w": h32(16, 3, 7, 7), "b": h32(16)},
+     {"strides": [2, 2], "pads": [3, 3, 3, 3]}, 1),
 ]
 
 
