@@ -145,7 +145,8 @@ void depthwise_plane_f32(const walle::AtomicOp& op, const float* src, const floa
 
 // 3x3 max pooling, stride 1 or 2, undilated, on a -inf padded copy of the plane (taps in the
 // padding or the ceil-mode overhang never win, as in the reference).
-inline float max_nan(float a, float v) { return (v > a || v != v) ? v : a; }
+// Branch-free (bitwise |): with a short-circuit || GCC keeps these loops scalar and branchy.
+inline float max_nan(float a, float v) { return ((v > a) | (v != v)) ? v : a; }
 
 template <int kStride>
 void maxpool_3x3(const walle::AtomicOp& op, const float* src, float* dst) {
@@ -169,19 +170,52 @@ void maxpool_3x3(const walle::AtomicOp& op, const float* src, float* dst) {
 
 // Stride 2: interior columns of interior rows in one pass (no padded copy: at stride 2 it
 // costs more than it saves); the border through the general loop below.
-bool maxpool_3x3_s2_row(const walle::AtomicOp& op, const float* src, float* d, int64_t oh, int64_t lo, int64_t hi) {
+// `line` holds at least 2 * (hi - lo) + 65 floats.
+bool maxpool_3x3_s2_row(const walle::AtomicOp& op, const float* src, float* d, int64_t oh, int64_t lo, int64_t hi,
+                        float* line) {
   const int64_t ih = oh * 2 - op.pad_top;
   if (ih < 0 || ih + 2 >= op.h) return false;
   const float* __restrict r0 = src + ih * op.w - op.pad_left;
   const float* __restrict r1 = r0 + op.w;
   const float* __restrict r2 = r1 + op.w;
-  for (int64_t ow = lo; ow < hi; ++ow) {
-    const int64_t c = 2 * ow;
-    float m = r0[c];
-    m = max_nan(m, r0[c + 1]); m = max_nan(m, r0[c + 2]);
-    m = max_nan(m, r1[c]); m = max_nan(m, r1[c + 1]); m = max_nan(m, r1[c + 2]);
-    m = max_nan(m, r2[c]); m = max_nan(m, r2[c + 1]); m = max_nan(m, r2[c + 2]);
-    d[ow] = m;
+  if (hi > lo) {
+    // Vertical max of the three rows (unit stride, vectorizes), then the horizontal max of
+    // three neighbours at stride 2 over that line (NaN is sticky, so the order is free).
+    const int64_t c0 = 2 * lo, n = 2 * (hi - lo) + 1;
+#if defined(__AVX512F__)
+    // Masked tails: scalar tails of these short rows (13..112 columns) branch on the data.
+    float* __restrict v = line;
+    auto vmax = [](__m512 a, __m512 b) {  // b where b > a or b is NaN (NaN is sticky)
+      __mmask16 k = _mm512_cmp_ps_mask(b, a, _CMP_GT_OQ) | _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q);
+      return _mm512_mask_blend_ps(k, a, b);
+    };
+    for (int64_t i = 0; i < n; i += 16) {
+      const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
+      __m512 a = _mm512_maskz_loadu_ps(m, r0 + c0 + i);
+      a = vmax(a, _mm512_maskz_loadu_ps(m, r1 + c0 + i));
+      a = vmax(a, _mm512_maskz_loadu_ps(m, r2 + c0 + i));
+      _mm512_storeu_ps(v + i, a);
+    }
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    float* __restrict o = d + lo;
+    const int64_t cnt = hi - lo;
+    for (int64_t i = 0; i < cnt; i += 16) {
+      const __mmask16 m = cnt - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (cnt - i)) - 1);
+      const float* s = v + 2 * i;  // lanes past n read the padding; their results are masked off
+      __m512 x0 = _mm512_loadu_ps(s), x1 = _mm512_loadu_ps(s + 16);
+      __m512 y0 = _mm512_loadu_ps(s + 2), y1 = _mm512_loadu_ps(s + 18);
+      __m512 a = _mm512_permutex2var_ps(x0, even, x1);
+      a = vmax(a, _mm512_permutex2var_ps(x0, odd, x1));
+      a = vmax(a, _mm512_permutex2var_ps(y0, even, y1));
+      _mm512_mask_storeu_ps(o + i, m, a);
+    }
+#else
+    float* __restrict v = line;
+    for (int64_t i = 0; i < n; ++i) v[i] = max_nan(max_nan(r0[c0 + i], r1[c0 + i]), r2[c0 + i]);
+    float* __restrict o = d + lo;
+    for (int64_t i = 0; i < hi - lo; ++i) o[i] = max_nan(max_nan(v[2 * i], v[2 * i + 1]), v[2 * i + 2]);
+#endif
   }
   auto border = [&](int64_t ow) {
     float m = -std::numeric_limits<float>::infinity();
@@ -226,10 +260,19 @@ void pool_plane_f32(const walle::AtomicOp& op, const float* src, float* dst) {
   const bool s2 = op.max_pool && op.kernel_h == 3 && op.kernel_w == 3 && op.dilation_h == 1 && op.dilation_w == 1 &&
                   sw == 2 && op.stride_h == 2;
   int64_t lo = 0, hi = 0;
-  if (s2) interior_columns(op, 3, &lo, &hi);
+  float line_stack[2 * 256 + 65];
+  std::vector<float> line_heap;
+  float* line = line_stack;
+  if (s2) {
+    interior_columns(op, 3, &lo, &hi);
+    if (2 * (hi - lo) + 65 > 2 * 256 + 65) {
+      line_heap.resize(static_cast<size_t>(2 * (hi - lo) + 65));
+      line = line_heap.data();
+    }
+  }
   for (int64_t oh = 0; oh < op.out_h; ++oh) {
     float* __restrict d = dst + oh * op.out_w;
-    if (s2 && maxpool_3x3_s2_row(op, src, d, oh, lo, hi)) continue;
+    if (s2 && maxpool_3x3_s2_row(op, src, d, oh, lo, hi, line)) continue;
     const float init = op.max_pool ? -std::numeric_limits<float>::infinity() : 0.f;
     for (int64_t i = 0; i < op.out_w; ++i) d[i] = init;
     int64_t count_h = 0;

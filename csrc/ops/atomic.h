@@ -130,6 +130,7 @@ struct AtomicTensor {
   Storage storage = Storage::Arena;
   Tensor constant;       // Storage::Constant
   int alias_of = -1;     // Storage::Alias: same bytes as this tensor (a reshape view)
+  int64_t alias_offset = 0;  // Storage::Alias: starts this many bytes into alias_of (an in-place concat input)
   int io_index = -1;     // Storage::Input / Output: index in the session's inputs / outputs
   int64_t arena_offset = 0;
   std::string name;      // graph value name, when it has one

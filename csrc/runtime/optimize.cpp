@@ -123,6 +123,91 @@ void remove_dead_ops(AtomicGraph& g, const std::vector<int>& outputs) {
   g.ops = std::move(kept);
 }
 
+namespace {
+
+// The region as one run of `count` elements at unit stride on both sides (after dropping
+// size-1 dims and merging dims that continue each other), or false.
+bool contiguous_run(const Region& r, int64_t* count) {
+  int64_t size[3], fs[3], ts[3];
+  int n = 0;
+  for (int k = 0; k < 3; ++k) {
+    if (r.size[k] == 1) continue;
+    size[n] = r.size[k];
+    fs[n] = r.from.stride[k];
+    ts[n] = r.to.stride[k];
+    ++n;
+  }
+  int64_t total = 1;
+  for (int k = n - 1; k >= 0; --k) {
+    if (fs[k] != total || ts[k] != total) return false;
+    total *= size[k];
+  }
+  *count = total;
+  return true;
+}
+
+// Inclusive element range of a region's destination.
+std::pair<int64_t, int64_t> destination_extent(const Region& r) {
+  int64_t lo = r.to.offset, hi = r.to.offset;
+  for (int k = 0; k < 3; ++k) {
+    int64_t span = (r.size[k] - 1) * r.to.stride[k];
+    if (span < 0) lo += span;
+    else hi += span;
+  }
+  return {lo, hi};
+}
+
+}  // namespace
+
+void alias_concat_inputs(AtomicGraph& g, const std::vector<int>& outputs) {
+  std::vector<int> uses = use_counts(g, outputs);
+  std::vector<int> producer(g.tensors.size(), -1);
+  for (size_t i = 0; i < g.ops.size(); ++i) producer[g.ops[i].output] = static_cast<int>(i);
+  std::vector<bool> removed(g.ops.size(), false);
+  for (size_t i = 0; i < g.ops.size(); ++i) {
+    AtomicOp& op = g.ops[i];
+    if (op.kind != AtomicKind::Raster || op.fill_output || op.regions.empty()) continue;
+    const AtomicTensor& out = g.tensors[op.output];
+    const Storage out_storage = g.tensors[g.root(op.output)].storage;
+    if (out_storage != Storage::Arena && out_storage != Storage::Output) continue;
+    std::vector<bool> drop(op.regions.size(), false);
+    for (size_t r = 0; r < op.regions.size(); ++r) {
+      const Region& reg = op.regions[r];
+      if (reg.src < 0 || static_cast<size_t>(reg.src) >= op.inputs.size()) continue;
+      const int x = op.inputs[reg.src];
+      if (x < 0 || x == op.output) continue;
+      AtomicTensor& t = g.tensors[x];
+      if (t.storage != Storage::Arena || uses[x] != 1 || t.dtype != out.dtype || producer[x] < 0 ||
+          producer[x] >= static_cast<int>(i) || reg.from.offset != 0)
+        continue;
+      int64_t count = 0;
+      if (!contiguous_run(reg, &count) || count != numel(t.shape) || count == 0) continue;
+      const int64_t lo = reg.to.offset, hi = reg.to.offset + count - 1;
+      if (lo < 0 || hi >= numel(out.shape)) continue;
+      bool clash = false;  // another region writing into the same range (order would matter)
+      for (size_t q = 0; q < op.regions.size() && !clash; ++q) {
+        if (q == r) continue;
+        auto [qlo, qhi] = destination_extent(op.regions[q]);
+        clash = qlo <= hi && lo <= qhi;
+      }
+      if (clash) continue;
+      t.storage = Storage::Alias;
+      t.alias_of = op.output;
+      t.alias_offset = lo * static_cast<int64_t>(dtype_size(out.dtype));
+      drop[r] = true;
+    }
+    std::vector<Region> kept;
+    for (size_t r = 0; r < op.regions.size(); ++r)
+      if (!drop[r]) kept.push_back(op.regions[r]);
+    op.regions = std::move(kept);
+    if (op.regions.empty()) removed[i] = true;
+  }
+  std::vector<AtomicOp> kept;
+  for (size_t i = 0; i < g.ops.size(); ++i)
+    if (!removed[i]) kept.push_back(std::move(g.ops[i]));
+  g.ops = std::move(kept);
+}
+
 int64_t plan_memory(AtomicGraph& g, const std::vector<int>& outputs) {
   const int64_t n_ops = static_cast<int64_t>(g.ops.size());
   std::vector<int64_t> first(g.tensors.size(), -1), last(g.tensors.size(), -1);

@@ -22,6 +22,13 @@ void fuse_patterns(AtomicGraph& graph, const std::vector<int>& outputs, const Ba
 // Drops ops whose results no graph output needs.
 void remove_dead_ops(AtomicGraph& graph, const std::vector<int>& outputs);
 
+// In-place concatenation: an input of a Raster op (Concat) that an earlier op produces into its
+// own tensor, that nothing else reads, and that the raster copies whole and contiguously to
+// one range of its output becomes an alias of that range (Storage::Alias with alias_offset):
+// its producer writes straight into the output and the copy is dropped (a raster left with no
+// regions is removed). Host-memory plans only; run after the graph outputs are marked.
+void alias_concat_inputs(AtomicGraph& graph, const std::vector<int>& outputs);
+
 // Assigns arena offsets to Arena tensors, reusing memory of tensors whose lifetimes do not
 // overlap (greedy by size, largest first). Returns the arena size in bytes.
 int64_t plan_memory(AtomicGraph& graph, const std::vector<int>& outputs);

@@ -171,6 +171,7 @@ void Session::plan(const std::vector<Shape>& shapes, const std::vector<Tensor>* 
   if (backends_.size() > 1) {
     assign_and_place(*p);
   } else {
+    if (backend_->host_memory()) alias_concat_inputs(g, p->outputs);
     arena_bytes_ = plan_memory(g, p->outputs);
     p->arena = backend_->allocate(static_cast<size_t>(arena_bytes_));
     for (const AtomicOp& op : g.ops) {
@@ -267,7 +268,12 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& given) {
   char* arena = static_cast<char*>(p.arena.get());
   const bool multi = !p.arenas.empty();
   for (size_t id = 0; id < g.tensors.size(); ++id) {
-    int root = g.root(static_cast<int>(id));
+    int root = static_cast<int>(id);
+    int64_t offset = 0;  // bytes into the root (in-place concat inputs)
+    while (g.tensors[root].storage == Storage::Alias) {
+      offset += g.tensors[root].alias_offset;
+      root = g.tensors[root].alias_of;
+    }
     const AtomicTensor& t = g.tensors[root];
     switch (t.storage) {
       case Storage::Arena:
@@ -282,6 +288,7 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& given) {
       case Storage::Output: address[id] = results[t.io_index].data(); break;
       case Storage::Alias: break;
     }
+    if (offset && address[id]) address[id] = static_cast<char*>(address[id]) + offset;
   }
   KernelIO io;
   io.scratch = p.scratch.get();

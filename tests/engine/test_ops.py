@@ -174,6 +174,28 @@ CASES = [
     ("Identity", "Identity", {"x": f32(3)}, {}, {}, 1),
 ]
 
+rng3 = np.random.default_rng(9)
+
+
+def h32(*shape):
+    return rng3.standard_normal(shape).astype(np.float32)
+
+
+# 3x3 stride-2 max pool rows: several 16-wide blocks plus tails, padding, ceil mode.
+CASES += [
+    ("MaxPool-s2-wide", "MaxPool", {"x": h32(1, 3, 9, 70)}, {}, {"kernel_shape": [3, 3], "strides": [2, 2]}, 1),
+    ("MaxPool-s2-pad-ceil", "MaxPool", {"x": h32(2, 2, 12, 67)}, {},
+     {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1], "ceil_mode": 1}, 1),
+    ("MaxPool-s2-ceil-33", "MaxPool", {"x": h32(1, 4, 27, 33)}, {},
+     {"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1}, 1),
+    # stride-2 im2col gathers: 16-wide blocks, masked tails, the last row at the buffer's end
+    ("Conv-3x3-s2-wide", "Conv", {"x": h32(1, 2, 9, 67)}, {"w": h32(5, 2, 3, 3), "b": h32(5)},
+     {"strides": [2, 2], "pads": [1, 1, 1, 1]}, 1),
+    ("Conv-5x5-s2-nopad", "Conv", {"x": h32(2, 3, 11, 70)}, {"w": h32(4, 3, 5, 5)}, {"strides": [2, 2]}, 1),
+    ("Conv-7x7-s2-stem", "Conv", {"x": h32(1, 3, 40, 99)}, {"w": h32(16, 3, 7, 7), "b": h32(16)},
+     {"strides": [2, 2], "pads": [3, 3, 3, 3]}, 1),
+]
+
 
 def _opset(op: str) -> int:
     """The first opset with the form these cases use (Reduce* axes as input, Gelu)."""
@@ -220,3 +242,19 @@ def test_conv_algorithms(case, algo, tmp_path, monkeypatch):
     model = node_model(op, inputs, n_out, constants, opset=_opset(op), **attrs)
     _check(run_walle(model, inputs, tmp_path), reference(model, inputs))
     _check(run_walle(model, inputs, tmp_path, threads=2), reference(model, inputs))
+
+
+def test_maxpool_s2_nan_is_sticky(tmp_path):
+    """A NaN anywhere in a 3x3 stride-2 window gives NaN, on every ISA (as the reference)."""
+    x = h32(1, 2, 11, 41)
+    x[0, 0, 4, 17] = np.nan
+    x[0, 1, 0, 40] = np.nan
+    model = node_model("MaxPool", {"x": x}, 1, {}, opset=17, kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)
+    want = None
+    for isa in available_isas():
+        got = run_walle(model, {"x": x}, tmp_path, isa=isa)[0]
+        if want is None:
+            want = got
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_allclose(got, want)
+    assert np.isnan(want[0, 0, 2, 8]) and np.isnan(want[0, 0, 1, 8]) and np.isnan(want[0, 1, 0, 19])
