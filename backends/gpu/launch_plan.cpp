@@ -159,7 +159,10 @@ std::string plan_binary_select(const AtomicOp& op, const AtomicGraph& g, const C
       return "only float32 Binary runs on this device";
     bool compare = binary_is_comparison(op.binary);
     if (compare && !caps.small_types) return "bool results are not supported on this device";
-    if (op.binary == BinaryOp::BitShiftLeft || op.binary == BinaryOp::BitShiftRight) return "bit shifts of floats";
+    // kernels.inc implements codes up to PRelu; anything newer stays on the CPU rather than
+    // running as a wrong case of the device switch.
+    if (static_cast<int>(op.binary) > static_cast<int>(BinaryOp::PRelu))
+      return std::string("Binary ") + binary_name(op.binary) + " has no device kernel";
     l = elementwise(compare ? "compare_f32" : "binary_f32", n);
     l.slots[0] = 0;
     l.slots[1] = 1;
@@ -351,6 +354,9 @@ std::string plan_launches(const AtomicOp& op, const AtomicGraph& g, const Capabi
     case AtomicKind::Raster: why = plan_raster(op, g, caps, out); break;
     case AtomicKind::Unary:
       if (dtype_of(g, op.inputs[0]) != DType::F32 || dtype_of(g, op.output) != DType::F32) return "only float32 Unary runs on this device";
+      // the device switch (kernels.inc wl_unary) knows codes up to IsNegInf, except BitNot
+      if (op.unary == UnaryOp::BitNot || static_cast<int>(op.unary) > static_cast<int>(UnaryOp::IsNegInf))
+        return std::string("Unary ") + unary_name(op.unary) + " has no device kernel";
       {
         Launch l = elementwise("unary_f32", numel(tensor(g, op.output).shape));
         l.slots[0] = 0;

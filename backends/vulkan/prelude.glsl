@@ -36,7 +36,8 @@ layout(push_constant) uniform Offsets { int o[6]; } wl_pc;
 #define CAST(T, x) T(x)
 #define WL_ABS(x) abs(x)
 #define WL_RINT(x) roundEven(x)
-#define WL_FMOD(a, b) ((a) - (b) * trunc((a) / (b)))
+// GLSL has no fmod; a finite a modulo an infinite b is a itself (C fmod), not a - inf * 0.
+#define WL_FMOD(a, b) (isinf(b) && !isinf(a) ? (a) : (a) - (b) * trunc((a) / (b)))
 #define WL_ISNAN(x) isnan(x)
 #define WL_ISINF(x) isinf(x)
 #define WL_NEG_INF uintBitsToFloat(0xff800000u)

@@ -181,7 +181,8 @@ def report(results: list[Result], engine: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--engine", choices=["walle", "onnxruntime"], default="walle")
+    p.add_argument("--engine", default="walle",
+                   help="walle, walle:<backend> (walle:opencl, walle:vulkan, ...) or onnxruntime")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--timeout", type=float, default=60.0)
     p.add_argument("--kinds", default=",".join(("node", *MODEL_KINDS)))

@@ -120,16 +120,17 @@ def compare(got, want, where: str) -> tuple[str, str] | None:
 
 
 class WalleEngine:
-    def __init__(self) -> None:
+    def __init__(self, backend: str = "cpu") -> None:
         import walle
 
         self.walle = walle
+        self.backend = backend
         self.tmp = tempfile.mkdtemp(prefix="walle-conf-")
 
     def run(self, model_path: str, names: list[str], inputs: list) -> list:
         dst = os.path.join(self.tmp, "m.walle")
         self.walle.convert(model_path, dst)
-        session = self.walle.load(dst)
+        session = self.walle.load(dst, backend=self.backend)
         feed = dict(zip(names, inputs, strict=False))
         feed = {n: feed[n] for n in session.input_names}
         return list(session.run(feed).values())
@@ -187,7 +188,9 @@ def run_case(engine, folder: str) -> dict:
 
 
 def main() -> None:
-    engine = OrtEngine() if sys.argv[1:] == ["onnxruntime"] else WalleEngine()
+    # "onnxruntime", "walle" or "walle:<backend>" (opencl, vulkan, ...)
+    name = sys.argv[1] if len(sys.argv) > 1 else "walle"
+    engine = OrtEngine() if name == "onnxruntime" else WalleEngine(name.partition(":")[2] or "cpu")
     out = sys.stdout
     sys.stdout = sys.stderr  # stray prints must not corrupt the protocol
     out.write("ready\n")
