@@ -104,6 +104,10 @@ class BackendInfo(str):
         self.built, self.available, self.device, self.reason = built, available, device, reason
         return self
 
+    def __getnewargs__(self) -> tuple[str, bool, bool, str, str]:
+        # pickling (e.g. a task result crossing sub-interpreters) must rebuild the attributes
+        return str(self), self.built, self.available, self.device, self.reason
+
     def __repr__(self) -> str:
         state = f"device={self.device!r}" if self.available else f"unavailable: {self.reason}"
         return f"BackendInfo({str(self)!r}, {state})"

@@ -135,3 +135,12 @@ def test_tensor_buffer_protocol():
 
 def test_backends():
     assert "cpu" in walle.backends() and "cpu-reference" in walle.backends()
+
+
+def test_backend_info_pickles():
+    import pickle
+
+    for info in walle.backends(include_missing=True):
+        copy = pickle.loads(pickle.dumps(info))
+        assert copy == info and (copy.built, copy.available, copy.device, copy.reason) == (
+            info.built, info.available, info.device, info.reason)
