@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "gpu/address_map.h"
+#include "gpu/device_once.h"
 #include "gpu/launch_plan.h"
 #include "opencl/opencl_api.h"
 #include "opencl_source.h"  // generated: prelude.cl + kernels.inc as kOpenClSource
@@ -78,22 +79,7 @@ struct Device {
 };
 
 // The device, or the reason there is none (computed once per process).
-Device& device() {
-  static Device* dev = nullptr;
-  static std::string failure;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    auto* d = new Device();  // never freed: drivers dislike teardown at process exit
-    try {
-      d->open();
-      dev = d;
-    } catch (const Error& e) {
-      failure = e.what();
-    }
-  });
-  if (!dev) throw Error(ErrorKind::Backend, failure);
-  return *dev;
-}
+Device& device() { return gpu::open_device_once<Device>(); }
 
 class OpenClKernel : public Kernel {
  public:

@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "gpu/address_map.h"
+#include "gpu/device_once.h"
 #include "gpu/launch_plan.h"
 #include "runtime/device_backends.h"
 #include "vulkan/vulkan_api.h"
@@ -229,22 +230,7 @@ struct Device {
   }
 };
 
-Device& device() {
-  static Device* dev = nullptr;
-  static std::string failure;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    auto* d = new Device();  // never freed: drivers dislike teardown at process exit
-    try {
-      d->open();
-      dev = d;
-    } catch (const Error& e) {
-      failure = e.what();
-    }
-  });
-  if (!dev) throw Error(ErrorKind::Backend, failure);
-  return *dev;
-}
+Device& device() { return gpu::open_device_once<Device>(); }
 
 class VulkanKernel : public Kernel {
  public:
