@@ -154,7 +154,7 @@ def test_scheduled_stages_advance(tmp_path: Path) -> None:
 def test_installed_task_runs_in_the_vm(tmp_path: Path) -> None:
     """Push-then-pull into a device whose installs load into a walle.vm Runner: the task
     runs, and a new version replaces it in the runner."""
-    from walle.vm import Runner, UnknownTask
+    from walle.vm import Runner, RunnerClosed, UnknownTask
 
     async def scenario() -> None:
         with Runner(workers=1, mode="thread") as runner:
@@ -164,7 +164,7 @@ def test_installed_task_runs_in_the_vm(tmp_path: Path) -> None:
                     return False
                 try:
                     return await asyncio.to_thread(runner.run, "demo", {}, 30) == version
-                except UnknownTask:  # between unload of the old version and load of the new
+                except (UnknownTask, RunnerClosed):  # the old version is being swapped out
                     return False
 
             async with serving(config(tmp_path)) as (url, _), aiohttp.ClientSession() as s, stopping():
