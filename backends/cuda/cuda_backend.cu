@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "gpu/launch_backend.h"
 #include "gpu/launch_plan.h"
 #include "runtime/device_backends.h"
 
@@ -156,34 +157,19 @@ class CudaKernel : public Kernel {
   std::string name_;
 };
 
-class CudaBackend : public Backend {
+class CudaBackend : public gpu::LaunchBackend {
  public:
-  explicit CudaBackend(Device& dev) : dev_(dev) { check(cudaStreamCreate(&stream_), "cudaStreamCreate"); }
+  explicit CudaBackend(Device& dev) : LaunchBackend("cuda", "cuda", dev.name, dev.caps), dev_(dev) {
+    check(cudaStreamCreate(&stream_), "cudaStreamCreate");
+  }
   ~CudaBackend() override { cudaStreamDestroy(stream_); }
 
-  std::string name() const override { return "cuda"; }
-  std::string device_key() const override { return "cuda:" + dev_.name; }
-  bool host_memory() const override { return false; }
-
-  bool supports(const AtomicOp& op, const AtomicGraph& g) const override { return unsupported_reason(op, g).empty(); }
-  std::string unsupported_reason(const AtomicOp& op, const AtomicGraph& g) const override {
-    std::vector<gpu::Launch> launches;
-    return gpu::plan_launches(op, g, dev_.caps, "", &launches);
-  }
-  std::vector<std::string> algorithms(const AtomicOp& op, const AtomicGraph& g) const override {
-    return gpu::algorithms(op, g, dev_.caps);
-  }
-  std::unique_ptr<Kernel> make(const AtomicOp& op, const AtomicGraph& g) const override { return make_variant(op, g, ""); }
-  std::unique_ptr<Kernel> make_variant(const AtomicOp& op, const AtomicGraph& g, const std::string& algorithm) const override {
-    std::vector<gpu::Launch> launches;
-    std::string why = gpu::plan_launches(op, g, dev_.caps, algorithm, &launches);
-    if (!why.empty()) throw Error(ErrorKind::Unsupported, op.origin + ": the cuda backend cannot run this op: " + why);
-    std::string label = "cuda-" + std::string(atomic_kind_name(op.kind));
-    if (!algorithm.empty()) label += "-" + algorithm;
-    else if (!launches.empty()) label = "cuda-" + launches.front().entry;
-    return std::make_unique<CudaKernel>(dev_, stream_, std::move(launches), label);
+ protected:
+  std::unique_ptr<Kernel> make_kernel(std::vector<gpu::Launch> launches, std::string label) const override {
+    return std::make_unique<CudaKernel>(dev_, stream_, std::move(launches), std::move(label));
   }
 
+ public:
   std::shared_ptr<void> allocate(size_t bytes) const override {
     size_t size = std::max<size_t>(bytes, 64);
     void* p = dev_.pool.get(size);
@@ -213,18 +199,7 @@ class CudaBackend : public Backend {
 
 }  // namespace
 
-BackendStatus cuda_status() {
-  BackendStatus s;
-  s.name = "cuda";
-  s.built = true;
-  try {
-    s.device = device().name;
-    s.available = true;
-  } catch (const Error& e) {
-    s.reason = e.what();
-  }
-  return s;
-}
+BackendStatus cuda_status() { return gpu::device_status("cuda", device); }
 
 std::shared_ptr<Backend> make_cuda_backend() { return std::make_shared<CudaBackend>(device()); }
 

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "gpu/address_map.h"
 #include "gpu/device_once.h"
+#include "gpu/launch_backend.h"
 #include "gpu/launch_plan.h"
 #include "opencl/opencl_api.h"
 #include "opencl_source.h"  // generated: prelude.cl + kernels.inc as kOpenClSource
@@ -146,33 +147,16 @@ class OpenClKernel : public Kernel {
   std::string name_;
 };
 
-class OpenClBackend : public Backend {
+class OpenClBackend : public gpu::LaunchBackend {
  public:
-  explicit OpenClBackend(Device& dev) : dev_(dev) {}
+  explicit OpenClBackend(Device& dev) : LaunchBackend("opencl", "cl", dev.name, dev.caps), dev_(dev) {}
 
-  std::string name() const override { return "opencl"; }
-  std::string device_key() const override { return "opencl:" + dev_.name; }
-  bool host_memory() const override { return false; }
-
-  bool supports(const AtomicOp& op, const AtomicGraph& g) const override { return unsupported_reason(op, g).empty(); }
-  std::string unsupported_reason(const AtomicOp& op, const AtomicGraph& g) const override {
-    std::vector<gpu::Launch> launches;
-    return gpu::plan_launches(op, g, dev_.caps, "", &launches);
-  }
-  std::vector<std::string> algorithms(const AtomicOp& op, const AtomicGraph& g) const override {
-    return gpu::algorithms(op, g, dev_.caps);
-  }
-  std::unique_ptr<Kernel> make(const AtomicOp& op, const AtomicGraph& g) const override { return make_variant(op, g, ""); }
-  std::unique_ptr<Kernel> make_variant(const AtomicOp& op, const AtomicGraph& g, const std::string& algorithm) const override {
-    std::vector<gpu::Launch> launches;
-    std::string why = gpu::plan_launches(op, g, dev_.caps, algorithm, &launches);
-    if (!why.empty()) throw Error(ErrorKind::Unsupported, op.origin + ": the opencl backend cannot run this op: " + why);
-    std::string label = "cl-" + std::string(atomic_kind_name(op.kind));
-    if (!algorithm.empty()) label += "-" + algorithm;
-    else if (!launches.empty()) label = "cl-" + launches.front().entry;
-    return std::make_unique<OpenClKernel>(dev_, std::move(launches), label);
+ protected:
+  std::unique_ptr<Kernel> make_kernel(std::vector<gpu::Launch> launches, std::string label) const override {
+    return std::make_unique<OpenClKernel>(dev_, std::move(launches), std::move(label));
   }
 
+ public:
   std::shared_ptr<void> allocate(size_t bytes) const override {
     cl_int rc;
     size_t size = std::max<size_t>(bytes, 64);
@@ -210,18 +194,7 @@ class OpenClBackend : public Backend {
 
 }  // namespace
 
-BackendStatus opencl_status() {
-  BackendStatus s;
-  s.name = "opencl";
-  s.built = true;
-  try {
-    s.device = device().name;
-    s.available = true;
-  } catch (const Error& e) {
-    s.reason = e.what();
-  }
-  return s;
-}
+BackendStatus opencl_status() { return gpu::device_status("opencl", device); }
 
 std::shared_ptr<Backend> make_opencl_backend() { return std::make_shared<OpenClBackend>(device()); }
 

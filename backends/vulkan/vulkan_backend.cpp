@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "gpu/address_map.h"
 #include "gpu/device_once.h"
+#include "gpu/launch_backend.h"
 #include "gpu/launch_plan.h"
 #include "runtime/device_backends.h"
 #include "vulkan/vulkan_api.h"
@@ -348,35 +349,18 @@ class VulkanKernel : public Kernel {
   std::vector<const void*> recorded_for_;
 };
 
-class VulkanBackend : public Backend {
+class VulkanBackend : public gpu::LaunchBackend {
  public:
-  explicit VulkanBackend(Device& dev) : dev_(dev) {}
+  explicit VulkanBackend(Device& dev) : LaunchBackend("vulkan", "vk", dev.name, dev.caps), dev_(dev) {}
 
-  std::string name() const override { return "vulkan"; }
-  std::string device_key() const override { return "vulkan:" + dev_.name; }
-  bool host_memory() const override { return false; }
-
-  bool supports(const AtomicOp& op, const AtomicGraph& g) const override { return unsupported_reason(op, g).empty(); }
-  std::string unsupported_reason(const AtomicOp& op, const AtomicGraph& g) const override {
-    std::vector<gpu::Launch> launches;
-    return gpu::plan_launches(op, g, fitted_caps(), "", &launches);
-  }
-  std::vector<std::string> algorithms(const AtomicOp& op, const AtomicGraph& g) const override {
-    return gpu::algorithms(op, g, fitted_caps());
-  }
-  std::unique_ptr<Kernel> make(const AtomicOp& op, const AtomicGraph& g) const override { return make_variant(op, g, ""); }
-  std::unique_ptr<Kernel> make_variant(const AtomicOp& op, const AtomicGraph& g, const std::string& algorithm) const override {
-    std::vector<gpu::Launch> launches;
-    std::string why = gpu::plan_launches(op, g, fitted_caps(), algorithm, &launches);
-    if (!why.empty()) throw Error(ErrorKind::Unsupported, op.origin + ": the vulkan backend cannot run this op: " + why);
+ protected:
+  std::unique_ptr<Kernel> make_kernel(std::vector<gpu::Launch> launches, std::string label) const override {
     for (gpu::Launch& l : launches)  // a work-group the device cannot take would fail pipeline creation
       while (l.local[0] * l.local[1] * l.local[2] > dev_.caps.max_work_group) (l.local[0] >= l.local[1] ? l.local[0] : l.local[1]) /= 2;
-    std::string label = "vk-" + std::string(atomic_kind_name(op.kind));
-    if (!algorithm.empty()) label += "-" + algorithm;
-    else if (!launches.empty()) label = "vk-" + launches.front().entry;
-    return std::make_unique<VulkanKernel>(dev_, std::move(launches), label);
+    return std::make_unique<VulkanKernel>(dev_, std::move(launches), std::move(label));
   }
 
+ public:
   std::shared_ptr<void> allocate(size_t bytes) const override {
     auto* b = new Buffer(dev_.create_buffer(bytes));
     char* base = dev_.addresses.add(b, b->bytes);
@@ -411,24 +395,12 @@ class VulkanBackend : public Backend {
   }
 
  private:
-  const gpu::Capabilities& fitted_caps() const { return dev_.caps; }
   Device& dev_;
 };
 
 }  // namespace
 
-BackendStatus vulkan_status() {
-  BackendStatus s;
-  s.name = "vulkan";
-  s.built = true;
-  try {
-    s.device = device().name;
-    s.available = true;
-  } catch (const Error& e) {
-    s.reason = e.what();
-  }
-  return s;
-}
+BackendStatus vulkan_status() { return gpu::device_status("vulkan", device); }
 
 std::shared_ptr<Backend> make_vulkan_backend() { return std::make_shared<VulkanBackend>(device()); }
 
