@@ -17,17 +17,19 @@ struct ConvF32 {
                           float* dst);
   // One plane of a Pool op (max or average, as the reference pool kernel defines them).
   void (*pool_plane)(const AtomicOp& op, const float* src, float* dst);
-  // Winograd F(2x2, 3x3) input transform of one channel plane (h x w, padded by pad_top /
-  // pad_left, zero outside): tile t = ty * tiles_w + tx covers input rows 2ty - pad_top ..+3
-  // and columns 2tx - pad_left ..+3; value xi (0..15) of B^T d B goes to
-  // v[xi * xi_stride + (t / nr) * panel_stride + t % nr] (the GEMM's packed B panel layout).
-  void (*winograd_f23_input)(const float* x, int64_t h, int64_t w, int64_t pad_top, int64_t pad_left,
-                             int64_t tiles_h, int64_t tiles_w, float* v, int64_t xi_stride, int64_t panel_stride,
-                             int64_t nr);
-  // Output transform of one output channel: m[xi * xi_stride + t] (xi = 0..15, t < tiles) ->
-  // the out_h x out_w plane A^T M A + bias (+ residual), then the op's activation.
-  void (*winograd_f23_output)(const AtomicOp& op, const float* m, int64_t xi_stride, int64_t tiles_w, float bias,
-                              const float* residual, float* y);
+  // Winograd F(m x m, 3 x 3), [0]: m = 2, [1]: m = 4 (alpha = m + 2). Tiles are numbered
+  // t = ty * tiles_w + tx; tile t covers input rows m*ty - pad_top .. +alpha and columns
+  // m*tx - pad_left .. +alpha (zero outside the plane) and output rows/columns m*ty.., m*tx...
+  // Input transform of tiles [t0, t1) of one input channel plane (h x w): value xi
+  // (0..alpha^2-1) of B^T d B goes to v[xi * xi_stride + (l / nr) * panel_stride + l % nr],
+  // l = t - t0 (the GEMM's packed B panel layout).
+  void (*winograd_input[2])(const float* x, int64_t h, int64_t w, int64_t pad_top, int64_t pad_left,
+                            int64_t tiles_w, int64_t t0, int64_t t1, float* v, int64_t xi_stride,
+                            int64_t panel_stride, int64_t nr);
+  // Output transform of tiles [t0, t1) of one output channel: m[xi * xi_stride + t - t0] ->
+  // A^T M A + bias (+ residual), then the op's activation, into the out_h x out_w plane y.
+  void (*winograd_output[2])(const AtomicOp& op, const float* m, int64_t xi_stride, int64_t tiles_w, int64_t t0,
+                             int64_t t1, float bias, const float* residual, float* y);
 };
 
 const ConvF32& conv_f32(Isa isa);

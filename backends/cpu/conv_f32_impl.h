@@ -302,84 +302,189 @@ void pool_plane_f32(const walle::AtomicOp& op, const float* src, float* dst) {
   }
 }
 
-// Rows are staged through zero-padded line buffers, so the tile loops have no bounds checks
-// and vectorize across tiles (stride-2 loads); B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
-void winograd_f23_input_f32(const float* x, int64_t h, int64_t w, int64_t pad_top, int64_t pad_left, int64_t tiles_h,
-                            int64_t tiles_w, float* v, int64_t xi_stride, int64_t panel_stride, int64_t nr) {
-  const int64_t width = 2 * tiles_w + 2;
-  std::vector<float> lines(4 * width), out(16 * tiles_w);
-  for (int64_t ty = 0; ty < tiles_h; ++ty) {
-    for (int i = 0; i < 4; ++i) {
-      float* line = lines.data() + i * width;
-      const int64_t r = 2 * ty - pad_top + i;
-      std::fill(line, line + width, 0.f);
-      if (r < 0 || r >= h) continue;
-      const int64_t c0 = std::max<int64_t>(0, pad_left), c1 = std::min<int64_t>(width, w + pad_left);
-      if (c1 > c0) std::memcpy(line + c0, x + r * w + (c0 - pad_left), (c1 - c0) * sizeof(float));
-    }
-    const float* __restrict l0 = lines.data();
-    const float* __restrict l1 = l0 + width;
-    const float* __restrict l2 = l1 + width;
-    const float* __restrict l3 = l2 + width;
-    float* __restrict o = out.data();
-    for (int64_t tx = 0; tx < tiles_w; ++tx) {
-      float s[4][4];
-      for (int j = 0; j < 4; ++j) {
-        const float d0 = l0[2 * tx + j], d1 = l1[2 * tx + j], d2 = l2[2 * tx + j], d3 = l3[2 * tx + j];
-        s[0][j] = d0 - d2;
-        s[1][j] = d1 + d2;
-        s[2][j] = d2 - d1;
-        s[3][j] = d1 - d3;
-      }
-      for (int i = 0; i < 4; ++i) {
-        o[(i * 4 + 0) * tiles_w + tx] = s[i][0] - s[i][2];
-        o[(i * 4 + 1) * tiles_w + tx] = s[i][1] + s[i][2];
-        o[(i * 4 + 2) * tiles_w + tx] = s[i][2] - s[i][1];
-        o[(i * 4 + 3) * tiles_w + tx] = s[i][1] - s[i][3];
-      }
-    }
-    for (int xi = 0; xi < 16; ++xi) {
-      const float* src = out.data() + xi * tiles_w;
-      for (int64_t tx = 0; tx < tiles_w;) {
-        const int64_t t = ty * tiles_w + tx, j = t % nr, len = std::min(nr - j, tiles_w - tx);
-        std::memcpy(v + xi * xi_stride + (t / nr) * panel_stride + j, src + tx, len * sizeof(float));
-        tx += len;
-      }
-    }
+// Winograd F(m x m, 3 x 3) transforms, m = 2 or 4 (Lavin & Gray 2016), alpha = m + 2.
+// Written out rather than as generic matrix products: multiplying by a constant 0 cannot be
+// folded away under IEEE rules, and the explicit forms share subexpressions.
+template <int M> struct Winograd;
+template <> struct Winograd<2> {
+  // B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+  static inline void input(const float (&d)[4], float (&r)[4]) {
+    r[0] = d[0] - d[2];
+    r[1] = d[1] + d[2];
+    r[2] = d[2] - d[1];
+    r[3] = d[1] - d[3];
+  }
+  // A^T = [1 1 1 0; 0 1 -1 -1]
+  static inline void output(const float (&m)[4], float (&o)[2]) {
+    o[0] = m[0] + m[1] + m[2];
+    o[1] = m[1] - m[2] - m[3];
+  }
+};
+template <> struct Winograd<4> {
+  // B^T rows: [4 0 -5 0 1 0], [0 -4 -4 1 1 0], [0 4 -4 -1 1 0], [0 -2 -1 2 1 0],
+  // [0 2 -1 -2 1 0], [0 4 0 -5 0 1]
+  static inline void input(const float (&d)[6], float (&r)[6]) {
+    const float a = d[4] - 4.f * d[2], b = d[3] - 4.f * d[1];
+    const float c = d[4] - d[2], e = 2.f * (d[3] - d[1]);
+    r[0] = 4.f * d[0] - 5.f * d[2] + d[4];
+    r[1] = a + b;
+    r[2] = a - b;
+    r[3] = c + e;
+    r[4] = c - e;
+    r[5] = 4.f * d[1] - 5.f * d[3] + d[5];
+  }
+  // A^T rows: [1 1 1 1 1 0], [0 1 -1 2 -2 0], [0 1 1 4 4 0], [0 1 -1 8 -8 1]
+  static inline void output(const float (&m)[6], float (&o)[4]) {
+    const float s12 = m[1] + m[2], d12 = m[1] - m[2], s34 = m[3] + m[4], d34 = m[3] - m[4];
+    o[0] = m[0] + s12 + s34;
+    o[1] = d12 + 2.f * d34;
+    o[2] = s12 + 4.f * s34;
+    o[3] = d12 + 8.f * d34 + m[5];
+  }
+};
+
+// One 1-d transform applied to n tiles at once: out[j][tx] = T(in[0][tx], .., in[I-1][tx]).
+// The tile loop is innermost over contiguous rows, so it vectorizes across tiles; the rows
+// never overlap (ivdep: without it GCC falls back to scalar code behind alias checks).
+template <int I, int O, typename Transform>
+inline void transform_rows(const float* const (&in)[I], float* const (&out)[O], int64_t n, float add, Transform transform) {
+#pragma GCC ivdep
+  for (int64_t tx = 0; tx < n; ++tx) {
+    float d[I], r[O];
+#pragma GCC unroll 8
+    for (int k = 0; k < I; ++k) d[k] = in[k][tx];
+    transform(d, r);
+#pragma GCC unroll 8
+    for (int k = 0; k < O; ++k) out[k][tx] = r[k] + add;
   }
 }
 
-// A^T = [1 1 1 0; 0 1 -1 -1]; two output rows per tile row, written through line buffers.
-void winograd_f23_output_f32(const walle::AtomicOp& op, const float* m, int64_t xi_stride, int64_t tiles_w, float bias,
-                             const float* residual, float* y) {
-  const int64_t tiles_h = (op.out_h + 1) / 2, width = 2 * tiles_w;
-  std::vector<float> lines(2 * width);
-  for (int64_t ty = 0; ty < tiles_h; ++ty) {
-    float* __restrict y0 = lines.data();
-    float* __restrict y1 = y0 + width;
-    const float* __restrict mt = m + ty * tiles_w;
-    for (int64_t tx = 0; tx < tiles_w; ++tx) {
-      float a[2][4];
-      for (int j = 0; j < 4; ++j) {
-        const float m0 = mt[(0 + j) * xi_stride + tx], m1 = mt[(4 + j) * xi_stride + tx];
-        const float m2 = mt[(8 + j) * xi_stride + tx], m3 = mt[(12 + j) * xi_stride + tx];
-        a[0][j] = m0 + m1 + m2;
-        a[1][j] = m1 - m2 - m3;
+// Calls fn(ty, tx0, tx1) for each tile row's share of tiles [t0, t1).
+template <typename Fn>
+inline void for_tile_rows(int64_t tiles_w, int64_t t0, int64_t t1, Fn fn) {
+  for (int64_t ty = t0 / tiles_w; ty * tiles_w < t1; ++ty)
+    fn(ty, std::max<int64_t>(t0 - ty * tiles_w, 0), std::min(t1 - ty * tiles_w, tiles_w));
+}
+
+// Input transform of tiles [t0, t1) of one channel plane. The tiles' alpha x alpha patches are
+// first gathered into tap-major rows (patch[tap][tile], through a zero-padded copy of each
+// input row, so no bounds checks), then B^T d B is two passes of 1-d transforms across all the
+// tiles at once: whole vectors even when a tile row is short (14 tiles at 56 x 56). The
+// results are copied into the GEMM's packed B panels, one panel-bounded run at a time (storing
+// straight into the panels would write alpha^2 streams xi_stride apart, which alias in L1).
+template <int M>
+void winograd_input_f32(const float* x, int64_t h, int64_t w, int64_t pad_top, int64_t pad_left, int64_t tiles_w,
+                        int64_t t0, int64_t t1, float* v, int64_t xi_stride, int64_t panel_stride, int64_t nr) {
+  constexpr int A = M + 2;
+  const int64_t nt = t1 - t0;
+  thread_local std::vector<float> line, patch, cols, out;
+  patch.resize(static_cast<size_t>(A * A * nt));
+  cols.resize(patch.size());
+  out.resize(patch.size());
+  float* const pt = patch.data();
+  for_tile_rows(tiles_w, t0, t1, [&](int64_t ty, int64_t tx0, int64_t tx1) {
+    const int64_t n = tx1 - tx0, width = M * n + 2, col0 = M * tx0 - pad_left, l0 = ty * tiles_w + tx0 - t0;
+    const bool inside = col0 >= 0 && col0 + width <= w;  // no column padding: read x in place
+    line.resize(static_cast<size_t>(width));
+    for (int r = 0; r < A; ++r) {
+      const int64_t ih = M * ty - pad_top + r;
+      float* dst[A];
+      for (int c = 0; c < A; ++c) dst[c] = pt + (r * A + c) * nt + l0;
+      if (ih < 0 || ih >= h) {
+        for (int c = 0; c < A; ++c) std::fill(dst[c], dst[c] + n, 0.f);
+        continue;
       }
-      y0[2 * tx] = a[0][0] + a[0][1] + a[0][2] + bias;
-      y0[2 * tx + 1] = a[0][1] - a[0][2] - a[0][3] + bias;
-      y1[2 * tx] = a[1][0] + a[1][1] + a[1][2] + bias;
-      y1[2 * tx + 1] = a[1][1] - a[1][2] - a[1][3] + bias;
+      const float* src = x + ih * w + col0;
+      if (!inside) {
+        const int64_t c0 = std::max<int64_t>(col0, 0), c1 = std::min(col0 + width, w);
+        std::fill(line.begin(), line.end(), 0.f);
+        if (c1 > c0) std::memcpy(line.data() + (c0 - col0), x + ih * w + c0, (c1 - c0) * sizeof(float));
+        src = line.data();
+      }
+      int64_t j = 0;
+#if defined(__AVX512F__)
+      // Tap c of 16 tiles is a stride-M gather; a tile row is often shorter than 16 tiles
+      // (14 at 56 x 56), where a compiler-vectorized loop would fall back to scalar code.
+      const __m512i index = _mm512_mullo_epi32(_mm512_set1_epi32(M), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+      for (; j < n; j += 16) {
+        const __mmask16 mask = n - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - j)) - 1);
+#pragma GCC unroll 8
+        for (int c = 0; c < A; ++c)
+          _mm512_mask_storeu_ps(dst[c] + j, mask, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, index, src + M * j + c, 4));
+      }
+#endif
+      for (; j < n; ++j) {  // tile by tile: its A taps of this row are contiguous in the input
+#pragma GCC unroll 8
+        for (int c = 0; c < A; ++c) dst[c][j] = src[M * j + c];
+      }
     }
-    for (int i = 0; i < 2; ++i) {
-      const int64_t oh = 2 * ty + i;
+  });
+  for (int c = 0; c < A; ++c) {  // B^T d: column c of every patch
+    const float* in[A];
+    float* to[A];
+    for (int k = 0; k < A; ++k) {
+      in[k] = patch.data() + (k * A + c) * nt;
+      to[k] = cols.data() + (k * A + c) * nt;
+    }
+    transform_rows<A, A>(in, to, nt, 0.f, Winograd<M>::input);
+  }
+  for (int i = 0; i < A; ++i) {  // (B^T d) B: row i of every patch
+    const float* in[A];
+    float* to[A];
+    for (int k = 0; k < A; ++k) {
+      in[k] = cols.data() + (i * A + k) * nt;
+      to[k] = out.data() + (i * A + k) * nt;
+    }
+    transform_rows<A, A>(in, to, nt, 0.f, Winograd<M>::input);
+  }
+  for (int64_t l0 = 0; l0 < nt;) {  // runs of tiles that stay inside one B panel
+    const int64_t len = std::min(nr - l0 % nr, nt - l0);
+    float* dst = v + (l0 / nr) * panel_stride + l0 % nr;
+    for (int xi = 0; xi < A * A; ++xi) std::memcpy(dst + xi * xi_stride, out.data() + xi * nt + l0, len * sizeof(float));
+    l0 += len;
+  }
+}
+
+// Output transform of tiles [t0, t1) of one output channel: m[xi * xi_stride + t - t0] ->
+// A^T m A + bias (+ residual), then the op's activation. Two passes of 1-d transforms across
+// all the tiles leave output pixel (r, c) of every tile in row r * M + c of `pixels`; they are
+// then scattered into the output rows.
+template <int M>
+void winograd_output_f32(const walle::AtomicOp& op, const float* m, int64_t xi_stride, int64_t tiles_w, int64_t t0,
+                         int64_t t1, float bias, const float* residual, float* y) {
+  constexpr int A = M + 2;
+  const int64_t nt = t1 - t0;
+  thread_local std::vector<float> cols, pixels;
+  cols.resize(static_cast<size_t>(M * A * nt));
+  pixels.resize(static_cast<size_t>(M * M * nt));
+  for (int c = 0; c < A; ++c) {  // A^T m: column c of every tile
+    const float* in[A];
+    float* to[M];
+    for (int k = 0; k < A; ++k) in[k] = m + (k * A + c) * xi_stride;
+    for (int k = 0; k < M; ++k) to[k] = cols.data() + (k * A + c) * nt;
+    transform_rows<A, M>(in, to, nt, 0.f, Winograd<M>::output);
+  }
+  for (int r = 0; r < M; ++r) {  // (A^T m) A + bias: output row r of every tile
+    const float* in[A];
+    float* to[M];
+    for (int k = 0; k < A; ++k) in[k] = cols.data() + (r * A + k) * nt;
+    for (int k = 0; k < M; ++k) to[k] = pixels.data() + (r * M + k) * nt;
+    transform_rows<A, M>(in, to, nt, bias, Winograd<M>::output);
+  }
+  for_tile_rows(tiles_w, t0, t1, [&](int64_t ty, int64_t tx0, int64_t tx1) {
+    const int64_t l0 = ty * tiles_w + tx0 - t0, ow0 = M * tx0, count = std::min(M * (tx1 - tx0), op.out_w - ow0);
+    for (int r = 0; r < M; ++r) {
+      const int64_t oh = M * ty + r;
       if (oh >= op.out_h) break;
-      float* d = y + oh * op.out_w;
-      std::memcpy(d, lines.data() + i * width, op.out_w * sizeof(float));
-      finish_row(op, residual ? residual + oh * op.out_w : nullptr, d, op.out_w);
+      float* __restrict d = y + oh * op.out_w + ow0;
+      const float* __restrict px = pixels.data() + r * M * nt + l0;
+      for (int64_t i = 0; i < count; ++i) d[i] = px[(i % M) * nt + i / M];
+      finish_row(op, residual ? residual + oh * op.out_w + ow0 : nullptr, d, count);
     }
-  }
+  });
 }
 
-const walle::cpu::ConvF32 kConvTable = {depthwise_plane_f32, pool_plane_f32, winograd_f23_input_f32,
-                                        winograd_f23_output_f32};
+const walle::cpu::ConvF32 kConvTable = {depthwise_plane_f32,
+                                        pool_plane_f32,
+                                        {winograd_input_f32<2>, winograd_input_f32<4>},
+                                        {winograd_output_f32<2>, winograd_output_f32<4>}};

@@ -149,9 +149,7 @@ class ConvGemmF32 : public Kernel {
   // im2col writes B straight into the GEMM's packed panel layout (no second packing pass).
   size_t scratch_bytes() const override {
     if (transposed_) return static_cast<size_t>((direct_ ? 0 : k_ * hw_) + hw_ * cout_g_) * sizeof(float);
-    if (direct_) return 0;
-    const int64_t nr = gemm_b_panel_width(isa_);
-    return static_cast<size_t>((hw_ + nr - 1) / nr * nr * k_) * sizeof(float);
+    return 0;  // the blocked im2col path uses per-thread buffers
   }
 
   void run(const KernelIO& io, ThreadPool& pool) override {
@@ -161,26 +159,14 @@ class ConvGemmF32 : public Kernel {
     const float* res = io.inputs.size() > 3 ? static_cast<const float*>(io.inputs[3]) : nullptr;
     float* y = static_cast<float*>(io.output);
     if (transposed_) return run_transposed(x, bias, res, y, static_cast<float*>(io.scratch), pool);
+    if (!direct_ && k_ > 0) return run_blocked(x, w, bias, res, y, pool);
     for (int64_t n = 0; n < op_.n; ++n)
       for (int64_t grp = 0; grp < op_.group; ++grp) {
         const float* xg = x + (n * op_.c + grp * cin_g_) * op_.h * op_.w;
-        GemmOperand B{MatrixView{xg, hw_, 1}, nullptr};
-        std::unique_ptr<PackedMatrix> packed_cols;
-        if (!direct_) {
-          float* cols = static_cast<float*>(io.scratch);
-          im2col_packed(xg, cols, pool);
-          packed_cols = packed_b_view(k_, hw_, cols, isa_);
-          B.packed = packed_cols.get();
-        }
-        GemmEpilogue e;
-        if (bias) { e.bias_kind = GemmEpilogue::Bias::PerRow; e.bias = bias + grp * cout_g_; }
-        int64_t out_off = (n * op_.out_c + grp * cout_g_) * hw_;
-        if (res) { e.residual = res + out_off; e.residual_ld = hw_; }
-        e.activation = to_gemm_activation(op_.activation);
-        e.clip_min = op_.alpha;
-        e.clip_max = op_.beta;
+        const int64_t out_off = (n * op_.out_c + grp * cout_g_) * hw_;
         GemmOperand A{MatrixView{w + grp * cout_g_ * k_, k_, 1}, packed_w_.empty() ? nullptr : packed_w_[grp].get()};
-        sgemm(cout_g_, hw_, k_, A, B, y + out_off, hw_, e, pool, isa_);
+        sgemm(cout_g_, hw_, k_, A, GemmOperand{MatrixView{xg, hw_, 1}, nullptr}, y + out_off, hw_,
+              epilogue(bias, res, grp, out_off), pool, isa_);
       }
   }
 
@@ -246,44 +232,78 @@ class ConvGemmF32 : public Kernel {
     });
   }
 
-  // Row (ic, kh, kw) of the column matrix holds the input pixels that tap meets (0 in the
-  // padding), written into B panels of NR columns: element (row, col) at
-  // cols[(col / NR) * K * NR + row * NR + col % NR]. Columns past hw in the last panel are 0.
-  void im2col_packed(const float* x, float* cols, ThreadPool& pool) {
-    const AtomicOp& op = op_;
-    const int64_t NR = gemm_b_panel_width(isa_), K = k_, panel = K * NR;
-    parallel_rows(pool, k_, hw_, [&](int64_t b, int64_t e) {
-      for (int64_t row = b; row < e; ++row) {
-        const int64_t kw = row % op.kernel_w, kh = (row / op.kernel_w) % op.kernel_h, ic = row / (op.kernel_w * op.kernel_h);
-        const float* src = x + ic * op.h * op.w;
-        float* base = cols + row * NR;
-        const int64_t off = kw * op.dilation_w - op.pad_left;
-        // valid output columns: 0 <= ow*stride + off < W
-        int64_t ow0 = off >= 0 ? 0 : (-off + op.stride_w - 1) / op.stride_w;
-        int64_t ow1 = op.w - off <= 0 ? 0 : std::min(op.out_w, (op.w - off + op.stride_w - 1) / op.stride_w);
-        if (ow1 < ow0) ow1 = ow0;
-        int64_t col = 0;
-        for (int64_t oh = 0; oh < op.out_h; ++oh) {
-          const int64_t ih = oh * op.stride_h - op.pad_top + kh * op.dilation_h;
-          const bool row_in = ih >= 0 && ih < op.h;
-          const float* s = src + ih * op.w + off;
-          for (int64_t ow = 0; ow < op.out_w;) {
-            const int64_t j = col % NR, len = std::min(NR - j, op.out_w - ow);
-            float* d = base + (col / NR) * panel + j;
-            if (!row_in) {
-              std::memset(d, 0, len * sizeof(float));
-            } else if (op.stride_w == 1 && ow >= ow0 && ow + len <= ow1) {
-              std::memcpy(d, s + ow, len * sizeof(float));
-            } else {
-              copy_taps(s, op.stride_w, ow, ow + len, ow0, ow1, d, isa_ == Isa::Avx512);
-            }
-            ow += len;
-            col += len;
-          }
-        }
-        if (hw_ % NR) std::memset(base + (hw_ / NR) * panel + hw_ % NR, 0, (NR - hw_ % NR) * sizeof(float));
+  GemmEpilogue epilogue(const float* bias, const float* res, int64_t grp, int64_t out_off) const {
+    GemmEpilogue e;
+    if (bias) { e.bias_kind = GemmEpilogue::Bias::PerRow; e.bias = bias + grp * cout_g_; }
+    if (res) { e.residual = res + out_off; e.residual_ld = hw_; }
+    e.activation = to_gemm_activation(op_.activation);
+    e.clip_min = op_.alpha;
+    e.clip_max = op_.beta;
+    return e;
+  }
+
+  // im2col + GEMM by blocks of output pixels: each block's column panels (K x pixels, ~L2
+  // sized) are written and consumed by the same thread while they are in cache, instead of
+  // the whole column matrix (7 MiB for ResNet's 7x7 stem) going to memory and back, and the
+  // threads take whole blocks (one fork/join per convolution).
+  void run_blocked(const float* x, const float* w, const float* bias, const float* res, float* y, ThreadPool& pool) {
+    constexpr int64_t kBlockBytes = 512 << 10;
+    const int64_t NR = gemm_b_panel_width(isa_), panel_bytes = 4 * k_ * NR;
+    int64_t block = std::max<int64_t>(1, kBlockBytes / panel_bytes) * NR;
+    // Enough blocks for every thread to get two (small images, many threads).
+    const int64_t per_thread = (op_.n * op_.group * hw_ + 2 * pool.size() - 1) / (2 * pool.size());
+    block = std::min(block, std::max(NR, (per_thread + NR - 1) / NR * NR));
+    std::vector<std::unique_ptr<PackedMatrix>> run_packed;  // weights that are not constants
+    if (packed_w_.empty())
+      for (int64_t grp = 0; grp < op_.group; ++grp)
+        run_packed.push_back(pack_a(cout_g_, k_, MatrixView{w + grp * cout_g_ * k_, k_, 1}, isa_));
+    const auto& packed = packed_w_.empty() ? run_packed : packed_w_;
+    const int64_t blocks = (hw_ + block - 1) / block, tasks = op_.n * op_.group * blocks;
+    pool.parallel_for(tasks, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) {
+        const int64_t n = t / (op_.group * blocks), grp = t / blocks % op_.group, p0 = t % blocks * block;
+        const int64_t p1 = std::min(hw_, p0 + block);
+        float* cols = thread_buffer(static_cast<size_t>((p1 - p0 + NR - 1) / NR * NR * k_));
+        im2col_packed(x + (n * op_.c + grp * cin_g_) * op_.h * op_.w, p0, p1, cols);
+        const int64_t out_off = (n * op_.out_c + grp * cout_g_) * hw_;
+        GemmEpilogue ep = epilogue(bias, res, grp, out_off + p0);
+        sgemm_packed_serial(cout_g_, p1 - p0, k_, *packed[grp], cols, y + out_off + p0, hw_, ep, isa_);
       }
     });
+  }
+
+  // Columns [p0, p1) (output pixels) of the K x hw column matrix, written into B panels of NR
+  // columns: row (ic, kh, kw) holds the input pixels that tap meets (0 in the padding), element
+  // (row, p) at cols[((p - p0) / NR) * K * NR + row * NR + (p - p0) % NR]. Columns past p1 in
+  // the last panel are 0.
+  void im2col_packed(const float* x, int64_t p0, int64_t p1, float* cols) const {
+    const AtomicOp& op = op_;
+    const int64_t NR = gemm_b_panel_width(isa_), K = k_, panel = K * NR, count = p1 - p0;
+    for (int64_t row = 0; row < K; ++row) {
+      const int64_t kw = row % op.kernel_w, kh = (row / op.kernel_w) % op.kernel_h, ic = row / (op.kernel_w * op.kernel_h);
+      const float* src = x + ic * op.h * op.w;
+      float* base = cols + row * NR;
+      const int64_t off = kw * op.dilation_w - op.pad_left;
+      // valid output columns: 0 <= ow*stride + off < W
+      int64_t ow0 = off >= 0 ? 0 : (-off + op.stride_w - 1) / op.stride_w;
+      int64_t ow1 = op.w - off <= 0 ? 0 : std::min(op.out_w, (op.w - off + op.stride_w - 1) / op.stride_w);
+      if (ow1 < ow0) ow1 = ow0;
+      for (int64_t p = p0; p < p1;) {
+        const int64_t oh = p / op.out_w, ow = p % op.out_w, col = p - p0, j = col % NR;
+        const int64_t len = std::min({NR - j, op.out_w - ow, p1 - p});
+        const int64_t ih = oh * op.stride_h - op.pad_top + kh * op.dilation_h;
+        float* d = base + (col / NR) * panel + j;
+        if (ih < 0 || ih >= op.h) {
+          std::memset(d, 0, len * sizeof(float));
+        } else {
+          const float* s = src + ih * op.w + off;
+          if (op.stride_w == 1 && ow >= ow0 && ow + len <= ow1) std::memcpy(d, s + ow, len * sizeof(float));
+          else copy_taps(s, op.stride_w, ow, ow + len, ow0, ow1, d, isa_ == Isa::Avx512);
+        }
+        p += len;
+      }
+      if (count % NR) std::memset(base + (count / NR) * panel + count % NR, 0, (NR - count % NR) * sizeof(float));
+    }
   }
 
   AtomicOp op_;
@@ -392,12 +412,14 @@ void register_conv_kernels(KernelRegistry& r) {
                              },
                              [isa](const AtomicOp& op, const AtomicGraph&) { return depthwise_f32(op, isa); }});
     // Registered after im2col: chosen where the cost estimate prefers it (constant weights only).
-    r.add(AtomicKind::Conv, {"f32-conv-winograd-f23", isa,
+    r.add(AtomicKind::Conv, {"f32-conv-winograd", isa,
                              [f32, isa](const AtomicOp& op, const AtomicGraph& g) {
                                return f32(op, g) && g.is_constant(op.inputs[1]) &&
-                                      choose_conv_algorithm(op, isa) == ConvAlgorithm::WinogradF23;
+                                      choose_conv_algorithm(op, isa) != ConvAlgorithm::Im2colGemm;
                              },
-                             [isa](const AtomicOp& op, const AtomicGraph&) { return make_conv_winograd_f23(op, isa); }});
+                             [isa](const AtomicOp& op, const AtomicGraph&) {
+                               return make_conv_winograd(op, isa, choose_conv_algorithm(op, isa));
+                             }});
     r.add(AtomicKind::Pool, {"f32-pool", isa, f32, [isa](const AtomicOp& op, const AtomicGraph&) { return pool_f32(op, isa); }});
   }
 }

@@ -1,5 +1,6 @@
 // The CPU backend: host memory, and kernels chosen from the registry by the session's
 // instruction set ("cpu" = best this processor has, "cpu-reference" = portable kernels only).
+#include <cstdlib>
 #include <cstring>
 
 #include "core/error.h"
@@ -7,6 +8,26 @@
 #include "runtime/backend.h"
 
 namespace walle {
+
+namespace cpu {
+
+float* thread_buffer(size_t floats) {
+  struct Buffer {
+    float* p = nullptr;
+    size_t n = 0;
+    ~Buffer() { std::free(p); }
+  };
+  thread_local Buffer b;
+  if (b.n < floats) {
+    std::free(b.p);
+    b.p = static_cast<float*>(std::aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64));
+    b.n = b.p ? floats : 0;
+    WALLE_CHECK(b.p != nullptr, Invalid, "cpu: out of memory for a kernel's work buffer");
+  }
+  return b.p;
+}
+
+}  // namespace cpu
 
 namespace {
 

@@ -469,6 +469,20 @@ std::unique_ptr<PackedMatrix> packed_b_view(int64_t K, int64_t N, float* data, I
   return std::make_unique<PackedPanels>(false, K, N, isa, kernel_for(isa).nr, K, data);
 }
 
+void sgemm_packed_serial(int64_t M, int64_t N, int64_t K, const PackedMatrix& A, const float* b_panels, float* C,
+                         int64_t ldc, const GemmEpilogue& e, Isa isa) {
+  WALLE_CHECK(ldc >= N && b_panels, Invalid, "sgemm_packed_serial: bad arguments");
+  WALLE_CHECK(K > 0, Invalid, "sgemm_packed_serial: K must be positive");
+  if (M == 0 || N == 0) return;
+  Ctx x{};
+  x.ks = kernel_for(isa);
+  x.M = M, x.N = N, x.K = K, x.ldc = ldc, x.C = C, x.e = &e;
+  x.Ap = checked_packed(GemmOperand{MatrixView{}, &A}, true, M, K, isa);
+  const PackedPanels b(false, K, N, isa, x.ks.nr, K, const_cast<float*>(b_panels));  // read only
+  x.Bp = &b;
+  run_rect(x, 0, M, 0, N);
+}
+
 void sgemm(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const GemmOperand& B, float* C, int64_t ldc,
            const GemmEpilogue& e, ThreadPool& pool, Isa isa) {
   WALLE_CHECK(M >= 0 && N >= 0 && K >= 0, Invalid, "sgemm: negative size");

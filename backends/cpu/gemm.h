@@ -65,6 +65,13 @@ struct GemmOperand {
 void sgemm(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const GemmOperand& B, float* C,
            int64_t ldc, const GemmEpilogue& epilogue, ThreadPool& pool, Isa isa);
 
+// C (M x N, row stride ldc) = epilogue(A * B) on the calling thread only: A made by pack_a, B
+// in pack_b's layout over caller memory (as packed_b_view describes). For kernels that split
+// their work over threads themselves (Winograd's tile blocks, blocked im2col) and so must not
+// fork again.
+void sgemm_packed_serial(int64_t M, int64_t N, int64_t K, const PackedMatrix& A, const float* b_panels, float* C,
+                         int64_t ldc, const GemmEpilogue& epilogue, Isa isa);
+
 // The plain triple-loop reference every optimized path is tested against.
 void sgemm_reference(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, float* C, int64_t ldc,
                      const GemmEpilogue& epilogue);

@@ -35,4 +35,8 @@ inline void parallel_rows(ThreadPool& pool, int64_t n, int64_t work_per_row,
   else fn(0, n);
 }
 
+// A per-thread 64-byte aligned float buffer that only grows, for kernels that split their own
+// work into blocks (each pool worker gets its own). Valid until the thread's next call.
+float* thread_buffer(size_t floats);
+
 }  // namespace walle::cpu
