@@ -36,6 +36,15 @@ constexpr double kG4[6][3] = {{1. / 4, 0, 0},           {-1. / 6, -1. / 6, -1. /
 // the U panels streaming through.
 constexpr int64_t kBlockBytes = 1 << 20;
 
+// Tiles per block for F(m x m): L2-sized blocks, unless U itself is larger than that budget:
+// every block streams all of U, so then one block per image (U read once) is cheaper.
+int64_t winograd_block(const AtomicOp& op, Isa isa, int m) {
+  const int64_t A2 = (m + 2) * (m + 2), nr = gemm_b_panel_width(isa);
+  const int64_t tiles = ((op.out_h + m - 1) / m) * ((op.out_w + m - 1) / m), all = round_up(tiles, nr);
+  if (4 * A2 * op.out_c * op.c > kBlockBytes) return all;
+  return std::min(all, std::max<int64_t>(nr, kBlockBytes / (4 * A2 * (op.c + op.out_c)) / nr * nr));
+}
+
 class ConvWinograd : public Kernel {
  public:
   ConvWinograd(const AtomicOp& op, Isa isa, int m) : op_(op), isa_(isa), t_(conv_f32(isa)), m_(m), alpha_(m + 2) {
@@ -43,8 +52,7 @@ class ConvWinograd : public Kernel {
     tiles_w_ = (op.out_w + m - 1) / m;
     tiles_ = tiles_h_ * tiles_w_;
     nr_ = gemm_b_panel_width(isa);
-    const int64_t per_tile = 4 * alpha_ * alpha_ * (op.c + op.out_c);
-    block_ = std::min(round_up(tiles_, nr_), std::max<int64_t>(nr_, kBlockBytes / per_tile / nr_ * nr_));
+    block_ = winograd_block(op, isa, m);
   }
 
   void plan(const AtomicOp& op, const AtomicGraph& g) override {
@@ -150,8 +158,7 @@ double gemm_us(int64_t M, int64_t N, int64_t K, Isa isa) {
 
 double winograd_us(const AtomicOp& op, Isa isa, int m) {
   const int64_t A2 = (m + 2) * (m + 2), tiles = ((op.out_h + m - 1) / m) * ((op.out_w + m - 1) / m);
-  const int64_t nr = gemm_b_panel_width(isa);
-  const int64_t block = std::min(round_up(tiles, nr), std::max<int64_t>(nr, kBlockBytes / (4 * A2 * (op.c + op.out_c)) / nr * nr));
+  const int64_t block = winograd_block(op, isa, m);
   const int64_t blocks = (tiles + block - 1) / block;
   const double weight_bytes = 4.0 * A2 * op.out_c * op.c;
   const double gemm = blocks * A2 * gemm_us(op.out_c, std::min(block, tiles), op.c, isa);
