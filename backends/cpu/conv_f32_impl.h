@@ -87,6 +87,33 @@ void depthwise_3x3(const walle::AtomicOp& op, const float* src, const float* w, 
   }
 }
 
+// Planes with short rows (MobileNet's 14- and 7-wide layers): the 3x3 window as one flat
+// stencil over the zero-padded plane, output i = oh * pw + ow reading p[s * i + kh * pw + kw],
+// so the loop runs whole vectors over out_h * pw outputs instead of out_w-long rows (shorter
+// than one vector, which left them scalar). The pw - out_w extra outputs per row (2 at stride
+// 1, about half at stride 2) are computed and dropped.
+template <int kStride>
+void depthwise_3x3_flat(const walle::AtomicOp& op, const float* src, const float* w, float bias, const float* residual,
+                        float* dst) {
+  int64_t pw;
+  const float* __restrict p = padded_plane(op, src, 0.f, &pw);
+  const int64_t n = (op.out_h - 1) * pw + op.out_w;  // through the last real output
+  thread_local std::vector<float> flat;
+  flat.resize(static_cast<size_t>(n));
+  float* __restrict f = flat.data();
+  const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+  const float* __restrict r0 = p;
+  const float* __restrict r1 = p + pw;
+  const float* __restrict r2 = p + 2 * pw;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t c = kStride * i;
+    f[i] = bias + w0 * r0[c] + w1 * r0[c + 1] + w2 * r0[c + 2] + w3 * r1[c] + w4 * r1[c + 1] + w5 * r1[c + 2] +
+           w6 * r2[c] + w7 * r2[c + 1] + w8 * r2[c + 2];
+  }
+  for (int64_t oh = 0; oh < op.out_h; ++oh) std::memcpy(dst + oh * op.out_w, f + oh * pw, op.out_w * sizeof(float));
+  finish_row(op, residual, dst, op.out_h * op.out_w);  // the plane is contiguous: one pass
+}
+
 // Stride 2 reads a quarter of the plane per output, so padding a copy costs more than it
 // saves: interior columns in one pass, the border element by element.
 void depthwise_3x3_s2(const walle::AtomicOp& op, const float* src, const float* w, float bias, const float* residual,
@@ -120,7 +147,10 @@ void depthwise_3x3_s2(const walle::AtomicOp& op, const float* src, const float* 
 void depthwise_plane_f32(const walle::AtomicOp& op, const float* src, const float* w, float bias, const float* residual,
                          float* dst) {
   const int64_t sw = op.stride_w;
-  if (op.kernel_h == 3 && op.kernel_w == 3 && op.dilation_h == 1 && op.dilation_w == 1 && (sw == 1 || sw == 2))
+  const bool k3 = op.kernel_h == 3 && op.kernel_w == 3 && op.dilation_h == 1 && op.dilation_w == 1;
+  if (k3 && op.stride_h == sw && (sw == 1 || sw == 2) && op.out_w < 32)
+    return sw == 1 ? depthwise_3x3_flat<1>(op, src, w, bias, residual, dst) : depthwise_3x3_flat<2>(op, src, w, bias, residual, dst);
+  if (k3 && (sw == 1 || sw == 2))
     return sw == 1 ? depthwise_3x3<1>(op, src, w, bias, residual, dst) : depthwise_3x3_s2(op, src, w, bias, residual, dst);
   for (int64_t oh = 0; oh < op.out_h; ++oh) {
     float* __restrict d = dst + oh * op.out_w;
