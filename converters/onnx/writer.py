@@ -35,8 +35,15 @@ class TensorValue:
 class ValueSpec:
     name: str
     dtype_code: int
-    dims: list[int]
+    dims: list[int]  # of the tensor, or of each element of a sequence
     dim_names: list[str]
+    kind: str = "tensor"  # a key of VALUE_KINDS
+    unknown_rank: bool = False  # the type gives no shape: any rank is accepted (dims empty)
+
+
+# ValueSpec.kind -> the schema's ValueKind (ONNX tensor, sequence(tensor), optional(...)).
+VALUE_KINDS = {"tensor": fb.ValueKind.Tensor, "sequence": fb.ValueKind.Sequence, "optional": fb.ValueKind.Optional,
+               "optional(sequence)": fb.ValueKind.OptionalSequence}
 
 
 @dataclass
@@ -131,6 +138,8 @@ class _Writer:
         fb.ValueInfoAddDtype(self.b, v.dtype_code)
         fb.ValueInfoAddDims(self.b, dims)
         fb.ValueInfoAddDimNames(self.b, dim_names)
+        fb.ValueInfoAddKind(self.b, VALUE_KINDS[v.kind])
+        fb.ValueInfoAddUnknownRank(self.b, v.unknown_rank)
         return fb.ValueInfoEnd(self.b)
 
     def attribute(self, key: str, value: Any) -> int:

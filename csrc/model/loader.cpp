@@ -15,6 +15,12 @@ namespace walle {
 
 namespace {
 
+static_assert(static_cast<int>(ValueKind::Tensor) == fb::ValueKind_Tensor &&
+                  static_cast<int>(ValueKind::Sequence) == fb::ValueKind_Sequence &&
+                  static_cast<int>(ValueKind::Optional) == fb::ValueKind_Optional &&
+                  static_cast<int>(ValueKind::OptionalSequence) == fb::ValueKind_OptionalSequence,
+              "graph.h ValueKind mirrors the model file's");
+
 class Reader {
  public:
   Reader(std::string name, const uint8_t* weights, uint64_t weights_size, std::shared_ptr<void> owner)
@@ -61,6 +67,13 @@ class Reader {
         if (d < -1) fail(where + " '" + info.name + "': bad dimension " + std::to_string(d));
         info.dims.push_back(d);
       }
+    // The verifier does not check enum ranges: an unknown kind is a newer or corrupt file.
+    if (v->kind() < fb::ValueKind_MIN || v->kind() > fb::ValueKind_MAX)
+      fail(where + " '" + info.name + "': unknown value kind " + std::to_string(static_cast<int>(v->kind())));
+    info.kind = static_cast<ValueKind>(v->kind());
+    info.unknown_rank = v->unknown_rank();
+    if (info.unknown_rank && !info.dims.empty())
+      fail(where + " '" + info.name + "': has dimensions but says its rank is unknown");
     info.dim_names.assign(info.dims.size(), "");
     if (v->dim_names())
       for (flatbuffers::uoffset_t i = 0; i < v->dim_names()->size() && i < info.dims.size(); ++i)
