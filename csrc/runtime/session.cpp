@@ -138,8 +138,8 @@ void Session::check_inputs(const std::vector<Value>& given) const {
     const Value& x = given[i];
     std::string label = "input '" + v.name + "'";
     if (!kind_fits(v, x)) throw Error(ErrorKind::Input, label + ": expected " + expected_kind(v) + ", got " + given_kind(x));
-    size_t want = x.kind == Value::Kind::Tensor ? 1 : x.kind == Value::Kind::None ? 0 : x.tensors.size();
-    if (x.tensors.size() != want) throw Error(ErrorKind::Input, label + ": malformed value (" + given_kind(x) + ")");
+    bool well_formed = x.kind == Value::Kind::Sequence || x.tensors.size() == (x.kind == Value::Kind::Tensor ? 1u : 0u);
+    if (!well_formed) throw Error(ErrorKind::Input, label + ": malformed value (" + std::to_string(x.tensors.size()) + " tensors)");
     for (size_t k = 0; k < x.tensors.size(); ++k)
       check_tensor(v, x.tensors[k], x.kind == Value::Kind::Sequence ? label + " item " + std::to_string(k) : label);
   }
@@ -220,10 +220,10 @@ void Session::plan(const Signature& signature, const std::vector<Tensor>* values
     int id = value_id(v.name);
     Value::Kind kind = d.is_sequence(id) ? Value::Kind::Sequence
                        : d.is_empty_optional(id) ? Value::Kind::None : Value::Kind::Tensor;
-    Value computed{kind, {}};
-    if (!kind_fits(v, computed))
-      throw Error(ErrorKind::Model, "graph output '" + v.name + "' is declared " + expected_kind(v) + ", but the graph computes " +
-                                        (kind == Value::Kind::Sequence ? "a sequence" : given_kind(computed)));
+    if (!kind_fits(v, Value{kind, {}})) {
+      const char* computed = kind == Value::Kind::Sequence ? "a sequence" : kind == Value::Kind::None ? "an empty optional" : "a tensor";
+      throw Error(ErrorKind::Model, "graph output '" + v.name + "' is declared " + expected_kind(v) + ", but the graph computes " + computed);
+    }
     std::vector<int> items = kind == Value::Kind::Sequence ? d.sequence(id) : kind == Value::Kind::Tensor ? std::vector<int>{id}
                                                                                                           : std::vector<int>{};
     p->output_kinds.push_back(kind);

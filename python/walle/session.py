@@ -254,7 +254,10 @@ class Session:
         if not isinstance(value, _np.ndarray):
             if isinstance(value, memoryview):
                 return value
-            value = _np.asarray(value, dtype=None if info.dtype in _RAW else info.dtype)
+            try:
+                value = _np.asarray(value, dtype=None if info.dtype in _RAW else info.dtype)
+            except (TypeError, ValueError) as e:
+                raise InputError(f"{label}: expected an array of {info.dtype}, got {type(value).__name__} ({e})") from e
         raw = _RAW.get(info.dtype)
         if raw is not None and value.dtype.name == info.dtype:
             value = value.view(raw)
