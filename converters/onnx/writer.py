@@ -14,6 +14,11 @@ import numpy as np
 from walle import _model_fb as fb
 
 FORMAT_VERSION = 1
+# Version 2 is version 1 plus sequence and optional graph inputs/outputs (ValueInfo.kind and
+# unknown_rank). Only models using them are written as version 2: a build that reads version 1
+# alone still loads every other model, and refuses these instead of misreading a sequence as
+# a tensor (FlatBuffers readers skip fields they do not know).
+SEQUENCES_FORMAT_VERSION = 2
 ALIGN = 64
 _ONNX_TO_CODE = {
     np.dtype("float32"): 1, np.dtype("uint8"): 2, np.dtype("int8"): 3, np.dtype("uint16"): 4,
@@ -236,7 +241,9 @@ def serialize(graph: GraphSpec, producer: str) -> bytes:
     weights_offset = builder.EndVector()
     producer_offset = builder.CreateString(producer)
     fb.ModelStart(builder)
-    fb.ModelAddFormatVersion(builder, FORMAT_VERSION)
+    boundary = graph.inputs + graph.outputs
+    uses_sequences = any(v.kind != "tensor" or v.unknown_rank for v in boundary)
+    fb.ModelAddFormatVersion(builder, SEQUENCES_FORMAT_VERSION if uses_sequences else FORMAT_VERSION)
     fb.ModelAddProducer(builder, producer_offset)
     fb.ModelAddGraph(builder, graph_offset)
     fb.ModelAddWeights(builder, weights_offset)

@@ -167,14 +167,20 @@ std::shared_ptr<Model> load_model_from_memory(const uint8_t* data, size_t size, 
   flatbuffers::Verifier verifier(data, size, options);
   if (!fb::VerifySizePrefixedModelBuffer(verifier)) fail("failed FlatBuffers verification (corrupted)");
   const fb::Model* m = fb::GetSizePrefixedModel(data);
-  if (m->format_version() != kFormatVersion)
-    fail("format version " + std::to_string(m->format_version()) + " is not supported (this build reads version " +
-         std::to_string(kFormatVersion) + ")");
+  if (m->format_version() < kMinFormatVersion || m->format_version() > kFormatVersion)
+    fail("format version " + std::to_string(m->format_version()) + " is not supported (this build reads versions " +
+         std::to_string(kMinFormatVersion) + " to " + std::to_string(kFormatVersion) + ")");
   const uint8_t* weights = m->weights() ? m->weights()->data() : data;
   uint64_t weights_size = m->weights() ? m->weights()->size() : 0;
   Reader reader(name, weights, weights_size, owner);
   auto model = std::make_shared<Model>();
   model->graph = reader.graph(m->graph(), "graph");
+  if (m->format_version() < 2)  // a writer of version 1 knew only tensors
+    for (const auto* list : {&model->graph.inputs, &model->graph.outputs})
+      for (const ValueInfo& v : *list)
+        if (v.kind != ValueKind::Tensor || v.unknown_rank)
+          fail("graph value '" + v.name + "' is " + (v.unknown_rank ? std::string("of unknown rank") : std::string("a ") + value_kind_name(v.kind)) +
+               ", which format version 1 cannot hold");
   model->path = name;
   model->storage = owner;
   try {

@@ -382,3 +382,25 @@ def test_loader_rejects_an_unknown_value_kind(tmp_path, monkeypatch):
     (tmp_path / "bad.walle").write_bytes(writer.serialize(spec, producer="test"))
     with pytest.raises(walle.ModelError, match="graph input 'x': unknown value kind 9"):
         walle.load(tmp_path / "bad.walle")
+
+
+def test_format_version_2_only_for_sequence_models(tmp_path, monkeypatch):
+    """Sequence/optional graph values need format version 2 (a build reading only version 1
+    then refuses the file instead of misreading it); tensor-only models stay version 1."""
+    from walle import _model_fb as fb
+    from walle.converters.onnx import writer
+
+    def version(path) -> int:
+        return fb.Model.GetRootAs(path.read_bytes(), 4).FormatVersion()  # after the 4-byte size prefix
+
+    load(seq_ops_model(), tmp_path, "seq")
+    model = make_model([helper.make_node("Relu", ["x"], ["y"])], [("x", helper.make_tensor_type_proto(F, [2]))],
+                       [("y", helper.make_tensor_type_proto(F, [2]))])
+    load(model, tmp_path, "plain")
+    assert (version(tmp_path / "seq.walle"), version(tmp_path / "plain.walle")) == (2, 1)
+    assert walle._walle.format_version() == 2
+    x = writer.ValueSpec("x", 1, [], [], kind="sequence")
+    monkeypatch.setattr(writer, "SEQUENCES_FORMAT_VERSION", 1)  # a sequence in a version-1 file is inconsistent
+    (tmp_path / "v1.walle").write_bytes(writer.serialize(writer.GraphSpec([x], [x], [], []), producer="test"))
+    with pytest.raises(walle.ModelError, match="graph value 'x' is a sequence, which format version 1 cannot hold"):
+        walle.load(tmp_path / "v1.walle")
