@@ -98,6 +98,8 @@ def _attribute(attr: onnx.AttributeProto, where: str, subgraph=None):
         return [s.decode("utf-8", errors="replace") for s in attr.strings]
     if attr.type == t.TENSOR:
         return TensorValue(attr.t.name or attr.name, _to_array(attr.t, where))
+    if attr.type == t.TYPE_PROTO:  # Optional's `type`: kept as ONNX's notation, e.g. "seq(tensor(float))"
+        return type_name(attr.tp)
     raise ConversionError(f"{where}: attribute '{attr.name}' has a type Walle does not read ({attr.type})")
 
 
@@ -111,10 +113,37 @@ def _to_array(tensor: onnx.TensorProto, where: str) -> np.ndarray:
         raise ConversionError(f"{where}: cannot read tensor '{tensor.name}': {e}") from e
 
 
+def type_name(t: onnx.TypeProto) -> str:
+    """ONNX's notation for a type: tensor(float), seq(tensor(int64)), optional(seq(...)), ..."""
+    if t.HasField("tensor_type"):
+        return f"tensor({onnx.TensorProto.DataType.Name(t.tensor_type.elem_type).lower()})"
+    if t.HasField("sequence_type"):
+        return f"seq({type_name(t.sequence_type.elem_type)})"
+    if t.HasField("optional_type"):
+        return f"optional({type_name(t.optional_type.elem_type)})"
+    if t.HasField("map_type"):
+        key = onnx.TensorProto.DataType.Name(t.map_type.key_type).lower()
+        return f"map({key}, {type_name(t.map_type.value_type)})"
+    if t.HasField("sparse_tensor_type"):
+        return f"sparse_tensor({onnx.TensorProto.DataType.Name(t.sparse_tensor_type.elem_type).lower()})"
+    return "undefined"
+
+
 def _value_spec(v: onnx.ValueInfoProto, where: str) -> ValueSpec:
-    tt = v.type.tensor_type
-    if not v.type.HasField("tensor_type"):
-        raise ConversionError(f"{where} '{v.name}' is not a tensor (sequences and maps are not supported)")
+    """A graph input or output: a tensor, sequence(tensor), optional(tensor) or
+    optional(sequence(tensor)); dtype and shape are the tensor's (each element's)."""
+    t, kind = v.type, "tensor"
+    if t.HasField("optional_type"):
+        t, kind = t.optional_type.elem_type, "optional"
+    if t.HasField("sequence_type"):
+        t, kind = t.sequence_type.elem_type, "sequence" if kind == "tensor" else "optional(sequence)"
+    if not t.HasField("tensor_type"):
+        raise ConversionError(f"{where} '{v.name}' has type {type_name(v.type)}; Walle supports "
+                              "tensors, sequences of tensors and optionals of those (not maps or nested sequences)")
+    tt = t.tensor_type
+    # A sequence element or optional value whose type gives no shape may have any rank. (A plain
+    # tensor without a shape keeps its old meaning: rank 0.)
+    unknown_rank = kind != "tensor" and not tt.HasField("shape")
     dims, names = [], []
     for d in tt.shape.dim:
         if d.HasField("dim_value"):
@@ -123,7 +152,7 @@ def _value_spec(v: onnx.ValueInfoProto, where: str) -> ValueSpec:
         else:
             dims.append(-1)
             names.append(d.dim_param)
-    return ValueSpec(v.name, int(tt.elem_type), dims, names)
+    return ValueSpec(v.name, int(tt.elem_type), dims, names, kind, unknown_rank)
 
 
 def convert_model(model: onnx.ModelProto, source: str = "<model>") -> tuple[GraphSpec, ConversionReport]:

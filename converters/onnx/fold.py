@@ -42,7 +42,12 @@ def _evaluate(node: NodeSpec, inputs: list[np.ndarray | None], opset: int) -> li
         [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape) for n, a in feeds.items()],
         [helper.make_empty_tensor_value_info(o) for o in outs])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    return [np.asarray(r) for r in ReferenceEvaluator(model).run(None, feeds)]
+    results = ReferenceEvaluator(model).run(None, feeds)
+    # A sequence (a list) or an empty optional (None) is no constant tensor: the engine
+    # resolves those at plan time. np.asarray would silently stack a list into one tensor.
+    if not all(isinstance(r, np.ndarray | np.generic) for r in results):
+        raise ValueError(f"{node.op_type} does not produce tensors")
+    return [np.asarray(r) for r in results]
 
 
 def fold_constants(nodes: list[NodeSpec], constants: dict[str, np.ndarray], static_shapes: dict[str, list[int]],

@@ -14,6 +14,11 @@ import numpy as np
 from walle import _model_fb as fb
 
 FORMAT_VERSION = 1
+# Version 2 is version 1 plus sequence and optional graph inputs/outputs (ValueInfo.kind and
+# unknown_rank). Only models using them are written as version 2: a build that reads version 1
+# alone still loads every other model, and refuses these instead of misreading a sequence as
+# a tensor (FlatBuffers readers skip fields they do not know).
+SEQUENCES_FORMAT_VERSION = 2
 ALIGN = 64
 _ONNX_TO_CODE = {
     np.dtype("float32"): 1, np.dtype("uint8"): 2, np.dtype("int8"): 3, np.dtype("uint16"): 4,
@@ -35,8 +40,15 @@ class TensorValue:
 class ValueSpec:
     name: str
     dtype_code: int
-    dims: list[int]
+    dims: list[int]  # of the tensor, or of each element of a sequence
     dim_names: list[str]
+    kind: str = "tensor"  # a key of VALUE_KINDS
+    unknown_rank: bool = False  # the type gives no shape: any rank is accepted (dims empty)
+
+
+# ValueSpec.kind -> the schema's ValueKind (ONNX tensor, sequence(tensor), optional(...)).
+VALUE_KINDS = {"tensor": fb.ValueKind.Tensor, "sequence": fb.ValueKind.Sequence, "optional": fb.ValueKind.Optional,
+               "optional(sequence)": fb.ValueKind.OptionalSequence}
 
 
 @dataclass
@@ -131,6 +143,8 @@ class _Writer:
         fb.ValueInfoAddDtype(self.b, v.dtype_code)
         fb.ValueInfoAddDims(self.b, dims)
         fb.ValueInfoAddDimNames(self.b, dim_names)
+        fb.ValueInfoAddKind(self.b, VALUE_KINDS[v.kind])
+        fb.ValueInfoAddUnknownRank(self.b, v.unknown_rank)
         return fb.ValueInfoEnd(self.b)
 
     def attribute(self, key: str, value: Any) -> int:
@@ -227,7 +241,9 @@ def serialize(graph: GraphSpec, producer: str) -> bytes:
     weights_offset = builder.EndVector()
     producer_offset = builder.CreateString(producer)
     fb.ModelStart(builder)
-    fb.ModelAddFormatVersion(builder, FORMAT_VERSION)
+    boundary = graph.inputs + graph.outputs
+    uses_sequences = any(v.kind != "tensor" or v.unknown_rank for v in boundary)
+    fb.ModelAddFormatVersion(builder, SEQUENCES_FORMAT_VERSION if uses_sequences else FORMAT_VERSION)
     fb.ModelAddProducer(builder, producer_offset)
     fb.ModelAddGraph(builder, graph_offset)
     fb.ModelAddWeights(builder, weights_offset)

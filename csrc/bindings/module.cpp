@@ -90,7 +90,36 @@ py::dict value_info_dict(const ValueInfo& v) {
   d["dtype"] = dtype_name(v.dtype);
   d["dims"] = v.dims;
   d["dim_names"] = v.dim_names;
+  d["kind"] = value_kind_name(v.kind);
+  d["unknown_rank"] = v.unknown_rank;
   return d;
+}
+
+// A run input: None (an absent optional), a list or tuple of buffers (a sequence), or a buffer.
+// Whether that kind fits the input is Session::run's check.
+Value value_from_python(const py::handle& obj, const std::string& dtype, const std::string& what) {
+  auto tensor = [&](const py::handle& o, const std::string& label) {
+    if (!PyObject_CheckBuffer(o.ptr()))
+      throw Error(ErrorKind::Input, label + ": expected an array (a buffer such as a numpy array or walle.Tensor), got " +
+                                        std::string(Py_TYPE(o.ptr())->tp_name));
+    return tensor_from_buffer(py::reinterpret_borrow<py::buffer>(o), dtype, label);
+  };
+  if (obj.is_none()) return Value::none();
+  if (py::isinstance<py::list>(obj) || py::isinstance<py::tuple>(obj)) {
+    std::vector<Tensor> items;
+    size_t k = 0;
+    for (const py::handle& item : obj) items.push_back(tensor(item, what + " item " + std::to_string(k++)));
+    return Value::sequence(std::move(items));
+  }
+  return Value::tensor(tensor(obj, what));
+}
+
+py::object value_to_python(const Value& v) {
+  if (v.kind == Value::Kind::None) return py::none();
+  if (v.kind == Value::Kind::Tensor) return py::cast(v.tensors[0]);
+  py::list items;
+  for (const Tensor& t : v.tensors) items.append(py::cast(t));
+  return std::move(items);
 }
 
 void translate(std::exception_ptr p) {
@@ -159,18 +188,20 @@ PYBIND11_MODULE(_walle, m, py::multiple_interpreters::per_interpreter_gil()) {
       })
       .def("run",
            [](Session& s, const py::list& arrays, const std::vector<std::string>& dtypes) {
-             std::vector<Tensor> inputs;
+             std::vector<Value> inputs;
              for (size_t i = 0; i < arrays.size(); ++i) {
                std::string name = i < s.inputs().size() ? s.inputs()[i].name : std::to_string(i);
                std::string dtype = i < dtypes.size() ? dtypes[i] : "";
-               inputs.push_back(tensor_from_buffer(arrays[i].cast<py::buffer>(), dtype, "input '" + name + "'"));
+               inputs.push_back(value_from_python(arrays[i], dtype, "input '" + name + "'"));
              }
-             std::vector<Tensor> outputs;
+             std::vector<Value> outputs;
              {
                py::gil_scoped_release release;  // other Python threads run while we compute
                outputs = s.run(inputs);
              }
-             return outputs;
+             py::list out;  // a Tensor, a list of Tensors (a sequence) or None (an empty optional)
+             for (const Value& v : outputs) out.append(value_to_python(v));
+             return out;
            },
            py::arg("inputs"), py::arg("dtypes") = std::vector<std::string>{})
       .def("plan", [](Session& s) {

@@ -152,7 +152,16 @@ int64_t Decomposer::normalize_axis(int64_t axis, int64_t r) const {
   return a;
 }
 
+// A sequence or empty optional placeholder that reaches a tensor op is a model error (Add of a
+// sequence); without this check it would run as an empty tensor of undefined type.
+void Decomposer::require_tensor(int id) const {
+  if (id < 0) return;
+  if (is_sequence(id)) fail("got a sequence where a tensor is expected");
+  if (is_empty_optional(id)) fail("got an empty optional where a tensor is expected");
+}
+
 int Decomposer::emit(AtomicOp op, DType dtype, Shape shape) {
+  for (int id : op.inputs) require_tensor(id);
   op.origin = node_ ? node_->label() : "";
   op.output = graph_.add_tensor(dtype, std::move(shape));
   bool all_constant = true;
@@ -181,6 +190,7 @@ void Decomposer::evaluate(AtomicOp& op) {
 }
 
 int Decomposer::view(int x, Shape shape) {
+  require_tensor(x);
   if (numel(shape) != numel(this->shape(x)))
     fail("cannot view " + shape_str(this->shape(x)) + " as " + shape_str(shape));
   if (shape == this->shape(x)) return x;
@@ -384,8 +394,14 @@ int Decomposer::make_sequence(std::vector<int> items) {
 
 const std::vector<int>& Decomposer::sequence(int id) const {
   auto it = sequences_.find(id);
-  if (it == sequences_.end()) fail("expected a sequence input");
+  if (it == sequences_.end()) fail(is_empty_optional(id) ? "expected a sequence input, got an empty optional" : "expected a sequence input");
   return it->second;
+}
+
+int Decomposer::make_empty_optional() {
+  int id = graph_.add_tensor(DType::Undefined, {});
+  empty_optionals_.insert(id);
+  return id;
 }
 
 namespace {

@@ -8,6 +8,7 @@
 #pragma once
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,13 @@ class Decomposer {
   bool is_sequence(int id) const { return sequences_.count(id) != 0; }
   const std::vector<int>& sequence(int id) const;  // fails naming the node if `id` is not one
 
+  // --- optionals (ONNX optional type) ---
+  // Also plan-time only: a present optional is its value itself (a tensor or sequence id),
+  // an empty one is a placeholder id. Presence is a plan-time fact (the session plans for
+  // whether an optional model input was given).
+  int make_empty_optional();
+  bool is_empty_optional(int id) const { return empty_optionals_.count(id) != 0; }
+
   // --- subgraphs (If, Loop, Scan, SequenceMap bodies) ---
   // Control flow is unrolled at plan time: a body is decomposed inline, once per iteration,
   // with its inputs bound to tensor ids. Names it does not define resolve in the enclosing
@@ -100,6 +108,7 @@ class Decomposer {
 
  private:
   void evaluate(AtomicOp& op);
+  void require_tensor(int id) const;  // fails naming the node if `id` is a placeholder
   // Throws InputValueNeeded if `id` is a graph input, else fails with `why`.
   [[noreturn]] void need_value(int id, const std::string& why) const;
 
@@ -110,6 +119,7 @@ class Decomposer {
   std::vector<int> inputs_;
   std::vector<int> outputs_;
   std::map<int, std::vector<int>> sequences_;
+  std::set<int> empty_optionals_;
   Resolver resolver_;
 };
 

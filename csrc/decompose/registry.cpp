@@ -18,6 +18,7 @@ const CompositeRegistry& composite_ops() {
     register_attention_ops(r);
     register_resize_ops(r);
     register_sequence_ops(r);
+    register_optional_ops(r);
     register_control_flow_ops(r);
     register_transformer_ops(r);
     register_signal_ops(r);

@@ -35,6 +35,7 @@ void register_quant_ops(CompositeRegistry& r);
 void register_attention_ops(CompositeRegistry& r);
 void register_resize_ops(CompositeRegistry& r);
 void register_sequence_ops(CompositeRegistry& r);
+void register_optional_ops(CompositeRegistry& r);
 void register_control_flow_ops(CompositeRegistry& r);
 void register_transformer_ops(CompositeRegistry& r);
 void register_signal_ops(CompositeRegistry& r);

@@ -16,6 +16,16 @@ const Attribute* find_attr(const Node& node, const std::string& key, Attribute::
 }
 }  // namespace
 
+const char* value_kind_name(ValueKind kind) {
+  switch (kind) {
+    case ValueKind::Tensor: return "tensor";
+    case ValueKind::Sequence: return "sequence";
+    case ValueKind::Optional: return "optional";
+    case ValueKind::OptionalSequence: return "optional(sequence)";
+  }
+  return "?";
+}
+
 int64_t Node::attr_int(const std::string& key, int64_t fallback) const {
   const Attribute* a = find_attr(*this, key, Attribute::Kind::Int);
   return a ? a->i : fallback;

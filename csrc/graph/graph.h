@@ -24,12 +24,23 @@ struct Attribute {
   std::shared_ptr<walle::Graph> graph;
 };
 
-// A graph input or output: dtype and shape, where a dimension of -1 is symbolic.
+// What a graph input or output holds (the model file's ValueKind): a tensor, a sequence of
+// tensors, or an optional one of those that may be absent.
+enum class ValueKind { Tensor, Sequence, Optional, OptionalSequence };
+const char* value_kind_name(ValueKind kind);  // "tensor", "sequence", "optional", "optional(sequence)"
+
+// A graph input or output: dtype and shape (of the tensor, or of each element of a
+// sequence), where a dimension of -1 is symbolic.
 struct ValueInfo {
   std::string name;
   DType dtype = DType::Undefined;
   std::vector<int64_t> dims;
   std::vector<std::string> dim_names;  // "" for fixed dimensions
+  ValueKind kind = ValueKind::Tensor;
+  bool unknown_rank = false;  // any shape is accepted (dims are empty)
+
+  bool is_sequence() const { return kind == ValueKind::Sequence || kind == ValueKind::OptionalSequence; }
+  bool is_optional() const { return kind == ValueKind::Optional || kind == ValueKind::OptionalSequence; }
 };
 
 struct Node {

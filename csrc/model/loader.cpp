@@ -15,6 +15,12 @@ namespace walle {
 
 namespace {
 
+static_assert(static_cast<int>(ValueKind::Tensor) == fb::ValueKind_Tensor &&
+                  static_cast<int>(ValueKind::Sequence) == fb::ValueKind_Sequence &&
+                  static_cast<int>(ValueKind::Optional) == fb::ValueKind_Optional &&
+                  static_cast<int>(ValueKind::OptionalSequence) == fb::ValueKind_OptionalSequence,
+              "graph.h ValueKind mirrors the model file's");
+
 class Reader {
  public:
   Reader(std::string name, const uint8_t* weights, uint64_t weights_size, std::shared_ptr<void> owner)
@@ -61,6 +67,13 @@ class Reader {
         if (d < -1) fail(where + " '" + info.name + "': bad dimension " + std::to_string(d));
         info.dims.push_back(d);
       }
+    // The verifier does not check enum ranges: an unknown kind is a newer or corrupt file.
+    if (v->kind() < fb::ValueKind_MIN || v->kind() > fb::ValueKind_MAX)
+      fail(where + " '" + info.name + "': unknown value kind " + std::to_string(static_cast<int>(v->kind())));
+    info.kind = static_cast<ValueKind>(v->kind());
+    info.unknown_rank = v->unknown_rank();
+    if (info.unknown_rank && !info.dims.empty())
+      fail(where + " '" + info.name + "': has dimensions but says its rank is unknown");
     info.dim_names.assign(info.dims.size(), "");
     if (v->dim_names())
       for (flatbuffers::uoffset_t i = 0; i < v->dim_names()->size() && i < info.dims.size(); ++i)
@@ -154,14 +167,20 @@ std::shared_ptr<Model> load_model_from_memory(const uint8_t* data, size_t size, 
   flatbuffers::Verifier verifier(data, size, options);
   if (!fb::VerifySizePrefixedModelBuffer(verifier)) fail("failed FlatBuffers verification (corrupted)");
   const fb::Model* m = fb::GetSizePrefixedModel(data);
-  if (m->format_version() != kFormatVersion)
-    fail("format version " + std::to_string(m->format_version()) + " is not supported (this build reads version " +
-         std::to_string(kFormatVersion) + ")");
+  if (m->format_version() < kMinFormatVersion || m->format_version() > kFormatVersion)
+    fail("format version " + std::to_string(m->format_version()) + " is not supported (this build reads versions " +
+         std::to_string(kMinFormatVersion) + " to " + std::to_string(kFormatVersion) + ")");
   const uint8_t* weights = m->weights() ? m->weights()->data() : data;
   uint64_t weights_size = m->weights() ? m->weights()->size() : 0;
   Reader reader(name, weights, weights_size, owner);
   auto model = std::make_shared<Model>();
   model->graph = reader.graph(m->graph(), "graph");
+  if (m->format_version() < 2)  // a writer of version 1 knew only tensors
+    for (const auto* list : {&model->graph.inputs, &model->graph.outputs})
+      for (const ValueInfo& v : *list)
+        if (v.kind != ValueKind::Tensor || v.unknown_rank)
+          fail("graph value '" + v.name + "' is " + (v.unknown_rank ? std::string("of unknown rank") : std::string("a ") + value_kind_name(v.kind)) +
+               ", which format version 1 cannot hold");
   model->path = name;
   model->storage = owner;
   try {

@@ -10,7 +10,10 @@
 
 namespace walle {
 
-constexpr uint32_t kFormatVersion = 1;
+// Versions read: 1, and 2 = 1 plus sequence and optional graph inputs/outputs
+// (ValueInfo.kind, unknown_rank), which the converter writes only for models that use them.
+constexpr uint32_t kMinFormatVersion = 1;
+constexpr uint32_t kFormatVersion = 2;
 
 std::shared_ptr<Model> load_model(const std::string& path);
 // The same checks over bytes already in memory (`owner` keeps them alive).

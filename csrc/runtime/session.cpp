@@ -15,7 +15,9 @@ namespace walle {
 
 struct Session::Plan {
   AtomicGraph graph;
-  std::vector<int> outputs;                    // tensor id of each graph output
+  std::vector<int> outputs;                    // tensor ids of the graph outputs, flat
+  std::vector<Value::Kind> output_kinds;       // per graph output: what it computes
+  std::vector<size_t> output_counts;           // per graph output: its tensors in `outputs`
   std::vector<std::unique_ptr<Kernel>> kernels;  // one per graph.ops entry
   std::shared_ptr<void> arena;
   std::shared_ptr<void> scratch;
@@ -38,15 +40,19 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
   open_backends();
   if (const char* env = std::getenv("WALLE_PROFILE"); env && std::string(env) == "1") options_.profile = true;
   // Plan now for the declared shapes when they are all fixed, so load errors surface early
-  // and the first run is not slower than the rest.
-  std::vector<Shape> shapes;
+  // and the first run is not slower than the rest. (A sequence's length or an optional's
+  // presence is known only at the first run.)
+  Signature signature;
   for (const ValueInfo& v : inputs()) {
+    if (v.kind != ValueKind::Tensor || v.unknown_rank) return;
     for (int64_t d : v.dims)
       if (d < 0) return;
-    shapes.push_back(v.dims);
+    signature.kinds.push_back(Value::Kind::Tensor);
+    signature.counts.push_back(1);
+    signature.shapes.push_back(v.dims);
   }
   try {
-    plan(shapes);
+    plan(signature);
   } catch (const InputValueNeeded&) {  // planned at the first run, when the value is known
   }
 }
@@ -78,45 +84,100 @@ void Session::open_backends() {
   }
 }
 
-void Session::check_inputs(const std::vector<Tensor>& given) const {
+namespace {
+
+std::string expected_kind(const ValueInfo& v) {
+  switch (v.kind) {
+    case ValueKind::Tensor: return "a tensor";
+    case ValueKind::Sequence: return "a sequence of tensors";
+    case ValueKind::Optional: return "an optional tensor (a tensor, or None)";
+    case ValueKind::OptionalSequence: return "an optional sequence (a sequence of tensors, or None)";
+  }
+  return "?";
+}
+
+std::string given_kind(const Value& x) {
+  switch (x.kind) {
+    case Value::Kind::Tensor: return "a tensor";
+    case Value::Kind::Sequence: return "a sequence of " + std::to_string(x.tensors.size()) + " tensors";
+    case Value::Kind::None: return "None (no value)";
+  }
+  return "?";
+}
+
+bool kind_fits(const ValueInfo& v, const Value& x) {
+  switch (x.kind) {
+    case Value::Kind::Tensor: return v.kind == ValueKind::Tensor || v.kind == ValueKind::Optional;
+    case Value::Kind::Sequence: return v.is_sequence();
+    case Value::Kind::None: return v.is_optional();
+  }
+  return false;
+}
+
+// `label` names the input ("input 'x'", or "input 'x' item 2" for a sequence element).
+void check_tensor(const ValueInfo& v, const Tensor& t, const std::string& label) {
+  if (t.dtype() != v.dtype)
+    throw Error(ErrorKind::Input, label + ": expected dtype " + dtype_name(v.dtype) + ", got " + dtype_name(t.dtype()));
+  if (v.unknown_rank) return;
+  bool ok = t.shape().size() == v.dims.size();
+  for (size_t k = 0; ok && k < v.dims.size(); ++k) ok = v.dims[k] < 0 || v.dims[k] == t.shape()[k];
+  if (ok) return;
+  std::string expected = "[";
+  for (size_t k = 0; k < v.dims.size(); ++k)
+    expected += (k ? ", " : "") + (v.dims[k] < 0 ? (v.dim_names[k].empty() ? std::string("?") : v.dim_names[k]) : std::to_string(v.dims[k]));
+  throw Error(ErrorKind::Input, label + ": expected shape " + expected + "], got " + shape_str(t.shape()));
+}
+
+}  // namespace
+
+void Session::check_inputs(const std::vector<Value>& given) const {
   if (given.size() != inputs().size())
     throw Error(ErrorKind::Input, "expected " + std::to_string(inputs().size()) + " inputs, got " + std::to_string(given.size()));
   for (size_t i = 0; i < given.size(); ++i) {
     const ValueInfo& v = inputs()[i];
-    const Tensor& t = given[i];
-    if (t.dtype() != v.dtype)
-      throw Error(ErrorKind::Input, "input '" + v.name + "': expected dtype " + dtype_name(v.dtype) + ", got " + dtype_name(t.dtype()));
-    bool ok = t.shape().size() == v.dims.size();
-    for (size_t k = 0; ok && k < v.dims.size(); ++k) ok = v.dims[k] < 0 || v.dims[k] == t.shape()[k];
-    if (!ok) {
-      std::string expected = "[";
-      for (size_t k = 0; k < v.dims.size(); ++k)
-        expected += (k ? ", " : "") + (v.dims[k] < 0 ? (v.dim_names[k].empty() ? std::string("?") : v.dim_names[k]) : std::to_string(v.dims[k]));
-      throw Error(ErrorKind::Input, "input '" + v.name + "': expected shape " + expected + "], got " + shape_str(t.shape()));
-    }
+    const Value& x = given[i];
+    std::string label = "input '" + v.name + "'";
+    if (!kind_fits(v, x)) throw Error(ErrorKind::Input, label + ": expected " + expected_kind(v) + ", got " + given_kind(x));
+    bool well_formed = x.kind == Value::Kind::Sequence || x.tensors.size() == (x.kind == Value::Kind::Tensor ? 1u : 0u);
+    if (!well_formed) throw Error(ErrorKind::Input, label + ": malformed value (" + std::to_string(x.tensors.size()) + " tensors)");
+    for (size_t k = 0; k < x.tensors.size(); ++k)
+      check_tensor(v, x.tensors[k], x.kind == Value::Kind::Sequence ? label + " item " + std::to_string(k) : label);
   }
 }
 
-void Session::plan(const std::vector<Shape>& shapes, const std::vector<Tensor>* values) {
+void Session::plan(const Signature& signature, const std::vector<Tensor>* values) {
   auto p = std::make_shared<Plan>();
   AtomicGraph& g = p->graph;
   const Graph& graph = model_->graph;
   std::map<std::string, int> ids;
-  value_inputs_.resize(graph.inputs.size(), false);
-  std::vector<Tensor> value_copies(graph.inputs.size());
+  Decomposer d(g, *evaluator_);
+  size_t n_flat = signature.shapes.size();
+  value_inputs_.resize(n_flat, false);
+  std::vector<Tensor> value_copies(n_flat);
+  size_t flat = 0;
   for (size_t i = 0; i < graph.inputs.size(); ++i) {
-    int id = g.add_tensor(graph.inputs[i].dtype, shapes[i], graph.inputs[i].name);
-    g.tensors[id].io_index = static_cast<int>(i);
-    ids[graph.inputs[i].name] = id;
-    if (values && value_inputs_[i]) {
-      const Tensor& v = (*values)[i];
-      value_copies[i] = Tensor(v.dtype(), v.shape());
-      std::memcpy(value_copies[i].data(), v.data(), v.nbytes());
-      g.tensors[id].storage = Storage::Constant;
-      g.tensors[id].constant = value_copies[i];
-    } else {
-      g.tensors[id].storage = Storage::Input;
+    const ValueInfo& info = graph.inputs[i];
+    const Value::Kind kind = signature.kinds[i];
+    std::vector<int> items;
+    for (size_t k = 0; k < signature.counts[i]; ++k, ++flat) {
+      std::string name = kind == Value::Kind::Sequence ? info.name + "[" + std::to_string(k) + "]" : info.name;
+      int id = g.add_tensor(info.dtype, signature.shapes[flat], name);
+      g.tensors[id].io_index = static_cast<int>(flat);
+      if (values && value_inputs_[flat]) {
+        const Tensor& v = (*values)[flat];
+        value_copies[flat] = Tensor(v.dtype(), v.shape());
+        std::memcpy(value_copies[flat].data(), v.data(), v.nbytes());
+        g.tensors[id].storage = Storage::Constant;
+        g.tensors[id].constant = value_copies[flat];
+      } else {
+        g.tensors[id].storage = Storage::Input;
+      }
+      items.push_back(id);
     }
+    // Sequences and empty optionals are plan-time placeholders (see Decomposer).
+    if (kind == Value::Kind::Tensor) ids[info.name] = items[0];
+    else if (kind == Value::Kind::Sequence) ids[info.name] = d.make_sequence(items);
+    else ids[info.name] = d.make_empty_optional();
   }
   auto value_id = [&](const std::string& name) -> int {
     if (name.empty()) return -1;
@@ -131,7 +192,6 @@ void Session::plan(const std::vector<Shape>& shapes, const std::vector<Tensor>* 
     return id;
   };
 
-  Decomposer d(g, *evaluator_);
   d.set_resolver(value_id);  // names read by control-flow bodies
   for (const Node& node : graph.nodes) {
     const CompositeOp* op = find_composite(node.op_type);
@@ -144,7 +204,7 @@ void Session::plan(const std::vector<Shape>& shapes, const std::vector<Tensor>* 
     } catch (const InputValueNeeded& e) {
       if (value_inputs_[e.input] || !values) throw;
       value_inputs_[e.input] = true;  // plan again with that input's value as a constant
-      plan(shapes, values);
+      plan(signature, values);
       return;
     }
     for (size_t k = 0; k < node.outputs.size(); ++k) {
@@ -154,7 +214,22 @@ void Session::plan(const std::vector<Shape>& shapes, const std::vector<Tensor>* 
       ids[node.outputs[k]] = id;
     }
   }
-  for (const ValueInfo& v : graph.outputs) p->outputs.push_back(value_id(v.name));
+  // Graph outputs, flattened like the inputs: a sequence contributes its items, an empty
+  // optional nothing. What the graph computes must be what the model declares.
+  for (const ValueInfo& v : graph.outputs) {
+    int id = value_id(v.name);
+    Value::Kind kind = d.is_sequence(id) ? Value::Kind::Sequence
+                       : d.is_empty_optional(id) ? Value::Kind::None : Value::Kind::Tensor;
+    if (!kind_fits(v, Value{kind, {}})) {
+      const char* computed = kind == Value::Kind::Sequence ? "a sequence" : kind == Value::Kind::None ? "an empty optional" : "a tensor";
+      throw Error(ErrorKind::Model, "graph output '" + v.name + "' is declared " + expected_kind(v) + ", but the graph computes " + computed);
+    }
+    std::vector<int> items = kind == Value::Kind::Sequence ? d.sequence(id) : kind == Value::Kind::Tensor ? std::vector<int>{id}
+                                                                                                          : std::vector<int>{};
+    p->output_kinds.push_back(kind);
+    p->output_counts.push_back(items.size());
+    p->outputs.insert(p->outputs.end(), items.begin(), items.end());
+  }
 
   fuse_patterns(g, p->outputs, *backend_);
   fuse_epilogues(g, p->outputs);
@@ -186,7 +261,7 @@ void Session::plan(const std::vector<Shape>& shapes, const std::vector<Tensor>* 
     if (kernel) scratch_bytes = std::max(scratch_bytes, kernel->scratch_bytes());
   if (scratch_bytes) p->scratch = evaluator_->allocate(scratch_bytes);
   plan_ = std::move(p);
-  planned_shapes_ = shapes;
+  planned_ = signature;
   planned_values_ = std::move(value_copies);
 }
 
@@ -249,12 +324,25 @@ void Session::copy_between(std::pair<int, int> dir, void* dst, const void* src, 
   }
 }
 
-std::vector<Tensor> Session::run(const std::vector<Tensor>& given) {
-  check_inputs(given);
+std::vector<Value> Session::run(const std::vector<Value>& inputs) {
+  check_inputs(inputs);
+  Signature signature;
+  std::vector<Tensor> given;  // flat: the tensors the plan binds by io_index
+  for (const Value& x : inputs) {
+    signature.kinds.push_back(x.kind);
+    signature.counts.push_back(x.tensors.size());
+    for (const Tensor& t : x.tensors) {
+      signature.shapes.push_back(t.shape());
+      given.push_back(t);
+    }
+  }
   std::lock_guard<std::mutex> lock(mutex_);
-  std::vector<Shape> shapes;
-  for (const Tensor& t : given) shapes.push_back(t.shape());
-  if (!plan_ || shapes != planned_shapes_ || planned_values_differ(given)) plan(shapes, &given);
+  if (!plan_ || !(signature == planned_) || planned_values_differ(given)) {
+    // Flat indices shift when a sequence's length or an optional's presence changes: the
+    // inputs needed by value are found again.
+    if (!signature.same_layout(planned_)) value_inputs_.clear();
+    plan(signature, &given);
+  }
   Plan& p = *plan_;
   AtomicGraph& g = p.graph;
 
@@ -316,7 +404,14 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& given) {
     results[j] = Tensor(t.dtype, t.shape);
     std::memcpy(results[j].data(), address[p.outputs[j]], results[j].nbytes());
   }
-  return results;
+  std::vector<Value> values;
+  size_t first = 0;
+  for (size_t k = 0; k < p.output_kinds.size(); ++k) {
+    std::vector<Tensor> items(results.begin() + first, results.begin() + first + p.output_counts[k]);
+    values.push_back({p.output_kinds[k], std::move(items)});
+    first += p.output_counts[k];
+  }
+  return values;
 }
 
 std::vector<PlannedOp> Session::plan_report() {

@@ -22,6 +22,19 @@ struct Model {
   std::shared_ptr<void> storage;  // keeps mapped weights alive
 };
 
+// A graph input or output as the caller sees it: a tensor, a sequence of tensors (ONNX
+// sequence), or nothing (an empty ONNX optional; a present one is its value). Sequences and
+// optionals exist only at the graph boundary and at plan time: kernels see tensors.
+struct Value {
+  enum class Kind { Tensor, Sequence, None };
+  Kind kind = Kind::Tensor;
+  std::vector<Tensor> tensors;  // the tensor, the sequence's items, or nothing for None
+
+  static Value tensor(Tensor t) { return {Kind::Tensor, {std::move(t)}}; }
+  static Value sequence(std::vector<Tensor> items) { return {Kind::Sequence, std::move(items)}; }
+  static Value none() { return {Kind::None, {}}; }
+};
+
 struct SessionOptions {
   std::string backend = "cpu";  // or "cpu-reference", "opencl", "vulkan", "cuda", "auto"
   std::string isa = "auto";
@@ -56,17 +69,29 @@ class Session {
   const std::vector<ValueInfo>& outputs() const { return model_->graph.outputs; }
   const SessionOptions& options() const { return options_; }
 
-  // Inputs in the order of inputs(); throws Error(Input) naming a wrong shape or dtype.
-  std::vector<Tensor> run(const std::vector<Tensor>& inputs);
+  // Inputs in the order of inputs(); throws Error(Input) naming a wrong kind (a sequence
+  // where a tensor is expected, None for a non-optional input), shape or dtype.
+  std::vector<Value> run(const std::vector<Value>& inputs);
 
   std::vector<PlannedOp> plan_report();
   int64_t arena_bytes() const { return arena_bytes_; }
 
  private:
   struct Plan;
-  void check_inputs(const std::vector<Tensor>& inputs) const;
-  // `values` (the run's inputs) lets inputs whose values shape the plan become constants.
-  void plan(const std::vector<Shape>& shapes, const std::vector<Tensor>* values = nullptr);
+  // What a plan is specialised to, like input shapes: each input's kind and number of
+  // tensors (1, a sequence's length, 0 for None), and the shapes of all input tensors in
+  // order ("flat": a sequence's items one after another). Plans bind flat tensors by index.
+  struct Signature {
+    std::vector<Value::Kind> kinds;
+    std::vector<size_t> counts;
+    std::vector<Shape> shapes;
+    bool same_layout(const Signature& o) const { return kinds == o.kinds && counts == o.counts; }
+    bool operator==(const Signature& o) const { return same_layout(o) && shapes == o.shapes; }
+  };
+  void check_inputs(const std::vector<Value>& inputs) const;
+  // `values` (the run's flat input tensors) lets inputs whose values shape the plan become
+  // constants.
+  void plan(const Signature& signature, const std::vector<Tensor>* values = nullptr);
   bool planned_values_differ(const std::vector<Tensor>& given) const;
   void open_backends();
   void assign_and_place(Plan& p);
@@ -80,9 +105,9 @@ class Session {
   ThreadPool pool_;
   std::mutex mutex_;
   std::shared_ptr<Plan> plan_;
-  std::vector<Shape> planned_shapes_;
-  // Inputs a node needs by value at plan time (e.g. Reshape's shape fed as a model input):
-  // planned as constants, re-planned when their values change.
+  Signature planned_;
+  // Flat input tensors a node needs by value at plan time (e.g. Reshape's shape fed as a
+  // model input): planned as constants, re-planned when their values change.
   std::vector<bool> value_inputs_;
   std::vector<Tensor> planned_values_;
   int64_t arena_bytes_ = 0;

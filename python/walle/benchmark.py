@@ -36,19 +36,22 @@ class Result:
 
 
 def random_inputs(infos, seed: int = 0, sizes: dict[str, int] | None = None) -> dict[str, np.ndarray]:
-    """Random arrays for each input (symbolic dimensions take ``sizes.get(name, 1)``)."""
+    """Random arrays for each input (symbolic dimensions take ``sizes.get(name, 1)``); a
+    sequence input gets a list of one array, an optional input a value, an input of any
+    shape a scalar."""
     rng = np.random.default_rng(seed)
     sizes = sizes or {}
     feed: dict[str, np.ndarray] = {}
     for info in infos:
-        shape = tuple(d if isinstance(d, int) else sizes.get(d or "", 1) for d in info.shape)
+        shape = tuple(d if isinstance(d, int) else sizes.get(d or "", 1) for d in info.shape or ())
         dtype = np.dtype(info.dtype)
         if dtype.kind == "f":
-            feed[info.name] = rng.standard_normal(shape).astype(dtype)
+            value = rng.standard_normal(shape).astype(dtype)
         elif dtype.kind == "b":
-            feed[info.name] = rng.integers(0, 2, shape).astype(bool)
+            value = rng.integers(0, 2, shape).astype(bool)
         else:  # indices: keep small so that embedding lookups stay in range
-            feed[info.name] = rng.integers(0, 2, shape).astype(dtype)
+            value = rng.integers(0, 2, shape).astype(dtype)
+        feed[info.name] = [value] if getattr(info, "is_sequence", False) else value
     return feed
 
 

@@ -43,16 +43,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
     feed.update(_parse_inputs(args.input))
     outputs = session.run(feed)
     for name, value in outputs.items():
-        arr = np.asarray(value)
-        line = f"{name}: shape {arr.shape} dtype {arr.dtype}"
-        if arr.size and arr.dtype.kind in "fiub":
-            a = arr.astype(np.float64)
-            line += f" min {a.min():.6g} max {a.max():.6g} mean {a.mean():.6g}"
-            if arr.ndim >= 1 and arr.shape[-1] > 1 and arr.dtype.kind == "f":
-                line += f" argmax(last axis)[:5] {np.argmax(arr.reshape(-1, arr.shape[-1]), axis=-1)[:5].tolist()}"
-        print(line)
-        if args.save:
-            np.save(Path(args.save) / f"{name}.npy", arr)
+        if value is None:
+            print(f"{name}: None (an empty optional)")
+            continue
+        if isinstance(value, list):  # a sequence: one line (and file) per element
+            print(f"{name}: sequence of {len(value)}")
+            items = [(f"{name}[{k}]", f"{name}_{k}", v) for k, v in enumerate(value)]
+        else:
+            items = [(name, name, value)]
+        for label, stem, v in items:
+            arr = np.asarray(v)
+            line = f"{label}: shape {arr.shape} dtype {arr.dtype}"
+            if arr.size and arr.dtype.kind in "fiub":
+                a = arr.astype(np.float64)
+                line += f" min {a.min():.6g} max {a.max():.6g} mean {a.mean():.6g}"
+                if arr.ndim >= 1 and arr.shape[-1] > 1 and arr.dtype.kind == "f":
+                    line += f" argmax(last axis)[:5] {np.argmax(arr.reshape(-1, arr.shape[-1]), axis=-1)[:5].tolist()}"
+            print(line)
+            if args.save:
+                np.save(Path(args.save) / f"{stem}.npy", arr)
     return 0
 
 
@@ -65,7 +74,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print(f"model: {args.model}")
     for kind, infos in (("input", session.inputs), ("output", session.outputs)):
         for i in infos:
-            print(f"  {kind} {i.name}: {i.dtype} {list(i.shape)}")
+            desc = f"{i.dtype} {list(i.shape) if i.shape is not None else 'any shape'}"
+            print(f"  {kind} {i.name}: {desc if i.kind == 'tensor' else f'{i.kind} of {desc}'}")
     print(f"nodes: {summary['nodes']}  parameters: {summary['parameters']:,}  "
           f"weights: {summary['weight_bytes'] / 1e6:.2f} MB")
     print("op counts: " + ", ".join(f"{k} {v}" for k, v in sorted(summary["op_counts"].items())))

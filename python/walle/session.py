@@ -64,29 +64,47 @@ class TensorInfo:
 
     ``shape`` holds an int per fixed dimension and the dimension's symbolic name (or
     ``None``) for a dimension that may vary between runs.
+
+    ``kind`` says what the value is: ``"tensor"`` (an array), ``"sequence"`` (a list of
+    arrays, each of ``dtype`` and ``shape``), ``"optional"`` (an array, or ``None`` for no
+    value) or ``"optional(sequence)"`` (a list of arrays, or ``None``). ``shape`` is ``None``
+    where the model gives no shape for a sequence's elements or an optional's value (any
+    shape is accepted).
     """
 
-    __slots__ = ("dtype", "name", "shape")
+    __slots__ = ("dtype", "kind", "name", "shape")
 
-    def __init__(self, name: str, dtype: str, shape: tuple[int | str | None, ...]):
-        self.name, self.dtype, self.shape = name, dtype, tuple(shape)
+    def __init__(self, name: str, dtype: str, shape: tuple[int | str | None, ...] | None, kind: str = "tensor"):
+        self.name, self.dtype, self.kind = name, dtype, kind
+        self.shape = None if shape is None else tuple(shape)
+
+    @property
+    def is_sequence(self) -> bool:
+        """The value is a list of arrays (``kind`` is ``"sequence"`` or ``"optional(sequence)"``)."""
+        return self.kind in ("sequence", "optional(sequence)")
+
+    @property
+    def is_optional(self) -> bool:
+        """``None`` stands for no value (``kind`` is ``"optional"`` or ``"optional(sequence)"``)."""
+        return self.kind.startswith("optional")
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, TensorInfo) and (self.name, self.dtype, self.shape) == (
-            other.name, other.dtype, other.shape)
+        return isinstance(other, TensorInfo) and (self.name, self.dtype, self.shape, self.kind) == (
+            other.name, other.dtype, other.shape, other.kind)
 
     def __hash__(self) -> int:
-        return hash((self.name, self.dtype, self.shape))
+        return hash((self.name, self.dtype, self.shape, self.kind))
 
     def __repr__(self) -> str:
-        return f"TensorInfo(name={self.name!r}, dtype={self.dtype!r}, shape={self.shape!r})"
+        kind = "" if self.kind == "tensor" else f", kind={self.kind!r}"
+        return f"TensorInfo(name={self.name!r}{kind}, dtype={self.dtype!r}, shape={self.shape!r})"
 
     @classmethod
     def _from_engine(cls, info: Mapping[str, Any]) -> TensorInfo:
-        dims = tuple(
+        dims = None if info["unknown_rank"] else tuple(
             d if d >= 0 else (n or None) for d, n in zip(info["dims"], info["dim_names"], strict=True)
         )
-        return cls(info["name"], info["dtype"], dims)
+        return cls(info["name"], info["dtype"], dims, info["kind"])
 
 
 class BackendInfo(str):
@@ -155,15 +173,22 @@ class Session:
     def run(self, feed: Mapping[str, Any] | Sequence[Any] | Any) -> dict[str, Any]:
         """Runs the model.
 
-        ``feed`` is ``{input_name: array}``, a list of arrays in input order, or a single array
-        for a one-input model. Returns ``{output_name: array}`` in output order.
+        ``feed`` is ``{input_name: value}``, a list of values in input order, or a single value
+        for a one-input model. A value is an array for a tensor input, a list (or tuple) of
+        arrays for a sequence input, and ``None`` for an optional input without a value (an
+        optional input may also be left out of a dict). A list ``feed`` is always the inputs
+        in order, so a one-input sequence model takes ``{name: [a, b]}`` or ``[[a, b]]``.
+
+        Returns ``{output_name: value}`` in output order: an array, a list of arrays for a
+        sequence output, ``None`` for an empty optional. A sequence's length and its
+        elements' shapes are plan-time facts like input shapes: a change re-plans.
         """
-        arrays = self._order(feed)
-        buffers = [self._as_buffer(info, a) for info, a in zip(self.inputs, arrays, strict=True)]
+        values = self._order(feed)
+        buffers = [self._as_value(info, v) for info, v in zip(self.inputs, values, strict=True)]
         dtypes = [info.dtype if info.dtype in _RAW else "" for info in self.inputs]
         results = self._engine.run(buffers, dtypes)
         if _np is not None:
-            results = [_from_engine(r) for r in results]
+            results = [_outputs_from_engine(r) for r in results]
         return dict(zip(self.output_names, results, strict=True))
 
     def __call__(self, *arrays: Any) -> Any:
@@ -190,10 +215,11 @@ class Session:
             unknown = [k for k in feed if k not in names]
             if unknown:
                 raise InputError(f"unknown input name(s) {unknown}; the model's inputs are {names}")
-            missing = [n for n in names if n not in feed]
+            optional = {i.name for i in self.inputs if i.is_optional}
+            missing = [n for n in names if n not in feed and n not in optional]
             if missing:
                 raise InputError(f"missing input(s) {missing}; the model's inputs are {names}")
-            return [feed[n] for n in names]
+            return [feed.get(n) for n in names]  # a left-out optional input has no value
         if isinstance(feed, (list, tuple)):
             if len(feed) != len(names):
                 raise InputError(f"expected {len(names)} inputs {names}, got {len(feed)}")
@@ -202,22 +228,53 @@ class Session:
             raise InputError(f"the model has {len(names)} inputs {names}: pass a dict or a list")
         return [feed]
 
+    @classmethod
+    def _as_value(cls, info: TensorInfo, value: Any) -> Any:
+        """What the engine takes: None, a list of buffers or a buffer. Whether the kind fits
+        the input is checked here for the messages; the engine checks again (and shapes)."""
+        if value is None:
+            if not info.is_optional:
+                raise InputError(f"input '{info.name}': got None, but the input is not optional (expected "
+                                 f"{'a list of arrays' if info.is_sequence else 'an array'})")
+            return None
+        if isinstance(value, (list, tuple)):
+            if not info.is_sequence:
+                raise InputError(f"input '{info.name}': expected an array, got a {type(value).__name__} "
+                                 f"(lists are for sequence inputs)")
+            return [cls._as_buffer(info, v, f"input '{info.name}' item {k}") for k, v in enumerate(value)]
+        if info.is_sequence:
+            raise InputError(f"input '{info.name}': expected a list of arrays (a sequence), got "
+                             f"{type(value).__name__}")
+        return cls._as_buffer(info, value, f"input '{info.name}'")
+
     @staticmethod
-    def _as_buffer(info: TensorInfo, value: Any) -> Any:
+    def _as_buffer(info: TensorInfo, value: Any, label: str) -> Any:
         if _np is None or isinstance(value, Tensor):
             return value
         if not isinstance(value, _np.ndarray):
             if isinstance(value, memoryview):
                 return value
-            value = _np.asarray(value, dtype=None if info.dtype in _RAW else info.dtype)
+            try:
+                value = _np.asarray(value, dtype=None if info.dtype in _RAW else info.dtype)
+            except (TypeError, ValueError) as e:
+                raise InputError(f"{label}: expected an array of {info.dtype}, got {type(value).__name__} ({e})") from e
         raw = _RAW.get(info.dtype)
         if raw is not None and value.dtype.name == info.dtype:
             value = value.view(raw)
         expected = raw or info.dtype
         if value.dtype != _np.dtype(expected):
-            raise InputError(f"input '{info.name}': expected dtype {info.dtype}, got {value.dtype}")
+            raise InputError(f"{label}: expected dtype {info.dtype}, got {value.dtype}")
         # not ascontiguousarray: it turns a 0-d array into shape (1,)
         return value if value.flags.c_contiguous else _np.ascontiguousarray(value)
+
+
+def _outputs_from_engine(value: Any) -> Any:
+    """An engine output as numpy: an array, a list of arrays (a sequence), or None."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [_from_engine(t) for t in value]
+    return _from_engine(value)
 
 
 def load(

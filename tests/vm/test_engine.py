@@ -97,3 +97,49 @@ def test_task_runs_a_model(mode: str, make_bundle: MakeBundle) -> None:
         for k, future in enumerate(futures, start=1):
             y = np.asarray(future.result(timeout=WAIT))
             np.testing.assert_allclose(y, np.maximum((x * k) @ w, 0), rtol=1e-5, atol=1e-6)
+
+
+def _sequence_model(directory) -> None:
+    """A .walle model: ys = SplitToSequence(ConcatFromSequence(xs)) into rows; has =
+    OptionalHasElement(o); o_out = Identity(o) (None when o is)."""
+    import onnx
+    import walle
+    from onnx import helper
+
+    f = onnx.TensorProto.FLOAT
+    seq = helper.make_sequence_type_proto(helper.make_tensor_type_proto(f, ["N", 2]))
+    opt = helper.make_optional_type_proto(helper.make_tensor_type_proto(f, [2]))
+    nodes = [helper.make_node("ConcatFromSequence", ["xs"], ["cat"], axis=0),
+             helper.make_node("SplitToSequence", ["cat"], ["ys"], axis=0, keepdims=0),
+             helper.make_node("OptionalHasElement", ["o"], ["has"]), helper.make_node("Identity", ["o"], ["o_out"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_value_info("xs", seq), helper.make_value_info("o", opt)],
+                              [helper.make_value_info("ys", helper.make_sequence_type_proto(helper.make_tensor_type_proto(f, [2]))),
+                               helper.make_tensor_value_info("has", onnx.TensorProto.BOOL, []),
+                               helper.make_value_info("o_out", opt)])
+    directory.mkdir(parents=True, exist_ok=True)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), directory / "m.onnx")
+    walle.convert(directory / "m.onnx", directory / "m.walle")
+    (directory / "m.onnx").unlink()
+
+
+def test_task_runs_a_sequence_model(mode: str, make_bundle: MakeBundle) -> None:
+    """Lists of buffers in, lists of tensors and None out, across interpreters."""
+    import numpy as np
+
+    bundle = make_bundle(
+        "seq",
+        {"main.py": """
+            def run(ctx, inputs):
+                return ctx.models["m"].run({"xs": inputs["xs"], "o": inputs.get("o")})
+        """},
+        extra='[models.m]\npath = "models/m.walle"\n',
+    )
+    _sequence_model(bundle / "models")
+    a, b = np.arange(4, dtype=np.float32).reshape(2, 2), np.full((1, 2), 7, np.float32)
+    with Runner(workers=1, mode=mode) as runner:
+        runner.load(bundle)
+        out = runner.run("seq", {"xs": [a, b]}, timeout=WAIT)
+        assert [np.asarray(y).tolist() for y in out["ys"]] == [[0, 1], [2, 3], [7, 7]]
+        assert not np.asarray(out["has"]) and out["o_out"] is None
+        out = runner.run("seq", {"xs": [b], "o": np.ones(2, np.float32)}, timeout=WAIT)
+        assert len(out["ys"]) == 1 and np.asarray(out["has"]) and np.asarray(out["o_out"]).tolist() == [1, 1]
