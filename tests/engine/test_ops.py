@@ -121,6 +121,9 @@ CASES = [
      {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "count_include_pad": 1}, 1),
     ("Conv-depthwise-s1-big", "Conv", {"x": g32(1, 7, 33, 35)}, {"w": g32(7, 1, 3, 3), "b": g32(7)},
      {"group": 7, "pads": [1, 1, 1, 1]}, 1),
+    # rows shorter than 32: the flat-stencil path
+    ("Conv-depthwise-s1-short", "Conv", {"x": g32(2, 6, 13, 9)}, {"w": g32(6, 1, 3, 3), "b": g32(6)},
+     {"group": 6, "pads": [1, 1, 1, 1]}, 1),
     ("Conv-depthwise-5x5-s2", "Conv", {"x": g32(2, 5, 17, 16)}, {"w": g32(5, 1, 5, 5)},
      {"group": 5, "pads": [2, 2, 2, 2], "strides": [2, 2]}, 1),
     ("Conv-3x3-wide", "Conv", {"x": g32(1, 5, 9, 71)}, {"w": g32(33, 5, 3, 3), "b": g32(33)},
