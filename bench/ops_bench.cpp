@@ -150,8 +150,8 @@ int register_all() {
     const std::string tn = "/t" + std::to_string(t);
     for (const ConvShape& s : kConvs) {
       const bool winograd = s.k == 3 && s.stride == 1 && s.group == 1;
-      for (const char* algo : {"auto", "im2col", "winograd"}) {
-        if (std::string(algo) == "winograd" && !winograd) continue;
+      for (const char* algo : {"auto", "im2col", "winograd-f23", "winograd-f43"}) {
+        if (std::string(algo).rfind("winograd", 0) == 0 && !winograd) continue;
         if (std::string(algo) == "im2col" && s.group > 1) continue;
         const char* forced = std::string(algo) == "auto" ? nullptr : algo;
         reg(std::string("conv/") + s.name + "/" + algo + tn,
