@@ -4,6 +4,8 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "core/small_types.h"
+#include "core/strings.h"
 #include "decompose/registry.h"
 
 namespace walle {
@@ -152,7 +154,26 @@ int64_t Decomposer::normalize_axis(int64_t axis, int64_t r) const {
   return a;
 }
 
+// String tensors flow only through ops that move elements (their 16-byte handles) or that
+// read text; anything that would compute on the handles is refused here, naming the node.
+void Decomposer::check_strings(const AtomicOp& op, DType out) const {
+  bool strings = out == DType::String;
+  for (int id : op.inputs) strings = strings || (id >= 0 && dtype(id) == DType::String);
+  if (!strings) return;
+  switch (op.kind) {
+    case AtomicKind::Raster: case AtomicKind::Gather: case AtomicKind::Select: case AtomicKind::Text: return;
+    case AtomicKind::Scatter: if (!op.accumulate) return; break;
+    case AtomicKind::Binary: if (op.binary == BinaryOp::Equal) return; break;
+    default: break;
+  }
+  std::string what = atomic_kind_name(op.kind);
+  if (op.kind == AtomicKind::Binary) what += std::string(" ") + binary_name(op.binary);
+  if (op.kind == AtomicKind::Unary) what += std::string(" ") + unary_name(op.unary);
+  fail(what + " is not defined on string tensors");
+}
+
 int Decomposer::emit(AtomicOp op, DType dtype, Shape shape) {
+  check_strings(op, dtype);
   op.origin = node_ ? node_->label() : "";
   op.output = graph_.add_tensor(dtype, std::move(shape));
   bool all_constant = true;
@@ -165,6 +186,10 @@ int Decomposer::emit(AtomicOp op, DType dtype, Shape shape) {
 void Decomposer::evaluate(AtomicOp& op) {
   AtomicTensor& out = graph_.tensors[op.output];
   Tensor value(out.dtype, out.shape);
+  // A folded string constant points into the strings it was made from and into the arena
+  // of the strings its kernel made: it keeps both alive.
+  std::vector<std::shared_ptr<void>> keep;
+  auto arena = std::make_shared<StringArena>();
   if (value.numel() > 0) {
     std::unique_ptr<Kernel> kernel = evaluator_.make(op, graph_);
     kernel->plan(op, graph_);
@@ -172,9 +197,17 @@ void Decomposer::evaluate(AtomicOp& op) {
     std::shared_ptr<void> scratch;
     if (size_t bytes = kernel->scratch_bytes()) scratch = evaluator_.allocate(bytes);
     io.scratch = scratch.get();
-    for (int id : op.inputs) io.inputs.push_back(id >= 0 ? constant(id)->data() : nullptr);
+    for (int id : op.inputs) {
+      io.inputs.push_back(id >= 0 ? constant(id)->data() : nullptr);
+      if (id >= 0 && dtype(id) == DType::String) keep.push_back(constant(id)->owner());
+    }
     io.output = value.data();
+    io.strings = arena.get();
     kernel->run(io, single_thread_);
+  }
+  if (value.dtype() == DType::String) {
+    keep.push_back(arena);
+    value = keep_alive(value, keep_all(std::move(keep)));
   }
   graph_.tensors[op.output].storage = Storage::Constant;
   graph_.tensors[op.output].constant = value;
@@ -243,6 +276,16 @@ int Decomposer::cast(int x, DType to) { return cast(x, to, true, 0); }
 
 int Decomposer::cast(int x, DType to, bool saturate, int round_mode) {
   if (dtype(x) == to) return x;
+  if (dtype(x) == DType::String || to == DType::String) {  // reads or writes text: a Text op
+    if (dtype_is_small(dtype(x)) || dtype_is_small(to)) x = cast(x, DType::F32);
+    if (dtype(x) == to) return x;
+    AtomicOp op;
+    op.kind = AtomicKind::Text;
+    op.text = to == DType::String ? TextOp::Format : TextOp::Parse;
+    op.inputs = {x};
+    int y = emit(op, dtype_is_small(to) ? DType::F32 : to, shape(x));
+    return dtype_is_small(to) ? cast(y, to, saturate, round_mode) : y;
+  }
   AtomicOp op;
   op.kind = AtomicKind::Cast;
   op.cast_to = to;

@@ -100,6 +100,7 @@ class Decomposer {
 
  private:
   void evaluate(AtomicOp& op);
+  void check_strings(const AtomicOp& op, DType out) const;
   // Throws InputValueNeeded if `id` is a graph input, else fails with `why`.
   [[noreturn]] void need_value(int id, const std::string& why) const;
 

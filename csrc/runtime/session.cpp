@@ -6,6 +6,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/strings.h"
 #include "decompose/registry.h"
 #include "runtime/optimize.h"
 #include "runtime/placement.h"
@@ -55,9 +56,7 @@ bool Session::planned_values_differ(const std::vector<Tensor>& given) const {
   for (size_t i = 0; i < value_inputs_.size() && i < given.size(); ++i) {
     if (!value_inputs_[i]) continue;
     const Tensor& old = planned_values_[i];
-    if (!old.defined() || old.nbytes() != given[i].nbytes() ||
-        std::memcmp(old.data(), given[i].data(), old.nbytes()) != 0)
-      return true;
+    if (!old.defined() || !same_values(old, given[i])) return true;
   }
   return false;
 }
@@ -109,9 +108,7 @@ void Session::plan(const std::vector<Shape>& shapes, const std::vector<Tensor>* 
     g.tensors[id].io_index = static_cast<int>(i);
     ids[graph.inputs[i].name] = id;
     if (values && value_inputs_[i]) {
-      const Tensor& v = (*values)[i];
-      value_copies[i] = Tensor(v.dtype(), v.shape());
-      std::memcpy(value_copies[i].data(), v.data(), v.nbytes());
+      value_copies[i] = deep_copy((*values)[i]);  // strings too: the caller's buffers go away
       g.tensors[id].storage = Storage::Constant;
       g.tensors[id].constant = value_copies[i];
     } else {
@@ -290,8 +287,12 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& given) {
     }
     if (offset && address[id]) address[id] = static_cast<char*>(address[id]) + offset;
   }
+  // Strings made by this run's kernels; string outputs keep it (and whatever else their
+  // handles point into) alive, so they stay valid after the next run.
+  auto strings = std::make_shared<StringArena>();
   KernelIO io;
   io.scratch = p.scratch.get();
+  io.strings = strings.get();
   const bool profile = options_.profile;
   if (profile) {
     p.op_us.resize(g.ops.size(), 0.0);
@@ -315,6 +316,19 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& given) {
     const AtomicTensor& t = g.tensors[p.outputs[j]];
     results[j] = Tensor(t.dtype, t.shape);
     std::memcpy(results[j].data(), address[p.outputs[j]], results[j].nbytes());
+  }
+  std::shared_ptr<void> string_owners;
+  for (Tensor& r : results) {
+    if (r.dtype() != DType::String) continue;
+    if (!string_owners) {
+      // An output string may be a run input's, a constant's (model weights, or a plan-time
+      // fold's arena, held by the plan) or this run's.
+      std::vector<std::shared_ptr<void>> owners{strings, plan_, std::const_pointer_cast<Model>(model_)};
+      for (const Tensor& in : given)
+        if (in.dtype() == DType::String) owners.push_back(in.owner());
+      string_owners = keep_all(std::move(owners));
+    }
+    r = keep_alive(r, string_owners);
   }
   return results;
 }
