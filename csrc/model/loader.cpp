@@ -9,6 +9,8 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/strings.h"
+#include "text/utf8.h"
 #include "walle_model_generated.h"
 
 namespace walle {
@@ -40,6 +42,7 @@ class Reader {
         if (d && count > (uint64_t(1) << 48) / static_cast<uint64_t>(d)) fail(label + ": too many elements");
         count *= static_cast<uint64_t>(d);
       }
+    if (dtype == DType::String) return string_tensor(t, label, dims, count);
     uint64_t bytes = count * dtype_size(dtype);
     if (t->size() != bytes)
       fail(label + ": holds " + std::to_string(t->size()) + " bytes, its shape needs " + std::to_string(bytes));
@@ -48,6 +51,35 @@ class Reader {
       fail(label + ": bytes [" + std::to_string(t->offset()) + ", +" + std::to_string(bytes) + ") lie outside the weights");
     if (bytes == 0) return Tensor(dtype, dims);
     return Tensor(dtype, dims, const_cast<uint8_t*>(weights_ + t->offset()), owner_);
+  }
+
+  // Handles into the weights, after checking every end lies in the tensor's bytes, the ends
+  // never go back, and each string is valid UTF-8 (what the text kernels rely on).
+  Tensor string_tensor(const fb::TensorData* t, const std::string& label, const Shape& dims, uint64_t count) const {
+    uint64_t bytes = t->size();
+    if (t->offset() % 64 != 0) fail(label + ": weights offset " + std::to_string(t->offset()) + " is not 64-byte aligned");
+    if (t->offset() > weights_size_ || bytes > weights_size_ - t->offset())
+      fail(label + ": string bytes [" + std::to_string(t->offset()) + ", +" + std::to_string(bytes) + ") lie outside the weights");
+    const auto* ends = t->string_ends();
+    uint64_t n_ends = ends ? ends->size() : 0;
+    if (n_ends != count)
+      fail(label + ": " + std::to_string(n_ends) + " string ends for " + std::to_string(count) + " elements");
+    Tensor handles(DType::String, dims);
+    StringRef* refs = handles.data_as<StringRef>();
+    const char* base = reinterpret_cast<const char*>(weights_ + t->offset());
+    uint64_t start = 0;
+    for (uint64_t i = 0; i < count; ++i) {
+      uint64_t end = ends->Get(static_cast<flatbuffers::uoffset_t>(i));
+      if (end < start || end > bytes)
+        fail(label + ": string " + std::to_string(i) + " ends at " + std::to_string(end) + ", outside [" +
+             std::to_string(start) + ", " + std::to_string(bytes) + "]");
+      std::string_view s(base + start, end - start);
+      if (!text::utf8_valid(s)) fail(label + ": string " + std::to_string(i) + " is not valid UTF-8");
+      refs[i] = StringRef{s.data(), s.size()};
+      start = end;
+    }
+    if (start != bytes) fail(label + ": the strings end at " + std::to_string(start) + " of " + std::to_string(bytes) + " bytes");
+    return keep_alive(handles, owner_);
   }
 
   ValueInfo value_info(const fb::ValueInfo* v, const std::string& where) const {
