@@ -52,6 +52,11 @@ if _np is not None:
 
 
 def _from_engine(t: Any) -> Any:
+    if t.dtype == "string":  # numpy object array of str, as onnxruntime returns strings
+        flat = t.strings()
+        a = _np.empty(len(flat), dtype=object)
+        a[:] = flat
+        return a.reshape(t.shape)
     a = _np.asarray(t)
     name = t.dtype
     if name in _RAW and _ml is not None and hasattr(_ml, name):
@@ -204,6 +209,8 @@ class Session:
 
     @staticmethod
     def _as_buffer(info: TensorInfo, value: Any) -> Any:
+        if info.dtype == "string":
+            return _string_tensor(info, value)
         if _np is None or isinstance(value, Tensor):
             return value
         if not isinstance(value, _np.ndarray):
@@ -218,6 +225,42 @@ class Session:
             raise InputError(f"input '{info.name}': expected dtype {info.dtype}, got {value.dtype}")
         # not ascontiguousarray: it turns a 0-d array into shape (1,)
         return value if value.flags.c_contiguous else _np.ascontiguousarray(value)
+
+
+def _string_tensor(info: TensorInfo, value: Any) -> Any:
+    """A string input as an engine tensor: from a numpy array of dtype object (holding str), str
+    ('U') or UTF-8 bytes ('S'), or nested lists of str; the engine checks every element."""
+    if isinstance(value, Tensor):
+        return value  # the engine checks its dtype
+    what = f"input '{info.name}'"
+    if _np is not None:
+        a = value if isinstance(value, _np.ndarray) else _np.asarray(value, dtype=object)
+        if a.dtype.kind not in "OUS":
+            raise InputError(f"{what}: expected dtype string (an array of str), got {a.dtype}")
+        return Tensor.from_strings(a.reshape(-1).tolist(), list(a.shape), what)
+    flat: list[Any] = []
+    shape: list[int] = []
+    leaf_depth: list[int] = []
+
+    def walk(v: Any, depth: int) -> None:  # nested lists without numpy (sub-interpreters)
+        if isinstance(v, (list, tuple)):
+            if leaf_depth and depth >= leaf_depth[0]:
+                raise InputError(f"{what}: nested lists of unequal depth")
+            if depth == len(shape):
+                shape.append(len(v))
+            elif shape[depth] != len(v):
+                raise InputError(f"{what}: nested lists of unequal lengths")
+            for x in v:
+                walk(x, depth + 1)
+            return
+        if not leaf_depth:
+            leaf_depth.append(depth)
+        if depth != leaf_depth[0]:
+            raise InputError(f"{what}: nested lists of unequal depth")
+        flat.append(v)
+
+    walk(value, 0)
+    return Tensor.from_strings(flat, shape, what)
 
 
 def load(
