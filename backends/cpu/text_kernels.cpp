@@ -183,7 +183,24 @@ std::unique_ptr<Kernel> make_regex(const AtomicOp& op, const AtomicGraph& g) {
   });
 }
 
+// The operand types each Text op reads and writes: checked, not trusted, since a kernel that
+// read numbers as string handles would follow garbage pointers.
+void check_text_types(const AtomicOp& op, const AtomicGraph& g) {
+  auto is_string = [&](int id) { return g.tensors[id].dtype == DType::String; };
+  size_t inputs = op.text == TextOp::Concat ? 2 : 1;
+  bool ok = op.inputs.size() == inputs;
+  for (size_t i = 0; ok && i < inputs; ++i) ok = op.inputs[i] >= 0 && is_string(op.inputs[i]) == (op.text != TextOp::Format);
+  switch (op.text) {
+    case TextOp::SplitCount: ok = ok && g.tensors[op.output].dtype == DType::I64; break;
+    case TextOp::RegexFullMatch: ok = ok && g.tensors[op.output].dtype == DType::Bool; break;
+    case TextOp::Parse: ok = ok && !is_string(op.output); break;
+    default: ok = ok && is_string(op.output); break;
+  }
+  if (!ok) throw Error(ErrorKind::Invalid, op.origin + ": Text " + text_op_name(op.text) + " got operands of the wrong types");
+}
+
 std::unique_ptr<Kernel> make_text(const AtomicOp& op, const AtomicGraph& g) {
+  check_text_types(op, g);
   switch (op.text) {
     case TextOp::Upper: case TextOp::Lower: return make_case(op, g);
     case TextOp::Concat: return make_concat(op, g);
@@ -197,6 +214,8 @@ std::unique_ptr<Kernel> make_text(const AtomicOp& op, const AtomicGraph& g) {
 
 // Equal on strings: byte-wise equality of the contents (UTF-8 has one encoding per text).
 std::unique_ptr<Kernel> make_string_equal(const AtomicOp& op, const AtomicGraph& g) {
+  if (g.tensors[op.inputs[1]].dtype != DType::String)
+    throw Error(ErrorKind::Invalid, op.origin + ": Equal compares a string with a " + dtype_name(g.tensors[op.inputs[1]].dtype));
   if (op.binary != BinaryOp::Equal)
     throw Error(ErrorKind::Unsupported, op.origin + ": Binary " + binary_name(op.binary) + " is not defined on strings");
   BroadcastPlan plan = plan_broadcast(g.tensors[op.output].shape, {g.tensors[op.inputs[0]].shape, g.tensors[op.inputs[1]].shape});

@@ -277,14 +277,14 @@ int Decomposer::cast(int x, DType to) { return cast(x, to, true, 0); }
 int Decomposer::cast(int x, DType to, bool saturate, int round_mode) {
   if (dtype(x) == to) return x;
   if (dtype(x) == DType::String || to == DType::String) {  // reads or writes text: a Text op
-    if (dtype_is_small(dtype(x)) || dtype_is_small(to)) x = cast(x, DType::F32);
-    if (dtype(x) == to) return x;
+    // The 8-, 4- and 2-bit types go through float32 (core/small_types.h).
+    if (dtype_is_small(dtype(x))) x = cast(x, DType::F32);
+    if (dtype_is_small(to)) return cast(cast(x, DType::F32), to, saturate, round_mode);
     AtomicOp op;
     op.kind = AtomicKind::Text;
     op.text = to == DType::String ? TextOp::Format : TextOp::Parse;
     op.inputs = {x};
-    int y = emit(op, dtype_is_small(to) ? DType::F32 : to, shape(x));
-    return dtype_is_small(to) ? cast(y, to, saturate, round_mode) : y;
+    return emit(op, to, shape(x));
   }
   AtomicOp op;
   op.kind = AtomicKind::Cast;
