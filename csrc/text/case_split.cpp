@@ -91,15 +91,7 @@ std::vector<std::string_view> split_whitespace(std::string_view s, int64_t maxsp
     }
     if (i >= s.size()) break;
     if (maxsplit >= 0 && static_cast<int64_t>(parts.size()) == maxsplit) {
-      // the rest, without its trailing whitespace (Python strips it too)
-      size_t end = s.size();
-      while (end > i) {
-        size_t start = end - 1;
-        while (start > i && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) --start;
-        if (!space_at(s, start)) break;
-        end = start;
-      }
-      parts.push_back(s.substr(i, end - i));
+      parts.push_back(s.substr(i));  // the rest, trailing whitespace included (as Python keeps it)
       break;
     }
     size_t start = i;
