@@ -131,21 +131,24 @@ def test_data_movement_ops_move_strings(tmp_path):
 
 
 def test_more_data_movement_on_strings(tmp_path):
-    """Pad (strings pad with "", as the spec says), Compress, ReverseSequence, SpaceToDepth,
+    """Pad (strings pad with "" unless given another string, as the spec says), Compress, ReverseSequence, SpaceToDepth,
     ConstantOfShape with a string value."""
     c = lambda name, values, dtype=np.int64: numpy_helper.from_array(np.asarray(values, dtype), name)  # noqa: E731
     nodes = [helper.make_node("Pad", ["x", "pads"], ["pad"]),
+             helper.make_node("Pad", ["x", "pads2", "dots"], ["pad_value"]),
              helper.make_node("Compress", ["x", "keep"], ["compress"], axis=1),
              helper.make_node("ReverseSequence", ["x", "lens"], ["reverse"], batch_axis=0, time_axis=1),
              helper.make_node("SpaceToDepth", ["x4"], ["s2d"], blocksize=2),
              helper.make_node("ConstantOfShape", ["shape"], ["filled"],
                               value=helper.make_tensor("v", TP.STRING, [1], ["ünï"]))]
-    outs = ["pad", "compress", "reverse", "s2d", "filled"]
-    inits = [c("pads", [0, 1, 0, 0]), c("keep", [True, False, True], bool), c("lens", [3, 2]), c("shape", [2, 1])]
+    outs = ["pad", "pad_value", "compress", "reverse", "s2d", "filled"]
+    inits = [c("pads", [0, 1, 0, 0]), c("keep", [True, False, True], bool), c("lens", [3, 2]), c("shape", [2, 1]),
+             c("pads2", [1, 0, 0, -1]), numpy_helper.from_array(strings("…"), "dots")]
     model = make(nodes, [S("x", [2, 3]), S("x4", [1, 1, 2, 2])], [S(o) for o in outs], inits, opset=18)
     x4 = strings("a", "b", "c", "d").reshape(1, 1, 2, 2)
     got = dict(zip(outs, run(model, {"x": WORDS, "x4": x4}, tmp_path), strict=True))
     assert_strings(got["pad"], np.concatenate([np.full((2, 1), "", dtype=object), WORDS], axis=1))
+    assert_strings(got["pad_value"], np.concatenate([np.full((1, 2), "…", dtype=object), WORDS[:, :2]]))
     assert_strings(got["compress"], WORDS[:, [0, 2]])
     assert_strings(got["reverse"], np.array([WORDS[0, ::-1], [WORDS[1, 1], WORDS[1, 0], WORDS[1, 2]]], dtype=object))
     assert_strings(got["s2d"], x4.reshape(1, 4, 1, 1))
@@ -566,3 +569,34 @@ def test_string_ops_agree_with_onnxruntime(tmp_path):
     got = run(model, {"x": x}, tmp_path)
     for g, w in zip(got, want, strict=True):
         assert g.tolist() == w.tolist()
+
+
+@pytest.mark.parametrize("mode", ["TF", "IDF", "TFIDF"])
+def test_tfidf_vectorizer_with_a_string_pool(mode, tmp_path):
+    node = helper.make_node("TfIdfVectorizer", ["x"], ["y"], mode=mode, min_gram_length=1, max_gram_length=2,
+                            max_skip_count=1, ngram_counts=[0, 3], ngram_indexes=[0, 1, 2, 3, 4],
+                            pool_strings=["a", "中", "c", "a", "中", "c", "a"], weights=[1.0, 2.0, 3.0, 4.0, 5.0])
+    model = make([node], [S("x", [2, 5])], [T("y", TP.FLOAT)])
+    x = np.array([["a", "中", "c", "a", "z"], ["c", "a", "中", "c", "a"]], dtype=object)
+    check_reference(model, {"x": x}, tmp_path)
+
+
+def test_string_normalizer_on_a_constant_is_left_to_the_engine(tmp_path):
+    """The converter does not fold StringNormalizer with the reference evaluator (whose
+    semantics differ from the spec's): a constant input gives the engine's answer."""
+    words = numpy_helper.from_array(strings("Café", "the", "Tea"), "words")
+    model = make([helper.make_node("StringNormalizer", ["words"], ["n"], case_change_action="UPPER", stopwords=["THE"]),
+                  helper.make_node("StringConcat", ["n", "x"], ["y"])], [S("x", [])], [S("y")], [words])
+    assert_strings(run(model, {"x": np.array("!", dtype=object)}, tmp_path)[0], strings("CAFÉ!", "TEA!"))
+
+
+def test_cli_run_and_bench_feed_random_strings(tmp_path):
+    import subprocess
+    import sys
+
+    onnx.save(make([helper.make_node("StringConcat", ["x", "x"], ["y"])], [S("x", [3])], [S("y", [3])]),
+              tmp_path / "m.onnx")
+    walle.convert(tmp_path / "m.onnx", tmp_path / "m.walle")
+    r = subprocess.run([sys.executable, "-m", "walle", "run", str(tmp_path / "m.walle")], capture_output=True, text=True,
+                       timeout=300, check=False)
+    assert r.returncode == 0 and "y: shape (3,) dtype object" in r.stdout, r.stderr
