@@ -161,7 +161,9 @@ class Session:
         """Runs the model.
 
         ``feed`` is ``{input_name: array}``, a list of arrays in input order, or a single array
-        for a one-input model. Returns ``{output_name: array}`` in output order.
+        for a one-input model. Returns ``{output_name: array}`` in output order. String inputs
+        take numpy arrays of dtype object (of ``str``), ``str`` or UTF-8 ``bytes``; string
+        outputs are object arrays of ``str``.
         """
         arrays = self._order(feed)
         buffers = [self._as_buffer(info, a) for info, a in zip(self.inputs, arrays, strict=True)]
