@@ -321,11 +321,13 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& given) {
   for (Tensor& r : results) {
     if (r.dtype() != DType::String) continue;
     if (!string_owners) {
-      // An output string may be a run input's, a constant's (model weights, or a plan-time
-      // fold's arena, held by the plan) or this run's.
-      std::vector<std::shared_ptr<void>> owners{strings, plan_, std::const_pointer_cast<Model>(model_)};
+      // An output string may be a run input's, a constant's (model weights, a plan-time fold's
+      // arena, a value input's copy) or this run's: the output keeps all of those alive.
+      std::vector<std::shared_ptr<void>> owners{strings, std::const_pointer_cast<Model>(model_)};
       for (const Tensor& in : given)
         if (in.dtype() == DType::String) owners.push_back(in.owner());
+      for (const AtomicTensor& t : g.tensors)
+        if (t.storage == Storage::Constant && t.dtype == DType::String) owners.push_back(t.constant.owner());
       string_owners = keep_all(std::move(owners));
     }
     r = keep_alive(r, string_owners);
