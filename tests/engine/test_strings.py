@@ -365,6 +365,38 @@ def test_regex_re2_only_syntax(pattern, texts, want, tmp_path):
     np.testing.assert_array_equal(run(model, {"x": strings(*texts)}, tmp_path)[0], want)
 
 
+def test_regex_random_patterns_agree_with_python_re(tmp_path):
+    """Random patterns over the syntax RE2 and Python share (groups, alternation, classes, all
+    the quantifiers, lazy ones included), each matched against random short texts."""
+    rng = np.random.default_rng(7)
+
+    def pick(options):
+        return options[int(rng.integers(len(options)))]
+
+    def alternation(depth):
+        return "|".join("".join(piece(depth) for _ in range(int(rng.integers(1, 4)))) for _ in range(int(rng.integers(1, 3))))
+
+    def piece(depth):
+        r = rng.random()
+        if depth < 3 and r < 0.2:
+            a = "(" + alternation(depth + 1) + ")"
+        elif depth < 3 and r < 0.3:
+            a = "(?:" + alternation(depth + 1) + ")"
+        elif r < 0.45:
+            a = pick(["[ab]", "[^a]", "[a-c]", ".", "\\d", "[b-c1]"])
+        else:
+            a = pick(["a", "b", "c"])
+        return a + pick(["", "", "", "*", "+", "?", "{2}", "{1,2}", "{0,}", "*?", "+?"])
+
+    patterns = [alternation(0) for _ in range(80)]
+    texts = ["".join(pick(list("abc1")) for _ in range(int(rng.integers(0, 7)))) for _ in range(40)]
+    nodes = [helper.make_node("RegexFullMatch", ["x"], [f"y{i}"], pattern=p) for i, p in enumerate(patterns)]
+    model = make(nodes, [S("x", [len(texts)])], [T(f"y{i}", TP.BOOL) for i in range(len(patterns))])
+    for pattern, got in zip(patterns, run(model, {"x": strings(*texts)}, tmp_path), strict=True):
+        want = [re.fullmatch(pattern, t, re.ASCII) is not None for t in texts]
+        assert got.tolist() == want, pattern
+
+
 def test_regex_word_class_is_ascii_as_in_re2(tmp_path):
     model = make([helper.make_node("RegexFullMatch", ["x"], ["y"], pattern=r"\w+")], [S("x", [2])], [T("y", TP.BOOL)])
     np.testing.assert_array_equal(run(model, {"x": strings("abc_1", "café")}, tmp_path)[0], [True, False])
