@@ -77,7 +77,9 @@ template <typename C> C saturate(double v) {
 template <typename T> T parse_value(std::string_view s, const AtomicOp& op, DType to) {
   using C = typename Compute<T>::type;
   auto bad = [&]() -> T {
-    std::string shown(s.substr(0, 64));
+    size_t cut = std::min<size_t>(s.size(), 64);
+    while (cut < s.size() && cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // whole code points
+    std::string shown(s.substr(0, cut));
     throw Error(ErrorKind::Input, op.origin + ": cannot read the string '" + shown + (s.size() > 64 ? "...'" : "'") +
                                       " as " + dtype_name(to));
   };

@@ -28,6 +28,14 @@ class Reader {
 
   std::string str(const flatbuffers::String* s) const { return s ? s->str() : std::string(); }
 
+  // String attributes become string tensor elements (stopwords, LabelEncoder values) and
+  // delimiters: like string constants, they must be valid UTF-8.
+  std::string text_attr(const flatbuffers::String* s, const std::string& where) const {
+    std::string v = str(s);
+    if (!text::utf8_valid(v)) fail(where + ": a string is not valid UTF-8");
+    return v;
+  }
+
   Tensor tensor(const fb::TensorData* t, const std::string& where) const {
     if (!t) fail(where + ": missing tensor");
     std::string label = where + " tensor '" + str(t->name()) + "'";
@@ -105,7 +113,7 @@ class Reader {
     switch (a->kind()) {
       case fb::AttrKind_Int: out.kind = Attribute::Kind::Int; out.i = a->i(); break;
       case fb::AttrKind_Float: out.kind = Attribute::Kind::Float; out.f = a->f(); break;
-      case fb::AttrKind_String: out.kind = Attribute::Kind::String; out.s = str(a->s()); break;
+      case fb::AttrKind_String: out.kind = Attribute::Kind::String; out.s = text_attr(a->s(), where); break;
       case fb::AttrKind_Ints:
         out.kind = Attribute::Kind::Ints;
         if (a->ints()) out.ints.assign(a->ints()->begin(), a->ints()->end());
@@ -117,7 +125,7 @@ class Reader {
       case fb::AttrKind_Strings:
         out.kind = Attribute::Kind::Strings;
         if (a->strings())
-          for (const auto* s : *a->strings()) out.strings.push_back(str(s));
+          for (const auto* s : *a->strings()) out.strings.push_back(text_attr(s, where));
         break;
       case fb::AttrKind_Tensor: out.kind = Attribute::Kind::Tensor; out.tensor = tensor(a->tensor(), where); break;
       case fb::AttrKind_Graph:

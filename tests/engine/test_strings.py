@@ -263,6 +263,18 @@ def test_hostile_string_offsets_are_a_model_error(payload, message, tmp_path, mo
         walle.load(tmp_path / "bad.walle")
 
 
+def test_string_attribute_that_is_not_utf8_is_a_model_error(tmp_path):
+    spec = GraphSpec([ValueSpec("x", 8, [2], [""])], [ValueSpec("y", 8, [2], [""]), ValueSpec("n", 7, [2], [""])], [],
+                     [NodeSpec("StringSplit", "split", ["x"], ["y", "n"], {"delimiter": "\udcff"})])
+    with pytest.raises(UnicodeEncodeError):  # the writer itself refuses it...
+        serialize(spec, "test")
+    spec.nodes[0].attrs["delimiter"] = "é"
+    data = serialize(spec, "test").replace("é".encode(), b"\xff\xfe")  # ...so corrupt the file's bytes
+    (tmp_path / "bad.walle").write_bytes(data)
+    with pytest.raises(walle.ModelError, match="attribute 'delimiter': a string is not valid UTF-8"):
+        walle.load(tmp_path / "bad.walle")
+
+
 def test_corrupted_string_model_never_crashes(tmp_path):
     _string_model(tmp_path / "ok.walle")
     data = bytearray((tmp_path / "ok.walle").read_bytes())
