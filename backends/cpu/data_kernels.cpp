@@ -102,10 +102,11 @@ std::unique_ptr<Kernel> make_gather(const AtomicOp& op, const AtomicGraph& g) {
     char* out = static_cast<char*>(io.output);
     std::vector<int64_t> idx(n_idx);
     for (int64_t i = 0; i < n_idx; ++i) {
-      int64_t v = index_type == DType::I32 ? index_at<int32_t>(io.inputs[1], i) : index_at<int64_t>(io.inputs[1], i);
-      if (v < 0) v += axis;
+      int64_t raw = index_type == DType::I32 ? index_at<int32_t>(io.inputs[1], i) : index_at<int64_t>(io.inputs[1], i);
+      int64_t v = raw < 0 ? raw + axis : raw;
       if (v < 0 || v >= axis)  // checked, not trusted: a bad index must not read out of bounds
-        throw Error(ErrorKind::Input, origin + ": index " + std::to_string(v) + " is out of range [0, " + std::to_string(axis) + ")");
+        throw Error(ErrorKind::Input, origin + ": index " + std::to_string(raw) + " is out of range [" +
+                                          std::to_string(-axis) + ", " + std::to_string(axis) + ")");
       idx[i] = v;
     }
     size_t row = inner * elem;

@@ -174,7 +174,7 @@ void Decomposer::check_strings(const AtomicOp& op, DType out) const {
 
 int Decomposer::emit(AtomicOp op, DType dtype, Shape shape) {
   check_strings(op, dtype);
-  op.origin = node_ ? node_->label() : "";
+  op.origin = (node_ ? node_->label() : "") + op.origin;  // a preset origin is a detail for errors
   op.output = graph_.add_tensor(dtype, std::move(shape));
   bool all_constant = true;
   for (int id : op.inputs) all_constant = all_constant && (id < 0 || constant(id));

@@ -181,6 +181,7 @@ void gather_elements(Decomposer& d) {
   flat = d.select(bad, d.scalar(static_cast<double>(-total - 1), DType::I64), flat);
   AtomicOp op;
   op.kind = AtomicKind::Gather;
+  op.origin = " (an index outside [" + std::to_string(-n) + ", " + std::to_string(n) + ") along axis " + std::to_string(axis) + ")";
   op.outer = 1;
   op.axis_size = total;
   op.inner = 1;

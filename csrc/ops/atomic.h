@@ -76,7 +76,8 @@ struct AtomicOp {
   AtomicKind kind = AtomicKind::Raster;
   std::vector<int> inputs;  // tensor ids in the AtomicGraph; -1 = absent optional input
   int output = -1;
-  std::string origin;       // label of the composite node this came from (errors, plan())
+  std::string origin;       // label of the composite node this came from (errors, plan()); a detail set
+                            // before Decomposer::emit is appended to the label
 
   // Raster: output is first filled with `fill` when the regions may not cover it.
   std::vector<Region> regions;

@@ -644,3 +644,16 @@ def test_cli_run_and_bench_feed_random_strings(tmp_path):
     r = subprocess.run([sys.executable, "-m", "walle", "run", str(tmp_path / "m.walle")], capture_output=True, text=True,
                        timeout=300, check=False)
     assert r.returncode == 0 and "y: shape (3,) dtype object" in r.stdout, r.stderr
+
+
+@pytest.mark.parametrize("elem", [TP.STRING, TP.FLOAT])
+def test_gather_elements_index_out_of_range_is_an_error(elem, tmp_path):
+    """GatherElements is one flat Gather: an index past the axis must not read a neighbour row."""
+    model = make([helper.make_node("GatherElements", ["x", "i"], ["y"], axis=1, name="ge")],
+                 [T("x", elem, [2, 2]), T("i", TP.INT64, [2, 1])], [T("y", elem)])
+    x = np.array([["a", "b"], ["c", "d"]], dtype=object) if elem == TP.STRING else np.ones((2, 2), np.float32)
+    session = load(model, tmp_path)
+    got = session.run({"x": x, "i": np.array([[-1], [0]])})["y"]
+    assert got.tolist() == ([["b"], ["c"]] if elem == TP.STRING else [[1.0], [1.0]])
+    with pytest.raises(walle.InputError, match=r"GatherElements 'ge' \(an index outside \[-2, 2\) along axis 1\)"):
+        session.run({"x": x, "i": np.array([[2], [0]])})
