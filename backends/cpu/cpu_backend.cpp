@@ -41,6 +41,7 @@ const KernelRegistry& cpu_registry() {
     cpu::register_conv_kernels(r);
     cpu::register_fused_kernels(r);
     cpu::register_index_kernels(r);
+    cpu::register_text_kernels(r);
     return r;
   }();
   return registry;

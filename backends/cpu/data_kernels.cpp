@@ -1,5 +1,5 @@
 // Raster (strided region copies: every data-movement op) and Gather, for any dtype: they only
-// move bytes, so one kernel per element size serves all types.
+// move bytes, so one kernel per element size serves all types (strings as 16-byte handles).
 #include <cstring>
 
 #include "core/error.h"
@@ -8,6 +8,9 @@
 namespace walle::cpu {
 
 namespace {
+
+// A string element: a 16-byte handle (core/strings.h), moved like any other element.
+struct Bytes16 { uint64_t lo, hi; };
 
 template <typename E>
 void copy_region(const char* src, const Region& r, char* dst, int64_t i) {
@@ -54,6 +57,8 @@ std::vector<char> encode_fill(double v, DType t) {
 std::unique_ptr<Kernel> make_raster(const AtomicOp& op, const AtomicGraph& g) {
   const AtomicTensor& out = g.tensors[op.output];
   size_t elem = dtype_size(out.dtype);
+  if (elem != 1 && elem != 2 && elem != 4 && elem != 8 && elem != 16)
+    throw Error(ErrorKind::Unsupported, op.origin + ": raster has no copy for " + std::to_string(elem) + "-byte elements");
   int64_t n_out = numel(out.shape);
   std::vector<char> fill = encode_fill(op.fill, out.dtype);
   // Work items: (region, index along size[0]); lets one big transpose use every thread.
@@ -75,7 +80,8 @@ std::unique_ptr<Kernel> make_raster(const AtomicOp& op, const AtomicGraph& g) {
           case 1: copy_region<uint8_t>(src, r, dst, items[t].second); break;
           case 2: copy_region<uint16_t>(src, r, dst, items[t].second); break;
           case 4: copy_region<uint32_t>(src, r, dst, items[t].second); break;
-          default: copy_region<uint64_t>(src, r, dst, items[t].second); break;
+          case 8: copy_region<uint64_t>(src, r, dst, items[t].second); break;
+          default: copy_region<Bytes16>(src, r, dst, items[t].second); break;  // 16, checked below
         }
       }
     });
@@ -96,10 +102,11 @@ std::unique_ptr<Kernel> make_gather(const AtomicOp& op, const AtomicGraph& g) {
     char* out = static_cast<char*>(io.output);
     std::vector<int64_t> idx(n_idx);
     for (int64_t i = 0; i < n_idx; ++i) {
-      int64_t v = index_type == DType::I32 ? index_at<int32_t>(io.inputs[1], i) : index_at<int64_t>(io.inputs[1], i);
-      if (v < 0) v += axis;
+      int64_t raw = index_type == DType::I32 ? index_at<int32_t>(io.inputs[1], i) : index_at<int64_t>(io.inputs[1], i);
+      int64_t v = raw < 0 ? raw + axis : raw;
       if (v < 0 || v >= axis)  // checked, not trusted: a bad index must not read out of bounds
-        throw Error(ErrorKind::Input, origin + ": index " + std::to_string(v) + " is out of range [0, " + std::to_string(axis) + ")");
+        throw Error(ErrorKind::Input, origin + ": index " + std::to_string(raw) + " is out of range [" +
+                                          std::to_string(-axis) + ", " + std::to_string(axis) + ")");
       idx[i] = v;
     }
     size_t row = inner * elem;

@@ -214,7 +214,10 @@ bool is_f32(const AtomicOp& op, const AtomicGraph& g) {
 
 void register_elementwise_kernels(KernelRegistry& r) {
   r.add(AtomicKind::Unary, {"unary-reference", Isa::Reference, nullptr, make_unary_generic});
-  r.add(AtomicKind::Binary, {"binary-reference", Isa::Reference, nullptr, make_binary_generic});
+  // Equal on strings has its own kernel (text_kernels.cpp); this one computes on numbers.
+  r.add(AtomicKind::Binary, {"binary-reference", Isa::Reference,
+                             [](const AtomicOp& op, const AtomicGraph& g) { return in_t(op, g, 0).dtype != DType::String; },
+                             make_binary_generic});
   r.add(AtomicKind::Select, {"select-reference", Isa::Reference, nullptr, make_select});
   r.add(AtomicKind::Cast, {"cast-reference", Isa::Reference, nullptr, make_cast});
   for (Isa isa : {Isa::Avx2, Isa::Avx512}) {

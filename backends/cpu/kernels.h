@@ -11,6 +11,7 @@ void register_matmul_kernels(KernelRegistry& registry);
 void register_conv_kernels(KernelRegistry& registry);         // Conv, Pool
 void register_fused_kernels(KernelRegistry& registry);        // Fused (softmax, layernorm)
 void register_index_kernels(KernelRegistry& registry);        // Scatter, TopK, Random
+void register_text_kernels(KernelRegistry& registry);         // Text, and Equal on strings
 
 // Shorthand for kernels whose run() is one lambda fixed at plan time.
 class FunctionKernel : public Kernel {

@@ -348,6 +348,11 @@ std::string plan_launches(const AtomicOp& op, const AtomicGraph& g, const Capabi
                           std::vector<Launch>* out) {
   out->clear();
   if (!small_enough(op, g)) return "tensors beyond 2^31 elements";
+  // A string element is a host pointer (core/strings.h): string tensors stay in host memory,
+  // so every op that touches one runs on the CPU.
+  bool strings = dtype_of(g, op.output) == DType::String;
+  for (int id : op.inputs) strings = strings || (id >= 0 && dtype_of(g, id) == DType::String);
+  if (strings) return "string tensors stay on the CPU";
   std::string algorithm = algorithm_in.empty() ? algorithms(op, g, caps).front() : algorithm_in;
   std::string why;
   switch (op.kind) {

@@ -104,9 +104,11 @@ def _attribute(attr: onnx.AttributeProto, where: str, subgraph=None):
 
 
 def _to_array(tensor: onnx.TensorProto, where: str) -> np.ndarray:
-    if tensor.data_type in (onnx.TensorProto.STRING, 14, 15) or tensor.data_type > 26:
+    if tensor.data_type in (14, 15) or tensor.data_type > 26:
         name = onnx.TensorProto.DataType.Name(tensor.data_type)
         raise ConversionError(f"{where}: tensor '{tensor.name}' has type {name}, which this build does not support")
+    if tensor.data_type == onnx.TensorProto.STRING:
+        return _string_array(tensor, where)
     try:
         return numpy_helper.to_array(tensor)
     except Exception as e:  # external data missing, malformed raw data, ...
@@ -127,6 +129,20 @@ def type_name(t: onnx.TypeProto) -> str:
     if t.HasField("sparse_tensor_type"):
         return f"sparse_tensor({onnx.TensorProto.DataType.Name(t.sparse_tensor_type.elem_type).lower()})"
     return "undefined"
+
+
+def _string_array(tensor: onnx.TensorProto, where: str) -> np.ndarray:
+    """A STRING tensor as an object array of str; its bytes must be UTF-8 (the engine's strings are)."""
+    try:
+        values = [s.decode("utf-8") for s in tensor.string_data]
+    except UnicodeDecodeError as e:
+        raise ConversionError(f"{where}: string tensor '{tensor.name}' holds bytes that are not UTF-8 ({e})") from e
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    dims = tuple(int(d) for d in tensor.dims)
+    if int(np.prod(dims, dtype=np.int64)) != len(values):
+        raise ConversionError(f"{where}: string tensor '{tensor.name}' has {len(values)} strings for shape {list(dims)}")
+    return out.reshape(dims)
 
 
 def _value_spec(v: onnx.ValueInfoProto, where: str) -> ValueSpec:

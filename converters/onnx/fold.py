@@ -13,8 +13,11 @@ from .writer import NodeSpec, TensorValue
 
 # Random ops must not be folded; folding results much larger than their inputs (Expand,
 # ConstantOfShape, Tile) would only grow the file, the engine folds those at plan time.
+# StringNormalizer and RegexFullMatch are left to the engine too: the reference evaluator's
+# differ from the spec's (it strips accents and removes stopwords word by word; it matches
+# with Python's re, whose \w and \b are Unicode where RE2's are ASCII).
 _NEVER_FOLD = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
-               "Bernoulli", "If", "Loop", "Scan"}
+               "Bernoulli", "If", "Loop", "Scan", "StringNormalizer", "RegexFullMatch"}
 _MAX_GROWTH_ELEMENTS = 1 << 16
 
 

@@ -74,7 +74,35 @@ _ML_DTYPE_CODES = {"bfloat16": 16, "float8_e4m3fn": 17, "float8_e4m3fnuz": 18, "
                    "uint2": 25, "int2": 26}
 
 
+STRING_CODE = 8
+
+
+def is_string_array(array: np.ndarray) -> bool:
+    """Object arrays (of str, what onnx returns for STRING tensors) and numpy str/bytes arrays."""
+    return array.dtype.kind in "OUS"
+
+
+def string_payload(array: np.ndarray, name: str) -> tuple[bytes, np.ndarray]:
+    """The UTF-8 bytes of a string tensor's elements back to back, and where each ends."""
+    encoded = []
+    for v in array.reshape(-1).tolist():
+        if isinstance(v, bytes):
+            try:
+                v.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise TypeError(f"tensor '{name}': a bytes element is not valid UTF-8 ({e})") from e
+            encoded.append(v)
+        elif isinstance(v, str):
+            encoded.append(v.encode("utf-8"))
+        else:
+            raise TypeError(f"tensor '{name}': string tensor element {v!r} is a {type(v).__name__}, not str")
+    ends = np.cumsum([len(b) for b in encoded], dtype=np.uint64) if encoded else np.zeros(0, np.uint64)
+    return b"".join(encoded), ends
+
+
 def dtype_code(array: np.ndarray) -> int:
+    if is_string_array(array):
+        return STRING_CODE
     code = _ONNX_TO_CODE.get(array.dtype) or _ML_DTYPE_CODES.get(array.dtype.name)
     if code is None:
         raise TypeError(f"unsupported tensor dtype {array.dtype}")
@@ -123,7 +151,13 @@ class _Writer:
     def tensor(self, t: TensorValue) -> int:
         array = np.ascontiguousarray(t.array).reshape(np.shape(t.array))  # ascontiguousarray makes 0-d 1-d
         code = t.dtype_code if t.dtype_code is not None else dtype_code(array)
-        offset = self.weights.add(array.tobytes())
+        ends = None
+        if code == STRING_CODE:
+            data, end_values = string_payload(array, t.name)
+            ends = self.b.CreateNumpyVector(end_values)
+        else:
+            data = array.tobytes()
+        offset = self.weights.add(data)
         name = self.b.CreateString(t.name)
         dims = self.int64s(list(array.shape))
         fb.TensorDataStart(self.b)
@@ -131,7 +165,9 @@ class _Writer:
         fb.TensorDataAddDtype(self.b, code)
         fb.TensorDataAddDims(self.b, dims)
         fb.TensorDataAddOffset(self.b, offset)
-        fb.TensorDataAddSize(self.b, array.nbytes)
+        fb.TensorDataAddSize(self.b, len(data))
+        if ends is not None:
+            fb.TensorDataAddStringEnds(self.b, ends)
         return fb.TensorDataEnd(self.b)
 
     def value_info(self, v: ValueSpec) -> int:

@@ -8,9 +8,11 @@
 
 #include "core/cpu_features.h"
 #include "core/error.h"
+#include "core/strings.h"
 #include "decompose/registry.h"
 #include "model/loader.h"
 #include "runtime/session.h"
+#include "text/utf8.h"
 
 namespace py = pybind11;
 using namespace walle;
@@ -35,6 +37,8 @@ std::string buffer_format(DType t) {
     case DType::F8E4M3FN: case DType::F8E4M3FNUZ: case DType::F8E5M2: case DType::F8E5M2FNUZ: case DType::U4:
     case DType::I4: case DType::F4E2M1: case DType::F8E8M0: case DType::U2: case DType::I2:
       return "B";  // raw bit patterns; walle.Session views them as ml_dtypes arrays
+    case DType::String:
+      throw Error(ErrorKind::Unsupported, "a string tensor has no buffer format: read it with strings() or tolist()");
     default: throw Error(ErrorKind::Unsupported, std::string("dtype ") + dtype_name(t) + " has no buffer format");
   }
 }
@@ -84,6 +88,50 @@ py::buffer_info tensor_buffer(const Tensor& t) {
   return py::buffer_info(t.data(), item, buffer_format(t.dtype()), static_cast<ssize_t>(shape.size()), shape, strides);
 }
 
+// A string tensor from a flat sequence of str (or UTF-8 bytes) objects; `what` names the
+// input in errors. The bytes are copied once, into one blob the tensor owns.
+Tensor tensor_from_strings(const py::sequence& values, const Shape& shape, const std::string& what) {
+  std::vector<std::string_view> views;
+  views.reserve(values.size());
+  std::vector<py::object> keep;  // the objects whose UTF-8 buffers the views point into
+  keep.reserve(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    py::object v = values[i];
+    const char* data = nullptr;
+    Py_ssize_t size = 0;
+    if (PyUnicode_Check(v.ptr())) {
+      data = PyUnicode_AsUTF8AndSize(v.ptr(), &size);
+      if (!data) {  // lone surrogates have no UTF-8 form
+        PyErr_Clear();
+        throw Error(ErrorKind::Input, what + ": string element " + std::to_string(i) + " cannot be encoded as UTF-8");
+      }
+    } else if (PyBytes_Check(v.ptr())) {
+      PyBytes_AsStringAndSize(v.ptr(), const_cast<char**>(&data), &size);
+      if (!text::utf8_valid(std::string_view(data, static_cast<size_t>(size))))
+        throw Error(ErrorKind::Input, what + ": bytes element " + std::to_string(i) + " is not valid UTF-8");
+    } else {
+      throw Error(ErrorKind::Input, what + ": element " + std::to_string(i) + " is a " +
+                                        std::string(py::str(py::type::of(v).attr("__name__"))) + ", expected str");
+    }
+    views.emplace_back(data, static_cast<size_t>(size));
+    keep.push_back(std::move(v));
+  }
+  if (static_cast<int64_t>(views.size()) != numel(shape))
+    throw Error(ErrorKind::Input, what + ": " + std::to_string(views.size()) + " strings for shape " + shape_str(shape));
+  return make_string_tensor(shape, views);
+}
+
+// Nested lists of str in the tensor's shape (a flat list for rank 0 is just the str).
+py::object string_list(const Tensor& t, size_t dim, int64_t* at) {
+  if (dim == t.shape().size()) {
+    std::string_view s = string_at(t, (*at)++);
+    return py::str(s.data(), s.size());
+  }
+  py::list out;
+  for (int64_t i = 0; i < t.shape()[dim]; ++i) out.append(string_list(t, dim + 1, at));
+  return out;
+}
+
 py::dict value_info_dict(const ValueInfo& v) {
   py::dict d;
   d["name"] = v.name;
@@ -99,6 +147,8 @@ py::dict value_info_dict(const ValueInfo& v) {
 // Whether that kind fits the input is Session::run's check.
 Value value_from_python(const py::handle& obj, const std::string& dtype, const std::string& what) {
   auto tensor = [&](const py::handle& o, const std::string& label) {
+    // String tensors have no buffer: a walle.Tensor of strings is taken as it is.
+    if (py::isinstance<Tensor>(o) && o.cast<const Tensor&>().dtype() == DType::String) return o.cast<Tensor>();
     if (!PyObject_CheckBuffer(o.ptr()))
       throw Error(ErrorKind::Input, label + ": expected an array (a buffer such as a numpy array or walle.Tensor), got " +
                                         std::string(Py_TYPE(o.ptr())->tp_name));
@@ -147,11 +197,31 @@ PYBIND11_MODULE(_walle, m, py::multiple_interpreters::per_interpreter_gil()) {
            }),
            py::arg("data"), py::arg("dtype") = "",
            "Copies any C-contiguous buffer (numpy array, memoryview, array.array) into a new tensor.")
+      .def_static("from_strings",
+                  [](const py::sequence& values, const std::vector<int64_t>& shape, const std::string& what) {
+                    return tensor_from_strings(values, shape, what);
+                  },
+                  py::arg("values"), py::arg("shape"), py::arg("what") = "Tensor",
+                  "A string tensor of `shape` from a flat sequence of str (or UTF-8 bytes), copied.")
+      .def("strings", [](const Tensor& t) {
+        if (t.dtype() != DType::String) throw Error(ErrorKind::Invalid, "strings() needs a string tensor");
+        py::list out;
+        for (int64_t i = 0; i < t.numel(); ++i) {
+          std::string_view v = string_at(t, i);
+          out.append(py::str(v.data(), v.size()));
+        }
+        return out;
+      }, "The elements of a string tensor as a flat list of str.")
       .def_buffer(tensor_buffer)
       .def_property_readonly("shape", [](const Tensor& t) { return py::tuple(py::cast(t.shape())); })
       .def_property_readonly("dtype", [](const Tensor& t) { return std::string(dtype_name(t.dtype())); })
       .def_property_readonly("nbytes", &Tensor::nbytes)
-      .def("tolist", [](py::object self) {
+      .def("tolist", [](py::object self) -> py::object {
+        const Tensor& t = self.cast<const Tensor&>();
+        if (t.dtype() == DType::String) {
+          int64_t at = 0;
+          return string_list(t, 0, &at);
+        }
         return py::module_::import("builtins").attr("memoryview")(self).attr("tolist")();
       })
       .def("__repr__", [](const Tensor& t) {
@@ -234,7 +304,7 @@ PYBIND11_MODULE(_walle, m, py::multiple_interpreters::per_interpreter_gil()) {
   }, "Composite op types this build runs, each marked 'decomposition' or 'own kernel'.");
   m.def("atomic_ops", [] {
     std::vector<std::string> names;
-    for (int k = 0; k <= static_cast<int>(AtomicKind::Random); ++k) names.push_back(atomic_kind_name(static_cast<AtomicKind>(k)));
+    for (int k = 0; k <= static_cast<int>(AtomicKind::Text); ++k) names.push_back(atomic_kind_name(static_cast<AtomicKind>(k)));
     return names;
   });
   m.def("detected_isa", [] { return std::string(isa_name(detected_isa())); });

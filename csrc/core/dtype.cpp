@@ -14,6 +14,8 @@ constexpr DTypeInfo kTypes[] = {
     {DType::I64, "int64", 8},   {DType::Bool, "bool", 1},  {DType::F16, "float16", 2},
     {DType::F64, "float64", 8}, {DType::U32, "uint32", 4}, {DType::U64, "uint64", 8},
     {DType::BF16, "bfloat16", 2},
+    // A 16-byte handle to UTF-8 bytes stored elsewhere (core/strings.h).
+    {DType::String, "string", 16},
     {DType::F8E4M3FN, "float8_e4m3fn", 1}, {DType::F8E4M3FNUZ, "float8_e4m3fnuz", 1},
     {DType::F8E5M2, "float8_e5m2", 1},     {DType::F8E5M2FNUZ, "float8_e5m2fnuz", 1},
     {DType::U4, "uint4", 1}, {DType::I4, "int4", 1}, {DType::F4E2M1, "float4_e2m1fn", 1},
@@ -33,7 +35,6 @@ size_t dtype_size(DType t) {
 }
 
 const char* dtype_name(DType t) {
-  if (t == DType::String) return "string";
   const DTypeInfo* info = find(t);
   return info ? info->name : "undefined";
 }

@@ -37,7 +37,7 @@ enum class DType : int32_t {
   I2 = 26,
 };
 
-size_t dtype_size(DType t);      // bytes per element; throws for Undefined/String
+size_t dtype_size(DType t);      // bytes per element (16 for String: a handle); throws for Undefined
 const char* dtype_name(DType t);  // numpy-style name: "float32", "int64", "bool", ...
 DType dtype_from_name(const std::string& name);  // inverse of dtype_name; throws on unknown
 bool dtype_is_valid(int32_t code);

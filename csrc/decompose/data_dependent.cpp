@@ -6,6 +6,7 @@
 #include <map>
 #include <numeric>
 
+#include "core/strings.h"
 #include "decompose/registry.h"
 
 namespace walle {
@@ -72,31 +73,29 @@ void compress(Decomposer& d) {
 }
 
 // Unique (opset 11): unique elements (or slices along `axis`), sorted or in order of first
-// occurrence, with first-occurrence indices, inverse indices and counts.
-void unique(Decomposer& d) {
-  int xid = d.input(0);
-  Tensor x = d.value(xid, "the input of Unique");
-  bool has_axis = d.node().has("axis"), sorted = d.node().attr_int("sorted", 1) != 0;
-  Shape s = x.shape();
-  int64_t axis = has_axis ? d.normalize_axis(d.node().attr_int("axis", 0), x.rank()) : 0;
-  if (!has_axis) s = {x.numel()};
+// occurrence, with first-occurrence indices, inverse indices and counts. Strings compare by
+// their UTF-8 bytes, which orders them by code point as numpy does.
+template <typename V>
+void unique_of(Decomposer& d, int xid, const std::vector<V>& v, Shape s, bool has_axis) {
+  bool sorted = d.node().attr_int("sorted", 1) != 0;
+  int64_t axis = has_axis ? d.normalize_axis(d.node().attr_int("axis", 0), static_cast<int64_t>(s.size())) : 0;
+  if (!has_axis) s = {numel(s)};
   int64_t n = s[axis], outer = numel(Shape(s.begin(), s.begin() + axis)), inner = numel(Shape(s.begin() + axis + 1, s.end()));
-  std::vector<long double> v = numbers(x);
   auto key = [&](int64_t i) {  // slice i along the axis, as a comparable list
-    std::vector<long double> k;
+    std::vector<V> k;
     for (int64_t o = 0; o < outer; ++o)
       for (int64_t j = 0; j < inner; ++j) k.push_back(v[(o * n + i) * inner + j]);
     return k;
   };
-  std::map<std::vector<long double>, int64_t> first;  // slice -> first index
-  std::vector<int64_t> order;                          // unique slices by first occurrence
-  std::vector<std::vector<long double>> keys(n);
+  std::map<std::vector<V>, int64_t> first;  // slice -> first index
+  std::vector<int64_t> order;               // unique slices by first occurrence
+  std::vector<std::vector<V>> keys(n);
   for (int64_t i = 0; i < n; ++i) {
     keys[i] = key(i);
     if (first.emplace(keys[i], i).second) order.push_back(i);
   }
   if (sorted) std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return keys[a] < keys[b]; });
-  std::map<std::vector<long double>, int64_t> position;
+  std::map<std::vector<V>, int64_t> position;
   for (size_t u = 0; u < order.size(); ++u) position[keys[order[u]]] = static_cast<int64_t>(u);
   std::vector<int64_t> inverse(n), counts(order.size(), 0);
   for (int64_t i = 0; i < n; ++i) ++counts[inverse[i] = position[keys[i]]];
@@ -106,6 +105,16 @@ void unique(Decomposer& d) {
   d.set_output(1, int64_constant(d, order, {m}));
   d.set_output(2, int64_constant(d, inverse, {n}));
   d.set_output(3, int64_constant(d, counts, {m}));
+}
+
+void unique(Decomposer& d) {
+  int xid = d.input(0);
+  Tensor x = d.value(xid, "the input of Unique");  // a copy: emitting ops grows the tensor table
+  bool has_axis = d.node().has("axis");
+  if (x.dtype() != DType::String) return unique_of(d, xid, numbers(x), x.shape(), has_axis);
+  std::vector<std::string_view> v(x.numel());
+  for (int64_t i = 0; i < x.numel(); ++i) v[i] = string_at(x, i);
+  unique_of(d, xid, v, x.shape(), has_axis);
 }
 
 // IoU > threshold of two boxes, corners [y1, x1, y2, x2] in any order or [xc, yc, w, h]

@@ -4,6 +4,8 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "core/small_types.h"
+#include "core/strings.h"
 #include "decompose/registry.h"
 
 namespace walle {
@@ -160,9 +162,28 @@ void Decomposer::require_tensor(int id) const {
   if (is_empty_optional(id)) fail("got an empty optional where a tensor is expected");
 }
 
+// String tensors flow only through ops that move elements (their 16-byte handles) or that
+// read text; anything that would compute on the handles is refused here, naming the node.
+void Decomposer::check_strings(const AtomicOp& op, DType out) const {
+  bool strings = out == DType::String;
+  for (int id : op.inputs) strings = strings || (id >= 0 && dtype(id) == DType::String);
+  if (!strings) return;
+  switch (op.kind) {
+    case AtomicKind::Raster: case AtomicKind::Gather: case AtomicKind::Select: case AtomicKind::Text: return;
+    case AtomicKind::Scatter: if (!op.accumulate) return; break;
+    case AtomicKind::Binary: if (op.binary == BinaryOp::Equal) return; break;
+    default: break;
+  }
+  std::string what = atomic_kind_name(op.kind);
+  if (op.kind == AtomicKind::Binary) what += std::string(" ") + binary_name(op.binary);
+  if (op.kind == AtomicKind::Unary) what += std::string(" ") + unary_name(op.unary);
+  fail(what + " is not defined on string tensors");
+}
+
 int Decomposer::emit(AtomicOp op, DType dtype, Shape shape) {
   for (int id : op.inputs) require_tensor(id);
-  op.origin = node_ ? node_->label() : "";
+  check_strings(op, dtype);
+  op.origin = (node_ ? node_->label() : "") + op.origin;  // a preset origin is a detail for errors
   op.output = graph_.add_tensor(dtype, std::move(shape));
   bool all_constant = true;
   for (int id : op.inputs) all_constant = all_constant && (id < 0 || constant(id));
@@ -174,6 +195,10 @@ int Decomposer::emit(AtomicOp op, DType dtype, Shape shape) {
 void Decomposer::evaluate(AtomicOp& op) {
   AtomicTensor& out = graph_.tensors[op.output];
   Tensor value(out.dtype, out.shape);
+  // A folded string constant points into the strings it was made from and into the arena
+  // of the strings its kernel made: it keeps both alive.
+  std::vector<std::shared_ptr<void>> keep;
+  auto arena = std::make_shared<StringArena>();
   if (value.numel() > 0) {
     std::unique_ptr<Kernel> kernel = evaluator_.make(op, graph_);
     kernel->plan(op, graph_);
@@ -181,9 +206,17 @@ void Decomposer::evaluate(AtomicOp& op) {
     std::shared_ptr<void> scratch;
     if (size_t bytes = kernel->scratch_bytes()) scratch = evaluator_.allocate(bytes);
     io.scratch = scratch.get();
-    for (int id : op.inputs) io.inputs.push_back(id >= 0 ? constant(id)->data() : nullptr);
+    for (int id : op.inputs) {
+      io.inputs.push_back(id >= 0 ? constant(id)->data() : nullptr);
+      if (id >= 0 && dtype(id) == DType::String) keep.push_back(constant(id)->owner());
+    }
     io.output = value.data();
+    io.strings = arena.get();
     kernel->run(io, single_thread_);
+  }
+  if (value.dtype() == DType::String) {
+    keep.push_back(arena);
+    value = keep_alive(value, keep_all(std::move(keep)));
   }
   graph_.tensors[op.output].storage = Storage::Constant;
   graph_.tensors[op.output].constant = value;
@@ -253,6 +286,16 @@ int Decomposer::cast(int x, DType to) { return cast(x, to, true, 0); }
 
 int Decomposer::cast(int x, DType to, bool saturate, int round_mode) {
   if (dtype(x) == to) return x;
+  if (dtype(x) == DType::String || to == DType::String) {  // reads or writes text: a Text op
+    // The 8-, 4- and 2-bit types go through float32 (core/small_types.h).
+    if (dtype_is_small(dtype(x))) x = cast(x, DType::F32);
+    if (dtype_is_small(to)) return cast(cast(x, DType::F32), to, saturate, round_mode);
+    AtomicOp op;
+    op.kind = AtomicKind::Text;
+    op.text = to == DType::String ? TextOp::Format : TextOp::Parse;
+    op.inputs = {x};
+    return emit(op, to, shape(x));
+  }
   AtomicOp op;
   op.kind = AtomicKind::Cast;
   op.cast_to = to;

@@ -109,6 +109,7 @@ class Decomposer {
  private:
   void evaluate(AtomicOp& op);
   void require_tensor(int id) const;  // fails naming the node if `id` is a placeholder
+  void check_strings(const AtomicOp& op, DType out) const;
   // Throws InputValueNeeded if `id` is a graph input, else fails with `why`.
   [[noreturn]] void need_value(int id, const std::string& why) const;
 

@@ -151,26 +151,42 @@ void cumprod(Decomposer& d) {
 
 // GatherElements: out[..i..] = data[..index[..i..] on axis..]; decomposed as a one-hot over
 // the axis and a sum, after cropping data to the index's extent on the other axes.
+// GatherElements: one flat Gather. Each index's position in the flattened data is its own
+// coordinates (a plan-time constant) with the axis coordinate replaced by the index, so any
+// element type moves as bytes (strings included). An index outside [-n, n) becomes one the
+// Gather kernel reports as out of range, rather than another element read silently.
 void gather_elements(Decomposer& d) {
   int data = d.input(0), idx = d.cast(d.input(1), DType::I64);
   Shape ds = d.shape(data), is = d.shape(idx);
   int64_t r = static_cast<int64_t>(ds.size());
   if (static_cast<int64_t>(is.size()) != r) d.fail("data and indices must have the same rank");
   int64_t axis = d.normalize_axis(d.node().attr_int("axis", 0), r), n = ds[axis];
-  Shape crop = is;
-  crop[axis] = n;
-  if (crop != ds) {
-    Decomposer::Copy c{data, 0, contiguous_strides(ds), 0, contiguous_strides(crop), crop};
-    data = d.raster({c}, d.dtype(data), crop);
+  for (int64_t k = 0; k < r; ++k)
+    if (k != axis && is[k] > ds[k]) d.fail("indices " + shape_str(is) + " exceed data " + shape_str(ds) + " off the axis");
+  std::vector<int64_t> data_strides = contiguous_strides(ds), index_strides = contiguous_strides(is);
+  Tensor base(DType::I64, is);
+  for (int64_t p = 0; p < base.numel(); ++p) {
+    int64_t offset = 0;
+    for (int64_t k = 0; k < r; ++k)
+      if (k != axis) offset += (p / index_strides[k] % is[k]) * data_strides[k];
+    base.data_as<int64_t>()[p] = offset;
   }
   int neg = d.binary(BinaryOp::Less, idx, d.scalar(0, DType::I64));
   idx = d.select(neg, d.binary(BinaryOp::Add, idx, d.scalar(static_cast<double>(n), DType::I64)), idx);
-  Shape is1 = is, cs1 = crop;
-  is1.insert(is1.begin() + axis + 1, 1);
-  cs1.insert(cs1.begin() + axis, 1);
-  int hot = d.binary(BinaryOp::Equal, d.view(idx, is1), iota_along(d, n, axis + 1, r + 1, DType::I64));
-  int picked = d.select(hot, d.view(data, cs1), d.scalar(0, d.dtype(data)));
-  d.set_output(0, d.reduce(ReduceOp::Sum, picked, {axis + 1}, false));
+  int bad = d.binary(BinaryOp::Or, d.binary(BinaryOp::Less, idx, d.scalar(0, DType::I64)),
+                     d.binary(BinaryOp::GreaterEqual, idx, d.scalar(static_cast<double>(n), DType::I64)));
+  int flat = d.binary(BinaryOp::Add, d.binary(BinaryOp::Mul, idx, d.scalar(static_cast<double>(data_strides[axis]), DType::I64)),
+                      d.add_constant(base));
+  int64_t total = numel(ds);
+  flat = d.select(bad, d.scalar(static_cast<double>(-total - 1), DType::I64), flat);
+  AtomicOp op;
+  op.kind = AtomicKind::Gather;
+  op.origin = " (an index outside [" + std::to_string(-n) + ", " + std::to_string(n) + ") along axis " + std::to_string(axis) + ")";
+  op.outer = 1;
+  op.axis_size = total;
+  op.inner = 1;
+  op.inputs = {d.view(data, {total}), d.view(flat, {numel(is)})};
+  d.set_output(0, d.view(d.emit(op, d.dtype(data), {numel(is)}), is));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Data-movement ops: each is one Raster op (strided region copies) or a Gather.
 #include <algorithm>
 
+#include "core/strings.h"
 #include "decompose/registry.h"
 
 namespace walle {
@@ -179,7 +180,8 @@ void pad(Decomposer& d) {
     after[a] = pads[i + axes.size()];
   }
   std::string mode = d.node().attr_string("mode", "constant");
-  double value = d.has_input(2) ? d.const_scalar(2, "constant_value") : 0.0;
+  bool strings = d.dtype(x) == DType::String;  // zero handles pad with "", the default
+  double value = d.has_input(2) && !strings ? d.const_scalar(2, "constant_value") : 0.0;
   Shape out(r);
   for (int64_t i = 0; i < r; ++i) {
     out[i] = in[i] + before[i] + after[i];
@@ -196,6 +198,21 @@ void pad(Decomposer& d) {
   }
   if (mode != "constant" && mode != "edge" && mode != "reflect" && mode != "wrap") d.fail("unknown pad mode '" + mode + "'");
   int y = d.raster({core}, d.dtype(x), out, true, mode == "constant" ? value : 0.0);
+  if (strings && mode == "constant" && d.has_input(2) && numel(d.shape(d.input(2))) == 1 &&
+      !string_at(d.value(d.input(2), "a string constant_value"), 0).empty()) {
+    // Another string: a plan-time mask of the interior selects x's strings or the value.
+    Tensor inside(DType::Bool, out);
+    std::vector<int64_t> out_strides = contiguous_strides(out);
+    for (int64_t p = 0; p < inside.numel(); ++p) {
+      bool in_core = true;
+      for (int64_t i = 0; i < r && in_core; ++i) {
+        int64_t at = p / out_strides[i] % out[i], lo = std::max<int64_t>(before[i], 0);
+        in_core = at >= lo && at < lo + core.sizes[i];
+      }
+      inside.data_as<bool>()[p] = in_core;
+    }
+    y = d.select(d.add_constant(inside), y, d.view(d.input(2), {}));
+  }
   if (mode != "constant")
     for (int64_t i = 0; i < r; ++i)
       if (before[i] > 0 || after[i] > 0) y = pad_borders(d, y, i, std::max<int64_t>(before[i], 0), core.sizes[i], std::max<int64_t>(after[i], 0), mode);

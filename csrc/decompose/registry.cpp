@@ -33,6 +33,8 @@ const CompositeRegistry& composite_ops() {
     register_training_ops(r);
     register_tfidf_ops(r);
     register_random_ops(r);
+    register_text_ops(r);
+    register_label_encoder_ops(r);
     return r;
   }();
   return registry;

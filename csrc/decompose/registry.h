@@ -50,6 +50,8 @@ void register_qlinear_ops(CompositeRegistry& r);
 void register_training_ops(CompositeRegistry& r);
 void register_tfidf_ops(CompositeRegistry& r);
 void register_random_ops(CompositeRegistry& r);
+void register_text_ops(CompositeRegistry& r);
+void register_label_encoder_ops(CompositeRegistry& r);
 
 // Shared by decompositions in several files.
 int emit_conv(Decomposer& d, int x, int weight, int bias);  // Conv attributes of the current node

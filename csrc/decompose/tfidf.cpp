@@ -1,25 +1,51 @@
-// TfIdfVectorizer (opset 9), integer pools: each pool n-gram's count is the number of
-// (skip, start) placements whose n items equal it (Equal/And over shifted slices, then a
-// sum), counted as in the reference (onnx/reference/ops/op_tfidf_vectorizer.py): skip
-// distances 1..max_skip_count+1, unigrams only at distance 1, lengths in [min, max].
+// TfIdfVectorizer (opset 9): each pool n-gram's count is the number of (skip, start)
+// placements whose n items equal it (Equal/And over shifted slices, then a sum), counted as in
+// the reference (onnx/reference/ops/op_tfidf_vectorizer.py): skip distances
+// 1..max_skip_count+1, unigrams only at distance 1, lengths in [min, max]. A string pool is
+// first turned into an integer one: each distinct pool string gets an id, and each input
+// string the id of the pool string it equals (Equal on strings), or -1.
 #include <algorithm>
+#include <map>
 
+#include "core/strings.h"
 #include "decompose/registry.h"
 
 namespace walle {
 
 namespace {
 
+// The input as int64 ids, and the pool's ids.
+int ids_of_strings(Decomposer& d, int x, const std::vector<std::string>& words, std::vector<int64_t>* pool) {
+  if (d.dtype(x) != DType::String) d.fail("pool_strings needs a string input, got " + std::string(dtype_name(d.dtype(x))));
+  std::map<std::string, int64_t> ids;
+  std::vector<std::string_view> vocab;
+  for (const std::string& w : words) {
+    auto [it, added] = ids.emplace(w, static_cast<int64_t>(ids.size()));
+    if (added) vocab.push_back(it->first);
+    pool->push_back(it->second);
+  }
+  Shape xs = d.shape(x);
+  int64_t N = numel(xs), V = static_cast<int64_t>(vocab.size());
+  if (V == 0) return d.broadcast_to(d.scalar(-1, DType::I64), xs);
+  int eq = d.binary(BinaryOp::Equal, d.view(x, {N, 1}), d.add_constant(make_string_tensor({1, V}, vocab)));
+  int found = d.reduce(ReduceOp::Max, eq, {1}, false);
+  int id = d.reduce(ReduceOp::ArgMax, eq, {1}, false);
+  return d.view(d.select(found, id, d.scalar(-1, DType::I64)), xs);
+}
+
 void tfidf_vectorizer(Decomposer& d) {
   const Node& n = d.node();
-  if (n.has("pool_strings")) d.fail("string pools are not supported (Walle has no string tensors)");
-  int x = d.cast(d.input(0), DType::I64);
+  std::vector<int64_t> pool;
+  int x = d.input(0);
+  if (n.has("pool_strings")) x = ids_of_strings(d, x, n.attr_strings("pool_strings"), &pool);
+  else pool = n.attr_ints("pool_int64s");
+  x = d.cast(x, DType::I64);
   Shape xs = d.shape(x);
   if (xs.size() > 2) d.fail("input must be [C] or [B, C]");
   bool batched = xs.size() == 2;
   int64_t B = batched ? xs[0] : 1, C = xs.empty() ? 1 : xs.back();
   x = d.view(x, {B, C});
-  std::vector<int64_t> pool = n.attr_ints("pool_int64s"), counts = n.attr_ints("ngram_counts"), indexes = n.attr_ints("ngram_indexes");
+  std::vector<int64_t> counts = n.attr_ints("ngram_counts"), indexes = n.attr_ints("ngram_indexes");
   std::vector<double> weights = n.attr_floats("weights");
   int64_t min_n = n.attr_int("min_gram_length", 1), max_n = n.attr_int("max_gram_length", 1), skips = n.attr_int("max_skip_count", 0);
   std::string mode = n.attr_string("mode", "TF");

@@ -48,9 +48,29 @@ std::vector<int64_t> Node::attr_ints(const std::string& key, std::vector<int64_t
   return a ? a->ints : fallback;
 }
 
+namespace {
+// The converter writes an empty list attribute as an empty Ints (its element type is unknown).
+bool empty_list(const Node& node, const std::string& key) {
+  auto it = node.attrs.find(key);
+  return it != node.attrs.end() && it->second.kind == Attribute::Kind::Ints && it->second.ints.empty();
+}
+}  // namespace
+
 std::vector<double> Node::attr_floats(const std::string& key, std::vector<double> fallback) const {
+  if (empty_list(*this, key)) return {};
   const Attribute* a = find_attr(*this, key, Attribute::Kind::Floats);
   return a ? a->floats : fallback;
+}
+
+std::vector<std::string> Node::attr_strings(const std::string& key, std::vector<std::string> fallback) const {
+  if (empty_list(*this, key)) return {};
+  const Attribute* a = find_attr(*this, key, Attribute::Kind::Strings);
+  return a ? a->strings : fallback;
+}
+
+const Tensor* Node::attr_tensor(const std::string& key) const {
+  const Attribute* a = find_attr(*this, key, Attribute::Kind::Tensor);
+  return a ? &a->tensor : nullptr;
 }
 
 std::string Node::label() const { return op_type + " '" + name + "'"; }

@@ -56,6 +56,8 @@ struct Node {
   std::string attr_string(const std::string& key, const std::string& fallback) const;
   std::vector<int64_t> attr_ints(const std::string& key, std::vector<int64_t> fallback = {}) const;
   std::vector<double> attr_floats(const std::string& key, std::vector<double> fallback = {}) const;
+  std::vector<std::string> attr_strings(const std::string& key, std::vector<std::string> fallback = {}) const;
+  const Tensor* attr_tensor(const std::string& key) const;  // nullptr when absent
   // "Conv 'conv1'" - used in every error message about this node.
   std::string label() const;
 };

@@ -9,6 +9,8 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/strings.h"
+#include "text/utf8.h"
 #include "walle_model_generated.h"
 
 namespace walle {
@@ -32,6 +34,14 @@ class Reader {
 
   std::string str(const flatbuffers::String* s) const { return s ? s->str() : std::string(); }
 
+  // String attributes become string tensor elements (stopwords, LabelEncoder values) and
+  // delimiters: like string constants, they must be valid UTF-8.
+  std::string text_attr(const flatbuffers::String* s, const std::string& where) const {
+    std::string v = str(s);
+    if (!text::utf8_valid(v)) fail(where + ": a string is not valid UTF-8");
+    return v;
+  }
+
   Tensor tensor(const fb::TensorData* t, const std::string& where) const {
     if (!t) fail(where + ": missing tensor");
     std::string label = where + " tensor '" + str(t->name()) + "'";
@@ -46,6 +56,7 @@ class Reader {
         if (d && count > (uint64_t(1) << 48) / static_cast<uint64_t>(d)) fail(label + ": too many elements");
         count *= static_cast<uint64_t>(d);
       }
+    if (dtype == DType::String) return string_tensor(t, label, dims, count);
     uint64_t bytes = count * dtype_size(dtype);
     if (t->size() != bytes)
       fail(label + ": holds " + std::to_string(t->size()) + " bytes, its shape needs " + std::to_string(bytes));
@@ -54,6 +65,35 @@ class Reader {
       fail(label + ": bytes [" + std::to_string(t->offset()) + ", +" + std::to_string(bytes) + ") lie outside the weights");
     if (bytes == 0) return Tensor(dtype, dims);
     return Tensor(dtype, dims, const_cast<uint8_t*>(weights_ + t->offset()), owner_);
+  }
+
+  // Handles into the weights, after checking every end lies in the tensor's bytes, the ends
+  // never go back, and each string is valid UTF-8 (what the text kernels rely on).
+  Tensor string_tensor(const fb::TensorData* t, const std::string& label, const Shape& dims, uint64_t count) const {
+    uint64_t bytes = t->size();
+    if (t->offset() % 64 != 0) fail(label + ": weights offset " + std::to_string(t->offset()) + " is not 64-byte aligned");
+    if (t->offset() > weights_size_ || bytes > weights_size_ - t->offset())
+      fail(label + ": string bytes [" + std::to_string(t->offset()) + ", +" + std::to_string(bytes) + ") lie outside the weights");
+    const auto* ends = t->string_ends();
+    uint64_t n_ends = ends ? ends->size() : 0;
+    if (n_ends != count)
+      fail(label + ": " + std::to_string(n_ends) + " string ends for " + std::to_string(count) + " elements");
+    Tensor handles(DType::String, dims);
+    StringRef* refs = handles.data_as<StringRef>();
+    const char* base = reinterpret_cast<const char*>(weights_ + t->offset());
+    uint64_t start = 0;
+    for (uint64_t i = 0; i < count; ++i) {
+      uint64_t end = ends->Get(static_cast<flatbuffers::uoffset_t>(i));
+      if (end < start || end > bytes)
+        fail(label + ": string " + std::to_string(i) + " ends at " + std::to_string(end) + ", outside [" +
+             std::to_string(start) + ", " + std::to_string(bytes) + "]");
+      std::string_view s(base + start, end - start);
+      if (!text::utf8_valid(s)) fail(label + ": string " + std::to_string(i) + " is not valid UTF-8");
+      refs[i] = StringRef{s.data(), s.size()};
+      start = end;
+    }
+    if (start != bytes) fail(label + ": the strings end at " + std::to_string(start) + " of " + std::to_string(bytes) + " bytes");
+    return keep_alive(handles, owner_);
   }
 
   ValueInfo value_info(const fb::ValueInfo* v, const std::string& where) const {
@@ -86,7 +126,7 @@ class Reader {
     switch (a->kind()) {
       case fb::AttrKind_Int: out.kind = Attribute::Kind::Int; out.i = a->i(); break;
       case fb::AttrKind_Float: out.kind = Attribute::Kind::Float; out.f = a->f(); break;
-      case fb::AttrKind_String: out.kind = Attribute::Kind::String; out.s = str(a->s()); break;
+      case fb::AttrKind_String: out.kind = Attribute::Kind::String; out.s = text_attr(a->s(), where); break;
       case fb::AttrKind_Ints:
         out.kind = Attribute::Kind::Ints;
         if (a->ints()) out.ints.assign(a->ints()->begin(), a->ints()->end());
@@ -98,7 +138,7 @@ class Reader {
       case fb::AttrKind_Strings:
         out.kind = Attribute::Kind::Strings;
         if (a->strings())
-          for (const auto* s : *a->strings()) out.strings.push_back(str(s));
+          for (const auto* s : *a->strings()) out.strings.push_back(text_attr(s, where));
         break;
       case fb::AttrKind_Tensor: out.kind = Attribute::Kind::Tensor; out.tensor = tensor(a->tensor(), where); break;
       case fb::AttrKind_Graph:

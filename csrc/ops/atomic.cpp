@@ -4,8 +4,13 @@ namespace walle {
 
 const char* atomic_kind_name(AtomicKind kind) {
   static const char* names[] = {"Raster", "Unary", "Binary", "Select", "Reduce",
-                                "MatMul", "Conv",  "Pool",   "Gather", "Cast", "Scatter", "TopK", "Random", "Fused"};
+                                "MatMul", "Conv",  "Pool",   "Gather", "Cast", "Scatter", "TopK", "Random", "Text", "Fused"};
   return names[static_cast<int>(kind)];
+}
+
+const char* text_op_name(TextOp op) {
+  static const char* names[] = {"Upper", "Lower", "Concat", "SplitCount", "Split", "RegexFullMatch", "Format", "Parse"};
+  return names[static_cast<int>(op)];
 }
 
 const char* fused_name(FusedOp op) { return op == FusedOp::Softmax ? "Softmax" : "LayerNorm"; }

@@ -13,6 +13,7 @@
 namespace walle {
 
 enum class AtomicKind { Raster, Unary, Binary, Select, Reduce, MatMul, Conv, Pool, Gather, Cast, Scatter, TopK, Random,
+                        Text,
                         // Not atomic: a run of atomic ops a backend claimed (runtime/fuse_patterns.cpp)
                         Fused };
 const char* atomic_kind_name(AtomicKind kind);
@@ -54,6 +55,18 @@ enum class Activation { None, Relu, Clip, Sigmoid, Gelu, Silu };
 //              (x - mean) * rsqrt(mean((x - mean)^2) + eps) * scale + bias along R.
 enum class FusedOp { Softmax, LayerNorm };
 const char* fused_name(FusedOp op);
+// Text: the ops that read or make the contents of strings (core/strings.h); everything else
+// moves strings as 16-byte elements. Elementwise over inputs[0] unless noted.
+enum class TextOp {
+  Upper, Lower,    // string -> string, Unicode case mapping (Python's str.upper/lower)
+  Concat,          // (a, b) -> a + b, broadcast like Binary
+  SplitCount,      // string -> int64: number of parts of str.split(text_arg or whitespace, maxsplit)
+  Split,           // string [...] -> string [..., k]: the parts, padded with ""
+  RegexFullMatch,  // string -> bool: the whole string matches text_arg (RE2 syntax, text/regex.h)
+  Format,          // number or bool -> string, as numpy's astype(str)
+  Parse,           // string -> number or bool (the output's dtype), as ONNX Cast reads strings
+};
+const char* text_op_name(TextOp op);
 
 const char* unary_name(UnaryOp op);
 const char* binary_name(BinaryOp op);
@@ -63,7 +76,8 @@ struct AtomicOp {
   AtomicKind kind = AtomicKind::Raster;
   std::vector<int> inputs;  // tensor ids in the AtomicGraph; -1 = absent optional input
   int output = -1;
-  std::string origin;       // label of the composite node this came from (errors, plan())
+  std::string origin;       // label of the composite node this came from (errors, plan()); a detail set
+                            // before Decomposer::emit is appended to the label
 
   // Raster: output is first filled with `fill` when the regions may not cover it.
   std::vector<Region> regions;
@@ -114,6 +128,12 @@ struct AtomicOp {
   // RandomState(seed) so that seeded results match the ONNX reference. seed < 0: from the OS.
   int64_t seed = -1;
   bool bernoulli = false;
+
+  // Text: which op; its delimiter or pattern; Split/SplitCount's maxsplit (-1: no limit).
+  // Split's part count is `k`.
+  TextOp text = TextOp::Upper;
+  std::string text_arg;
+  int64_t maxsplit = -1;
 
   DType cast_to = DType::F32;
   // Cast to float8/float4 (ONNX Cast `saturate`, and `round_mode` for float8e8m0: 0 up, 1 down, 2 nearest).

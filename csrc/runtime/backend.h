@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/cpu_features.h"
+#include "core/strings.h"
 #include "core/thread_pool.h"
 #include "ops/atomic.h"
 
@@ -18,6 +19,9 @@ struct KernelIO {
   std::vector<const void*> inputs;  // nullptr for an absent optional input
   void* output = nullptr;
   void* scratch = nullptr;          // scratch_bytes() of temporary space, shared by all kernels
+  // Where kernels that make strings (Text) put their bytes; lives as long as the run's
+  // string outputs (core/strings.h). The session sets it for every run.
+  StringArena* strings = nullptr;
 };
 
 // XNNPACK-style life cycle: plan() once per resolved shapes (packing weights, choosing tiles,

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/strings.h"
 #include "decompose/registry.h"
 #include "runtime/optimize.h"
 #include "runtime/placement.h"
@@ -61,9 +62,7 @@ bool Session::planned_values_differ(const std::vector<Tensor>& given) const {
   for (size_t i = 0; i < value_inputs_.size() && i < given.size(); ++i) {
     if (!value_inputs_[i]) continue;
     const Tensor& old = planned_values_[i];
-    if (!old.defined() || old.nbytes() != given[i].nbytes() ||
-        std::memcmp(old.data(), given[i].data(), old.nbytes()) != 0)
-      return true;
+    if (!old.defined() || !same_values(old, given[i])) return true;
   }
   return false;
 }
@@ -164,9 +163,7 @@ void Session::plan(const Signature& signature, const std::vector<Tensor>* values
       int id = g.add_tensor(info.dtype, signature.shapes[flat], name);
       g.tensors[id].io_index = static_cast<int>(flat);
       if (values && value_inputs_[flat]) {
-        const Tensor& v = (*values)[flat];
-        value_copies[flat] = Tensor(v.dtype(), v.shape());
-        std::memcpy(value_copies[flat].data(), v.data(), v.nbytes());
+        value_copies[flat] = deep_copy((*values)[flat]);  // strings too: the caller's buffers go away
         g.tensors[id].storage = Storage::Constant;
         g.tensors[id].constant = value_copies[flat];
       } else {
@@ -378,8 +375,12 @@ std::vector<Value> Session::run(const std::vector<Value>& inputs) {
     }
     if (offset && address[id]) address[id] = static_cast<char*>(address[id]) + offset;
   }
+  // Strings made by this run's kernels; string outputs keep it (and whatever else their
+  // handles point into) alive, so they stay valid after the next run.
+  auto strings = std::make_shared<StringArena>();
   KernelIO io;
   io.scratch = p.scratch.get();
+  io.strings = strings.get();
   const bool profile = options_.profile;
   if (profile) {
     p.op_us.resize(g.ops.size(), 0.0);
@@ -403,6 +404,21 @@ std::vector<Value> Session::run(const std::vector<Value>& inputs) {
     const AtomicTensor& t = g.tensors[p.outputs[j]];
     results[j] = Tensor(t.dtype, t.shape);
     std::memcpy(results[j].data(), address[p.outputs[j]], results[j].nbytes());
+  }
+  std::shared_ptr<void> string_owners;
+  for (Tensor& r : results) {
+    if (r.dtype() != DType::String) continue;
+    if (!string_owners) {
+      // An output string may be a run input's, a constant's (model weights, a plan-time fold's
+      // arena, a value input's copy) or this run's: the output keeps all of those alive.
+      std::vector<std::shared_ptr<void>> owners{strings, std::const_pointer_cast<Model>(model_)};
+      for (const Tensor& in : given)
+        if (in.dtype() == DType::String) owners.push_back(in.owner());
+      for (const AtomicTensor& t : g.tensors)
+        if (t.storage == Storage::Constant && t.dtype == DType::String) owners.push_back(t.constant.owner());
+      string_owners = keep_all(std::move(owners));
+    }
+    r = keep_alive(r, string_owners);
   }
   std::vector<Value> values;
   size_t first = 0;

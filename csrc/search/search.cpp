@@ -195,6 +195,10 @@ SearchResult choose_backends(const AtomicGraph& g, const std::vector<int>& outpu
   for (size_t i = 0; i < n; ++i) {
     const AtomicOp& op = g.ops[i];
     const std::string sig = op_signature(op, g);
+    // Ops on strings run on the CPU alone (device backends refuse them); measuring them would
+    // only feed them zeroed handles, which Text ops such as Parse reject.
+    bool strings = g.tensors[op.output].dtype == DType::String;
+    for (int id : op.inputs) strings = strings || (id >= 0 && g.tensors[id].dtype == DType::String);
     std::string& why = result.ops[i].candidates;
     double op_best = kInf;  // fastest measurement of this op on any backend so far
     for (size_t b = 0; b < nb; ++b) {
@@ -219,7 +223,7 @@ SearchResult choose_backends(const AtomicGraph& g, const std::vector<int>& outpu
         if (!TuneCache::get().find(key, &us)) {
           // Pruning keeps tuning short on slow devices: other variants of a backend are tried
           // only while its first is within 2x of the best backend so far for this op.
-          if (!options.tune || (algo != algos.front() && best > 2 * op_best)) continue;
+          if (!options.tune || strings || (algo != algos.front() && best > 2 * op_best)) continue;
           us = measure_op_us(be, op, g, algo, pool, 5);
           TuneCache::get().put(key, us);
         }

@@ -46,7 +46,9 @@ def main(argv: list[str]) -> int:
             outputs = run(feed)
             print(json.dumps({"ms": (time.perf_counter() - start) * 1e3}), flush=True)
         elif command == "finish":
-            np.savez(outputs_path, *[np.asarray(o) for o in outputs])
+            # string outputs as numpy str arrays: object arrays would need pickling to load back
+            np.savez(outputs_path, *[np.asarray(o).astype(str) if np.asarray(o).dtype == object else np.asarray(o)
+                                     for o in outputs])
             print(json.dumps({"peak_mib": (_status_kib("VmHWM") - baseline) / 1024}), flush=True)
             return 0
     return 1

@@ -44,13 +44,16 @@ def random_inputs(infos, seed: int = 0, sizes: dict[str, int] | None = None) -> 
     feed: dict[str, np.ndarray] = {}
     for info in infos:
         shape = tuple(d if isinstance(d, int) else sizes.get(d or "", 1) for d in info.shape or ())
-        dtype = np.dtype(info.dtype)
-        if dtype.kind == "f":
-            value = rng.standard_normal(shape).astype(dtype)
-        elif dtype.kind == "b":
+        kind = "U" if info.dtype == "string" else np.dtype(info.dtype).kind
+        if kind == "U":  # short words from a small vocabulary, as a numpy str array
+            value = np.array([f"w{v}" for v in rng.integers(0, 100, int(np.prod(shape, dtype=np.int64)))],
+                             dtype=str).reshape(shape)
+        elif kind == "f":
+            value = rng.standard_normal(shape).astype(info.dtype)
+        elif kind == "b":
             value = rng.integers(0, 2, shape).astype(bool)
         else:  # indices: keep small so that embedding lookups stay in range
-            value = rng.integers(0, 2, shape).astype(dtype)
+            value = rng.integers(0, 2, shape).astype(info.dtype)
         feed[info.name] = [value] if getattr(info, "is_sequence", False) else value
     return feed
 
@@ -132,9 +135,15 @@ def compare(onnx_path: str, engines: list[str], threads: int, runs: int = 20, wa
     for r in results:
         r.ratio = r.median_ms / base
         if "onnxruntime" in outputs and r.engine in outputs:
-            r.max_abs_diff = max(float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
-                                 for a, b in zip(outputs[r.engine], outputs["onnxruntime"], strict=False))
+            r.max_abs_diff = max(_max_abs_diff(a, b) for a, b in zip(outputs[r.engine], outputs["onnxruntime"], strict=False))
     return results
+
+
+def _max_abs_diff(a, b) -> float:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind in "OUS" or b.dtype.kind in "OUS":  # strings: equal or not
+        return 0.0 if a.shape == b.shape and a.tolist() == b.tolist() else float("inf")
+    return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)), initial=0.0))
 
 
 def markdown_table(results: list[Result]) -> str:

@@ -52,6 +52,11 @@ if _np is not None:
 
 
 def _from_engine(t: Any) -> Any:
+    if t.dtype == "string":  # numpy object array of str, as onnxruntime returns strings
+        flat = t.strings()
+        a = _np.empty(len(flat), dtype=object)
+        a[:] = flat
+        return a.reshape(t.shape)
     a = _np.asarray(t)
     name = t.dtype
     if name in _RAW and _ml is not None and hasattr(_ml, name):
@@ -182,6 +187,8 @@ class Session:
         Returns ``{output_name: value}`` in output order: an array, a list of arrays for a
         sequence output, ``None`` for an empty optional. A sequence's length and its
         elements' shapes are plan-time facts like input shapes: a change re-plans.
+        String inputs take numpy arrays of dtype object (of ``str``), ``str`` or UTF-8 ``bytes``
+        (or nested lists of ``str``); string outputs are object arrays of ``str``.
         """
         values = self._order(feed)
         buffers = [self._as_value(info, v) for info, v in zip(self.inputs, values, strict=True)]
@@ -237,7 +244,7 @@ class Session:
                 raise InputError(f"input '{info.name}': got None, but the input is not optional (expected "
                                  f"{'a list of arrays' if info.is_sequence else 'an array'})")
             return None
-        if isinstance(value, (list, tuple)):
+        if isinstance(value, (list, tuple)) and (info.is_sequence or info.dtype != "string"):
             if not info.is_sequence:
                 raise InputError(f"input '{info.name}': expected an array, got a {type(value).__name__} "
                                  f"(lists are for sequence inputs)")
@@ -249,6 +256,8 @@ class Session:
 
     @staticmethod
     def _as_buffer(info: TensorInfo, value: Any, label: str) -> Any:
+        if info.dtype == "string":
+            return _string_tensor(info, value, label)
         if _np is None or isinstance(value, Tensor):
             return value
         if not isinstance(value, _np.ndarray):
@@ -275,6 +284,41 @@ def _outputs_from_engine(value: Any) -> Any:
     if isinstance(value, list):
         return [_from_engine(t) for t in value]
     return _from_engine(value)
+
+
+def _string_tensor(info: TensorInfo, value: Any, what: str) -> Any:
+    """A string input as an engine tensor: from a numpy array of dtype object (holding str), str
+    ('U') or UTF-8 bytes ('S'), or nested lists of str; the engine checks every element."""
+    if isinstance(value, Tensor):
+        return value  # the engine checks its dtype
+    if _np is not None:
+        a = value if isinstance(value, _np.ndarray) else _np.asarray(value, dtype=object)
+        if a.dtype.kind not in "OUS":
+            raise InputError(f"{what}: expected dtype string (an array of str), got {a.dtype}")
+        return Tensor.from_strings(a.reshape(-1).tolist(), list(a.shape), what)
+    flat: list[Any] = []
+    shape: list[int] = []
+    leaf_depth: list[int] = []
+
+    def walk(v: Any, depth: int) -> None:  # nested lists without numpy (sub-interpreters)
+        if isinstance(v, (list, tuple)):
+            if leaf_depth and depth >= leaf_depth[0]:
+                raise InputError(f"{what}: nested lists of unequal depth")
+            if depth == len(shape):
+                shape.append(len(v))
+            elif shape[depth] != len(v):
+                raise InputError(f"{what}: nested lists of unequal lengths")
+            for x in v:
+                walk(x, depth + 1)
+            return
+        if not leaf_depth:
+            leaf_depth.append(depth)
+        if depth != leaf_depth[0]:
+            raise InputError(f"{what}: nested lists of unequal depth")
+        flat.append(v)
+
+    walk(value, 0)
+    return Tensor.from_strings(flat, shape, what)
 
 
 def load(
