@@ -34,6 +34,10 @@ const Shape kShapes[] = {
     {"square1024", 1024, 1024, 1024, false},
     {"square2048", 2048, 2048, 2048, false},
     {"resnet_conv_64x3136x576", 64, 3136, 576, true},
+    {"pointwise_256x3136x64", 256, 3136, 64, true},   // ResNet-50's 1x1 convs (A = weights)
+    {"pointwise_64x3136x256", 64, 3136, 256, true},
+    {"pointwise_1024x196x256", 1024, 196, 256, true},
+    {"pointwise_1280x49x320", 1280, 49, 320, true},   // MobileNetV2's last 1x1
     {"bert_linear_128x256x256", 128, 256, 256, false},
     {"bert_ffn_128x3072x768", 128, 3072, 768, false},
     {"gemv_1x1024x1024", 1, 1024, 1024, false},
