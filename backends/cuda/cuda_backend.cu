@@ -140,7 +140,7 @@ class CudaKernel : public Kernel {
   }
 
   void run(const KernelIO& io, ThreadPool& pool) override {
-    if (status_) check(cudaMemsetAsync(status_, 0, sizeof(int), stream_), "cudaMemsetAsync");
+    if (status_) check(cudaMemsetAsync(status_, 0, 2 * sizeof(int), stream_), "cudaMemsetAsync");  // word + probe's
     launch(io);
     if (!status_) return;
     int status = 0;

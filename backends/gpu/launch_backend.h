@@ -63,7 +63,7 @@ class LaunchBackend : public Backend {
   int64_t serial_steps(const AtomicOp& op, const AtomicGraph& g, const std::string& algorithm) const override {
     std::vector<Launch> launches;
     if (!plan_launches(op, g, caps_, algorithm, &launches).empty()) return 0;
-    int64_t steps = 0;
+    int64_t steps = 0;  // launches run one after another
     for (const Launch& l : launches) steps += l.steps;
     return steps;
   }

@@ -166,6 +166,7 @@ std::string plan_binary_select(const AtomicOp& op, const AtomicGraph& g, const C
     if (static_cast<int>(op.binary) > static_cast<int>(BinaryOp::PRelu))
       return std::string("Binary ") + binary_name(op.binary) + " has no device kernel";
     l = elementwise(compare ? "compare_f32" : "binary_f32", n);
+    l.steps = 2 * 6;  // two wl_bcast walks over at most 6 dimensions
     l.slots[0] = 0;
     l.slots[1] = 1;
     l.slots[2] = kOutput;
@@ -174,6 +175,7 @@ std::string plan_binary_select(const AtomicOp& op, const AtomicGraph& g, const C
     if (!caps.small_types) return "bool conditions are not supported on this device";
     if (dtype_size(y.dtype) != 4) return "Select of non-4-byte elements";
     l = elementwise("select_4", n);
+    l.steps = 3 * 6;
     l.slots[0] = 0;
     l.slots[1] = 1;
     l.slots[2] = 2;
@@ -194,6 +196,7 @@ std::string plan_reduce(const AtomicOp& op, const AtomicGraph& g, std::vector<La
   l.slots[1] = kOutput;
   l.params = {static_cast<int32_t>(op.outer), static_cast<int32_t>(op.reduce_size), static_cast<int32_t>(op.inner),
               static_cast<int32_t>(op.reduce), op.select_last_index ? 1 : 0};
+  l.steps = (op.reduce == ReduceOp::LogSumExp ? 2 : 1) * op.reduce_size;
   out->push_back(l);
   return "";
 }
@@ -227,6 +230,8 @@ std::string plan_matmul(const AtomicOp& op, const AtomicGraph& g, const std::str
   for (size_t d = 0; d < 4; ++d) l.params.push_back(d < op.batch_shape.size() ? static_cast<int32_t>(op.batch_shape[d]) : 1);
   for (const auto* s : {&op.a_batch_strides, &op.b_batch_strides})
     for (size_t d = 0; d < 4; ++d) l.params.push_back(d < s->size() ? static_cast<int32_t>((*s)[d]) : 0);
+  // the K loop, the batch walks, and gemm-t4's store loops (its fixed 4-wide loops unroll)
+  l.steps = op.K + 2 * 4 + (tile4 ? 4 + 16 : 0);
   out->push_back(l);
   return "";
 }
@@ -252,6 +257,8 @@ std::string plan_conv(const AtomicOp& op, const AtomicGraph& g, const std::strin
     l.params.push_back(static_cast<int32_t>(v));
   l.params.insert(l.params.end(), {static_cast<int32_t>(op.activation), bits(op.alpha), bits(op.beta),
                                    l.slots[2] != kUnused ? 1 : 0, l.slots[3] != kUnused ? 1 : 0});
+  const int64_t cin_g = op.c / op.group;
+  l.steps = cin_g * op.kernel_h * (op.kernel_w + 1) + cin_g;
   out->push_back(l);
   return "";
 }
@@ -270,6 +277,7 @@ std::string plan_pool(const AtomicOp& op, const AtomicGraph& g, std::vector<Laun
     l.params.push_back(static_cast<int32_t>(v));
   l.params.push_back(op.max_pool ? 1 : 0);
   l.params.push_back(op.count_include_pad ? 1 : 0);
+  l.steps = op.kernel_h * (op.kernel_w + 1);
   out->push_back(l);
   return "";
 }
@@ -418,9 +426,17 @@ std::string plan_scatter(const AtomicOp& op, const AtomicGraph& g, const Capabil
   l.slots[5] = kStatus;
   l.params = {static_cast<int32_t>(inner), static_cast<int32_t>(count), static_cast<int32_t>(q), static_cast<int32_t>(op.binary)};
   for (int64_t dim : op.scatter_dims) l.params.push_back(static_cast<int32_t>(dim));
-  l.steps = count * q;
+  l.steps = count * (q + 1);
   out->push_back(l);
   return "";
+}
+
+// Comparisons a TopK kernel makes in all (select: k scans of each column; rank: every element
+// against its column, at worst). Past kMaxTopKWork a sort on the CPU wins by far: the variant
+// is refused (and with both refused the op stays on the CPU).
+constexpr int64_t kMaxTopKWork = int64_t{1} << 31;
+int64_t topk_work(const AtomicOp& op, bool rank) {
+  return op.outer * op.inner * op.reduce_size * (rank ? op.reduce_size : op.k);
 }
 
 // TopK's comparisons run on float32 and int32 (the types the device compares exactly).
@@ -431,6 +447,8 @@ std::string plan_topk(const AtomicOp& op, const AtomicGraph& g, const std::strin
   if (op.reduce_size < 1 || op.k < 0 || op.k > op.reduce_size) return "TopK with k outside [0, axis length]";
   const int64_t cols = op.outer * op.inner;
   bool rank = starts_with(algorithm, "topk-rank");
+  if (topk_work(op, rank) > kMaxTopKWork)
+    return "TopK of " + std::to_string(op.k) + " in " + std::to_string(op.reduce_size) + " too large for the per-column kernels";
   Launch l;
   l.entry = (rank ? "topk_rank_" : "topk_select_") + type;
   l.global[0] = rank ? cols * op.reduce_size : cols;
@@ -439,7 +457,7 @@ std::string plan_topk(const AtomicOp& op, const AtomicGraph& g, const std::strin
   l.slots[1] = kOutput;
   l.params = {static_cast<int32_t>(op.outer), static_cast<int32_t>(op.reduce_size), static_cast<int32_t>(op.inner),
               static_cast<int32_t>(op.k), op.largest ? 1 : 0};
-  l.steps = rank ? op.reduce_size : op.k * op.reduce_size;
+  l.steps = rank ? op.reduce_size : op.k * (op.reduce_size + 1);
   if (op.k == 0) return "";  // an empty output: nothing to launch
   out->push_back(l);
   return "";
@@ -469,7 +487,7 @@ std::string plan_fused(const AtomicOp& op, const AtomicGraph& g, const std::stri
     l.slots[3] = kOutput;
     l.params.insert(l.params.end(), {bits(op.alpha), l.slots[1] != kUnused ? 1 : 0, l.slots[2] != kUnused ? 1 : 0});
   }
-  l.steps = 3 * (wg ? (op.reduce_size + 63) / 64 + 6 : op.reduce_size);
+  l.steps = wg ? 3 * ((op.reduce_size + 63) / 64) + 2 * 6 : 3 * op.reduce_size;
   if (op.outer > 0) out->push_back(l);
   return "";
 }
@@ -501,15 +519,19 @@ std::string plan_random(const AtomicOp& op, const AtomicGraph& g, const Capabili
   l.slots[1] = kOutput;
   l.slots[5] = kStatus;
   l.params = {static_cast<int32_t>(n), static_cast<int32_t>(static_cast<uint32_t>(op.seed)), in_code, out_code};
-  l.steps = n;
+  // The MT19937 loops: seeding, two draws and a share of a twist per element. llvmpipe counted
+  // about 9 iterations per element (measured: its limit cut the stream at element 7178), so
+  // the bound is 12; the kernel also probes the limit (WL_LOOP_PROBE) in case that is short.
+  l.steps = 624 + 12 * n;
   out->push_back(l);
   return "";
 }
 
-}  // namespace
+std::string plan_variant(const AtomicOp& op, const AtomicGraph& g, const Capabilities& caps, const std::string& algorithm,
+                         std::vector<Launch>* out);
 
-std::vector<std::string> algorithms(const AtomicOp& op, const AtomicGraph& g, const Capabilities& caps) {
-  (void)g;
+// The variants of `op`, best guess first, before checking that the device can run them.
+std::vector<std::string> candidates(const AtomicOp& op, const Capabilities& caps) {
   std::vector<std::string> out;
   if (op.kind == AtomicKind::MatMul) {
     // Tiled first when the product is big enough to fill the 4x4 tiles.
@@ -542,6 +564,21 @@ std::vector<std::string> algorithms(const AtomicOp& op, const AtomicGraph& g, co
   return out;
 }
 
+}  // namespace
+
+// The candidates the device can run (a variant may be refused: too much work for TopK, too
+// many loop iterations for llvmpipe), or the first candidate when none can (plan_launches then
+// gives the reason).
+std::vector<std::string> algorithms(const AtomicOp& op, const AtomicGraph& g, const Capabilities& caps) {
+  std::vector<std::string> all = candidates(op, caps), out;
+  if (all.size() == 1) return all;
+  std::vector<Launch> launches;
+  for (const std::string& a : all)
+    if (plan_variant(op, g, caps, a, &launches).empty()) out.push_back(a);
+  if (out.empty()) out.push_back(all.front());
+  return out;
+}
+
 bool checked(const std::vector<Launch>& launches) {
   for (const Launch& l : launches)
     for (int s : l.slots)
@@ -549,11 +586,25 @@ bool checked(const std::vector<Launch>& launches) {
   return false;
 }
 
-std::string plan_launches(const AtomicOp& op, const AtomicGraph& g, const Capabilities& caps, const std::string& algorithm_in,
+std::string plan_launches(const AtomicOp& op, const AtomicGraph& g, const Capabilities& caps, const std::string& algorithm,
                           std::vector<Launch>* out) {
+  if (!algorithm.empty()) return plan_variant(op, g, caps, algorithm, out);
+  // The first variant the device can run, else every variant's reason.
+  std::string reasons;
+  for (const std::string& a : candidates(op, caps)) {
+    std::string why = plan_variant(op, g, caps, a, out);
+    if (why.empty()) return "";
+    reasons += (reasons.empty() ? "" : "; ") + (a.empty() ? why : a + ": " + why);
+  }
+  return reasons;
+}
+
+namespace {
+
+std::string plan_variant(const AtomicOp& op, const AtomicGraph& g, const Capabilities& caps, const std::string& algorithm,
+                         std::vector<Launch>* out) {
   out->clear();
   if (!small_enough(op, g)) return "tensors beyond 2^31 elements";
-  std::string algorithm = algorithm_in.empty() ? algorithms(op, g, caps).front() : algorithm_in;
   std::string why;
   switch (op.kind) {
     case AtomicKind::Raster: why = plan_raster(op, g, caps, out); break;
@@ -585,13 +636,19 @@ std::string plan_launches(const AtomicOp& op, const AtomicGraph& g, const Capabi
     default:  // a kind added to atomic.h without device kernels stays on the CPU
       return std::string(atomic_kind_name(op.kind)) + " has no device kernel";
   }
-  for (Launch& l : *out)
+  for (Launch& l : *out) {
     for (int d = 0; d < 3; ++d) {
       if (l.local[d] < 1) l.local[d] = 1;
-      if (l.global[d] > kMaxIndex) return "a grid too large for 32-bit indexing";
+      if (l.global[d] > kMaxIndex && why.empty()) why = "a grid too large for 32-bit indexing";
     }
+    if (caps.max_loop_steps > 0 && l.steps > caps.max_loop_steps && why.empty())
+      why = "kernel loops of " + std::to_string(l.steps) + " iterations (this device cuts loops at " +
+            std::to_string(caps.max_loop_steps) + ")";
+  }
   if (!why.empty()) out->clear();
   return why;
 }
+
+}  // namespace
 
 }  // namespace walle::gpu

@@ -29,8 +29,9 @@ struct Launch {
   int local[3] = {64, 1, 1};         // work-group size (rounded into the grid by the backend)
   int slots[kSlots] = {kUnused, kUnused, kUnused, kUnused, kUnused, kUnused};  // input index, kOutput or kStatus
   std::vector<int32_t> params;
-  // Sequential steps one work item takes (its loop length): what a launch costs beyond its
-  // bandwidth when little of it runs in parallel (serial Scatter, Random, TopK, row kernels).
+  // Loop iterations one work item runs, all its loops together (an upper bound): the latency
+  // of the serial kernels (Scatter with run-time tuples, Random, TopK, row kernels) for the
+  // search, and what Capabilities::max_loop_steps is checked against.
   int64_t steps = 1;
 };
 
@@ -39,6 +40,10 @@ struct Capabilities {
   bool small_types = true;  // 1- and 2-byte elements (bool, uint8, float16 moves); not in our GLSL
   bool float64 = false;     // double arithmetic (Random's draws); OpenCL cl_khr_fp64, Vulkan shaderFloat64
   int max_work_group = 256;
+  // Loop iterations a work item may run in all before the device cuts its loops short (0 = no
+  // limit). llvmpipe (lavapipe) ends every loop of an invocation once 65535 iterations of all
+  // its loops together have run, silently: kernels that could get there stay on the CPU.
+  int64_t max_loop_steps = 0;
 };
 
 // True when a launch of `launches` binds kStatus (the plan must be checked after it runs).

@@ -138,10 +138,10 @@ class OpenClKernel : public Kernel {
  private:
   // Enqueues the launches; returns the status word of a checked plan (0 for unchecked ones).
   cl_int enqueue(const KernelIO& io) {
-    static const cl_int kZero = 0;
+    static const cl_int kZero[2] = {0, 0};  // the status word and WL_LOOP_PROBE's
     std::lock_guard<std::mutex> lock(dev_.queue_mutex);
     if (status_)
-      check(dev_.cl->clEnqueueWriteBuffer(dev_.queue, status_, CL_FALSE, 0, sizeof(kZero), &kZero, 0, nullptr, nullptr),
+      check(dev_.cl->clEnqueueWriteBuffer(dev_.queue, status_, CL_FALSE, 0, sizeof(kZero), kZero, 0, nullptr, nullptr),
             "clEnqueueWriteBuffer");
     for (size_t i = 0; i < launches_.size(); ++i) {
       const gpu::Launch& l = launches_[i];

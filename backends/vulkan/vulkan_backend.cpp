@@ -93,6 +93,9 @@ struct Device {
     vk->vkGetPhysicalDeviceProperties(physical, &props);
     name = props.deviceName;
     caps.small_types = false;  // our GLSL addresses 32-bit words only
+    // llvmpipe's shader compiler (gallivm) gives every invocation 65535 loop iterations in all
+    // and then ends its loops without a word; a margin for the planner's counts.
+    if (name.find("llvmpipe") != std::string::npos) caps.max_loop_steps = 60000;
     caps.max_work_group = static_cast<int>(std::min<uint32_t>(props.limits.maxComputeWorkGroupInvocations, 1024));
     uint32_t nq = 0;
     vk->vkGetPhysicalDeviceQueueFamilyProperties(physical, &nq, nullptr);
@@ -322,7 +325,7 @@ class VulkanKernel : public Kernel {
     // A command buffer may sit in a batch once (no SIMULTANEOUS_USE): a second run drains first.
     if (std::find(dev_.pending.begin(), dev_.pending.end(), commands_) != dev_.pending.end()) dev_.flush_locked();
     // Nothing queued uses the status word here: a checked plan never stays in a batch.
-    if (rerun_) std::memset(status_.mapped, 0, sizeof(int32_t));
+    if (rerun_) std::memset(status_.mapped, 0, 2 * sizeof(int32_t));  // the word and WL_LOOP_PROBE's
     dev_.pending.push_back(commands_);
     if (!rerun_) return 0;
     dev_.flush_locked();

@@ -1,5 +1,6 @@
 #include "search/search.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -216,8 +217,9 @@ SearchResult choose_backends(const AtomicGraph& g, const std::vector<int>& outpu
       }
       if (options.fixed_backend >= 0 && b != 0 && static_cast<int>(b) != options.fixed_backend) continue;
       std::vector<std::string> algos = be.algorithms(op, g);
-      const int64_t serial = be.serial_steps(op, g, algos.front());
-      estimate[i][b] = estimate_us(p.calib[b], op, g) + (serial > 1 ? kSerialStepUs * static_cast<double>(serial) : 0.0);
+      // a kernel is no faster than one work item's loop (Backend::serial_steps)
+      estimate[i][b] = std::max(estimate_us(p.calib[b], op, g),
+                                kSerialStepUs * static_cast<double>(be.serial_steps(op, g, algos.front())));
       algorithm[i][b] = algos.front();
       p.cost[i][b] = estimate[i][b];
       std::string detail = "est " + fmt_us(estimate[i][b]);

@@ -207,6 +207,32 @@ def test_topk(dtype, shape, axis, k, largest, backend, tmp_path):
     assert all(r["algorithm"] == ("topk-select" if k <= 8 else "topk-rank") for r in rows_of(plan, "TopK"))
 
 
+def loop_limited(backend: str) -> bool:
+    """True for lavapipe (llvmpipe), whose shaders stop looping after 65535 iterations."""
+    info = {str(b): b for b in walle.backends()}
+    return backend == "vulkan" and "llvmpipe" in info["vulkan"].device
+
+
+@pytest.mark.parametrize("backend", DEVICE_BACKENDS)
+def test_topk_long_rows(backend, tmp_path):
+    """Long rows: k = 20 of 50000 would be 2.5e9 comparisons for topk-rank, so topk-select
+    runs (1e6; beyond llvmpipe's loop limit, so CPU there); k = 40000 of 70000 is too much
+    for either kernel and stays on the CPU."""
+    x = rng.standard_normal((2, 50000)).astype(np.float32)
+    model, feed = one_node("TopK", [("x", x, False), ("k", np.array([20], np.int64), True)], n_out=2, opset=11)
+    want, got, plan = cpu_and_device(model, feed, backend, tmp_path)
+    assert_same(got, want)
+    if loop_limited(backend):
+        assert_falls_back(plan, "TopK", backend, "this device cuts loops")
+    else:
+        assert [(r["backend"], r["algorithm"]) for r in rows_of(plan, "TopK")] == [(backend, "topk-select")]
+    x = rng.standard_normal((1, 70000)).astype(np.float32)
+    model, feed = one_node("TopK", [("x", x, False), ("k", np.array([40000], np.int64), True)], n_out=2, opset=11)
+    want, got, plan = cpu_and_device(model, feed, backend, tmp_path)
+    assert_same(got, want)
+    assert_falls_back(plan, "TopK", backend, "too large for the per-column kernels")
+
+
 @pytest.mark.parametrize("backend", DEVICE_BACKENDS)
 def test_topk_int64_falls_back(backend, tmp_path):
     x = rng.integers(0, 5, (3, 8)).astype(np.int64)
@@ -320,3 +346,39 @@ def test_fused_needs_float32(backend, tmp_path):
     want, got, plan = cpu_and_device(model, feed, backend, tmp_path)
     np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
     assert not [r for r in plan if r["op"] == "Fused"]
+
+
+# --- Loop limits (lavapipe) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", DEVICE_BACKENDS)
+def test_long_loops_never_run_short(backend, tmp_path):
+    """llvmpipe ends a shader's loops after 65535 iterations in all, silently. A 100000-long
+    reduction, a 20000-draw Bernoulli stream and a softmax over rows of 30000 are either run
+    where the device can (softmax: a work-group per row) or left to the CPU, and are right."""
+    x = np.ones((2, 100000), np.float32)
+    model, feed = one_node("ReduceSum", [("x", x, False), ("a", np.array([1], np.int64), True)], keepdims=0)
+    want, got, plan = cpu_and_device(model, feed, backend, tmp_path)
+    assert_same(got, want)
+    assert (got[0] == 100000).all()
+    if loop_limited(backend):
+        assert_falls_back(plan, "Reduce", backend, "this device cuts loops")
+    else:
+        assert_on_device(plan, "Reduce", backend)
+
+    p = rng.random(20000)
+    model, feed = one_node("Bernoulli", [("p", p, False)], opset=22, seed=2.0)
+    want, got, plan = cpu_and_device(model, feed, backend, tmp_path)
+    assert_same(got, want)
+    if loop_limited(backend):
+        assert_falls_back(plan, "Random", backend, "this device cuts loops")
+    else:
+        assert_on_device(plan, "Random", backend)
+
+    x = rng.standard_normal((300, 30000)).astype(np.float32)
+    model, feed = one_node("Softmax", [("x", x, False)], opset=17, axis=-1)
+    want, got, plan = cpu_and_device(model, feed, backend, tmp_path)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-7)
+    assert_on_device(plan, "Fused", backend)
+    if loop_limited(backend):  # 3 x 30000 iterations per row: the row variant is refused
+        assert [r["algorithm"] for r in rows_of(plan, "Fused")] == ["fused-wg64"]
