@@ -35,7 +35,17 @@ KernelFn kernel_by_name(const std::string& entry) {
       {"select_4", wl_select_4}, {"reduce_f32", wl_reduce_f32}, {"argreduce_f32", wl_argreduce_f32},
       {"matmul_f32", wl_matmul_f32}, {"matmul_f32_t4", wl_matmul_f32_t4}, {"conv_f32", wl_conv_f32},
       {"conv_f32_oc4", wl_conv_f32_oc4}, {"pool_f32", wl_pool_f32}, {"gather_4", wl_gather_4},
-      {"gather_8", wl_gather_8}, {"cast", wl_cast}};
+      {"gather_8", wl_gather_8}, {"cast", wl_cast},
+      {"scatter_serial_1", wl_scatter_serial_1}, {"scatter_serial_2", wl_scatter_serial_2},
+      {"scatter_serial_4", wl_scatter_serial_4}, {"scatter_serial_8", wl_scatter_serial_8},
+      {"scatter_serial_f32", wl_scatter_serial_f32}, {"scatter_serial_i32", wl_scatter_serial_i32},
+      {"scatter_rows_1", wl_scatter_rows_1}, {"scatter_rows_2", wl_scatter_rows_2}, {"scatter_rows_4", wl_scatter_rows_4},
+      {"scatter_rows_8", wl_scatter_rows_8}, {"scatter_groups_f32", wl_scatter_groups_f32},
+      {"scatter_groups_i32", wl_scatter_groups_i32}, {"topk_select_f32", wl_topk_select_f32},
+      {"topk_select_i32", wl_topk_select_i32}, {"topk_rank_f32", wl_topk_rank_f32}, {"topk_rank_i32", wl_topk_rank_i32},
+      {"softmax_f32_row", wl_softmax_f32_row}, {"softmax_f32_wg", wl_softmax_f32_wg},
+      {"layernorm_f32_row", wl_layernorm_f32_row}, {"layernorm_f32_wg", wl_layernorm_f32_wg},
+      {"random_bernoulli", wl_random_bernoulli}};
   auto it = table.find(entry);
   if (it == table.end()) throw Error(ErrorKind::Backend, "CUDA: no kernel " + entry);
   return it->second;
@@ -99,6 +109,7 @@ Device& device() {
     auto* d = new Device();  // never freed: the runtime tears itself down at exit
     d->name = prop.name;
     d->caps.small_types = true;
+    d->caps.float64 = true;  // every CUDA GPU has double arithmetic
     d->caps.max_work_group = prop.maxThreadsPerBlock;
     dev = d;
   });
@@ -108,8 +119,10 @@ Device& device() {
 
 class CudaKernel : public Kernel {
  public:
-  CudaKernel(Device& dev, cudaStream_t stream, std::vector<gpu::Launch> launches, std::string name)
-      : dev_(dev), stream_(stream), launches_(std::move(launches)), name_(std::move(name)) {
+  CudaKernel(Device& dev, cudaStream_t stream, std::vector<gpu::Launch> launches, std::string name,
+             std::unique_ptr<gpu::HostRerun> rerun)
+      : dev_(dev), stream_(stream), launches_(std::move(launches)), name_(std::move(name)), rerun_(std::move(rerun)) {
+    if (rerun_) status_ = dev_.pool.get(64);
     for (const gpu::Launch& l : launches_) {
       size_t bytes = std::max<size_t>(4, l.params.size() * 4);
       void* p = dev_.pool.get(bytes);
@@ -120,15 +133,41 @@ class CudaKernel : public Kernel {
   }
   ~CudaKernel() override {
     for (auto& [p, bytes] : params_) dev_.pool.put(p, bytes);
+    if (status_) {
+      cudaStreamSynchronize(stream_);  // no queued launch may still write it
+      dev_.pool.put(status_, 64);
+    }
   }
 
-  void run(const KernelIO& io, ThreadPool&) override {
+  void run(const KernelIO& io, ThreadPool& pool) override {
+    if (status_) check(cudaMemsetAsync(status_, 0, 2 * sizeof(int), stream_), "cudaMemsetAsync");  // word + probe's
+    launch(io);
+    if (!status_) return;
+    int status = 0;
+    check(cudaMemcpyAsync(&status, status_, sizeof(status), cudaMemcpyDeviceToHost, stream_), "cudaMemcpyAsync");
+    check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+    if (status == 0) return;
+    // The device met a case it must not decide (launch_plan.h, kStatus): the CPU decides.
+    cudaStream_t stream = stream_;
+    auto copy = [stream](void* d, const void* s, size_t n, cudaMemcpyKind kind) {
+      if (!n) return;
+      check(cudaMemcpyAsync(d, s, n, kind, stream), "cudaMemcpyAsync");
+      check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+    };
+    rerun_->run(io, pool, [&](void* d, const void* s, size_t n) { copy(d, s, n, cudaMemcpyDeviceToHost); },
+                [&](void* d, const void* s, size_t n) { copy(d, s, n, cudaMemcpyHostToDevice); });
+  }
+  std::string name() const override { return name_; }
+
+ private:
+  void launch(const KernelIO& io) {
     for (size_t i = 0; i < launches_.size(); ++i) {
       const gpu::Launch& l = launches_[i];
       uchar* slots[gpu::kSlots];
       int offsets[gpu::kSlots] = {0};
       for (int s = 0; s < gpu::kSlots; ++s) {
         const void* a = l.slots[s] == gpu::kOutput ? io.output : (l.slots[s] >= 0 ? io.inputs[l.slots[s]] : nullptr);
+        if (l.slots[s] == gpu::kStatus) a = status_;
         slots[s] = static_cast<uchar*>(const_cast<void*>(a));
       }
       const int* prm = static_cast<const int*>(params_[i].first);
@@ -146,15 +185,15 @@ class CudaKernel : public Kernel {
       check(cudaLaunchKernel(reinterpret_cast<const void*>(fns_[i]), grid, block, args, 0, stream_), "cudaLaunchKernel");
     }
   }
-  std::string name() const override { return name_; }
 
- private:
   Device& dev_;
   cudaStream_t stream_;
   std::vector<gpu::Launch> launches_;
   std::vector<std::pair<void*, size_t>> params_;
   std::vector<KernelFn> fns_;
   std::string name_;
+  std::unique_ptr<gpu::HostRerun> rerun_;
+  void* status_ = nullptr;  // the status word of a checked plan
 };
 
 class CudaBackend : public gpu::LaunchBackend {
@@ -165,8 +204,9 @@ class CudaBackend : public gpu::LaunchBackend {
   ~CudaBackend() override { cudaStreamDestroy(stream_); }
 
  protected:
-  std::unique_ptr<Kernel> make_kernel(std::vector<gpu::Launch> launches, std::string label) const override {
-    return std::make_unique<CudaKernel>(dev_, stream_, std::move(launches), std::move(label));
+  std::unique_ptr<Kernel> make_kernel(std::vector<gpu::Launch> launches, std::string label,
+                                      std::unique_ptr<gpu::HostRerun> rerun) const override {
+    return std::make_unique<CudaKernel>(dev_, stream_, std::move(launches), std::move(label), std::move(rerun));
   }
 
  public:

@@ -24,6 +24,14 @@ typedef unsigned int uint;
 #define COPY8(dk, di, sk, si) U64(dk, di) = U64(sk, si)
 #define LD_I64(k, i) ((int)WL_PTR(long long, k)[i])
 #define ST_I64(k, i, v) WL_PTR(long long, k)[i] = (long long)(v)
+#define HI_I64(k, i) ((int)(WL_PTR(long long, k)[i] >> 32))
+#define LID0 ((int)threadIdx.x)
+#define GRP0 ((int)blockIdx.x)
+#define WL_BARRIER __syncthreads()
+#define WL_SHARED_DECL(T, name, n)
+#define WL_SHARED(T, name, n) __shared__ T name[n];
+#define WL_HAS_F64
+#define LD_F64(k, i) WL_PTR(double, k)[i]
 #define P(j) wl_prm[j]
 #define PF(j) __int_as_float(wl_prm[j])
 #define CAST(T, x) ((T)(x))
@@ -55,3 +63,24 @@ typedef unsigned int uint;
 #define WL_WANT_gather_4
 #define WL_WANT_gather_8
 #define WL_WANT_cast
+#define WL_WANT_scatter_serial_1
+#define WL_WANT_scatter_serial_2
+#define WL_WANT_scatter_serial_4
+#define WL_WANT_scatter_serial_8
+#define WL_WANT_scatter_serial_f32
+#define WL_WANT_scatter_serial_i32
+#define WL_WANT_scatter_rows_1
+#define WL_WANT_scatter_rows_2
+#define WL_WANT_scatter_rows_4
+#define WL_WANT_scatter_rows_8
+#define WL_WANT_scatter_groups_f32
+#define WL_WANT_scatter_groups_i32
+#define WL_WANT_topk_select_f32
+#define WL_WANT_topk_select_i32
+#define WL_WANT_topk_rank_f32
+#define WL_WANT_topk_rank_i32
+#define WL_WANT_softmax_f32_row
+#define WL_WANT_softmax_f32_wg
+#define WL_WANT_layernorm_f32_row
+#define WL_WANT_layernorm_f32_wg
+#define WL_WANT_random_bernoulli

@@ -7,7 +7,7 @@
 #   WALLE_CUDA:   nvcc (CMAKE_CUDA_COMPILER); links the static CUDA runtime.
 set(GPU_DIR ${CMAKE_CURRENT_SOURCE_DIR}/backends/gpu)
 set(GPU_GEN_DIR ${CMAKE_CURRENT_BINARY_DIR}/generated/gpu)
-set(WALLE_GPU_SOURCES ${GPU_DIR}/launch_plan.cpp ${GPU_DIR}/address_map.cpp)
+set(WALLE_GPU_SOURCES ${GPU_DIR}/launch_plan.cpp ${GPU_DIR}/launch_backend.cpp ${GPU_DIR}/address_map.cpp)
 set(WALLE_GPU_DEFINITIONS "")
 set(WALLE_GPU_LIBS ${CMAKE_DL_LIBS})
 

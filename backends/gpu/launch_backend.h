@@ -2,6 +2,7 @@
 // the kernels' launches all come from the launch planner (launch_plan.h); a backend adds only
 // its memory, copies and how it turns launches into a kernel.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -11,6 +12,24 @@
 #include "runtime/backend.h"
 
 namespace walle::gpu {
+
+// The CPU reference kernel of an op whose device plan is checked (launch_plan.h, kStatus):
+// when the device sets the status word, the backend's kernel calls run() with its own copies,
+// and the op's output is what the CPU computes from the same operands (or the CPU's error).
+class HostRerun {
+ public:
+  using Copy = std::function<void(void* dst, const void* src, size_t bytes)>;
+  HostRerun(const AtomicOp& op, const AtomicGraph& g);
+  // copy_out: device -> host, copy_in: host -> device (the backend's copies, safe to call
+  // from its kernel's run() once that has released its queue).
+  void run(const KernelIO& io, ThreadPool& pool, const Copy& copy_out, const Copy& copy_in) const;
+
+ private:
+  std::shared_ptr<Backend> cpu_;
+  std::unique_ptr<Kernel> kernel_;
+  std::vector<size_t> in_bytes_;
+  size_t out_bytes_ = 0;
+};
 
 class LaunchBackend : public Backend {
  public:
@@ -37,12 +56,23 @@ class LaunchBackend : public Backend {
     if (!why.empty()) throw Error(ErrorKind::Unsupported, op.origin + ": the " + name_ + " backend cannot run this op: " + why);
     std::string label = label_ + "-" + atomic_kind_name(op.kind);
     if (!algorithm.empty()) label += "-" + algorithm;
-    else if (!launches.empty()) label = label_ + "-" + launches.front().entry;
-    return make_kernel(std::move(launches), std::move(label));
+    else if (!launches.empty()) label = label_ + "-" + launches.back().entry;
+    std::unique_ptr<HostRerun> rerun = checked(launches) ? std::make_unique<HostRerun>(op, g) : nullptr;
+    return make_kernel(std::move(launches), std::move(label), std::move(rerun));
+  }
+  int64_t serial_steps(const AtomicOp& op, const AtomicGraph& g, const std::string& algorithm) const override {
+    std::vector<Launch> launches;
+    if (!plan_launches(op, g, caps_, algorithm, &launches).empty()) return 0;
+    int64_t steps = 0;  // launches run one after another
+    for (const Launch& l : launches) steps += l.steps;
+    return steps;
   }
 
  protected:
-  virtual std::unique_ptr<Kernel> make_kernel(std::vector<Launch> launches, std::string label) const = 0;
+  // `rerun` is set when the launches bind kStatus: the kernel must then zero the status word
+  // before its launches, read it after, and call rerun->run() when it is not zero.
+  virtual std::unique_ptr<Kernel> make_kernel(std::vector<Launch> launches, std::string label,
+                                              std::unique_ptr<HostRerun> rerun) const = 0;
 
  private:
   std::string name_, label_, device_name_;

@@ -61,6 +61,8 @@ struct Device {
     cl->clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof(max_wg), &max_wg, nullptr);
     caps.max_work_group = static_cast<int>(std::min<size_t>(max_wg, 1024));
     caps.small_types = true;
+    cl_device_fp_config fp64 = 0;  // nonzero exactly when the device has cl_khr_fp64 (prelude.cl)
+    caps.float64 = cl->clGetDeviceInfo(device, CL_DEVICE_DOUBLE_FP_CONFIG, sizeof(fp64), &fp64, nullptr) == CL_SUCCESS && fp64 != 0;
     context = cl->clCreateContext(nullptr, 1, &device, nullptr, nullptr, &rc);
     check(rc, "clCreateContext");
     queue = cl->clCreateCommandQueue(context, device, 0, &rc);
@@ -77,6 +79,22 @@ struct Device {
     dummy = cl->clCreateBuffer(context, CL_MEM_READ_WRITE, 64, nullptr, &rc);
     check(rc, "clCreateBuffer");
   }
+
+  // Blocking copies between host memory and a device address (after all queued work).
+  void write(void* dst, const void* src, size_t bytes) {
+    if (!bytes) return;
+    auto [mem, offset] = addresses.resolve(dst);
+    std::lock_guard<std::mutex> lock(queue_mutex);
+    check(cl->clEnqueueWriteBuffer(queue, static_cast<cl_mem>(mem), CL_TRUE, offset, bytes, src, 0, nullptr, nullptr),
+          "clEnqueueWriteBuffer");
+  }
+  void read(void* dst, const void* src, size_t bytes) {
+    if (!bytes) return;
+    auto [mem, offset] = addresses.resolve(src);
+    std::lock_guard<std::mutex> lock(queue_mutex);
+    check(cl->clEnqueueReadBuffer(queue, static_cast<cl_mem>(mem), CL_TRUE, offset, bytes, dst, 0, nullptr, nullptr),
+          "clEnqueueReadBuffer");
+  }
 };
 
 // The device, or the reason there is none (computed once per process).
@@ -84,9 +102,13 @@ Device& device() { return gpu::open_device_once<Device>(); }
 
 class OpenClKernel : public Kernel {
  public:
-  OpenClKernel(Device& dev, std::vector<gpu::Launch> launches, std::string name)
-      : dev_(dev), launches_(std::move(launches)), name_(std::move(name)) {
+  OpenClKernel(Device& dev, std::vector<gpu::Launch> launches, std::string name, std::unique_ptr<gpu::HostRerun> rerun)
+      : dev_(dev), launches_(std::move(launches)), name_(std::move(name)), rerun_(std::move(rerun)) {
     cl_int rc;
+    if (rerun_) {
+      status_ = dev_.cl->clCreateBuffer(dev_.context, CL_MEM_READ_WRITE, 64, nullptr, &rc);
+      check(rc, "clCreateBuffer");
+    }
     for (const gpu::Launch& l : launches_) {
       kernels_.push_back(dev_.cl->clCreateKernel(dev_.program, l.entry.c_str(), &rc));
       check(rc, "clCreateKernel");
@@ -101,15 +123,31 @@ class OpenClKernel : public Kernel {
   ~OpenClKernel() override {
     for (cl_kernel k : kernels_) dev_.cl->clReleaseKernel(k);
     for (cl_mem m : params_) dev_.cl->clReleaseMemObject(m);
+    if (status_) dev_.cl->clReleaseMemObject(status_);
   }
 
-  void run(const KernelIO& io, ThreadPool&) override {
+  void run(const KernelIO& io, ThreadPool& pool) override {
+    if (enqueue(io) == 0) return;
+    // The device met a case it must not decide (launch_plan.h, kStatus): the CPU decides.
+    Device* dev = &dev_;
+    rerun_->run(io, pool, [dev](void* d, const void* s, size_t n) { dev->read(d, s, n); },
+                [dev](void* d, const void* s, size_t n) { dev->write(d, s, n); });
+  }
+  std::string name() const override { return name_; }
+
+ private:
+  // Enqueues the launches; returns the status word of a checked plan (0 for unchecked ones).
+  cl_int enqueue(const KernelIO& io) {
+    static const cl_int kZero[2] = {0, 0};  // the status word and WL_LOOP_PROBE's
     std::lock_guard<std::mutex> lock(dev_.queue_mutex);
+    if (status_)
+      check(dev_.cl->clEnqueueWriteBuffer(dev_.queue, status_, CL_FALSE, 0, sizeof(kZero), kZero, 0, nullptr, nullptr),
+            "clEnqueueWriteBuffer");
     for (size_t i = 0; i < launches_.size(); ++i) {
       const gpu::Launch& l = launches_[i];
       cl_kernel k = kernels_[i];
       for (int s = 0; s < gpu::kSlots; ++s) {
-        cl_mem mem = dev_.dummy;
+        cl_mem mem = l.slots[s] == gpu::kStatus ? status_ : dev_.dummy;
         cl_int offset = 0;
         const void* address = l.slots[s] == gpu::kOutput ? io.output : (l.slots[s] >= 0 ? io.inputs[l.slots[s]] : nullptr);
         if (address) {
@@ -136,15 +174,20 @@ class OpenClKernel : public Kernel {
       check(dev_.cl->clEnqueueNDRangeKernel(dev_.queue, k, 3, nullptr, global, local, 0, nullptr, nullptr),
             "clEnqueueNDRangeKernel");
     }
+    cl_int status = 0;
+    if (status_)
+      check(dev_.cl->clEnqueueReadBuffer(dev_.queue, status_, CL_TRUE, 0, sizeof(status), &status, 0, nullptr, nullptr),
+            "clEnqueueReadBuffer");
+    return status;
   }
-  std::string name() const override { return name_; }
 
- private:
   Device& dev_;
   std::vector<gpu::Launch> launches_;
   std::vector<cl_kernel> kernels_;
   std::vector<cl_mem> params_;
   std::string name_;
+  std::unique_ptr<gpu::HostRerun> rerun_;
+  cl_mem status_ = nullptr;  // the status word of a checked plan
 };
 
 class OpenClBackend : public gpu::LaunchBackend {
@@ -152,8 +195,9 @@ class OpenClBackend : public gpu::LaunchBackend {
   explicit OpenClBackend(Device& dev) : LaunchBackend("opencl", "cl", dev.name, dev.caps), dev_(dev) {}
 
  protected:
-  std::unique_ptr<Kernel> make_kernel(std::vector<gpu::Launch> launches, std::string label) const override {
-    return std::make_unique<OpenClKernel>(dev_, std::move(launches), std::move(label));
+  std::unique_ptr<Kernel> make_kernel(std::vector<gpu::Launch> launches, std::string label,
+                                      std::unique_ptr<gpu::HostRerun> rerun) const override {
+    return std::make_unique<OpenClKernel>(dev_, std::move(launches), std::move(label), std::move(rerun));
   }
 
  public:
@@ -169,20 +213,8 @@ class OpenClBackend : public gpu::LaunchBackend {
       dev->cl->clReleaseMemObject(mem);
     });
   }
-  void copy_in(void* dst, const void* src, size_t bytes) const override {
-    if (!bytes) return;
-    auto [mem, offset] = dev_.addresses.resolve(dst);
-    std::lock_guard<std::mutex> lock(dev_.queue_mutex);
-    check(dev_.cl->clEnqueueWriteBuffer(dev_.queue, static_cast<cl_mem>(mem), CL_TRUE, offset, bytes, src, 0, nullptr, nullptr),
-          "clEnqueueWriteBuffer");
-  }
-  void copy_out(void* dst, const void* src, size_t bytes) const override {
-    if (!bytes) return;
-    auto [mem, offset] = dev_.addresses.resolve(src);
-    std::lock_guard<std::mutex> lock(dev_.queue_mutex);
-    check(dev_.cl->clEnqueueReadBuffer(dev_.queue, static_cast<cl_mem>(mem), CL_TRUE, offset, bytes, dst, 0, nullptr, nullptr),
-          "clEnqueueReadBuffer");
-  }
+  void copy_in(void* dst, const void* src, size_t bytes) const override { dev_.write(dst, src, bytes); }
+  void copy_out(void* dst, const void* src, size_t bytes) const override { dev_.read(dst, src, bytes); }
   void sync() const override {
     std::lock_guard<std::mutex> lock(dev_.queue_mutex);
     check(dev_.cl->clFinish(dev_.queue), "clFinish");

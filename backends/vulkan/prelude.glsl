@@ -31,6 +31,16 @@ layout(push_constant) uniform Offsets { int o[6]; } wl_pc;
 #define COPY8(dk, di, sk, si) U32(dk, 2 * (di)) = U32(sk, 2 * (si)); U32(dk, 2 * (di) + 1) = U32(sk, 2 * (si) + 1)
 #define LD_I64(k, i) I32(k, 2 * (i))
 #define ST_I64(k, i, v) I32(k, 2 * (i)) = (v); I32(k, 2 * (i) + 1) = (v) < 0 ? -1 : 0
+#define HI_I64(k, i) I32(k, 2 * (i) + 1)
+#define LID0 int(gl_LocalInvocationID.x)
+#define GRP0 int(gl_WorkGroupID.x)
+#define WL_BARRIER memoryBarrierShared(); barrier()
+#define WL_SHARED_DECL(T, name, n) shared T name[n];
+#define WL_SHARED(T, name, n)
+// GLSL 450 has doubles; a shader using them needs the device's shaderFloat64 feature, which
+// the backend checks (Capabilities::float64) before it makes that pipeline.
+#define WL_HAS_F64
+#define LD_F64(k, i) packDouble2x32(uvec2(U32(k, 2 * (i)), U32(k, 2 * (i) + 1)))
 #define P(j) wl_prm[j]
 #define PF(j) intBitsToFloat(wl_prm[j])
 #define CAST(T, x) T(x)

@@ -11,7 +11,7 @@ namespace walle::vulkan {
 
 #define WALLE_VK_INSTANCE_FUNCTIONS(X)                                                                  \
   X(vkEnumeratePhysicalDevices) X(vkGetPhysicalDeviceProperties) X(vkGetPhysicalDeviceQueueFamilyProperties) \
-  X(vkGetPhysicalDeviceMemoryProperties) X(vkCreateDevice) X(vkGetDeviceProcAddr) X(vkDestroyInstance)
+  X(vkGetPhysicalDeviceMemoryProperties) X(vkGetPhysicalDeviceFeatures) X(vkCreateDevice) X(vkGetDeviceProcAddr) X(vkDestroyInstance)
 
 #define WALLE_VK_DEVICE_FUNCTIONS(X)                                                                    \
   X(vkGetDeviceQueue) X(vkCreateBuffer) X(vkDestroyBuffer) X(vkGetBufferMemoryRequirements)             \

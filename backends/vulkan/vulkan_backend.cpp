@@ -93,6 +93,9 @@ struct Device {
     vk->vkGetPhysicalDeviceProperties(physical, &props);
     name = props.deviceName;
     caps.small_types = false;  // our GLSL addresses 32-bit words only
+    // llvmpipe's shader compiler (gallivm) gives every invocation 65535 loop iterations in all
+    // and then ends its loops without a word; a margin for the planner's counts.
+    if (name.find("llvmpipe") != std::string::npos) caps.max_loop_steps = 60000;
     caps.max_work_group = static_cast<int>(std::min<uint32_t>(props.limits.maxComputeWorkGroupInvocations, 1024));
     uint32_t nq = 0;
     vk->vkGetPhysicalDeviceQueueFamilyProperties(physical, &nq, nullptr);
@@ -121,9 +124,15 @@ struct Device {
     qci.queueFamilyIndex = queue_family;
     qci.queueCount = 1;
     qci.pQueuePriorities = &priority;
+    // Doubles where the device has them (Random's draws; kernel.comp's random_bernoulli).
+    VkPhysicalDeviceFeatures supported{}, enabled{};
+    vk->vkGetPhysicalDeviceFeatures(physical, &supported);
+    enabled.shaderFloat64 = supported.shaderFloat64;
+    caps.float64 = supported.shaderFloat64 == VK_TRUE;
     VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
     dci.queueCreateInfoCount = 1;
     dci.pQueueCreateInfos = &qci;
+    dci.pEnabledFeatures = &enabled;
     check(vk->vkCreateDevice(physical, &dci, nullptr, &device), "vkCreateDevice");
     missing = vk->load_device(device);
     if (!missing.empty()) throw Error(ErrorKind::Backend, "Vulkan is unavailable: the driver lacks " + missing);
@@ -218,6 +227,22 @@ struct Device {
     return p;
   }
 
+  // Copies between host memory and a device address, after the queued kernels finish.
+  void write(void* dst, const void* src, size_t bytes) {
+    if (!bytes) return;
+    auto [handle, offset] = addresses.resolve(dst);
+    std::lock_guard<std::mutex> lock(mutex);
+    flush_locked();  // queued kernels may still read what this overwrites
+    std::memcpy(static_cast<char*>(static_cast<Buffer*>(handle)->mapped) + offset, src, bytes);
+  }
+  void read(void* dst, const void* src, size_t bytes) {
+    if (!bytes) return;
+    auto [handle, offset] = addresses.resolve(src);
+    std::lock_guard<std::mutex> lock(mutex);
+    flush_locked();
+    std::memcpy(dst, static_cast<const char*>(static_cast<Buffer*>(handle)->mapped) + offset, bytes);
+  }
+
   // Submits the queued command buffers and waits for them; the caller holds `mutex`.
   void flush_locked() {
     if (pending.empty()) return;
@@ -235,10 +260,11 @@ Device& device() { return gpu::open_device_once<Device>(); }
 
 class VulkanKernel : public Kernel {
  public:
-  VulkanKernel(Device& dev, std::vector<gpu::Launch> launches, std::string name)
-      : dev_(dev), launches_(std::move(launches)), name_(std::move(name)) {
+  VulkanKernel(Device& dev, std::vector<gpu::Launch> launches, std::string name, std::unique_ptr<gpu::HostRerun> rerun)
+      : dev_(dev), launches_(std::move(launches)), name_(std::move(name)), rerun_(std::move(rerun)) {
     if (launches_.empty()) return;
     std::lock_guard<std::mutex> lock(dev_.mutex);
+    if (rerun_) status_ = dev_.create_buffer(64);
     uint32_t n = static_cast<uint32_t>(launches_.size());
     VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, n * kBindings};
     VkDescriptorPoolCreateInfo dpci{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
@@ -272,10 +298,22 @@ class VulkanKernel : public Kernel {
     dev_.vk->vkFreeCommandBuffers(dev_.device, dev_.command_pool, 1, &commands_);
     dev_.vk->vkDestroyDescriptorPool(dev_.device, pool_, nullptr);
     for (const Buffer& b : params_) dev_.destroy_buffer(b);
+    if (status_.buffer != VK_NULL_HANDLE) dev_.destroy_buffer(status_);
   }
 
-  void run(const KernelIO& io, ThreadPool&) override {
-    if (launches_.empty()) return;
+  void run(const KernelIO& io, ThreadPool& pool) override {
+    if (launches_.empty() || queue(io) == 0) return;
+    // The device met a case it must not decide (launch_plan.h, kStatus): the CPU decides.
+    Device* dev = &dev_;
+    rerun_->run(io, pool, [dev](void* d, const void* s, size_t n) { dev->read(d, s, n); },
+                [dev](void* d, const void* s, size_t n) { dev->write(d, s, n); });
+  }
+  std::string name() const override { return name_; }
+
+ private:
+  // Queues the command buffer; a checked plan is submitted at once and its status word
+  // returned (0 for unchecked plans, which stay batched).
+  int32_t queue(const KernelIO& io) {
     std::vector<const void*> addresses = {io.output};
     addresses.insert(addresses.end(), io.inputs.begin(), io.inputs.end());
     std::lock_guard<std::mutex> lock(dev_.mutex);
@@ -286,11 +324,16 @@ class VulkanKernel : public Kernel {
     }
     // A command buffer may sit in a batch once (no SIMULTANEOUS_USE): a second run drains first.
     if (std::find(dev_.pending.begin(), dev_.pending.end(), commands_) != dev_.pending.end()) dev_.flush_locked();
+    // Nothing queued uses the status word here: a checked plan never stays in a batch.
+    if (rerun_) std::memset(status_.mapped, 0, 2 * sizeof(int32_t));  // the word and WL_LOOP_PROBE's
     dev_.pending.push_back(commands_);
+    if (!rerun_) return 0;
+    dev_.flush_locked();
+    int32_t status;
+    std::memcpy(&status, status_.mapped, sizeof(status));
+    return status;
   }
-  std::string name() const override { return name_; }
 
- private:
   // Descriptor sets and the command buffer for these buffers; the caller holds dev_.mutex.
   void record(const KernelIO& io) {
     VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
@@ -302,7 +345,7 @@ class VulkanKernel : public Kernel {
       int32_t offsets[gpu::kSlots] = {0};
       for (int s = 0; s < gpu::kSlots; ++s) {
         const void* address = l.slots[s] == gpu::kOutput ? io.output : (l.slots[s] >= 0 ? io.inputs[l.slots[s]] : nullptr);
-        const Buffer* b = &dev_.dummy;
+        const Buffer* b = l.slots[s] == gpu::kStatus ? &status_ : &dev_.dummy;
         if (address) {
           auto [handle, off] = dev_.addresses.resolve(address);
           b = static_cast<const Buffer*>(handle);
@@ -347,6 +390,8 @@ class VulkanKernel : public Kernel {
   std::vector<VkPipeline> pipelines_;
   VkCommandBuffer commands_ = VK_NULL_HANDLE;
   std::vector<const void*> recorded_for_;
+  std::unique_ptr<gpu::HostRerun> rerun_;
+  Buffer status_;  // the status word of a checked plan
 };
 
 class VulkanBackend : public gpu::LaunchBackend {
@@ -354,10 +399,11 @@ class VulkanBackend : public gpu::LaunchBackend {
   explicit VulkanBackend(Device& dev) : LaunchBackend("vulkan", "vk", dev.name, dev.caps), dev_(dev) {}
 
  protected:
-  std::unique_ptr<Kernel> make_kernel(std::vector<gpu::Launch> launches, std::string label) const override {
+  std::unique_ptr<Kernel> make_kernel(std::vector<gpu::Launch> launches, std::string label,
+                                      std::unique_ptr<gpu::HostRerun> rerun) const override {
     for (gpu::Launch& l : launches)  // a work-group the device cannot take would fail pipeline creation
       while (l.local[0] * l.local[1] * l.local[2] > dev_.caps.max_work_group) (l.local[0] >= l.local[1] ? l.local[0] : l.local[1]) /= 2;
-    return std::make_unique<VulkanKernel>(dev_, std::move(launches), std::move(label));
+    return std::make_unique<VulkanKernel>(dev_, std::move(launches), std::move(label), std::move(rerun));
   }
 
  public:
@@ -375,20 +421,8 @@ class VulkanBackend : public gpu::LaunchBackend {
       delete b;
     });
   }
-  void copy_in(void* dst, const void* src, size_t bytes) const override {
-    if (!bytes) return;
-    auto [handle, offset] = dev_.addresses.resolve(dst);
-    std::lock_guard<std::mutex> lock(dev_.mutex);
-    dev_.flush_locked();  // queued kernels may still read what this overwrites
-    std::memcpy(static_cast<char*>(static_cast<Buffer*>(handle)->mapped) + offset, src, bytes);
-  }
-  void copy_out(void* dst, const void* src, size_t bytes) const override {
-    if (!bytes) return;
-    auto [handle, offset] = dev_.addresses.resolve(src);
-    std::lock_guard<std::mutex> lock(dev_.mutex);
-    dev_.flush_locked();
-    std::memcpy(dst, static_cast<const char*>(static_cast<Buffer*>(handle)->mapped) + offset, bytes);
-  }
+  void copy_in(void* dst, const void* src, size_t bytes) const override { dev_.write(dst, src, bytes); }
+  void copy_out(void* dst, const void* src, size_t bytes) const override { dev_.read(dst, src, bytes); }
   void sync() const override {
     std::lock_guard<std::mutex> lock(dev_.mutex);
     dev_.flush_locked();

@@ -71,6 +71,13 @@ class Backend {
     (void)op; (void)graph;
     return "";
   }
+  // Steps one thread of the device takes in sequence to run `op` (a kernel that walks a
+  // stream or a row in one work item): the latency the bandwidth/flops model cannot see.
+  // 0 = fully parallel, or a host backend (its estimate already covers it).
+  virtual int64_t serial_steps(const AtomicOp& op, const AtomicGraph& graph, const std::string& algorithm) const {
+    (void)op; (void)graph; (void)algorithm;
+    return 0;
+  }
 };
 
 // What this build has and whether this machine can run it (walle.backends()).

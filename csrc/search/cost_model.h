@@ -31,6 +31,12 @@ Calibration calibration(const Backend& backend, ThreadPool& pool);
 // Estimated microseconds of `op` on a backend with calibration `c`.
 double estimate_us(const Calibration& c, const AtomicOp& op, const AtomicGraph& graph);
 
+// One sequential step of one device thread (Backend::serial_steps): a few nanoseconds, the
+// order of a dependent load from cache at GPU clocks and of PoCL/lavapipe's scalar loops. Not
+// calibrated: it only has to keep long serial kernels (Random streams, Scatter with run-time
+// indices, TopK scans) from looking free to the search.
+constexpr double kSerialStepUs = 0.005;
+
 // Estimated microseconds to move `bytes` between host memory and a backend with calibration `c`.
 double copy_us(const Calibration& c, double bytes);
 

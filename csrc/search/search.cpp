@@ -1,5 +1,6 @@
 #include "search/search.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -178,6 +179,16 @@ std::string op_signature(const AtomicOp& op, const AtomicGraph& g) {
         << q.size[1] << ',' << q.size[2] << ';';
     s << " regions" << op.regions.size() << '#' << std::hash<std::string>{}(r.str()) << " fill" << op.fill_output << op.fill;
   }
+  // Parameters of the later kinds (kept out of the older kinds' keys, so their cached
+  // measurements stay valid).
+  if (op.kind == AtomicKind::Scatter) {
+    s << " scatter";
+    for (int64_t d : op.scatter_dims) s << ',' << d;
+    s << " acc" << op.accumulate;
+  }
+  if (op.kind == AtomicKind::TopK) s << " k" << op.k << " largest" << op.largest;
+  if (op.kind == AtomicKind::Random) s << " seed" << op.seed << " bernoulli" << op.bernoulli;
+  if (op.kind == AtomicKind::Fused) s << " fused" << static_cast<int>(op.fused);
   return s.str();
 }
 
@@ -210,7 +221,9 @@ SearchResult choose_backends(const AtomicGraph& g, const std::vector<int>& outpu
       }
       if (options.fixed_backend >= 0 && b != 0 && static_cast<int>(b) != options.fixed_backend) continue;
       std::vector<std::string> algos = be.algorithms(op, g);
-      estimate[i][b] = estimate_us(p.calib[b], op, g);
+      // a kernel is no faster than one work item's loop (Backend::serial_steps)
+      estimate[i][b] = std::max(estimate_us(p.calib[b], op, g),
+                                kSerialStepUs * static_cast<double>(be.serial_steps(op, g, algos.front())));
       algorithm[i][b] = algos.front();
       p.cost[i][b] = estimate[i][b];
       std::string detail = "est " + fmt_us(estimate[i][b]);
