@@ -283,26 +283,28 @@ std::string plan_pool(const AtomicOp& op, const AtomicGraph& g, std::vector<Laun
 }
 
 std::string plan_gather(const AtomicOp& op, const AtomicGraph& g, std::vector<Launch>* out) {
-  // Indices computed at run time would have to be range-checked on the device and the error
-  // reported back; constant ones are checked here, once, so only those run on the device.
-  if (!g.is_constant(op.inputs[1])) return "Gather with run-time indices (checked on the CPU)";
-  const Tensor& idx = g.tensors[g.root(op.inputs[1])].constant;
-  if (idx.dtype() != DType::I32 && idx.dtype() != DType::I64) return "Gather indices must be int32 or int64";
-  for (int64_t v : idx.to_int64_vector())
-    if (v < -op.axis_size || v >= op.axis_size) return "Gather index out of range (reported by the CPU kernel)";
+  // Constant indices are checked here, once; indices computed at run time are checked by the
+  // kernel, which sets the status word on a bad one so the CPU rerun reports it.
+  const bool constant = g.is_constant(op.inputs[1]);
+  const DType idx_type = dtype_of(g, op.inputs[1]);
+  if (idx_type != DType::I32 && idx_type != DType::I64) return "Gather indices must be int32 or int64";
+  if (constant)
+    for (int64_t v : g.tensors[g.root(op.inputs[1])].constant.to_int64_vector())
+      if (v < -op.axis_size || v >= op.axis_size) return "Gather index out of range (reported by the CPU kernel)";
   size_t elem = dtype_size(dtype_of(g, op.output));
   if (elem != 4 && elem != 8) return std::to_string(elem) + "-byte Gather";
-  int64_t n_idx = idx.numel();
+  const int64_t n_idx = numel(tensor(g, op.inputs[1]).shape);
   Launch l;
-  l.entry = "gather_" + std::to_string(elem);
+  l.entry = std::string(constant ? "gather_" : "gather_checked_") + std::to_string(elem);
   l.global[0] = op.inner;
   l.global[1] = n_idx;
   l.global[2] = op.outer;
   l.slots[0] = 0;
   l.slots[1] = 1;
   l.slots[2] = kOutput;
+  if (!constant) l.slots[5] = kStatus;
   l.params = {static_cast<int32_t>(op.outer), static_cast<int32_t>(op.axis_size), static_cast<int32_t>(op.inner),
-              static_cast<int32_t>(n_idx), idx.dtype() == DType::I64 ? 1 : 0};
+              static_cast<int32_t>(n_idx), idx_type == DType::I64 ? 1 : 0};
   out->push_back(l);
   return "";
 }

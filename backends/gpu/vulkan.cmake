@@ -10,7 +10,7 @@ endif()
 if(WALLE_VULKAN AND VULKAN_HEADERS_DIR AND GLSLC_PROGRAM)
   set(VK_DIR ${CMAKE_CURRENT_SOURCE_DIR}/backends/vulkan)
   set(VK_ENTRIES raster_4 raster_8 fill_4 fill_8 unary_f32 binary_f32 reduce_f32 argreduce_f32 matmul_f32
-      matmul_f32_t4 conv_f32 conv_f32_oc4 pool_f32 gather_4 gather_8 cast
+      matmul_f32_t4 conv_f32 conv_f32_oc4 pool_f32 gather_4 gather_8 gather_checked_4 gather_checked_8 cast
       scatter_serial_4 scatter_serial_8 scatter_serial_f32 scatter_serial_i32 scatter_rows_4 scatter_rows_8
       scatter_groups_f32 scatter_groups_i32 topk_select_f32 topk_select_i32 topk_rank_f32 topk_rank_i32
       softmax_f32_row softmax_f32_wg layernorm_f32_row layernorm_f32_wg random_bernoulli)

@@ -63,6 +63,8 @@
 #define WL_WANT_pool_f32
 #define WL_WANT_gather_4
 #define WL_WANT_gather_8
+#define WL_WANT_gather_checked_4
+#define WL_WANT_gather_checked_8
 #define WL_WANT_cast
 #define WL_WANT_scatter_serial_1
 #define WL_WANT_scatter_serial_2

@@ -1,4 +1,4 @@
-"""Scatter, TopK, Random (Bernoulli) and the fused softmax/layer norm on each device backend:
+"""Scatter, Gather with run-time indices, TopK, Random (Bernoulli) and the fused softmax/layer norm on each device backend:
 the same answer as the CPU backend (integers and indices exactly, seeded draws bit for bit,
 floats as the CPU), the op really placed on the device (session.plan()), and where a device
 cannot run a case (a dtype it has no arithmetic for, an unseeded draw) the plan says why and
@@ -174,6 +174,39 @@ def test_scatter_bad_constant_index_stays_on_cpu(backend, tmp_path):
     with pytest.raises(walle.Error, match="out of range"):
         session.run(feed)
     assert_falls_back(session.plan(), "Scatter", backend, "out of range")
+
+
+# --- Gather with run-time indices --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", DEVICE_BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.int32], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("idx_dtype", [np.int64, np.int32], ids=lambda d: np.dtype(d).name)
+def test_gather_runtime_indices(dtype, idx_dtype, backend, tmp_path):
+    """Embedding lookup by input ids (negative ones too) runs on the device, as the CPU does."""
+    table = values((50, 3, 4), dtype)
+    ids = rng.integers(-50, 50, (2, 7)).astype(idx_dtype)
+    model, feed = one_node("Gather", [("t", table, True), ("i", ids, False)], axis=0)
+    want, got, plan = cpu_and_device(model, feed, backend, tmp_path)
+    assert_same(got, want)
+    assert_on_device(plan, "Gather", backend)
+
+
+@pytest.mark.parametrize("backend", DEVICE_BACKENDS)
+@pytest.mark.parametrize("bad", [50, -51, 2**32 + 3], ids=["past-end", "before-start", "beyond-int32"])
+def test_gather_bad_runtime_index_is_the_cpu_error(bad, backend, tmp_path):
+    """An id out of range is found on the device and reported with the CPU kernel's error; the
+    session then keeps running good ids on the device."""
+    table = values((50, 4), np.float32)
+    model, feed = one_node("Gather", [("t", table, True), ("i", np.array([3, bad], np.int64), False)], axis=0)
+    backend_or_skip(backend)
+    onnx.save(with_output_types(model), tmp_path / "m.onnx")
+    walle.convert(tmp_path / "m.onnx", tmp_path / "m.walle")
+    session = walle.load(tmp_path / "m.walle", backend=backend)
+    with pytest.raises(walle.InputError, match="out of range"):
+        session.run(feed)
+    assert_on_device(session.plan(), "Gather", backend)
+    np.testing.assert_array_equal(session.run({"i": np.array([3, -1], np.int64)})["y0"], table[[3, -1]])
 
 
 # --- TopK ------------------------------------------------------------------------------------
