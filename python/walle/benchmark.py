@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,6 +91,9 @@ class _Worker:
             return peak, [data[k] for k in data.files]
 
 
+_SETTLE_S = 0.02  # pause between engines in compare(); see there
+
+
 def compare(onnx_path: str, engines: list[str], threads: int, runs: int = 20, warmup: int = 3,
             workdir: str | None = None, model: str | None = None, feed: dict[str, np.ndarray] | None = None
             ) -> list[Result]:
@@ -122,6 +126,13 @@ def compare(onnx_path: str, engines: list[str], threads: int, runs: int = 20, wa
         samples: dict[str, list[float]] = {e: [] for e in workers}
         for round_ in range(warmup + runs):
             for engine, worker in workers.items():
+                # Engines' idle threads spin for a while after their work (ours ~200 us, peers'
+                # longer): on 2 cores the previous engine's spinners would take the next engine's
+                # cores. So let them settle, and time the second of two back-to-back runs (the
+                # first wakes this engine's own sleeping threads), the steady state of an engine
+                # serving requests - the same treatment for every engine.
+                time.sleep(_SETTLE_S)
+                worker.run()
                 ms = worker.run()
                 if round_ >= warmup:
                     samples[engine].append(ms)
