@@ -66,13 +66,25 @@ inline const float* padded_plane(const walle::AtomicOp& op, const float* src, fl
   return buf.data();
 }
 
+// One output of a 3x3 depthwise window: bias + the nine taps at columns c..c+2 of three rows.
+// The weights are copied into the object once per plane, so they stay in registers.
+struct Window3x3 {
+  float w0, w1, w2, w3, w4, w5, w6, w7, w8, bias;
+  Window3x3(const float* w, float b)
+      : w0(w[0]), w1(w[1]), w2(w[2]), w3(w[3]), w4(w[4]), w5(w[5]), w6(w[6]), w7(w[7]), w8(w[8]), bias(b) {}
+  float operator()(const float* r0, const float* r1, const float* r2, int64_t c) const {
+    return bias + w0 * r0[c] + w1 * r0[c + 1] + w2 * r0[c + 2] + w3 * r1[c] + w4 * r1[c + 1] + w5 * r1[c + 2] +
+           w6 * r2[c] + w7 * r2[c + 1] + w8 * r2[c + 2];
+  }
+};
+
 // 3x3, stride 1 or 2, undilated (MobileNet's depthwise layers): on a zero-padded copy of the
 // plane every output keeps all nine taps in registers and sums them in one pass.
 template <int kStride>
 void depthwise_3x3(const walle::AtomicOp& op, const float* src, const float* w, float bias, const float* residual, float* dst) {
   int64_t pw;
   const float* p = padded_plane(op, src, 0.f, &pw);
-  const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+  const Window3x3 k(w, bias);
   for (int64_t oh = 0; oh < op.out_h; ++oh) {
     float* __restrict d = dst + oh * op.out_w;
     const float* __restrict r0 = p + oh * op.stride_h * pw;
@@ -80,8 +92,7 @@ void depthwise_3x3(const walle::AtomicOp& op, const float* src, const float* w, 
     const float* __restrict r2 = r1 + pw;
     for (int64_t ow = 0; ow < op.out_w; ++ow) {
       const int64_t c = ow * kStride;
-      d[ow] = bias + w0 * r0[c] + w1 * r0[c + 1] + w2 * r0[c + 2] + w3 * r1[c] + w4 * r1[c + 1] + w5 * r1[c + 2] +
-              w6 * r2[c] + w7 * r2[c + 1] + w8 * r2[c + 2];
+      d[ow] = k(r0, r1, r2, c);
     }
     finish_row(op, residual ? residual + oh * op.out_w : nullptr, d, op.out_w);
   }
@@ -100,14 +111,13 @@ void depthwise_3x3_flat(const walle::AtomicOp& op, const float* src, const float
   thread_local std::vector<float> flat;
   flat.resize(static_cast<size_t>(n));
   float* __restrict f = flat.data();
-  const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+  const Window3x3 k(w, bias);
   const float* __restrict r0 = p;
   const float* __restrict r1 = p + pw;
   const float* __restrict r2 = p + 2 * pw;
   for (int64_t i = 0; i < n; ++i) {
     const int64_t c = i;
-    f[i] = bias + w0 * r0[c] + w1 * r0[c + 1] + w2 * r0[c + 2] + w3 * r1[c] + w4 * r1[c + 1] + w5 * r1[c + 2] +
-           w6 * r2[c] + w7 * r2[c + 1] + w8 * r2[c + 2];
+    f[i] = k(r0, r1, r2, c);
   }
   for (int64_t oh = 0; oh < op.out_h; ++oh) std::memcpy(dst + oh * op.out_w, f + oh * pw, op.out_w * sizeof(float));
   finish_row(op, residual, dst, op.out_h * op.out_w);  // the plane is contiguous: one pass
@@ -119,7 +129,7 @@ void depthwise_3x3_s2(const walle::AtomicOp& op, const float* src, const float* 
                       float* dst) {
   int64_t lo, hi;
   interior_columns(op, 3, &lo, &hi);
-  const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+  const Window3x3 k(w, bias);
   for (int64_t oh = 0; oh < op.out_h; ++oh) {
     float* __restrict d = dst + oh * op.out_w;
     const int64_t ih = oh * op.stride_h - op.pad_top;
@@ -132,8 +142,7 @@ void depthwise_3x3_s2(const walle::AtomicOp& op, const float* src, const float* 
       for (int64_t ow = 0; ow < lo; ++ow) d[ow] = depthwise_at(op, src, w, bias, oh, ow);
       for (int64_t ow = lo; ow < hi; ++ow) {
         const int64_t c = 2 * ow;
-        d[ow] = bias + w0 * r0[c] + w1 * r0[c + 1] + w2 * r0[c + 2] + w3 * r1[c] + w4 * r1[c + 1] + w5 * r1[c + 2] +
-                w6 * r2[c] + w7 * r2[c + 1] + w8 * r2[c + 2];
+        d[ow] = k(r0, r1, r2, c);
       }
       for (int64_t ow = hi; ow < op.out_w; ++ow) d[ow] = depthwise_at(op, src, w, bias, oh, ow);
     }
