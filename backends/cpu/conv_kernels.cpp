@@ -115,6 +115,12 @@ class ConvGemmF32 : public Kernel {
     cout_g_ = op.out_c / op.group;
     k_ = cin_g_ * op.kernel_h * op.kernel_w;
     hw_ = op.out_h * op.out_w;
+    for (int64_t row = 0; row < k_; ++row) {
+      const int64_t kw = row % op.kernel_w, kh = (row / op.kernel_w) % op.kernel_h, ic = row / (op.kernel_w * op.kernel_h);
+      Tap t{ic * op.h * op.w, kh * op.dilation_h - op.pad_top, kw * op.dilation_w - op.pad_left, 0, 0};
+      valid_columns(t.dx, &t.ow0, &t.ow1);
+      taps_.push_back(t);
+    }
     direct_ = op.kernel_h == 1 && op.kernel_w == 1 && op.stride_h == 1 && op.stride_w == 1 && op.pad_top == 0 &&
               op.pad_left == 0 && op.out_h == op.h && op.out_w == op.w;
     // Small images (7x7 = 49 pixels) fill the 32-wide B panels badly: there Y^T = cols^T W^T
@@ -217,16 +223,12 @@ class ConvGemmF32 : public Kernel {
     const AtomicOp& op = op_;
     parallel_rows(pool, k_, hw_, [&](int64_t b, int64_t e) {
       for (int64_t row = b; row < e; ++row) {
-        const int64_t kw = row % op.kernel_w, kh = (row / op.kernel_w) % op.kernel_h, ic = row / (op.kernel_w * op.kernel_h);
-        const int64_t off = kw * op.dilation_w - op.pad_left;
-        int64_t ow0 = off >= 0 ? 0 : (-off + op.stride_w - 1) / op.stride_w;
-        int64_t ow1 = op.w - off <= 0 ? 0 : std::min(op.out_w, (op.w - off + op.stride_w - 1) / op.stride_w);
-        if (ow1 < ow0) ow1 = ow0;
+        const Tap& t = taps_[row];
         for (int64_t oh = 0; oh < op.out_h; ++oh) {
-          const int64_t ih = oh * op.stride_h - op.pad_top + kh * op.dilation_h;
+          const int64_t ih = oh * op.stride_h + t.dy;
           float* d = cols + row * hw_ + oh * op.out_w;
           if (ih < 0 || ih >= op.h) std::memset(d, 0, op.out_w * sizeof(float));
-          else copy_taps(x + ic * op.h * op.w + ih * op.w + off, op.stride_w, 0, op.out_w, ow0, ow1, d, isa_ == Isa::Avx512);
+          else copy_taps(x + t.plane + ih * op.w + t.dx, op.stride_w, 0, op.out_w, t.ow0, t.ow1, d, isa_ == Isa::Avx512);
         }
       }
     });
@@ -272,43 +274,58 @@ class ConvGemmF32 : public Kernel {
     });
   }
 
+  // Where row (ic, kh, kw) of the column matrix reads the input, computed once per kernel.
+  struct Tap {
+    int64_t plane;    // ic * h * w
+    int64_t dy, dx;   // input row/column of output (0, 0): kh * dilation - pad_top, kw * dilation - pad_left
+    int64_t ow0, ow1;  // output columns whose tap lands inside the row
+  };
+
+  // Output columns [ow0, ow1) whose tap at input column offset `off` lands inside [0, w).
+  void valid_columns(int64_t off, int64_t* ow0, int64_t* ow1) const {
+    const AtomicOp& op = op_;
+    *ow0 = off >= 0 ? 0 : (-off + op.stride_w - 1) / op.stride_w;
+    *ow1 = op.w - off <= 0 ? 0 : std::min(op.out_w, (op.w - off + op.stride_w - 1) / op.stride_w);
+    if (*ow1 < *ow0) *ow1 = *ow0;
+  }
+
   // Columns [p0, p1) (output pixels) of the K x hw column matrix, written into B panels of NR
   // columns: row (ic, kh, kw) holds the input pixels that tap meets (0 in the padding), element
   // (row, p) at cols[((p - p0) / NR) * K * NR + row * NR + (p - p0) % NR]. Columns past p1 in
-  // the last panel are 0.
+  // the last panel are 0. Pixel runs (inside one output row and one panel) outside, rows
+  // inside: a run's position is worked out once for all K rows, not once per row (that
+  // bookkeeping was a quarter of ResNet's 7x7 stem).
   void im2col_packed(const float* x, int64_t p0, int64_t p1, float* cols) const {
     const AtomicOp& op = op_;
+    const std::vector<Tap>& tap = taps_;
     const int64_t NR = gemm_b_panel_width(isa_), K = k_, panel = K * NR, count = p1 - p0;
-    for (int64_t row = 0; row < K; ++row) {
-      const int64_t kw = row % op.kernel_w, kh = (row / op.kernel_w) % op.kernel_h, ic = row / (op.kernel_w * op.kernel_h);
-      const float* src = x + ic * op.h * op.w;
-      float* base = cols + row * NR;
-      const int64_t off = kw * op.dilation_w - op.pad_left;
-      // valid output columns: 0 <= ow*stride + off < W
-      int64_t ow0 = off >= 0 ? 0 : (-off + op.stride_w - 1) / op.stride_w;
-      int64_t ow1 = op.w - off <= 0 ? 0 : std::min(op.out_w, (op.w - off + op.stride_w - 1) / op.stride_w);
-      if (ow1 < ow0) ow1 = ow0;
-      for (int64_t p = p0; p < p1;) {
-        const int64_t oh = p / op.out_w, ow = p % op.out_w, col = p - p0, j = col % NR;
-        const int64_t len = std::min({NR - j, op.out_w - ow, p1 - p});
-        const int64_t ih = oh * op.stride_h - op.pad_top + kh * op.dilation_h;
-        float* d = base + (col / NR) * panel + j;
+    const bool avx512 = isa_ == Isa::Avx512;
+    for (int64_t p = p0; p < p1;) {
+      const int64_t oh = p / op.out_w, ow = p % op.out_w, col = p - p0, j = col % NR;
+      const int64_t len = std::min({NR - j, op.out_w - ow, p1 - p});
+      float* d = cols + (col / NR) * panel + j;
+      for (int64_t row = 0; row < K; ++row, d += NR) {
+        const Tap& t = tap[row];
+        const int64_t ih = oh * op.stride_h + t.dy;
         if (ih < 0 || ih >= op.h) {
           std::memset(d, 0, len * sizeof(float));
-        } else {
-          const float* s = src + ih * op.w + off;
-          if (op.stride_w == 1 && ow >= ow0 && ow + len <= ow1) std::memcpy(d, s + ow, len * sizeof(float));
-          else copy_taps(s, op.stride_w, ow, ow + len, ow0, ow1, d, isa_ == Isa::Avx512);
+          continue;
         }
-        p += len;
+        const float* s = x + t.plane + ih * op.w + t.dx;
+        if (op.stride_w == 1 && ow >= t.ow0 && ow + len <= t.ow1) std::memcpy(d, s + ow, len * sizeof(float));
+        else copy_taps(s, op.stride_w, ow, ow + len, t.ow0, t.ow1, d, avx512);
       }
-      if (count % NR) std::memset(base + (count / NR) * panel + count % NR, 0, (NR - count % NR) * sizeof(float));
+      p += len;
     }
+    if (count % NR)
+      for (int64_t row = 0; row < K; ++row)
+        std::memset(cols + (count / NR) * panel + row * NR + count % NR, 0, (NR - count % NR) * sizeof(float));
   }
 
   AtomicOp op_;
   Isa isa_;
   int64_t cin_g_, cout_g_, k_, hw_;
+  std::vector<Tap> taps_;  // one per row of the column matrix
   bool direct_, transposed_ = false;
   std::vector<std::unique_ptr<PackedMatrix>> packed_w_;
 };
