@@ -27,7 +27,7 @@ class FunctionKernel : public Kernel {
 };
 
 // Elements per parallel task below which splitting over threads costs more than it saves.
-constexpr int64_t kMinParallelWork = 65536;
+constexpr int64_t kMinParallelWork = 16384;
 
 // Runs fn(begin, end) over [0, n) on the pool if the total work is large enough.
 inline void parallel_rows(ThreadPool& pool, int64_t n, int64_t work_per_row,
