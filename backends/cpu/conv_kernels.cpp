@@ -129,10 +129,11 @@ class ConvGemmF32 : public Kernel {
     auto eff = [](int64_t rows, int64_t r_tile, int64_t cols, int64_t c_tile) {
       return static_cast<double>(rows) / ((rows + r_tile - 1) / r_tile * r_tile) * cols / ((cols + c_tile - 1) / c_tile * c_tile);
     };
-    // Only with im2col: a 1x1 conv would then pack the image transposed on every call (a
-    // strided gather), which measured slower than the wasted columns (96->576 at 14x14: 107 vs
-    // 136 GFLOP/s); 3x3 at 7x7 gains (131 vs 102).
-    transposed_ = !direct_ && hw_ <= 400 && cout_g_ >= nr && eff(hw_, mr, cout_g_, nr) > 1.08 * eff(cout_g_, mr, hw_, nr);
+    // With im2col up to 400 pixels (3x3 at 7x7: 131 vs 102 GFLOP/s). A 1x1 conv would pack the
+    // image transposed on every call (a strided gather): that pays at 7x7 (ResNet-50's and
+    // MobileNetV2's last 1x1 layers: 124 -> 138, 126 -> 156, 116 -> 136 GFLOP/s) but not at 14x14
+    // (96->576: 107 vs 136; 256->1024: 148 vs 156).
+    transposed_ = hw_ <= (direct_ ? 64 : 400) && cout_g_ >= nr && eff(hw_, mr, cout_g_, nr) > 1.08 * eff(cout_g_, mr, hw_, nr);
     if (const char* forced = std::getenv("WALLE_CONV_GEMM"))  // "t" | "n": force the orientation (tests, tuning)
       transposed_ = std::string(forced) == "t";
   }
