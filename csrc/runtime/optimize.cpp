@@ -1,6 +1,7 @@
 #include "runtime/optimize.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 
 namespace walle {
@@ -100,6 +101,156 @@ void fuse_epilogues(AtomicGraph& g, const std::vector<int>& outputs) {
   for (size_t i = 0; i < g.ops.size(); ++i)
     if (!removed[i]) kept.push_back(std::move(g.ops[i]));
   g.ops = std::move(kept);
+}
+
+namespace {
+
+// The copy `read`, which reads a tensor that the dense single region `write` produced, as a
+// copy from write's source, or false when that is not one strided 3-d region. `write` fills the
+// tensor in row-major order of its sizes S, so index d has digits (d / (S1 S2), d / S2 % S1,
+// d % S2) and holds source element from.offset + digits . from.stride. Each dimension of
+// `read` must step one digit without carrying into the next; a dimension that runs across a
+// digit boundary in whole turns (a walk both copies' simplification merged) is split there,
+// as long as the result still has at most three dimensions.
+bool compose_regions(const Region& write, const Region& read, Region* out) {
+  const int64_t* S = write.size;
+  const int64_t place[3] = {S[1] * S[2], S[2], 1};
+  const int64_t n = S[0] * S[1] * S[2];
+  if (read.from.offset < 0 || read.from.offset >= n) return false;
+  const int64_t start[3] = {read.from.offset / place[0], read.from.offset / place[1] % S[1], read.from.offset % S[2]};
+  struct Dim {
+    int64_t size, from, to;
+    int digit;  // -1: a stride-0 dimension (repeats one element)
+    int64_t step;  // in units of the digit
+  };
+  std::vector<Dim> work, done;
+  for (int m = 0; m < 3; ++m)
+    if (read.size[m] > 1) work.push_back({read.size[m], read.from.stride[m], read.to.stride[m], -1, 0});
+  while (!work.empty()) {
+    Dim d = work.back();
+    work.pop_back();
+    if (d.from == 0) {
+      done.push_back(d);
+      continue;
+    }
+    if (d.from < 0) return false;
+    int k = 0;
+    while (k < 3 && !(d.from % place[k] == 0 && d.from / place[k] < S[k])) ++k;
+    if (k == 3) return false;
+    d.digit = k;
+    d.step = d.from / place[k];
+    if (start[k] + d.step * (d.size - 1) < S[k]) {
+      done.push_back(d);
+      continue;
+    }
+    // Runs over digit k's end: split into whole turns of digit k (each turn visits the same
+    // digit values, start[k] + step * i < S[k]), stepped by the next digit up.
+    if (k == 0 || S[k] % d.step != 0 || start[k] >= d.step || d.size % (S[k] / d.step) != 0) return false;
+    const int64_t turn = S[k] / d.step;
+    work.push_back({d.size / turn, d.from * turn, d.to * turn, -1, 0});
+    d.size = turn;
+    done.push_back(d);
+  }
+  if (done.size() > 3) return false;
+  // Destination order, outermost first, so the copy's inner loop stays the unit-stride one.
+  std::sort(done.begin(), done.end(), [](const Dim& a, const Dim& b) {
+    return std::abs(a.to) != std::abs(b.to) ? std::abs(a.to) > std::abs(b.to) : std::abs(a.from) > std::abs(b.from);
+  });
+  int64_t reached[3] = {start[0], start[1], start[2]};
+  for (const Dim& d : done)
+    if (d.digit >= 0) reached[d.digit] += d.step * (d.size - 1);
+  for (int k = 0; k < 3; ++k)
+    if (reached[k] >= S[k]) return false;  // two dimensions stepping one digit would carry
+  *out = Region{};
+  out->src = read.src;
+  out->from.offset = write.from.offset;
+  for (int k = 0; k < 3; ++k) out->from.offset += start[k] * write.from.stride[k];
+  out->to.offset = read.to.offset;
+  for (int m = 0; m < 3; ++m) out->from.stride[m] = out->to.stride[m] = 0;
+  for (size_t m = 0; m < done.size(); ++m) {
+    const Dim& d = done[m];
+    const int slot = 3 - static_cast<int>(done.size()) + static_cast<int>(m);
+    out->size[slot] = d.size;
+    out->from.stride[slot] = d.digit < 0 ? 0 : d.step * write.from.stride[d.digit];
+    out->to.stride[slot] = d.to;
+  }
+  return true;
+}
+
+// The same copy with its dimensions ordered by destination stride, largest first (a transpose
+// may walk its source in order and scatter into the destination).
+Region by_destination_order(Region r) {
+  int order[3] = {0, 1, 2};
+  std::sort(order, order + 3, [&](int a, int b) {
+    const int64_t sa = r.size[a] == 1 ? -1 : r.to.stride[a], sb = r.size[b] == 1 ? -1 : r.to.stride[b];
+    return sa > sb;
+  });
+  Region out = r;
+  for (int k = 0; k < 3; ++k) {
+    out.size[k] = r.size[order[k]];
+    out.from.stride[k] = r.from.stride[order[k]];
+    out.to.stride[k] = r.to.stride[order[k]];
+  }
+  return out;
+}
+
+// `write` fills its whole output, in row-major order of its sizes, with unit last stride.
+bool dense_write(const Region& write, int64_t numel_out) {
+  const int64_t* S = write.size;
+  const int64_t expected[3] = {S[1] * S[2], S[2], 1};
+  if (write.to.offset != 0 || S[0] * S[1] * S[2] != numel_out) return false;
+  for (int k = 0; k < 3; ++k)
+    if (S[k] > 1 && write.to.stride[k] != expected[k]) return false;
+  return true;
+}
+
+}  // namespace
+
+void merge_rasters(AtomicGraph& g, const std::vector<int>& outputs) {
+  const std::vector<int> uses = use_counts(g, outputs);
+  std::vector<int> producer(g.tensors.size(), -1);
+  for (size_t i = 0; i < g.ops.size(); ++i) producer[g.ops[i].output] = static_cast<int>(i);
+  for (AtomicOp& op : g.ops) {
+    if (op.kind != AtomicKind::Raster || op.fill_output) continue;
+    bool changed = false;
+    for (Region& r : op.regions) {
+      if (r.src < 0 || static_cast<size_t>(r.src) >= op.inputs.size()) continue;
+      int t = op.inputs[r.src];
+      if (t < 0 || uses[t] != 1) continue;
+      if (g.tensors[t].storage == Storage::Alias) {  // a reshape view: same linear indices
+        const int root = g.tensors[t].alias_of;
+        if (g.tensors[t].alias_offset != 0 || g.tensors[root].storage == Storage::Alias || uses[root] != 1 ||
+            numel(g.tensors[root].shape) != numel(g.tensors[t].shape))
+          continue;
+        t = root;
+      }
+      if (g.tensors[t].storage != Storage::Arena || producer[t] < 0) continue;
+      const AtomicOp& first = g.ops[producer[t]];
+      if (first.kind != AtomicKind::Raster || first.fill_output || first.regions.size() != 1) continue;
+      const Region w = by_destination_order(first.regions[0]);
+      if (w.src < 0 || static_cast<size_t>(w.src) >= first.inputs.size() || first.inputs[w.src] < 0) continue;
+      const int source = first.inputs[w.src];
+      if (g.tensors[source].dtype != g.tensors[t].dtype || !dense_write(w, numel(g.tensors[t].shape))) continue;
+      Region merged;
+      if (!compose_regions(w, r, &merged)) continue;
+      auto at = std::find(op.inputs.begin(), op.inputs.end(), source);
+      if (at == op.inputs.end()) at = op.inputs.insert(op.inputs.end(), source);
+      merged.src = static_cast<int>(at - op.inputs.begin());
+      r = merged;
+      changed = true;
+    }
+    if (!changed) continue;
+    // Drop inputs no region reads any more (the merged-away tensors), renumbering the rest.
+    std::vector<int> index(op.inputs.size(), -1), kept;
+    for (const Region& r : op.regions)
+      if (r.src >= 0 && index[r.src] < 0) {
+        index[r.src] = static_cast<int>(kept.size());
+        kept.push_back(op.inputs[r.src]);
+      }
+    for (Region& r : op.regions)
+      if (r.src >= 0) r.src = index[r.src];
+    op.inputs = std::move(kept);
+  }
 }
 
 void remove_dead_ops(AtomicGraph& g, const std::vector<int>& outputs) {

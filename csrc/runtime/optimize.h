@@ -19,6 +19,13 @@ void fuse_epilogues(AtomicGraph& graph, const std::vector<int>& outputs);
 // Run before fuse_epilogues.
 void fuse_patterns(AtomicGraph& graph, const std::vector<int>& outputs, const Backend& backend);
 
+// Raster of a raster (MNN's region merging): a Raster region that reads a tensor another Raster
+// wrote whole with one dense region - Split then Transpose (BERT's head split), Slice then
+// Reshape then Transpose, ... - reads that raster's source directly when the composed walk is
+// still a strided 3-d walk (no index carries across the first raster's dimensions). The first
+// raster is then dead (remove_dead_ops drops it): one copy instead of two. Run before it.
+void merge_rasters(AtomicGraph& graph, const std::vector<int>& outputs);
+
 // Drops ops whose results no graph output needs.
 void remove_dead_ops(AtomicGraph& graph, const std::vector<int>& outputs);
 

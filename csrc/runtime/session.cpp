@@ -230,6 +230,7 @@ void Session::plan(const Signature& signature, const std::vector<Tensor>* values
 
   fuse_patterns(g, p->outputs, *backend_);
   fuse_epilogues(g, p->outputs);
+  merge_rasters(g, p->outputs);
   remove_dead_ops(g, p->outputs);
   // A graph output computed by an op into its own tensor is written straight into the
   // caller's result buffer; any other output (a view, a constant, an input) is copied.
