@@ -15,6 +15,7 @@
 #include "runtime/device_backends.h"
 
 #include "cuda/prelude.cuh"
+#include "gpu/all_kernels.inc"
 #include "gpu/kernels.inc"
 
 namespace walle {

@@ -22,8 +22,8 @@ if(WALLE_OPENCL AND OPENCL_HEADERS_DIR)
   add_custom_command(
     OUTPUT ${GPU_GEN_DIR}/opencl_source.h
     COMMAND ${CMAKE_COMMAND} -DOUT=${GPU_GEN_DIR}/opencl_source.h -DNAME=kOpenClSource
-            "-DINPUTS=${CL_DIR}/prelude.cl\;${GPU_DIR}/kernels.inc" -P ${GPU_DIR}/embed_source.cmake
-    DEPENDS ${CL_DIR}/prelude.cl ${GPU_DIR}/kernels.inc ${GPU_DIR}/embed_source.cmake
+            "-DINPUTS=${CL_DIR}/prelude.cl\;${GPU_DIR}/all_kernels.inc\;${GPU_DIR}/kernels.inc" -P ${GPU_DIR}/embed_source.cmake
+    DEPENDS ${CL_DIR}/prelude.cl ${GPU_DIR}/all_kernels.inc ${GPU_DIR}/kernels.inc ${GPU_DIR}/embed_source.cmake
     COMMENT "embedding the OpenCL kernels")
   list(APPEND WALLE_GPU_SOURCES ${CL_DIR}/opencl_api.cpp ${CL_DIR}/opencl_backend.cpp ${GPU_GEN_DIR}/opencl_source.h)
   list(APPEND WALLE_GPU_DEFINITIONS WALLE_HAVE_OPENCL=1)

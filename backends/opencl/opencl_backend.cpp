@@ -12,7 +12,7 @@
 #include "gpu/launch_backend.h"
 #include "gpu/launch_plan.h"
 #include "opencl/opencl_api.h"
-#include "opencl_source.h"  // generated: prelude.cl + kernels.inc as kOpenClSource
+#include "opencl_source.h"  // generated: prelude.cl + gpu/all_kernels.inc + kernels.inc as kOpenClSource
 #include "runtime/device_backends.h"
 
 namespace walle {

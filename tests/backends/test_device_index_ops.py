@@ -31,13 +31,18 @@ def one_node(op: str, operands: list[tuple[str, np.ndarray, bool]], n_out: int =
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]), feed
 
 
-def cpu_and_device(model, feed, backend, tmp_path):
-    """(CPU outputs, device outputs, device plan) of one converted model."""
+def device_session(model, backend, tmp_path):
+    """A session of the converted model on `backend` (skipped where it cannot run here)."""
     backend_or_skip(backend)
     onnx.save(with_output_types(model), tmp_path / "m.onnx")
     walle.convert(tmp_path / "m.onnx", tmp_path / "m.walle")
+    return walle.load(tmp_path / "m.walle", backend=backend)
+
+
+def cpu_and_device(model, feed, backend, tmp_path):
+    """(CPU outputs, device outputs, device plan) of one converted model."""
+    session = device_session(model, backend, tmp_path)
     want = list(walle.load(tmp_path / "m.walle").run(feed).values())
-    session = walle.load(tmp_path / "m.walle", backend=backend)
     got = list(session.run(feed).values())
     return want, got, session.plan()
 
@@ -150,10 +155,7 @@ def test_scatter_bad_runtime_index_is_the_cpu_error(bad, backend, tmp_path):
     x = np.zeros((9, 2), np.float32)
     idx = np.array([[1], [bad]], np.int64)
     model, feed = one_node("ScatterND", [("x", x, False), ("i", idx, False), ("u", np.ones((2, 2), np.float32), False)])
-    backend_or_skip(backend)
-    onnx.save(with_output_types(model), tmp_path / "m.onnx")
-    walle.convert(tmp_path / "m.onnx", tmp_path / "m.walle")
-    session = walle.load(tmp_path / "m.walle", backend=backend)
+    session = device_session(model, backend, tmp_path)
     with pytest.raises(walle.Error, match=f"index {bad} is out of range for a dimension of 9"):
         session.run(feed)
     assert_on_device(session.plan(), "Scatter", backend)
@@ -167,10 +169,7 @@ def test_scatter_bad_constant_index_stays_on_cpu(backend, tmp_path):
     x = np.zeros((4, 2), np.float32)
     model, feed = one_node("ScatterND", [("x", x, False), ("i", np.array([[4]], np.int64), True),
                                          ("u", np.ones((1, 2), np.float32), False)])
-    backend_or_skip(backend)
-    onnx.save(with_output_types(model), tmp_path / "m.onnx")
-    walle.convert(tmp_path / "m.onnx", tmp_path / "m.walle")
-    session = walle.load(tmp_path / "m.walle", backend=backend)
+    session = device_session(model, backend, tmp_path)
     with pytest.raises(walle.Error, match="out of range"):
         session.run(feed)
     assert_falls_back(session.plan(), "Scatter", backend, "out of range")
@@ -199,10 +198,7 @@ def test_gather_bad_runtime_index_is_the_cpu_error(bad, backend, tmp_path):
     session then keeps running good ids on the device."""
     table = values((50, 4), np.float32)
     model, feed = one_node("Gather", [("t", table, True), ("i", np.array([3, bad], np.int64), False)], axis=0)
-    backend_or_skip(backend)
-    onnx.save(with_output_types(model), tmp_path / "m.onnx")
-    walle.convert(tmp_path / "m.onnx", tmp_path / "m.walle")
-    session = walle.load(tmp_path / "m.walle", backend=backend)
+    session = device_session(model, backend, tmp_path)
     with pytest.raises(walle.InputError, match="out of range"):
         session.run(feed)
     assert_on_device(session.plan(), "Gather", backend)
