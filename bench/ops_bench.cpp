@@ -83,6 +83,9 @@ const ConvShape kConvs[] = {
     {"resnet_3x3_s2_128x56x56", 128, 56, 56, 128, 3, 2, 1, 1},
     {"resnet_stem_7x7_s2", 3, 224, 224, 64, 7, 2, 3, 1},
     {"resnet_1x1_256to64x56x56", 256, 56, 56, 64, 1, 1, 0, 1},
+    {"resnet_1x1_1024to256x14x14", 1024, 14, 14, 256, 1, 1, 0, 1},
+    {"resnet_1x1_512to2048x7x7", 512, 7, 7, 2048, 1, 1, 0, 1},
+    {"resnet_1x1_s2_256to512x56x56", 256, 56, 56, 512, 1, 2, 0, 1},
     {"depthwise_3x3_144x56x56", 144, 56, 56, 144, 3, 1, 1, 144},
     {"depthwise_3x3_s2_96x112x112", 96, 112, 112, 96, 3, 2, 1, 96},
     {"depthwise_3x3_576x14x14", 576, 14, 14, 576, 3, 1, 1, 576},
@@ -97,10 +100,16 @@ void conv(benchmark::State& state, ConvShape s, int threads, const char* algo) {
   o.op.pad_top = o.op.pad_left = s.pad;
   o.op.out_h = (s.h + 2 * s.pad - s.k) / s.stride + 1;
   o.op.out_w = (s.w + 2 * s.pad - s.k) / s.stride + 1;
-  o.input({1, s.c, s.h, s.w}, false);
+  // "blocked": the channel-blocked layout (ops/atomic.h), input blocked unless it has < 16 channels.
+  const bool blocked = algo && std::string(algo) == "blocked";
+  const int64_t b = kChannelBlock, cb = (s.c + b - 1) / b, ocb = (s.oc + b - 1) / b;
+  o.op.blocked_output = blocked;
+  o.op.blocked_input = blocked && s.c >= b;
+  o.input(o.op.blocked_input ? Shape{1, cb, s.h, s.w, b} : Shape{1, s.c, s.h, s.w}, false);
   o.input({s.oc, s.c / s.group, s.k, s.k}, true);
   o.input({s.oc}, true);
-  o.output({1, s.oc, o.op.out_h, o.op.out_w});
+  o.output(blocked ? Shape{1, ocb, o.op.out_h, o.op.out_w, b} : Shape{1, s.oc, o.op.out_h, o.op.out_w});
+  if (blocked) algo = nullptr;
   const double macs = 1.0 * s.oc * o.op.out_h * o.op.out_w * (s.c / s.group) * s.k * s.k;
   run_op(state, o, threads, algo, 2 * macs, false);
 }
@@ -150,7 +159,7 @@ int register_all() {
     const std::string tn = "/t" + std::to_string(t);
     for (const ConvShape& s : kConvs) {
       const bool winograd = s.k == 3 && s.stride == 1 && s.group == 1;
-      for (const char* algo : {"auto", "im2col", "winograd-f23", "winograd-f43"}) {
+      for (const char* algo : {"auto", "im2col", "winograd-f23", "winograd-f43", "blocked"}) {
         if (std::string(algo).rfind("winograd", 0) == 0 && !winograd) continue;
         if (std::string(algo) == "im2col" && s.group > 1) continue;
         const char* forced = std::string(algo) == "auto" ? nullptr : algo;

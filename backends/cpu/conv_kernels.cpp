@@ -416,10 +416,15 @@ template <typename T> struct MakePool { static std::unique_ptr<Kernel> make(cons
 }  // namespace
 
 void register_conv_kernels(KernelRegistry& r) {
-  auto float_out = [](const AtomicOp& op, const AtomicGraph& g) { return is_float(g.tensors[op.output].dtype); };
+  // Every kernel here reads and writes NCHW; blocked ops have their own (conv_blocked.cpp).
+  auto float_out = [](const AtomicOp& op, const AtomicGraph& g) {
+    return !op.blocked_input && !op.blocked_output && is_float(g.tensors[op.output].dtype);
+  };
   r.add(AtomicKind::Conv, {"conv-reference", Isa::Reference, float_out, for_float<MakeConv>});
   r.add(AtomicKind::Pool, {"pool-reference", Isa::Reference, float_out, for_float<MakePool>});
-  auto f32 = [](const AtomicOp& op, const AtomicGraph& g) { return g.tensors[op.output].dtype == DType::F32; };
+  auto f32 = [](const AtomicOp& op, const AtomicGraph& g) {
+    return !op.blocked_input && !op.blocked_output && g.tensors[op.output].dtype == DType::F32;
+  };
   for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
     r.add(AtomicKind::Conv, {"f32-conv-im2col-gemm", isa, f32, [isa](const AtomicOp& op, const AtomicGraph&) {
                                return std::unique_ptr<Kernel>(new ConvGemmF32(op, isa));

@@ -39,6 +39,7 @@ const KernelRegistry& cpu_registry() {
     cpu::register_reduce_kernels(r);
     cpu::register_matmul_kernels(r);
     cpu::register_conv_kernels(r);
+    cpu::register_blocked_kernels(r);
     cpu::register_fused_kernels(r);
     cpu::register_index_kernels(r);
     cpu::register_text_kernels(r);
@@ -64,6 +65,8 @@ class CpuBackend : public Backend {
                                               " kernel for " + dtype_name(graph.tensors[op.output].dtype));
     return entry->factory(op, graph);
   }
+
+  bool has_blocked_layout() const override { return isa_ == Isa::Avx512; }
 
   std::shared_ptr<void> allocate(size_t bytes) const override { return aligned_alloc_shared(bytes); }
   void copy_in(void* dst, const void* src, size_t bytes) const override { std::memcpy(dst, src, bytes); }

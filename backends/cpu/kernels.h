@@ -9,6 +9,7 @@ void register_data_kernels(KernelRegistry& registry);         // Raster, Gather
 void register_reduce_kernels(KernelRegistry& registry);
 void register_matmul_kernels(KernelRegistry& registry);
 void register_conv_kernels(KernelRegistry& registry);         // Conv, Pool
+void register_blocked_kernels(KernelRegistry& registry);      // Conv, Pool on the channel-blocked layout
 void register_fused_kernels(KernelRegistry& registry);        // Fused (softmax, layernorm)
 void register_index_kernels(KernelRegistry& registry);        // Scatter, TopK, Random
 void register_text_kernels(KernelRegistry& registry);         // Text, and Equal on strings

@@ -12,6 +12,11 @@
 
 namespace walle {
 
+// The channel-blocked layout of float32 activations inside conv chains (as MNN's NC4HW4, with
+// one AVX-512 vector of channels): logical [N, C, H, W] stored as [N, ceil(C/16), H, W, 16],
+// channel c at block c/16, lane c%16; lanes past C hold zeros.
+constexpr int64_t kChannelBlock = 16;
+
 enum class AtomicKind { Raster, Unary, Binary, Select, Reduce, MatMul, Conv, Pool, Gather, Cast, Scatter, TopK, Random,
                         Text,
                         // Not atomic: a run of atomic ops a backend claimed (runtime/fuse_patterns.cpp)
@@ -106,6 +111,9 @@ struct AtomicOp {
   int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
   int64_t pad_top = 0, pad_left = 0, group = 1;
   bool max_pool = true, count_include_pad = false;
+  // Conv/Pool on the channel-blocked layout (kChannelBlock; set by runtime/block_channels.cpp):
+  // the input and/or output tensor is [n, ceil(c/16), h, w, 16] instead of [n, c, h, w].
+  bool blocked_input = false, blocked_output = false;
 
   // Gather: data [outer, axis_size, inner], indices (any int type, negatives wrap) -> [outer, n_idx, inner].
   int64_t axis_size = 1;

@@ -66,6 +66,9 @@ class Backend {
     (void)algorithm;
     return make(op, graph);
   }
+  // True when the backend has kernels for the channel-blocked layout (ops/atomic.h); the
+  // block_channels pass then asks supports() about each Conv/Pool with the layout flags set.
+  virtual bool has_blocked_layout() const { return false; }
   // Why supports() is false, for plan() ("" when it is true or there is nothing to say).
   virtual std::string unsupported_reason(const AtomicOp& op, const AtomicGraph& graph) const {
     (void)op; (void)graph;

@@ -274,10 +274,6 @@ void remove_dead_ops(AtomicGraph& g, const std::vector<int>& outputs) {
   g.ops = std::move(kept);
 }
 
-namespace {
-
-// The region as one run of `count` elements at unit stride on both sides (after dropping
-// size-1 dims and merging dims that continue each other), or false.
 bool contiguous_run(const Region& r, int64_t* count) {
   int64_t size[3], fs[3], ts[3];
   int n = 0;
@@ -296,6 +292,8 @@ bool contiguous_run(const Region& r, int64_t* count) {
   *count = total;
   return true;
 }
+
+namespace {
 
 // Inclusive element range of a region's destination.
 std::pair<int64_t, int64_t> destination_extent(const Region& r) {

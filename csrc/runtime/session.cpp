@@ -230,6 +230,7 @@ void Session::plan(const Signature& signature, const std::vector<Tensor>* values
 
   fuse_patterns(g, p->outputs, *backend_);
   fuse_epilogues(g, p->outputs);
+  if (backends_.size() == 1) block_channels(g, p->outputs, *backend_);
   merge_rasters(g, p->outputs);
   remove_dead_ops(g, p->outputs);
   // A graph output computed by an op into its own tensor is written straight into the

@@ -1,0 +1,297 @@
+// Float32 Conv and Pool kernels on the channel-blocked layout (ops/atomic.h, kChannelBlock):
+// a tensor [N, C, H, W] stored as [N, ceil(C/16), H, W, 16], lanes past C zero. The layout
+// pass (runtime/block_channels.cpp) gives these ops blocked inputs/outputs inside conv chains.
+//  - direct convolution (group 1): weights packed once into panels of 32 output channels; each
+//    tile of up to 14 output pixels reads the input in place (x86/conv_blocked_avx512.cpp).
+//    Padding is made real by copying the input into a zero-bordered scratch image first, so
+//    every tile sees all its taps. A 1x1/stride-1 convolution treats the plane as one row.
+//    The input may also be plain NCHW (a first layer with a few channels, ResNet's stem).
+//  - depthwise convolution and max/average pooling: one output row of one channel block per
+//    task, 16 channels per vector.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "cpu/gemm.h"
+#include "cpu/kernels.h"
+#if defined(WALLE_HAVE_X86_KERNELS)
+#include "cpu/x86/conv_blocked_kernels.h"
+#endif
+
+namespace walle::cpu {
+
+cpu::Activation to_gemm_activation(walle::Activation a);
+
+#if defined(WALLE_HAVE_X86_KERNELS)
+namespace {
+
+constexpr int64_t kB = kChannelBlock;
+constexpr int kMaxTile = 14;  // pixels per direct-conv tile (28 accumulators)
+constexpr int64_t kPanel = 32;  // output channels per weight panel
+
+int64_t blocks(int64_t c) { return (c + kB - 1) / kB; }
+
+uint16_t lane_mask(int64_t channels, int64_t block) {
+  const int64_t n = channels - block * kB;
+  return n >= kB ? 0xffff : n <= 0 ? 0 : static_cast<uint16_t>((1u << n) - 1);
+}
+
+x86::TileEpilogue tile_epilogue(const AtomicOp& op) {
+  x86::TileEpilogue e{};
+  e.activation = static_cast<int>(to_gemm_activation(op.activation));
+  e.clip_min = op.alpha;
+  e.clip_max = op.beta;
+  return e;
+}
+
+const float* constant_data(const AtomicGraph& g, int id) {
+  return id >= 0 ? static_cast<const float*>(g.tensors[g.root(id)].constant.data()) : nullptr;
+}
+
+bool constant_or_absent(const AtomicOp& op, const AtomicGraph& g, size_t k) {
+  return k >= op.inputs.size() || op.inputs[k] < 0 || g.is_constant(op.inputs[k]);
+}
+
+// The input as the tiles read it: zero-bordered when the convolution pads (or its windows
+// run past the input), so that no tap needs a bounds check; for a strided 1x1 convolution,
+// only the pixels it reads (the tiles then run over a dense plane, as in the stride-1 case).
+struct PaddedInput {
+  int64_t h, w;          // extent of the image the tiles read
+  bool copy;             // false: the input is read in place
+  bool subsample;        // copy every stride-th pixel (1x1, unpadded)
+};
+
+PaddedInput padded_extent(const AtomicOp& op) {
+  PaddedInput p;
+  p.h = (op.out_h - 1) * op.stride_h + (op.kernel_h - 1) * op.dilation_h + 1;
+  p.w = (op.out_w - 1) * op.stride_w + (op.kernel_w - 1) * op.dilation_w + 1;
+  p.copy = op.pad_top > 0 || op.pad_left > 0 || p.h - op.pad_top > op.h || p.w - op.pad_left > op.w;
+  p.subsample = !p.copy && op.kernel_h == 1 && op.kernel_w == 1 && (op.stride_h > 1 || op.stride_w > 1);
+  if (p.subsample) p.copy = true, p.h = op.out_h, p.w = op.out_w;
+  else if (!p.copy) p.h = op.h, p.w = op.w;
+  return p;
+}
+
+class ConvBlockedF32 : public Kernel {
+ public:
+  explicit ConvBlockedF32(const AtomicOp& op) : op_(op), pad_(padded_extent(op)) {
+    unit_ = op.blocked_input ? kB : 1;
+    groups_ = op.blocked_input ? blocks(op.c) : 1;
+    group_channels_ = op.blocked_input ? kB : op.c;
+    flat_ = op.kernel_h == 1 && op.kernel_w == 1 && (pad_.subsample || (op.stride_h == 1 && op.stride_w == 1 && !pad_.copy));
+    for (int64_t ky = 0; ky < op.kernel_h; ++ky)
+      for (int64_t kx = 0; kx < op.kernel_w; ++kx)
+        taps_.push_back((ky * op.dilation_h * pad_.w + kx * op.dilation_w) * unit_);
+    // Output rows as the tiles see them, each cut into near-equal tiles of <= 14 pixels.
+    const int64_t rows = flat_ ? 1 : op.out_h, row_len = flat_ ? op.out_h * op.out_w : op.out_w;
+    const int64_t tiles = (row_len + kMaxTile - 1) / kMaxTile;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t t = 0; t < tiles; ++t) {
+        const int64_t b = row_len * t / tiles, e = row_len * (t + 1) / tiles;
+        tiles_.push_back({r, b, static_cast<int>(e - b)});
+      }
+  }
+
+  void plan(const AtomicOp& op, const AtomicGraph& g) override {
+    const float* w = constant_data(g, op.inputs[1]);
+    const float* bias = op.inputs.size() > 2 ? constant_data(g, op.inputs[2]) : nullptr;
+    const int64_t panels = (op.out_c + kPanel - 1) / kPanel, T = op.kernel_h * op.kernel_w;
+    panel_floats_ = groups_ * T * group_channels_ * kPanel;
+    weights_.assign(panels * panel_floats_, 0.f);
+    bias_.assign(panels * kPanel, 0.f);
+    for (int64_t oc = 0; oc < op.out_c; ++oc) {
+      if (bias) bias_[oc] = bias[oc];
+      float* panel = weights_.data() + (oc / kPanel) * panel_floats_ + oc % kPanel;
+      for (int64_t g = 0; g < groups_; ++g)
+        for (int64_t t = 0; t < T; ++t)
+          for (int64_t c = 0; c < group_channels_; ++c) {
+            const int64_t ic = g * group_channels_ + c;
+            if (ic < op.c) panel[((g * T + t) * group_channels_ + c) * kPanel] = w[(oc * op.c + ic) * T + t];
+          }
+    }
+  }
+
+  size_t scratch_bytes() const override {
+    return pad_.copy ? static_cast<size_t>(groups_ * group_channels_ * pad_.h * pad_.w) * sizeof(float) + 64 : 0;
+  }
+
+  void run(const KernelIO& io, ThreadPool& pool) override {
+    const AtomicOp& op = op_;
+    const float* x = static_cast<const float*>(io.inputs[0]);
+    const float* res = io.inputs.size() > 3 ? static_cast<const float*>(io.inputs[3]) : nullptr;
+    float* y = static_cast<float*>(io.output);
+    const int64_t in_image = (op.blocked_input ? blocks(op.c) * kB : op.c) * op.h * op.w;
+    const int64_t ocb = blocks(op.out_c), plane = op.out_h * op.out_w, out_image = ocb * plane * kB;
+    const int64_t panels = (op.out_c + kPanel - 1) / kPanel, items = panels * static_cast<int64_t>(tiles_.size());
+    const x86::TileEpilogue epi = tile_epilogue(op);
+    for (int64_t n = 0; n < op.n; ++n) {
+      const float* src = x + n * in_image;
+      if (pad_.copy) src = pad_input(src, static_cast<float*>(io.scratch), pool);
+      const float* r = res ? res + n * out_image : nullptr;
+      float* out = y + n * out_image;
+      const int64_t work = groups_ * group_channels_ * static_cast<int64_t>(taps_.size()) * kPanel * kMaxTile;
+      parallel_rows(pool, items, work, [&](int64_t b, int64_t e) {
+        x86::BlockedConvArgs a{};
+        a.groups = groups_;
+        a.group_stride = pad_.h * pad_.w * kB;
+        a.group_channels = group_channels_;
+        a.channel_stride = op.blocked_input ? 1 : pad_.h * pad_.w;
+        a.tap_offsets = taps_.data();
+        a.taps = static_cast<int>(taps_.size());
+        a.pixel_stride = (flat_ ? 1 : op.stride_w) * unit_;
+        a.out_block_stride = plane * kB;
+        a.epi = epi;
+        for (int64_t item = b; item < e; ++item) {
+          const int64_t q = item / static_cast<int64_t>(tiles_.size());
+          const Tile& t = tiles_[item % tiles_.size()];
+          const int64_t pixel = flat_ ? t.begin : t.row * op.out_w + t.begin;
+          a.in = flat_ ? src + t.begin * unit_ : src + (t.row * op.stride_h * pad_.w + t.begin * op.stride_w) * unit_;
+          a.weights = weights_.data() + q * panel_floats_;
+          a.bias = bias_.data() + q * kPanel;
+          a.out = out + (2 * q * plane + pixel) * kB;
+          a.residual = r ? r + (2 * q * plane + pixel) * kB : nullptr;
+          a.blocks = static_cast<int>(std::min<int64_t>(2, ocb - 2 * q));
+          a.lane_mask[0] = lane_mask(op.out_c, 2 * q);
+          a.lane_mask[1] = lane_mask(op.out_c, 2 * q + 1);
+          x86::conv_blocked_tile_avx512(a, t.pixels);
+        }
+      });
+    }
+  }
+
+  std::string name() const override { return op_.blocked_input ? "f32-conv-blocked-avx512" : "f32-conv-blocked-from-nchw-avx512"; }
+
+ private:
+  struct Tile {
+    int64_t row, begin;
+    int pixels;
+  };
+
+  // Copies one image into the zero-bordered scratch image; returns it.
+  const float* pad_input(const float* src, float* dst, ThreadPool& pool) const {
+    const AtomicOp& op = op_;
+    const int64_t planes = op.blocked_input ? blocks(op.c) : op.c, u = unit_;
+    parallel_rows(pool, planes, pad_.h * pad_.w * u, [&](int64_t b, int64_t e) {
+      for (int64_t p = b; p < e; ++p) {
+        const float* s = src + p * op.h * op.w * u;
+        float* d = dst + p * pad_.h * pad_.w * u;
+        if (pad_.subsample) {
+          for (int64_t oy = 0; oy < op.out_h; ++oy)
+            for (int64_t ox = 0; ox < op.out_w; ++ox, d += u)
+              std::memcpy(d, s + (oy * op.stride_h * op.w + ox * op.stride_w) * u, u * sizeof(float));
+          continue;
+        }
+        for (int64_t py = 0; py < pad_.h; ++py, d += pad_.w * u) {
+          const int64_t iy = py - op.pad_top;
+          if (iy < 0 || iy >= op.h) {
+            std::memset(d, 0, pad_.w * u * sizeof(float));
+            continue;
+          }
+          const int64_t x0 = std::min(op.pad_left, pad_.w), x1 = std::min(pad_.w, op.pad_left + op.w);
+          std::memset(d, 0, x0 * u * sizeof(float));
+          std::memcpy(d + x0 * u, s + iy * op.w * u, (x1 - x0) * u * sizeof(float));
+          std::memset(d + x1 * u, 0, (pad_.w - x1) * u * sizeof(float));
+        }
+      }
+    });
+    return dst;
+  }
+
+  AtomicOp op_;
+  PaddedInput pad_;
+  int64_t unit_, groups_, group_channels_, panel_floats_ = 0;
+  bool flat_;
+  std::vector<int64_t> taps_;
+  std::vector<Tile> tiles_;
+  std::vector<float> weights_, bias_;
+};
+
+// Depthwise convolution (weights != null) or pooling, one output row of one block per task.
+class WindowBlockedF32 : public Kernel {
+ public:
+  explicit WindowBlockedF32(const AtomicOp& op) : op_(op) {}
+
+  void plan(const AtomicOp& op, const AtomicGraph& g) override {
+    if (op.kind != AtomicKind::Conv) return;
+    const float* w = constant_data(g, op.inputs[1]);
+    const float* bias = op.inputs.size() > 2 ? constant_data(g, op.inputs[2]) : nullptr;
+    const int64_t T = op.kernel_h * op.kernel_w;
+    weights_.assign(blocks(op.c) * T * kB, 0.f);
+    bias_.assign(blocks(op.c) * kB, 0.f);
+    for (int64_t c = 0; c < op.c; ++c) {
+      if (bias) bias_[c] = bias[c];
+      for (int64_t t = 0; t < T; ++t) weights_[((c / kB) * T + t) * kB + c % kB] = w[c * T + t];
+    }
+  }
+
+  void run(const KernelIO& io, ThreadPool& pool) override {
+    const AtomicOp& op = op_;
+    const bool conv = op.kind == AtomicKind::Conv;
+    const float* x = static_cast<const float*>(io.inputs[0]);
+    const float* res = conv && io.inputs.size() > 3 ? static_cast<const float*>(io.inputs[3]) : nullptr;
+    float* y = static_cast<float*>(io.output);
+    const int64_t cb = blocks(op.c), T = op.kernel_h * op.kernel_w;
+    const int64_t in_block = op.h * op.w * kB, out_block = op.out_h * op.out_w * kB;
+    const x86::TileEpilogue epi = tile_epilogue(op);
+    parallel_rows(pool, op.n * cb * op.out_h, op.out_w * T * kB, [&](int64_t b, int64_t e) {
+      for (int64_t row = b; row < e; ++row) {
+        const int64_t oh = row % op.out_h, block = row / op.out_h, c = block % cb;
+        x86::BlockedWindowArgs a{};
+        a.in = x + block * in_block;
+        a.h = op.h, a.w = op.w, a.out_w = op.out_w;
+        a.kernel_h = op.kernel_h, a.kernel_w = op.kernel_w, a.stride_h = op.stride_h, a.stride_w = op.stride_w;
+        a.dilation_h = op.dilation_h, a.dilation_w = op.dilation_w, a.pad_top = op.pad_top, a.pad_left = op.pad_left;
+        a.weights = conv ? weights_.data() + c * T * kB : nullptr;
+        a.bias = conv ? bias_.data() + c * kB : nullptr;
+        a.residual = res ? res + block * out_block : nullptr;
+        a.max_pool = !conv && op.max_pool;
+        a.count_include_pad = op.count_include_pad;
+        a.out = y + block * out_block;
+        a.lane_mask = lane_mask(op.c, c);
+        a.epi = epi;
+        x86::window_row_avx512(a, oh);
+      }
+    });
+  }
+
+  std::string name() const override {
+    return op_.kind == AtomicKind::Conv ? "f32-conv-depthwise-blocked-avx512"
+                                        : op_.max_pool ? "f32-maxpool-blocked-avx512" : "f32-avgpool-blocked-avx512";
+  }
+
+ private:
+  AtomicOp op_;
+  std::vector<float> weights_, bias_;
+};
+
+bool blocked_enabled() {
+  const char* v = std::getenv("WALLE_CHANNEL_BLOCKS");
+  return !v || std::strcmp(v, "0") != 0;
+}
+
+bool f32_out(const AtomicOp& op, const AtomicGraph& g) { return g.tensors[op.output].dtype == DType::F32; }
+
+}  // namespace
+
+void register_blocked_kernels(KernelRegistry& r) {
+  r.add(AtomicKind::Conv, {"f32-conv-blocked", Isa::Avx512, [](const AtomicOp& op, const AtomicGraph& g) {
+                             const bool depthwise = op.group == op.c && op.out_c == op.c && op.group > 1;
+                             return blocked_enabled() && op.blocked_output && f32_out(op, g) && g.is_constant(op.inputs[1]) &&
+                                    constant_or_absent(op, g, 2) &&
+                                    (depthwise ? op.blocked_input
+                                               : op.group == 1 && (op.stride_w == 1 || op.stride_w == 2));
+                           },
+                           [](const AtomicOp& op, const AtomicGraph&) -> std::unique_ptr<Kernel> {
+                             if (op.group > 1) return std::make_unique<WindowBlockedF32>(op);
+                             return std::make_unique<ConvBlockedF32>(op);
+                           }});
+  r.add(AtomicKind::Pool, {"f32-pool-blocked", Isa::Avx512, [](const AtomicOp& op, const AtomicGraph& g) {
+                             return blocked_enabled() && op.blocked_input && op.blocked_output && f32_out(op, g);
+                           },
+                           [](const AtomicOp& op, const AtomicGraph&) { return std::make_unique<WindowBlockedF32>(op); }});
+}
+#else
+void register_blocked_kernels(KernelRegistry&) {}
+#endif
+
+}  // namespace walle::cpu

@@ -1,0 +1,171 @@
+// AVX-512 kernels for the channel-blocked layout (cpu/conv_blocked.h): direct convolution,
+// depthwise convolution and pooling, 16 channels per zmm. Compiled with AVX-512 flags and
+// called only after run-time detection; plain C++ interface (see conv_blocked_kernels.h).
+//
+// Direct convolution tile: MR output pixels of one output row x 32 output channels (two
+// channel blocks), 2*MR zmm accumulators. Per input channel: two weight vectors from the
+// packed panel and one broadcast per pixel, straight from the input (pixel i of the tile is
+// at i * PIX floats: 16 or 32 in the blocked layout, 1 or 2 in plain NCHW). The input is read
+// in place - no im2col, no packing - which is where this beats conv-as-GEMM on this layout.
+#include <immintrin.h>
+
+#include "conv_blocked_kernels.h"
+#include "gemm_vec_math.h"
+
+namespace walle::cpu::x86 {
+namespace {
+
+typedef int32_t vi16 __attribute__((vector_size(64)));
+constexpr int64_t kPrefetchSteps = 16;  // weight rows fetched ahead (weights stream from L2)
+
+inline __m512 epilogue(__m512 v, const BlockedConvArgs& a, int j, const float* res) {
+  v = _mm512_add_ps(v, _mm512_loadu_ps(a.bias + 16 * j));
+  if (res) v = _mm512_add_ps(v, _mm512_loadu_ps(res));
+  if (a.epi.activation) v = vactivate<__m512, vi16>(v, a.epi);
+  return v;
+}
+
+template <int MR, int PIX>
+void conv_tile(const BlockedConvArgs& a) {
+  __m512 c0[MR], c1[MR];
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
+  const float* w = a.weights;
+  for (int64_t g = 0; g < a.groups; ++g) {
+    for (int t = 0; t < a.taps; ++t) {
+      const float* p = a.in + g * a.group_stride + a.tap_offsets[t];
+      for (int64_t ch = 0; ch < a.group_channels; ++ch, p += a.channel_stride, w += 32) {
+        const __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16);
+        _mm_prefetch(reinterpret_cast<const char*>(w + kPrefetchSteps * 32), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(w + kPrefetchSteps * 32 + 16), _MM_HINT_T0);
+#pragma GCC unroll 14
+        for (int i = 0; i < MR; ++i) {
+          const __m512 x = _mm512_set1_ps(p[i * PIX]);
+          c0[i] = _mm512_fmadd_ps(x, w0, c0[i]);
+          c1[i] = _mm512_fmadd_ps(x, w1, c1[i]);
+        }
+      }
+    }
+  }
+  // Lanes past the real output channels stay zero: the layout's invariant, whatever the
+  // activation makes of a zero.
+  const __mmask16 m0 = a.lane_mask[0], m1 = a.lane_mask[1];
+  float* o0 = a.out;
+  float* o1 = a.out + a.out_block_stride;
+  const float* r0 = a.residual;
+  const float* r1 = a.residual ? a.residual + a.out_block_stride : nullptr;
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; ++i) {
+    _mm512_storeu_ps(o0 + 16 * i, _mm512_maskz_mov_ps(m0, epilogue(c0[i], a, 0, r0 ? r0 + 16 * i : nullptr)));
+    if (a.blocks == 2)
+      _mm512_storeu_ps(o1 + 16 * i, _mm512_maskz_mov_ps(m1, epilogue(c1[i], a, 1, r1 ? r1 + 16 * i : nullptr)));
+  }
+}
+
+template <int PIX>
+void conv_tile_pix(const BlockedConvArgs& a, int mr) {
+  switch (mr) {
+#define WALLE_CASE(R) \
+  case R: return conv_tile<R, PIX>(a);
+    WALLE_CASE(1) WALLE_CASE(2) WALLE_CASE(3) WALLE_CASE(4) WALLE_CASE(5) WALLE_CASE(6)
+    WALLE_CASE(7) WALLE_CASE(8) WALLE_CASE(9) WALLE_CASE(10) WALLE_CASE(11) WALLE_CASE(12)
+    WALLE_CASE(13) WALLE_CASE(14)
+#undef WALLE_CASE
+    default: return;
+  }
+}
+
+inline __m512 window_init(bool max_pool) {
+  return max_pool ? _mm512_set1_ps(-__builtin_inff()) : _mm512_setzero_ps();
+}
+
+// NaN-propagating max (as the reference pool): x wins if x > acc or x is NaN.
+inline __m512 nan_max(__m512 acc, __m512 x) {
+  const __mmask16 take = _mm512_cmp_ps_mask(x, acc, _CMP_GT_OQ) | _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+  return _mm512_mask_mov_ps(acc, take, x);
+}
+
+}  // namespace
+
+void conv_blocked_tile_avx512(const BlockedConvArgs& a, int mr) {
+  switch (a.pixel_stride) {
+    case 16: return conv_tile_pix<16>(a, mr);
+    case 32: return conv_tile_pix<32>(a, mr);
+    case 1: return conv_tile_pix<1>(a, mr);
+    case 2: return conv_tile_pix<2>(a, mr);
+    default: return;
+  }
+}
+
+// One output row of one channel block. Interior pixels (every tap inside the input) take
+// four at a time with independent accumulators; border pixels check each tap.
+void window_row_avx512(const BlockedWindowArgs& a, int64_t oh) {
+  const int64_t ih0 = oh * a.stride_h - a.pad_top;
+  int64_t ky0 = 0, ky1 = a.kernel_h;
+  while (ky0 < ky1 && ih0 + ky0 * a.dilation_h < 0) ++ky0;
+  while (ky1 > ky0 && ih0 + (ky1 - 1) * a.dilation_h >= a.h) --ky1;
+  const bool depthwise = a.weights != nullptr;
+  // Interior columns: ow*stride - pad >= 0 and ow*stride - pad + (kw-1)*dil < w.
+  int64_t lo = (a.pad_left + a.stride_w - 1) / a.stride_w;
+  int64_t hi = a.w - 1 - (a.kernel_w - 1) * a.dilation_w + a.pad_left;
+  hi = hi < 0 ? 0 : hi / a.stride_w + 1;
+  if (hi > a.out_w) hi = a.out_w;
+  if (lo > hi) lo = hi;
+  // avg pool divisor for a pixel: taps inside the input, or inside input + explicit padding.
+  auto divisor = [&](int64_t ow) {
+    int64_t rows = 0, cols = 0;
+    for (int64_t ky = 0; ky < a.kernel_h; ++ky) {
+      const int64_t ih = ih0 + ky * a.dilation_h;
+      rows += a.count_include_pad ? (ih < a.h + a.pad_top) : (ih >= 0 && ih < a.h);
+    }
+    for (int64_t kx = 0; kx < a.kernel_w; ++kx) {
+      const int64_t iw = ow * a.stride_w - a.pad_left + kx * a.dilation_w;
+      cols += a.count_include_pad ? (iw < a.w + a.pad_left) : (iw >= 0 && iw < a.w);
+    }
+    return static_cast<float>(rows * cols);
+  };
+  auto finish = [&](__m512 acc, int64_t ow) {
+    float* out = a.out + (oh * a.out_w + ow) * 16;
+    if (depthwise) {
+      acc = _mm512_add_ps(acc, _mm512_loadu_ps(a.bias));
+      if (a.residual) acc = _mm512_add_ps(acc, _mm512_loadu_ps(a.residual + (oh * a.out_w + ow) * 16));
+      if (a.epi.activation) acc = vactivate<__m512, vi16>(acc, a.epi);
+    } else if (!a.max_pool) {
+      const float d = divisor(ow);
+      acc = d > 0 ? _mm512_div_ps(acc, _mm512_set1_ps(d)) : _mm512_setzero_ps();
+    }
+    _mm512_storeu_ps(out, _mm512_maskz_mov_ps(a.lane_mask, acc));
+  };
+  auto tap = [&](__m512 acc, const float* src, int64_t t) {
+    const __m512 x = _mm512_loadu_ps(src);
+    if (depthwise) return _mm512_fmadd_ps(x, _mm512_loadu_ps(a.weights + 16 * t), acc);
+    return a.max_pool ? nan_max(acc, x) : _mm512_add_ps(acc, x);
+  };
+  auto border = [&](int64_t ow) {
+    __m512 acc = window_init(a.max_pool && !depthwise);
+    for (int64_t ky = ky0; ky < ky1; ++ky)
+      for (int64_t kx = 0; kx < a.kernel_w; ++kx) {
+        const int64_t iw = ow * a.stride_w - a.pad_left + kx * a.dilation_w;
+        if (iw < 0 || iw >= a.w) continue;
+        acc = tap(acc, a.in + ((ih0 + ky * a.dilation_h) * a.w + iw) * 16, ky * a.kernel_w + kx);
+      }
+    finish(acc, ow);
+  };
+  for (int64_t ow = 0; ow < lo; ++ow) border(ow);
+  int64_t ow = lo;
+  for (; ow + 4 <= hi; ow += 4) {
+    __m512 acc[4];
+    for (int u = 0; u < 4; ++u) acc[u] = window_init(a.max_pool && !depthwise);
+    for (int64_t ky = ky0; ky < ky1; ++ky) {
+      const float* row = a.in + ((ih0 + ky * a.dilation_h) * a.w + ow * a.stride_w - a.pad_left) * 16;
+      for (int64_t kx = 0; kx < a.kernel_w; ++kx) {
+        const float* src = row + kx * a.dilation_w * 16;
+        for (int u = 0; u < 4; ++u) acc[u] = tap(acc[u], src + u * a.stride_w * 16, ky * a.kernel_w + kx);
+      }
+    }
+    for (int u = 0; u < 4; ++u) finish(acc[u], ow + u);
+  }
+  for (; ow < a.out_w; ++ow) border(ow);
+}
+
+}  // namespace walle::cpu::x86
