@@ -82,14 +82,22 @@ class ConvBlockedF32 : public Kernel {
     for (int64_t ky = 0; ky < op.kernel_h; ++ky)
       for (int64_t kx = 0; kx < op.kernel_w; ++kx)
         taps_.push_back((ky * op.dilation_h * pad_.w + kx * op.dilation_w) * unit_);
-    // Output rows as the tiles see them, each cut into near-equal tiles of <= 14 pixels.
+    // Output rows as the tiles see them, each cut into near-equal tiles of <= 14 pixels; rows
+    // of at most 7 pixels (7x7 maps) pair up into one tile, so it still has 14 pixels.
     const int64_t rows = flat_ ? 1 : op.out_h, row_len = flat_ ? op.out_h * op.out_w : op.out_w;
     const int64_t tiles = (row_len + kMaxTile - 1) / kMaxTile;
-    for (int64_t r = 0; r < rows; ++r)
+    two_rows_ = !flat_ && op.blocked_input && 2 * row_len <= kMaxTile;
+    for (int64_t r = 0; r < rows; ++r) {
+      if (two_rows_ && r + 1 < rows) {
+        tiles_.push_back({r, 0, static_cast<int>(2 * row_len), true});
+        ++r;
+        continue;
+      }
       for (int64_t t = 0; t < tiles; ++t) {
         const int64_t b = row_len * t / tiles, e = row_len * (t + 1) / tiles;
-        tiles_.push_back({r, b, static_cast<int>(e - b)});
+        tiles_.push_back({r, b, static_cast<int>(e - b), false});
       }
+    }
   }
 
   void plan(const AtomicOp& op, const AtomicGraph& g) override {
@@ -97,6 +105,10 @@ class ConvBlockedF32 : public Kernel {
     const float* bias = op.inputs.size() > 2 ? constant_data(g, op.inputs[2]) : nullptr;
     const int64_t panels = (op.out_c + kPanel - 1) / kPanel, T = op.kernel_h * op.kernel_w;
     panel_floats_ = groups_ * T * group_channels_ * kPanel;
+    // Work order: when all the packed weights fit in L2 next to the tiles, every panel of a
+    // tile runs back to back so the input is streamed once (it stays in L1 between panels);
+    // otherwise one panel at a time over all tiles keeps that panel's weights hot instead.
+    tile_major_ = panels * panel_floats_ * sizeof(float) <= (512u << 10);
     weights_.assign(panels * panel_floats_, 0.f);
     bias_.assign(panels * kPanel, 0.f);
     for (int64_t oc = 0; oc < op.out_c; ++oc) {
@@ -140,10 +152,12 @@ class ConvBlockedF32 : public Kernel {
         a.taps = static_cast<int>(taps_.size());
         a.pixel_stride = (flat_ ? 1 : op.stride_w) * unit_;
         a.out_block_stride = plane * kB;
+        a.row_stride = op.stride_h * pad_.w * unit_;
         a.epi = epi;
+        const int64_t n_tiles = static_cast<int64_t>(tiles_.size());
         for (int64_t item = b; item < e; ++item) {
-          const int64_t q = item / static_cast<int64_t>(tiles_.size());
-          const Tile& t = tiles_[item % tiles_.size()];
+          const int64_t q = tile_major_ ? item % panels : item / n_tiles;
+          const Tile& t = tiles_[tile_major_ ? item / panels : item % n_tiles];
           const int64_t pixel = flat_ ? t.begin : t.row * op.out_w + t.begin;
           a.in = flat_ ? src + t.begin * unit_ : src + (t.row * op.stride_h * pad_.w + t.begin * op.stride_w) * unit_;
           a.weights = weights_.data() + q * panel_floats_;
@@ -153,6 +167,7 @@ class ConvBlockedF32 : public Kernel {
           a.blocks = static_cast<int>(std::min<int64_t>(2, ocb - 2 * q));
           a.lane_mask[0] = lane_mask(op.out_c, 2 * q);
           a.lane_mask[1] = lane_mask(op.out_c, 2 * q + 1);
+          a.row_len = t.two_rows ? static_cast<int>(op.out_w) : 0;
           x86::conv_blocked_tile_avx512(a, t.pixels);
         }
       });
@@ -165,6 +180,7 @@ class ConvBlockedF32 : public Kernel {
   struct Tile {
     int64_t row, begin;
     int pixels;
+    bool two_rows;  // rows `row` and `row + 1`, whole
   };
 
   // Copies one image into the zero-bordered scratch image; returns it.
@@ -200,7 +216,7 @@ class ConvBlockedF32 : public Kernel {
   AtomicOp op_;
   PaddedInput pad_;
   int64_t unit_, groups_, group_channels_, panel_floats_ = 0;
-  bool flat_;
+  bool flat_, two_rows_ = false, tile_major_ = false;
   std::vector<int64_t> taps_;
   std::vector<Tile> tiles_;
   std::vector<float> weights_, bias_;

@@ -25,7 +25,9 @@ inline __m512 epilogue(__m512 v, const BlockedConvArgs& a, int j, const float* r
   return v;
 }
 
-template <int MR, int PIX>
+// Pixel i of a tile sits at i * PIX in one output row (RL = 0), or, for maps at most 7 wide,
+// at column i % RL of the tile's (i / RL)-th row (two rows per tile, `row_stride` apart).
+template <int MR, int PIX, int RL>
 void conv_tile(const BlockedConvArgs& a) {
   __m512 c0[MR], c1[MR];
 #pragma GCC unroll 14
@@ -40,7 +42,7 @@ void conv_tile(const BlockedConvArgs& a) {
         _mm_prefetch(reinterpret_cast<const char*>(w + kPrefetchSteps * 32 + 16), _MM_HINT_T0);
 #pragma GCC unroll 14
         for (int i = 0; i < MR; ++i) {
-          const __m512 x = _mm512_set1_ps(p[i * PIX]);
+          const __m512 x = _mm512_set1_ps(RL ? p[(i / (RL ? RL : 1)) * a.row_stride + (i % (RL ? RL : 1)) * PIX] : p[i * PIX]);
           c0[i] = _mm512_fmadd_ps(x, w0, c0[i]);
           c1[i] = _mm512_fmadd_ps(x, w1, c1[i]);
         }
@@ -66,7 +68,7 @@ template <int PIX>
 void conv_tile_pix(const BlockedConvArgs& a, int mr) {
   switch (mr) {
 #define WALLE_CASE(R) \
-  case R: return conv_tile<R, PIX>(a);
+  case R: return conv_tile<R, PIX, 0>(a);
     WALLE_CASE(1) WALLE_CASE(2) WALLE_CASE(3) WALLE_CASE(4) WALLE_CASE(5) WALLE_CASE(6)
     WALLE_CASE(7) WALLE_CASE(8) WALLE_CASE(9) WALLE_CASE(10) WALLE_CASE(11) WALLE_CASE(12)
     WALLE_CASE(13) WALLE_CASE(14)
@@ -87,7 +89,19 @@ inline __m512 nan_max(__m512 acc, __m512 x) {
 
 }  // namespace
 
+template <int PIX>
+void conv_two_rows(const BlockedConvArgs& a, int row_len) {
+  switch (row_len) {
+#define WALLE_CASE(W) \
+  case W: return conv_tile<2 * W, PIX, W>(a);
+    WALLE_CASE(1) WALLE_CASE(2) WALLE_CASE(3) WALLE_CASE(4) WALLE_CASE(5) WALLE_CASE(6) WALLE_CASE(7)
+#undef WALLE_CASE
+    default: return;
+  }
+}
+
 void conv_blocked_tile_avx512(const BlockedConvArgs& a, int mr) {
+  if (a.row_len) return a.pixel_stride == 16 ? conv_two_rows<16>(a, a.row_len) : conv_two_rows<32>(a, a.row_len);
   switch (a.pixel_stride) {
     case 16: return conv_tile_pix<16>(a, mr);
     case 32: return conv_tile_pix<32>(a, mr);

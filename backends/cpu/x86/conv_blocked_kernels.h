@@ -20,6 +20,10 @@ struct BlockedConvArgs {
   const int64_t* tap_offsets;
   int taps;
   int64_t pixel_stride;  // 16 or 32 (blocked input, stride 1 or 2); 1 or 2 (plain input)
+  // Two-row tiles (blocked input, rows of row_len <= 7 pixels, mr = 2 * row_len): pixel i is
+  // at (i / row_len) * row_stride + (i % row_len) * pixel_stride. 0: one row.
+  int row_len;
+  int64_t row_stride;
   const float* weights;
   const float* bias;     // 32 values
   const float* residual;
