@@ -128,7 +128,9 @@ void block_channels(AtomicGraph& g, const std::vector<int>& outputs, const Backe
                (produced_blocked(op.inputs[0]) || produced_blocked(op.inputs[1]))) {
       const Shape& shape = g.tensors[op.output].shape;
       out = dims[produced_blocked(op.inputs[0]) ? op.inputs[0] : op.inputs[1]];
-      block = f32(op.inputs[0]) && f32(op.inputs[1]) && g.tensors[op.inputs[0]].shape == shape &&
+      const bool same_blocks = !produced_blocked(op.inputs[0]) || !produced_blocked(op.inputs[1]) ||
+                               dims[op.inputs[0]] == dims[op.inputs[1]];
+      block = same_blocks && f32(op.inputs[0]) && f32(op.inputs[1]) && g.tensors[op.inputs[0]].shape == shape &&
               g.tensors[op.inputs[1]].shape == shape && numel(shape) == out[0] * out[1] * out[2] * out[3];
     } else if (op.kind == AtomicKind::Raster && !op.inputs.empty()) {
       block = channel_concat(op, g, blocked_out, dims, &out);
