@@ -86,9 +86,9 @@ class ConvBlockedF32 : public Kernel {
     // of at most 7 pixels (7x7 maps) pair up into one tile, so it still has 14 pixels.
     const int64_t rows = flat_ ? 1 : op.out_h, row_len = flat_ ? op.out_h * op.out_w : op.out_w;
     const int64_t tiles = (row_len + kMaxTile - 1) / kMaxTile;
-    two_rows_ = !flat_ && op.blocked_input && 2 * row_len <= kMaxTile;
+    const bool two_rows = !flat_ && op.blocked_input && 2 * row_len <= kMaxTile;
     for (int64_t r = 0; r < rows; ++r) {
-      if (two_rows_ && r + 1 < rows) {
+      if (two_rows && r + 1 < rows) {
         tiles_.push_back({r, 0, static_cast<int>(2 * row_len), true});
         ++r;
         continue;
@@ -216,7 +216,7 @@ class ConvBlockedF32 : public Kernel {
   AtomicOp op_;
   PaddedInput pad_;
   int64_t unit_, groups_, group_channels_, panel_floats_ = 0;
-  bool flat_, two_rows_ = false, tile_major_ = false;
+  bool flat_, tile_major_ = false;
   std::vector<int64_t> taps_;
   std::vector<Tile> tiles_;
   std::vector<float> weights_, bias_;

@@ -41,7 +41,11 @@ class Net:
         b = self.const(rng.standard_normal(cout) * 0.1)
         pads = pads if pads is not None else [dilation * (k // 2)] * 4
         y = self.node("Conv", [x, w, b], strides=[stride] * 2, pads=pads, group=group, dilations=[dilation] * 2)
-        return self.node(act, [y]) if act == "Relu" else self.node("Clip", [y, self.const(np.array(0)), self.const(np.array(6))]) if act == "Relu6" else y
+        if act == "Relu":
+            return self.node("Relu", [y])
+        if act == "Relu6":
+            return self.node("Clip", [y, self.const(np.array(0)), self.const(np.array(6))])
+        return y
 
     def model(self, inputs: dict[str, tuple], outputs: list[str]) -> onnx.ModelProto:
         graph = helper.make_graph(

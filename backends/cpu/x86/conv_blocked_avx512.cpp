@@ -27,6 +27,9 @@ inline __m512 epilogue(__m512 v, const BlockedConvArgs& a, int j, const float* r
 
 // Pixel i of a tile sits at i * PIX in one output row (RL = 0), or, for maps at most 7 wide,
 // at column i % RL of the tile's (i / RL)-th row (two rows per tile, `row_stride` apart).
+constexpr int tile_row(int i, int RL) { return RL ? i / RL : 0; }
+constexpr int tile_col(int i, int RL) { return RL ? i % RL : i; }
+
 template <int MR, int PIX, int RL>
 void conv_tile(const BlockedConvArgs& a) {
   __m512 c0[MR], c1[MR];
@@ -42,7 +45,7 @@ void conv_tile(const BlockedConvArgs& a) {
         _mm_prefetch(reinterpret_cast<const char*>(w + kPrefetchSteps * 32 + 16), _MM_HINT_T0);
 #pragma GCC unroll 14
         for (int i = 0; i < MR; ++i) {
-          const __m512 x = _mm512_set1_ps(RL ? p[(i / (RL ? RL : 1)) * a.row_stride + (i % (RL ? RL : 1)) * PIX] : p[i * PIX]);
+          const __m512 x = _mm512_set1_ps(p[tile_row(i, RL) * a.row_stride + tile_col(i, RL) * PIX]);
           c0[i] = _mm512_fmadd_ps(x, w0, c0[i]);
           c1[i] = _mm512_fmadd_ps(x, w1, c1[i]);
         }
