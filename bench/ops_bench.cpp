@@ -100,8 +100,9 @@ void conv(benchmark::State& state, ConvShape s, int threads, const char* algo) {
   o.op.pad_top = o.op.pad_left = s.pad;
   o.op.out_h = (s.h + 2 * s.pad - s.k) / s.stride + 1;
   o.op.out_w = (s.w + 2 * s.pad - s.k) / s.stride + 1;
-  // "blocked": the channel-blocked layout (ops/atomic.h), input blocked unless it has < 16 channels.
-  const bool blocked = algo && std::string(algo) == "blocked";
+  // "blocked*": the channel-blocked layout (ops/atomic.h), input blocked unless it has < 16
+  // channels; "blocked" lets the kernel choose, "blocked-direct" / "blocked-winograd" force.
+  const bool blocked = algo && std::string(algo).rfind("blocked", 0) == 0;
   const int64_t b = kChannelBlock, cb = (s.c + b - 1) / b, ocb = (s.oc + b - 1) / b;
   o.op.blocked_output = blocked;
   o.op.blocked_input = blocked && s.c >= b;
@@ -109,7 +110,7 @@ void conv(benchmark::State& state, ConvShape s, int threads, const char* algo) {
   o.input({s.oc, s.c / s.group, s.k, s.k}, true);
   o.input({s.oc}, true);
   o.output(blocked ? Shape{1, ocb, o.op.out_h, o.op.out_w, b} : Shape{1, s.oc, o.op.out_h, o.op.out_w});
-  if (blocked) algo = nullptr;
+  if (blocked) algo = std::string(algo) == "blocked-direct" ? "direct" : std::string(algo) == "blocked-winograd" ? "winograd" : nullptr;
   const double macs = 1.0 * s.oc * o.op.out_h * o.op.out_w * (s.c / s.group) * s.k * s.k;
   run_op(state, o, threads, algo, 2 * macs, false);
 }
@@ -159,8 +160,9 @@ int register_all() {
     const std::string tn = "/t" + std::to_string(t);
     for (const ConvShape& s : kConvs) {
       const bool winograd = s.k == 3 && s.stride == 1 && s.group == 1;
-      for (const char* algo : {"auto", "im2col", "winograd-f23", "winograd-f43", "blocked"}) {
-        if (std::string(algo).rfind("winograd", 0) == 0 && !winograd) continue;
+      for (const char* algo : {"auto", "im2col", "winograd-f23", "winograd-f43", "blocked", "blocked-direct", "blocked-winograd"}) {
+        if (std::string(algo).find("winograd") != std::string::npos && !winograd) continue;
+        if (std::string(algo) == "blocked-direct" && !winograd) continue;
         if (std::string(algo) == "im2col" && s.group > 1) continue;
         const char* forced = std::string(algo) == "auto" ? nullptr : algo;
         reg(std::string("conv/") + s.name + "/" + algo + tn,

@@ -11,9 +11,12 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
+#include "cpu/conv_algorithm.h"
 #include "cpu/gemm.h"
 #include "cpu/kernels.h"
+#include "cpu/winograd_transforms.h"
 #if defined(WALLE_HAVE_X86_KERNELS)
 #include "cpu/x86/conv_blocked_kernels.h"
 #endif
@@ -222,6 +225,111 @@ class ConvBlockedF32 : public Kernel {
   std::vector<float> weights_, bias_;
 };
 
+// Winograd F(4x4, 3x3) for 3x3 stride-1 convolutions on the blocked layout (the algorithm of
+// conv_winograd.cpp, 4x fewer multiplies than direct). Per block of tiles: the input transform
+// writes V[xi][input block][tile][16]; the 36 products M_xi = V_xi U_xi are each a 1x1 blocked
+// convolution over the block's tiles, so they run on the direct kernel's tile loop with U_xi
+// packed as its weights; the output transform reads M[xi][output block][tile][16] and applies
+// bias, residual and activation. A block's V and M stay in L2; threads take whole blocks.
+class ConvWinogradBlockedF32 : public Kernel {
+ public:
+  explicit ConvWinogradBlockedF32(const AtomicOp& op) : op_(op) {
+    tiles_w_ = (op.out_w + 3) / 4;
+    tiles_ = (op.out_h + 3) / 4 * tiles_w_;
+    icb_ = blocks(op.c);
+    ocb_ = blocks(op.out_c);
+    panels_ = (op.out_c + kPanel - 1) / kPanel;
+    panel_floats_ = icb_ * kB * kPanel;
+  }
+
+  void plan(const AtomicOp& op, const AtomicGraph& g) override {
+    const float* w = constant_data(g, op.inputs[1]);
+    const float* bias = op.inputs.size() > 2 ? constant_data(g, op.inputs[2]) : nullptr;
+    u_.assign(kPositions * panels_ * panel_floats_, 0.f);
+    bias_.assign(ocb_ * kB, 0.f);
+    float u[kPositions];
+    for (int64_t oc = 0; oc < op.out_c; ++oc) {
+      if (bias) bias_[oc] = bias[oc];
+      for (int64_t ic = 0; ic < op.c; ++ic) {
+        winograd_kernel_transform<4>(w + (oc * op.c + ic) * 9, u);
+        for (int xi = 0; xi < kPositions; ++xi) u_[(xi * panels_ + oc / kPanel) * panel_floats_ + ic * kPanel + oc % kPanel] = u[xi];
+      }
+    }
+  }
+
+  void run(const KernelIO& io, ThreadPool& pool) override {
+    const int64_t threads = pool.size();
+    // Blocks whose V and M fit in about half of L2, at least one per thread; but every block
+    // streams all of U, so when U itself is larger than that, one block per thread.
+    const int64_t u_bytes = static_cast<int64_t>(u_.size() * sizeof(float));
+    const int64_t cap = u_bytes > kBlockBytes ? tiles_
+                        : std::max<int64_t>(kMaxTile, kBlockBytes / (kPositions * kB * (icb_ + ocb_) * int64_t(sizeof(float))));
+    int64_t per_image = std::max<int64_t>((tiles_ + cap - 1) / cap, std::min(threads, tiles_));
+    if (op_.n * per_image < threads) per_image = std::min(tiles_, (threads + op_.n - 1) / op_.n);
+    const int64_t block = (tiles_ + per_image - 1) / per_image;
+    per_image = (tiles_ + block - 1) / block;
+    pool.parallel_for(op_.n * per_image, [&](int64_t b, int64_t e) {
+      for (int64_t task = b; task < e; ++task) {
+        const int64_t t0 = task % per_image * block;
+        run_block(io, task / per_image, t0, std::min(tiles_, t0 + block));
+      }
+    });
+  }
+
+  std::string name() const override { return "f32-conv-winograd-blocked-avx512"; }
+
+ private:
+  static constexpr int kPositions = 36;          // 6 x 6 transformed values per tile
+  static constexpr int64_t kBlockBytes = 1 << 20;
+
+  void run_block(const KernelIO& io, int64_t n, int64_t t0, int64_t t1) const {
+    const AtomicOp& op = op_;
+    const int64_t nt = t1 - t0, v_xi = icb_ * nt * kB, m_xi = ocb_ * nt * kB, plane = op.out_h * op.out_w;
+    float* v = thread_buffer(static_cast<size_t>(kPositions * (v_xi + m_xi)));
+    float* m = v + kPositions * v_xi;
+    const float* x = static_cast<const float*>(io.inputs[0]) + n * icb_ * op.h * op.w * kB;
+    for (int64_t cb = 0; cb < icb_; ++cb) {
+      x86::WinogradInputArgs a{x + cb * op.h * op.w * kB, op.h, op.w, op.pad_top, op.pad_left, tiles_w_, v + cb * nt * kB, v_xi};
+      x86::winograd_input_blocked_avx512(a, t0, t1);
+    }
+    static const float zero_bias[kPanel] = {};
+    const int64_t tap = 0;
+    x86::BlockedConvArgs a{};
+    a.groups = icb_;
+    a.group_stride = nt * kB;
+    a.group_channels = kB;
+    a.channel_stride = 1;
+    a.tap_offsets = &tap;
+    a.taps = 1;
+    a.pixel_stride = kB;
+    a.bias = zero_bias;
+    a.out_block_stride = nt * kB;
+    a.lane_mask[0] = a.lane_mask[1] = 0xffff;
+    for (int xi = 0; xi < kPositions; ++xi)
+      for (int64_t q = 0; q < panels_; ++q) {
+        a.weights = u_.data() + (xi * panels_ + q) * panel_floats_;
+        a.blocks = static_cast<int>(std::min<int64_t>(2, ocb_ - 2 * q));
+        for (int64_t i = 0; i < nt; i += kMaxTile) {
+          a.in = v + xi * v_xi + i * kB;
+          a.out = m + xi * m_xi + (2 * q * nt + i) * kB;
+          x86::conv_blocked_tile_avx512(a, static_cast<int>(std::min<int64_t>(kMaxTile, nt - i)));
+        }
+      }
+    const float* res = io.inputs.size() > 3 ? static_cast<const float*>(io.inputs[3]) + n * ocb_ * plane * kB : nullptr;
+    float* y = static_cast<float*>(io.output) + n * ocb_ * plane * kB;
+    for (int64_t cb = 0; cb < ocb_; ++cb) {
+      x86::WinogradOutputArgs o{m + cb * nt * kB, m_xi, op.out_h, op.out_w, tiles_w_, bias_.data() + cb * kB,
+                                res ? res + cb * plane * kB : nullptr, y + cb * plane * kB, lane_mask(op.out_c, cb),
+                                tile_epilogue(op)};
+      x86::winograd_output_blocked_avx512(o, t0, t1);
+    }
+  }
+
+  AtomicOp op_;
+  int64_t tiles_w_, tiles_, icb_, ocb_, panels_, panel_floats_;
+  std::vector<float> u_, bias_;
+};
+
 // Depthwise convolution (weights != null) or pooling, one output row of one block per task.
 class WindowBlockedF32 : public Kernel {
  public:
@@ -285,6 +393,33 @@ bool blocked_enabled() {
   return !v || std::strcmp(v, "0") != 0;
 }
 
+// Rough one-core rates of the blocked kernels, measured on the ResNet shapes in a model run
+// (cold caches): for choosing an algorithm, not for predicting times.
+constexpr double kDirectFlopsPerUs = 190e3;
+constexpr double kWinogradGemmFlopsPerUs = 150e3;
+constexpr double kTransformValuesPerUs = 12e3;     // values of V and M through the transforms
+constexpr double kWeightBytesPerUs = 20e3;         // weights streamed from L3/DRAM
+
+// Winograd or direct convolution for a blocked 3x3 stride-1 convolution, by estimated time:
+// Winograd does 4x fewer multiplies but streams 4x more weight bytes (36 values per 3x3
+// kernel), so it loses on deep layers over small maps (512 channels at 7x7).
+// WALLE_CONV_ALGO=winograd* / direct forces the choice (tests, tuning).
+bool blocked_winograd_wins(const AtomicOp& op) {
+  if (!op.blocked_input || !winograd_applies(op)) return false;
+  if (const char* forced = std::getenv("WALLE_CONV_ALGO")) {
+    const std::string f(forced);
+    if (f.rfind("winograd", 0) == 0) return true;
+    if (f == "direct") return false;
+  }
+  const double ic = blocks(op.c) * kB, oc = blocks(op.out_c) * kB, weight_bytes = 4.0 * ic * oc * 9;
+  const double direct = op.n * 2.0 * ic * oc * 9 * op.out_h * op.out_w / kDirectFlopsPerUs + weight_bytes / kWeightBytesPerUs;
+  const int64_t tiles = (op.out_h + 3) / 4 * ((op.out_w + 3) / 4);
+  const double winograd = op.n * (2.0 * 36 * tiles * ic * oc / kWinogradGemmFlopsPerUs +
+                                  36.0 * tiles * (ic + oc) / kTransformValuesPerUs) +
+                          4 * weight_bytes / kWeightBytesPerUs;
+  return winograd < direct;
+}
+
 bool f32_out(const AtomicOp& op, const AtomicGraph& g) { return g.tensors[op.output].dtype == DType::F32; }
 
 }  // namespace
@@ -299,6 +434,7 @@ void register_blocked_kernels(KernelRegistry& r) {
                            },
                            [](const AtomicOp& op, const AtomicGraph&) -> std::unique_ptr<Kernel> {
                              if (op.group > 1) return std::make_unique<WindowBlockedF32>(op);
+                             if (blocked_winograd_wins(op)) return std::make_unique<ConvWinogradBlockedF32>(op);
                              return std::make_unique<ConvBlockedF32>(op);
                            }});
   r.add(AtomicKind::Pool, {"f32-pool-blocked", Isa::Avx512, [](const AtomicOp& op, const AtomicGraph& g) {

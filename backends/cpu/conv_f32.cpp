@@ -1,6 +1,7 @@
 // The portable instance of the depthwise/pool loops, and the per-ISA table choice.
 #include "cpu/conv_f32.h"
 #include "cpu/scalar_ops.h"
+#include "cpu/winograd_transforms.h"
 
 #include <algorithm>
 #include <cmath>

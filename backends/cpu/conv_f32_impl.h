@@ -1,7 +1,8 @@
 // Included by exactly one .cpp per instruction set, inside that file's anonymous namespace:
 // row loops over contiguous output that the compiler vectorizes for the file's -m flags.
 // Do not include from a header.
-// The including file includes <algorithm>, <limits>, <vector> and cpu/scalar_ops.h first.
+// The including file includes <algorithm>, <limits>, <vector>, cpu/scalar_ops.h and
+// cpu/winograd_transforms.h first.
 #include "cpu/math.h"
 
 // Output columns [ow0, ow1) whose tap at input column offset `off` (= kw*dilation - pad)
@@ -340,46 +341,7 @@ void pool_plane_f32(const walle::AtomicOp& op, const float* src, float* dst) {
   }
 }
 
-// Winograd F(m x m, 3 x 3) transforms, m = 2 or 4 (Lavin & Gray 2016), alpha = m + 2.
-// Written out rather than as generic matrix products: multiplying by a constant 0 cannot be
-// folded away under IEEE rules, and the explicit forms share subexpressions.
-template <int M> struct Winograd;
-template <> struct Winograd<2> {
-  // B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
-  static inline void input(const float (&d)[4], float (&r)[4]) {
-    r[0] = d[0] - d[2];
-    r[1] = d[1] + d[2];
-    r[2] = d[2] - d[1];
-    r[3] = d[1] - d[3];
-  }
-  // A^T = [1 1 1 0; 0 1 -1 -1]
-  static inline void output(const float (&m)[4], float (&o)[2]) {
-    o[0] = m[0] + m[1] + m[2];
-    o[1] = m[1] - m[2] - m[3];
-  }
-};
-template <> struct Winograd<4> {
-  // B^T rows: [4 0 -5 0 1 0], [0 -4 -4 1 1 0], [0 4 -4 -1 1 0], [0 -2 -1 2 1 0],
-  // [0 2 -1 -2 1 0], [0 4 0 -5 0 1]
-  static inline void input(const float (&d)[6], float (&r)[6]) {
-    const float a = d[4] - 4.f * d[2], b = d[3] - 4.f * d[1];
-    const float c = d[4] - d[2], e = 2.f * (d[3] - d[1]);
-    r[0] = 4.f * d[0] - 5.f * d[2] + d[4];
-    r[1] = a + b;
-    r[2] = a - b;
-    r[3] = c + e;
-    r[4] = c - e;
-    r[5] = 4.f * d[1] - 5.f * d[3] + d[5];
-  }
-  // A^T rows: [1 1 1 1 1 0], [0 1 -1 2 -2 0], [0 1 1 4 4 0], [0 1 -1 8 -8 1]
-  static inline void output(const float (&m)[6], float (&o)[4]) {
-    const float s12 = m[1] + m[2], d12 = m[1] - m[2], s34 = m[3] + m[4], d34 = m[3] - m[4];
-    o[0] = m[0] + s12 + s34;
-    o[1] = d12 + 2.f * d34;
-    o[2] = s12 + 4.f * s34;
-    o[3] = d12 + 8.f * d34 + m[5];
-  }
-};
+using walle::cpu::Winograd;  // cpu/winograd_transforms.h
 
 // One 1-d transform applied to n tiles at once: out[j][tx] = T(in[0][tx], .., in[I-1][tx]).
 // The tile loop is innermost over contiguous rows, so it vectorizes across tiles; the rows
@@ -464,7 +426,7 @@ void winograd_input_f32(const float* x, int64_t h, int64_t w, int64_t pad_top, i
       in[k] = patch.data() + (k * A + c) * nt;
       to[k] = cols.data() + (k * A + c) * nt;
     }
-    transform_rows<A, A>(in, to, nt, 0.f, Winograd<M>::input);
+    transform_rows<A, A>(in, to, nt, 0.f, Winograd<M>::template input<float>);
   }
   for (int i = 0; i < A; ++i) {  // (B^T d) B: row i of every patch
     const float* in[A];
@@ -473,7 +435,7 @@ void winograd_input_f32(const float* x, int64_t h, int64_t w, int64_t pad_top, i
       in[k] = cols.data() + (i * A + k) * nt;
       to[k] = out.data() + (i * A + k) * nt;
     }
-    transform_rows<A, A>(in, to, nt, 0.f, Winograd<M>::input);
+    transform_rows<A, A>(in, to, nt, 0.f, Winograd<M>::template input<float>);
   }
   for (int64_t l0 = 0; l0 < nt;) {  // runs of tiles that stay inside one B panel
     const int64_t len = std::min(nr - l0 % nr, nt - l0);
@@ -500,14 +462,14 @@ void winograd_output_f32(const walle::AtomicOp& op, const float* m, int64_t xi_s
     float* to[M];
     for (int k = 0; k < A; ++k) in[k] = m + (k * A + c) * xi_stride;
     for (int k = 0; k < M; ++k) to[k] = cols.data() + (k * A + c) * nt;
-    transform_rows<A, M>(in, to, nt, 0.f, Winograd<M>::output);
+    transform_rows<A, M>(in, to, nt, 0.f, Winograd<M>::template output<float>);
   }
   for (int r = 0; r < M; ++r) {  // (A^T m) A + bias: output row r of every tile
     const float* in[A];
     float* to[M];
     for (int k = 0; k < A; ++k) in[k] = cols.data() + (r * A + k) * nt;
     for (int k = 0; k < M; ++k) to[k] = pixels.data() + (r * M + k) * nt;
-    transform_rows<A, M>(in, to, nt, bias, Winograd<M>::output);
+    transform_rows<A, M>(in, to, nt, bias, Winograd<M>::template output<float>);
   }
   for_tile_rows(tiles_w, t0, t1, [&](int64_t ty, int64_t tx0, int64_t tx1) {
     const int64_t l0 = ty * tiles_w + tx0 - t0, ow0 = M * tx0, count = std::min(M * (tx1 - tx0), op.out_w - ow0);

@@ -20,17 +20,13 @@
 #include "cpu/conv_f32.h"
 #include "cpu/gemm.h"
 #include "cpu/kernels.h"
+#include "cpu/winograd_transforms.h"
 
 namespace walle::cpu {
 
 namespace {
 
 int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
-
-// G for each m: U = G g G^T with g the 3x3 kernel.
-constexpr double kG2[4][3] = {{1, 0, 0}, {.5, .5, .5}, {.5, -.5, .5}, {0, 0, 1}};
-constexpr double kG4[6][3] = {{1. / 4, 0, 0},           {-1. / 6, -1. / 6, -1. / 6}, {-1. / 6, 1. / 6, -1. / 6},
-                              {1. / 24, 1. / 12, 1. / 6}, {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}};
 
 // Bytes of V and M per block we aim to keep in L2 (2 MiB per core here), leaving room for
 // the U panels streaming through.
@@ -59,18 +55,12 @@ class ConvWinograd : public Kernel {
     WALLE_CHECK(g.is_constant(op.inputs[1]), Unsupported, op.origin + ": Winograd needs constant weights");
     const float* w = g.tensors[g.root(op.inputs[1])].constant.data_as<float>();
     const int64_t OC = op.out_c, IC = op.c, A = alpha_;
-    const double* G = m_ == 2 ? &kG2[0][0] : &kG4[0][0];
-    std::vector<float> u(A * A * OC * IC);
+    std::vector<float> u(A * A * OC * IC), one(A * A);
     for (int64_t oc = 0; oc < OC; ++oc)
       for (int64_t ic = 0; ic < IC; ++ic) {
-        const float* k = w + (oc * IC + ic) * 9;
-        std::vector<double> gk(A * 3);  // G g
-        for (int i = 0; i < A; ++i)
-          for (int j = 0; j < 3; ++j) gk[i * 3 + j] = G[i * 3] * k[j] + G[i * 3 + 1] * k[3 + j] + G[i * 3 + 2] * k[6 + j];
-        for (int i = 0; i < A; ++i)
-          for (int j = 0; j < A; ++j)
-            u[((i * A + j) * OC + oc) * IC + ic] =
-                static_cast<float>(gk[i * 3] * G[j * 3] + gk[i * 3 + 1] * G[j * 3 + 1] + gk[i * 3 + 2] * G[j * 3 + 2]);
+        if (m_ == 2) winograd_kernel_transform<2>(w + (oc * IC + ic) * 9, one.data());
+        else winograd_kernel_transform<4>(w + (oc * IC + ic) * 9, one.data());
+        for (int64_t xi = 0; xi < A * A; ++xi) u[(xi * OC + oc) * IC + ic] = one[xi];
       }
     for (int xi = 0; xi < A * A; ++xi)
       packed_u_.push_back(pack_a(OC, IC, MatrixView{u.data() + xi * OC * IC, IC, 1}, isa_));

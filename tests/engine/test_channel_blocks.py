@@ -103,7 +103,21 @@ def fire(batch: int) -> tuple[onnx.ModelProto, dict]:
     return n.model({"x": (batch, 32, 14, 15)}, [x]), {"x": rng.standard_normal((batch, 32, 14, 15)).astype(np.float32)}
 
 
-MODELS = {"resnet-like": resnet_like, "mobilenet-like": mobilenet_like, "fire": fire}
+def winograd_chain(batch: int) -> tuple[onnx.ModelProto, dict]:
+    """3x3 stride-1 convs as Winograd F(4x4) sees them: maps that are not multiples of 4
+    (partial tiles), asymmetric and no padding, channels that are not multiples of 16, a
+    fused residual add + ReLU, ReLU6, no activation."""
+    n = Net()
+    x = n.conv("x", 20, 40, 3)
+    y = n.conv(x, 40, 40, 3, act="Relu6")
+    y = n.conv(y, 40, 40, 3, act=None)
+    x = n.node("Relu", [n.node("Add", [x, y])])
+    x = n.conv(x, 40, 24, 3, pads=[0, 1, 2, 1])
+    x = n.conv(x, 24, 33, 3, pads=[0, 0, 0, 0], act=None)
+    return n.model({"x": (batch, 20, 13, 11)}, [x]), {"x": rng.standard_normal((batch, 20, 13, 11)).astype(np.float32)}
+
+
+MODELS = {"resnet-like": resnet_like, "mobilenet-like": mobilenet_like, "fire": fire, "winograd-chain": winograd_chain}
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -118,6 +132,17 @@ def test_matches_reference(name, layout, batch, threads, tmp_path, monkeypatch):
     assert len(got) == len(want)
     for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(w).max())))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("algo", ["winograd", "direct"])
+def test_blocked_conv_algorithms_match_reference(algo, batch, threads, tmp_path, monkeypatch):
+    """Both blocked algorithms for 3x3 stride-1 convolutions, forced on every such conv."""
+    monkeypatch.setenv("WALLE_CONV_ALGO", algo)
+    model, inputs = winograd_chain(batch)
+    got = run_walle(model, inputs, tmp_path, threads=threads)
+    np.testing.assert_allclose(got[0], reference(model, inputs)[0], rtol=1e-4, atol=1e-4)
 
 
 def _plan(model, tmp_path):
@@ -158,3 +183,29 @@ def test_zero_changing_unary_on_partial_block_stays_plain(tmp_path):
     assert len(exps) == 2
     ranks = sorted(r["shape"].count(",") + 1 for r in exps)  # shape is shown as "[1, 24, 8, 7]"
     assert ranks == [4, 5], exps  # 24 channels: NCHW; 32 channels: blocked
+
+
+@needs_avx512
+@pytest.mark.parametrize("algo", ["winograd", "direct"])
+def test_forced_blocked_algorithm_shows_in_plan(algo, tmp_path, monkeypatch):
+    monkeypatch.setenv("WALLE_CONV_ALGO", algo)
+    kernels = [r["kernel"] for r in _plan(winograd_chain(1)[0], tmp_path) if r["op"] == "Conv"]
+    assert len(kernels) == 5
+    want = "f32-conv-winograd-blocked-avx512" if algo == "winograd" else "f32-conv-blocked-avx512"
+    assert all(k == want for k in kernels), kernels
+
+
+def one_conv(channels: int, size: int) -> onnx.ModelProto:
+    n = Net()
+    return n.model({"x": (1, channels, size, size)}, [n.conv(n.conv("x", channels, channels, 1), channels, channels, 3)])
+
+
+@needs_avx512
+def test_winograd_choice_follows_the_cost_estimate(tmp_path):
+    """Winograd on wide maps (4x fewer multiplies); direct on deep 7x7 layers, where
+    Winograd's 4x larger weights cost more to stream than the multiplies it saves."""
+    def last_conv(model):
+        return [r["kernel"] for r in _plan(model, tmp_path) if r["op"] == "Conv"][-1]
+
+    wide, deep = last_conv(one_conv(64, 56)), last_conv(one_conv(512, 7))
+    assert (wide, deep) == ("f32-conv-winograd-blocked-avx512", "f32-conv-blocked-avx512")

@@ -11,6 +11,7 @@
 
 #include "conv_blocked_kernels.h"
 #include "gemm_vec_math.h"
+#include "cpu/winograd_transforms.h"
 
 namespace walle::cpu::x86 {
 namespace {
@@ -183,6 +184,63 @@ void window_row_avx512(const BlockedWindowArgs& a, int64_t oh) {
     for (int u = 0; u < 4; ++u) finish(acc[u], ow + u);
   }
   for (; ow < a.out_w; ++ow) border(ow);
+}
+
+// Winograd F(4x4, 3x3): 16 channels per vector, the 1-d transforms of cpu/winograd_transforms.h
+// applied first down each column of the 6x6 patch, then along each row.
+void winograd_input_blocked_avx512(const WinogradInputArgs& a, int64_t t0, int64_t t1) {
+  for (int64_t t = t0; t < t1; ++t) {
+    const int64_t y0 = 4 * (t / a.tiles_w) - a.pad_top, x0 = 4 * (t % a.tiles_w) - a.pad_left;
+    const bool inside = y0 >= 0 && x0 >= 0 && y0 + 6 <= a.h && x0 + 6 <= a.w;
+    const float* base = a.in + (y0 * a.w + x0) * 16;
+    __m512 cols[6][6];  // cols[i][c]: row i of B^T d, column c
+    for (int c = 0; c < 6; ++c) {
+      __m512 d[6], r[6];
+      const bool col_in = x0 + c >= 0 && x0 + c < a.w;
+#pragma GCC unroll 6
+      for (int i = 0; i < 6; ++i)
+        d[i] = inside || (col_in && y0 + i >= 0 && y0 + i < a.h) ? _mm512_loadu_ps(base + (i * a.w + c) * 16)
+                                                                  : _mm512_setzero_ps();
+      Winograd<4>::input(d, r);
+#pragma GCC unroll 6
+      for (int i = 0; i < 6; ++i) cols[i][c] = r[i];
+    }
+    float* v = a.v + 16 * (t - t0);
+    for (int i = 0; i < 6; ++i) {
+      __m512 r[6];
+      Winograd<4>::input(cols[i], r);
+#pragma GCC unroll 6
+      for (int j = 0; j < 6; ++j) _mm512_storeu_ps(v + (i * 6 + j) * a.xi_stride, r[j]);
+    }
+  }
+}
+
+void winograd_output_blocked_avx512(const WinogradOutputArgs& a, int64_t t0, int64_t t1) {
+  const __m512 bias = _mm512_loadu_ps(a.bias);
+  for (int64_t t = t0; t < t1; ++t) {
+    const int64_t oy0 = 4 * (t / a.tiles_w), ox0 = 4 * (t % a.tiles_w);
+    const float* m = a.m + 16 * (t - t0);
+    __m512 rows[4][6];  // rows[r][c]: row r of A^T m, column c
+    for (int c = 0; c < 6; ++c) {
+      __m512 d[6], r[4];
+#pragma GCC unroll 6
+      for (int i = 0; i < 6; ++i) d[i] = _mm512_loadu_ps(m + (i * 6 + c) * a.xi_stride);
+      Winograd<4>::output(d, r);
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) rows[i][c] = r[i];
+    }
+    for (int r = 0; r < 4 && oy0 + r < a.out_h; ++r) {
+      __m512 o[4];
+      Winograd<4>::output(rows[r], o);
+      const int64_t at = ((oy0 + r) * a.out_w + ox0) * 16;
+      for (int c = 0; c < 4 && ox0 + c < a.out_w; ++c) {
+        __m512 v = _mm512_add_ps(o[c], bias);
+        if (a.residual) v = _mm512_add_ps(v, _mm512_loadu_ps(a.residual + at + 16 * c));
+        if (a.epi.activation) v = vactivate<__m512, vi16>(v, a.epi);
+        _mm512_storeu_ps(a.out + at + 16 * c, _mm512_maskz_mov_ps(a.lane_mask, v));
+      }
+    }
+  }
 }
 
 }  // namespace walle::cpu::x86

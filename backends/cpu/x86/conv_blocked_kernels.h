@@ -51,4 +51,30 @@ struct BlockedWindowArgs {
 };
 void window_row_avx512(const BlockedWindowArgs& args, int64_t oh);
 
+// Winograd F(4x4, 3x3) on the blocked layout (cpu/conv_blocked.cpp drives it): tile t covers
+// output rows 4 * (t / tiles_w) .. + 3 and columns 4 * (t % tiles_w) .. + 3; its 36 transformed
+// values of one channel block sit at v[xi * xi_stride + 16 * (t - t0)], xi = 0..35.
+// Input: B^T d B of the 6x6 input patches of tiles [t0, t1) (zero outside the image) of one
+// channel block `in` (h x w x 16).
+struct WinogradInputArgs {
+  const float* in;
+  int64_t h, w, pad_top, pad_left, tiles_w;
+  float* v;
+  int64_t xi_stride;
+};
+void winograd_input_blocked_avx512(const WinogradInputArgs& args, int64_t t0, int64_t t1);
+
+// Output: A^T m A of tiles [t0, t1) of one output channel block, + bias (+ residual), the
+// activation, lanes outside lane_mask zeroed; pixels past out_h x out_w are dropped.
+struct WinogradOutputArgs {
+  const float* m;
+  int64_t xi_stride, out_h, out_w, tiles_w;
+  const float* bias;      // 16 values
+  const float* residual;  // this channel block, out_h x out_w x 16, or null
+  float* out;             // this channel block, out_h x out_w x 16
+  uint16_t lane_mask;
+  TileEpilogue epi;
+};
+void winograd_output_blocked_avx512(const WinogradOutputArgs& args, int64_t t0, int64_t t1);
+
 }  // namespace walle::cpu::x86

@@ -8,6 +8,7 @@
 
 #include "cpu/conv_f32.h"
 #include "cpu/scalar_ops.h"
+#include "cpu/winograd_transforms.h"
 
 namespace {
 #include "cpu/conv_f32_impl.h"
