@@ -248,7 +248,19 @@ std::shared_ptr<Model> load_model(const std::string& path) {
   ::close(fd);
   if (mapped == MAP_FAILED) throw Error(ErrorKind::Model, "cannot map model file '" + path + "': " + std::strerror(errno));
   std::shared_ptr<void> owner(mapped, [size](void* p) { ::munmap(p, size); });
-  return load_model_from_memory(static_cast<const uint8_t*>(mapped), size, owner, path);
+  auto model = load_model_from_memory(static_cast<const uint8_t*>(mapped), size, owner, path);
+  model->mapped = static_cast<const uint8_t*>(mapped);
+  model->mapped_size = size;
+  return model;
+}
+
+void Model::release_pages(const void* data, size_t bytes) const {
+  const auto begin = reinterpret_cast<uintptr_t>(data), end = begin + bytes;
+  const auto map_begin = reinterpret_cast<uintptr_t>(mapped);
+  if (!mapped || begin < map_begin || end > map_begin + mapped_size) return;
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 }  // namespace walle

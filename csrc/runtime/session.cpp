@@ -251,6 +251,7 @@ void Session::plan(const Signature& signature, const std::vector<Tensor>* values
     for (const AtomicOp& op : g.ops) {
       std::unique_ptr<Kernel> kernel = backend_->make(op, g);
       kernel->plan(op, g);
+      release_packed_weights(op, g);
       p->kernels.push_back(std::move(kernel));
     }
   }
@@ -262,6 +263,17 @@ void Session::plan(const Signature& signature, const std::vector<Tensor>* values
   plan_ = std::move(p);
   planned_ = signature;
   planned_values_ = std::move(value_copies);
+}
+
+// Once a kernel has packed an op's weights, the file pages holding the originals are returned,
+// so the session does not hold each weight twice (the mapped original and the packed copy).
+// A kernel that reads a constant at run time instead refetches its pages on the first run.
+void Session::release_packed_weights(const AtomicOp& op, const AtomicGraph& g) const {
+  for (size_t k = 0; k < op.inputs.size(); ++k) {
+    if (op.inputs[k] < 0 || !g.is_constant(op.inputs[k])) continue;
+    const Tensor& t = g.tensors[g.root(op.inputs[k])].constant;
+    model_->release_pages(t.data(), t.nbytes());
+  }
 }
 
 // Multi-backend planning: the search picks a backend (and algorithm) per op, copies are
@@ -302,6 +314,7 @@ void Session::assign_and_place(Plan& p) {
     }
     std::unique_ptr<Kernel> kernel = backends_[b]->make_variant(g.ops[i], g, p.decisions.back().algorithm);
     kernel->plan(g.ops[i], g);
+    release_packed_weights(g.ops[i], g);
     p.kernels.push_back(std::move(kernel));
   }
 }

@@ -20,6 +20,14 @@ struct Model {
   Graph graph;
   std::string path;
   std::shared_ptr<void> storage;  // keeps mapped weights alive
+  // The model file's read-only private mapping (load_model), or empty (loaded from memory).
+  const uint8_t* mapped = nullptr;
+  size_t mapped_size = 0;
+
+  // Gives the whole pages of [data, data + bytes) inside the mapping back to the OS. Only a
+  // memory hint: the pages were never written, so reading them again refetches them from the
+  // file (the page cache). Used once a kernel has packed a weight into its own copy.
+  void release_pages(const void* data, size_t bytes) const;
 };
 
 // A graph input or output as the caller sees it: a tensor, a sequence of tensors (ONNX
@@ -95,6 +103,7 @@ class Session {
   bool planned_values_differ(const std::vector<Tensor>& given) const;
   void open_backends();
   void assign_and_place(Plan& p);
+  void release_packed_weights(const AtomicOp& op, const AtomicGraph& g) const;
   void copy_between(std::pair<int, int> dir, void* dst, const void* src, const AtomicTensor& t);
 
   std::shared_ptr<const Model> model_;

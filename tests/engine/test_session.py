@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import numpy as np
@@ -48,6 +49,57 @@ def test_dynamic_shapes_replan(mlp):
         want_y, want_s = ref(x)
         np.testing.assert_allclose(out["y"], want_y, rtol=1e-4, atol=1e-4)
         np.testing.assert_array_equal(out["s"], want_s)
+
+
+def test_weights_released_after_packing_are_read_again(tmp_path):
+    """Planning gives the mapped pages of packed weights back to the OS (Model::release_pages).
+    Re-planning for a new shape packs from those pages again, a second session loads the same
+    file, and a table a kernel reads at run time (Gather's) is refetched: all still exact."""
+    rng = np.random.default_rng(1)
+    table = rng.standard_normal((512, 64)).astype(np.float32)   # 128 KiB: whole pages
+    w = rng.standard_normal((64, 256)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["table", "ids"], ["e"]), helper.make_node("MatMul", ["e", "w"], ["y"])],
+        "g", [helper.make_tensor_value_info("ids", onnx.TensorProto.INT64, ["N"])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["N", 256])],
+        [numpy_helper.from_array(table, "table"), numpy_helper.from_array(w, "w")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "m.onnx")
+    walle.convert(tmp_path / "m.onnx", tmp_path / "m.walle")
+    sessions = [walle.load(tmp_path / "m.walle"), walle.load(tmp_path / "m.walle")]
+    for n in (3, 40, 3):
+        for session in sessions:
+            ids = rng.integers(0, 512, n)
+            np.testing.assert_allclose(session.run({"ids": ids})["y"], table[ids] @ w, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the mapping's RSS from /proc/self/smaps")
+def test_packed_weights_leave_memory(tmp_path):
+    """After planning, the mapped pages of a weight the kernel packed are no longer resident."""
+    w = np.random.default_rng(2).standard_normal((256, 256)).astype(np.float32)  # 256 KiB
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [4, 256])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [4, 256])], [numpy_helper.from_array(w, "w")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "m.onnx")
+    walle.convert(tmp_path / "m.onnx", tmp_path / "m.walle")
+    session = walle.load(tmp_path / "m.walle")
+    x = np.ones((4, 256), np.float32)
+    np.testing.assert_allclose(session.run({"x": x})["y"], x @ w, rtol=1e-5, atol=1e-4)
+    (rss,) = _mapping_rss_kib(tmp_path / "m.walle")
+    assert rss < 64, rss  # KiB: the 256 KiB weight is gone, the model's header pages may stay
+
+
+def _mapping_rss_kib(path) -> list[int]:
+    """Rss of each mapping of `path` in this process (/proc/self/smaps)."""
+    rss, current = [], False
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            fields = line.split()
+            if "-" in fields[0] and len(fields) >= 5:  # a mapping's header line
+                current = fields[-1] == str(path)
+            elif current and fields[0] == "Rss:":
+                rss.append(int(fields[1]))
+    return rss
 
 
 def test_input_forms(mlp):
