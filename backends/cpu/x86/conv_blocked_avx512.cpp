@@ -31,7 +31,9 @@ inline __m512 epilogue(__m512 v, const BlockedConvArgs& a, int j, const float* r
 constexpr int tile_row(int i, int RL) { return RL ? i / RL : 0; }
 constexpr int tile_col(int i, int RL) { return RL ? i % RL : i; }
 
-template <int MR, int PIX, int RL>
+// NB: output blocks in the panel (2, or 1 for the last block of an odd count: no work is
+// spent on a block that does not exist).
+template <int MR, int PIX, int RL, int NB>
 void conv_tile(const BlockedConvArgs& a) {
   __m512 c0[MR], c1[MR];
 #pragma GCC unroll 14
@@ -41,14 +43,14 @@ void conv_tile(const BlockedConvArgs& a) {
     for (int t = 0; t < a.taps; ++t) {
       const float* p = a.in + g * a.group_stride + a.tap_offsets[t];
       for (int64_t ch = 0; ch < a.group_channels; ++ch, p += a.channel_stride, w += 32) {
-        const __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16);
+        const __m512 w0 = _mm512_loadu_ps(w), w1 = NB == 2 ? _mm512_loadu_ps(w + 16) : w0;
         _mm_prefetch(reinterpret_cast<const char*>(w + kPrefetchSteps * 32), _MM_HINT_T0);
         _mm_prefetch(reinterpret_cast<const char*>(w + kPrefetchSteps * 32 + 16), _MM_HINT_T0);
 #pragma GCC unroll 14
         for (int i = 0; i < MR; ++i) {
           const __m512 x = _mm512_set1_ps(p[tile_row(i, RL) * a.row_stride + tile_col(i, RL) * PIX]);
           c0[i] = _mm512_fmadd_ps(x, w0, c0[i]);
-          c1[i] = _mm512_fmadd_ps(x, w1, c1[i]);
+          if (NB == 2) c1[i] = _mm512_fmadd_ps(x, w1, c1[i]);
         }
       }
     }
@@ -63,16 +65,16 @@ void conv_tile(const BlockedConvArgs& a) {
 #pragma GCC unroll 14
   for (int i = 0; i < MR; ++i) {
     _mm512_storeu_ps(o0 + 16 * i, _mm512_maskz_mov_ps(m0, epilogue(c0[i], a, 0, r0 ? r0 + 16 * i : nullptr)));
-    if (a.blocks == 2)
+    if (NB == 2)
       _mm512_storeu_ps(o1 + 16 * i, _mm512_maskz_mov_ps(m1, epilogue(c1[i], a, 1, r1 ? r1 + 16 * i : nullptr)));
   }
 }
 
-template <int PIX>
+template <int PIX, int NB>
 void conv_tile_pix(const BlockedConvArgs& a, int mr) {
   switch (mr) {
 #define WALLE_CASE(R) \
-  case R: return conv_tile<R, PIX, 0>(a);
+  case R: return conv_tile<R, PIX, 0, NB>(a);
     WALLE_CASE(1) WALLE_CASE(2) WALLE_CASE(3) WALLE_CASE(4) WALLE_CASE(5) WALLE_CASE(6)
     WALLE_CASE(7) WALLE_CASE(8) WALLE_CASE(9) WALLE_CASE(10) WALLE_CASE(11) WALLE_CASE(12)
     WALLE_CASE(13) WALLE_CASE(14)
@@ -91,28 +93,79 @@ inline __m512 nan_max(__m512 acc, __m512 x) {
   return _mm512_mask_mov_ps(acc, take, x);
 }
 
+// Interior pixels [ow0, ow1) of output row oh of a 3x3 depthwise convolution, P at a time
+// while P fit (returns where it stopped), with the epilogue; `rows` is the row's first input row (ih0) at column
+// -pad_left, taps ky0..ky1-1 inside the input. No calls inside: a call would spill the
+// nine weight registers (every zmm register is caller-saved).
+template <int S, int P>
+inline int64_t depthwise3x3_pixels(const BlockedWindowArgs& a, int64_t oh, const float* rows, int64_t ky0, int64_t ky1,
+                                   int64_t ow0, int64_t ow1, const __m512 (&w)[9], __m512 bias) {
+  int64_t ow = ow0;
+  for (; ow + P <= ow1; ow += P) {
+    __m512 acc[P];
+#pragma GCC unroll 8
+    for (int u = 0; u < P; ++u) acc[u] = _mm512_setzero_ps();
+#pragma GCC unroll 3
+    for (int ky = 0; ky < 3; ++ky) {
+      if (ky < ky0 || ky >= ky1) continue;
+      const float* row = rows + (ky * a.w + ow * S) * 16;
+#pragma GCC unroll 3
+      for (int kx = 0; kx < 3; ++kx)
+#pragma GCC unroll 8
+        for (int u = 0; u < P; ++u) acc[u] = _mm512_fmadd_ps(_mm512_loadu_ps(row + (u * S + kx) * 16), w[ky * 3 + kx], acc[u]);
+    }
+    float* out = a.out + (oh * a.out_w + ow) * 16;
+    const float* res = a.residual ? a.residual + (oh * a.out_w + ow) * 16 : nullptr;
+#pragma GCC unroll 8
+    for (int u = 0; u < P; ++u) {
+      __m512 v = _mm512_add_ps(acc[u], bias);
+      if (res) v = _mm512_add_ps(v, _mm512_loadu_ps(res + 16 * u));
+      if (a.epi.activation) v = vactivate<__m512, vi16>(v, a.epi);
+      _mm512_storeu_ps(out + 16 * u, _mm512_maskz_mov_ps(a.lane_mask, v));
+    }
+  }
+  return ow;
+}
+
+// Eight pixels at a time, then four, then one.
+template <int S>
+void depthwise3x3_interior(const BlockedWindowArgs& a, int64_t oh, const float* rows, int64_t ky0, int64_t ky1,
+                           int64_t ow0, int64_t ow1) {
+  const __m512 bias = _mm512_loadu_ps(a.bias);
+  __m512 w[9];
+  for (int t = 0; t < 9; ++t) w[t] = _mm512_loadu_ps(a.weights + 16 * t);
+  int64_t ow = depthwise3x3_pixels<S, 8>(a, oh, rows, ky0, ky1, ow0, ow1, w, bias);
+  ow = depthwise3x3_pixels<S, 4>(a, oh, rows, ky0, ky1, ow, ow1, w, bias);
+  depthwise3x3_pixels<S, 1>(a, oh, rows, ky0, ky1, ow, ow1, w, bias);
+}
+
 }  // namespace
 
-template <int PIX>
+template <int PIX, int NB>
 void conv_two_rows(const BlockedConvArgs& a, int row_len) {
   switch (row_len) {
 #define WALLE_CASE(W) \
-  case W: return conv_tile<2 * W, PIX, W>(a);
+  case W: return conv_tile<2 * W, PIX, W, NB>(a);
     WALLE_CASE(1) WALLE_CASE(2) WALLE_CASE(3) WALLE_CASE(4) WALLE_CASE(5) WALLE_CASE(6) WALLE_CASE(7)
 #undef WALLE_CASE
     default: return;
   }
 }
 
-void conv_blocked_tile_avx512(const BlockedConvArgs& a, int mr) {
-  if (a.row_len) return a.pixel_stride == 16 ? conv_two_rows<16>(a, a.row_len) : conv_two_rows<32>(a, a.row_len);
+template <int NB>
+void conv_tile_blocks(const BlockedConvArgs& a, int mr) {
+  if (a.row_len) return a.pixel_stride == 16 ? conv_two_rows<16, NB>(a, a.row_len) : conv_two_rows<32, NB>(a, a.row_len);
   switch (a.pixel_stride) {
-    case 16: return conv_tile_pix<16>(a, mr);
-    case 32: return conv_tile_pix<32>(a, mr);
-    case 1: return conv_tile_pix<1>(a, mr);
-    case 2: return conv_tile_pix<2>(a, mr);
+    case 16: return conv_tile_pix<16, NB>(a, mr);
+    case 32: return conv_tile_pix<32, NB>(a, mr);
+    case 1: return conv_tile_pix<1, NB>(a, mr);
+    case 2: return conv_tile_pix<2, NB>(a, mr);
     default: return;
   }
+}
+
+void conv_blocked_tile_avx512(const BlockedConvArgs& a, int mr) {
+  return a.blocks == 2 ? conv_tile_blocks<2>(a, mr) : conv_tile_blocks<1>(a, mr);
 }
 
 // One output row of one channel block. Interior pixels (every tap inside the input) take
@@ -171,6 +224,15 @@ void window_row_avx512(const BlockedWindowArgs& a, int64_t oh) {
   };
   for (int64_t ow = 0; ow < lo; ++ow) border(ow);
   int64_t ow = lo;
+  // 3x3 depthwise (MobileNet's): the nine weight vectors stay in registers, eight pixels at a
+  // time with every tap unrolled (neighbouring pixels share their input loads).
+  if (depthwise && a.kernel_h == 3 && a.kernel_w == 3 && a.dilation_h == 1 && a.dilation_w == 1 &&
+      (a.stride_w == 1 || a.stride_w == 2)) {
+    const float* rows = a.in + (ih0 * a.w - a.pad_left) * 16;
+    if (a.stride_w == 1) depthwise3x3_interior<1>(a, oh, rows, ky0, ky1, ow, hi);
+    else depthwise3x3_interior<2>(a, oh, rows, ky0, ky1, ow, hi);
+    ow = hi;
+  }
   for (; ow + 4 <= hi; ow += 4) {
     __m512 acc[4];
     for (int u = 0; u < 4; ++u) acc[u] = window_init(a.max_pool && !depthwise);
