@@ -18,6 +18,11 @@ struct ElementwiseF32 {
   void (*reduce)(ReduceOp op, const float* x, int64_t outer, int64_t R, int64_t inner, float* y);
   // Row-wise softmax of rows x 'R' contiguous values (the Fused Softmax pattern).
   void (*softmax)(const float* x, int64_t rows, int64_t R, float* y);
+  // Rows [row0, row0 + rows) of the Fused MaskedSoftmax pattern: softmax of
+  // v = cond ? x * scale : fill along R, row r reading cond row r / rows_per_cond (cond
+  // null: v = x * scale). x, cond and y point at row 0.
+  void (*masked_softmax)(const float* x, const uint8_t* cond, int64_t row0, int64_t rows, int64_t R,
+                         int64_t rows_per_cond, float scale, float fill, float* y);
   // Row-wise layer normalization; scale and bias ([R]) may be null (the Fused LayerNorm pattern).
   void (*layernorm)(const float* x, int64_t rows, int64_t R, const float* scale, const float* bias, float eps, float* y);
 };

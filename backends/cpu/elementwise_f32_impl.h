@@ -136,6 +136,24 @@ void softmax_f32(const float* x_, int64_t rows, int64_t R, float* y_) {
   }
 }
 
+// The scores row is formed in a per-thread buffer that stays in L1, then softmax_f32 runs on it.
+void masked_softmax_f32(const float* x, const uint8_t* cond, int64_t row0, int64_t rows, int64_t R, int64_t rows_per_cond,
+                        float scale, float fill, float* y) {
+  thread_local std::vector<float> buffer;
+  buffer.resize(static_cast<size_t>(R));
+  float* __restrict v = buffer.data();
+  for (int64_t r = row0; r < row0 + rows; ++r) {
+    const float* __restrict xr = x + r * R;
+    if (cond) {
+      const uint8_t* __restrict c = cond + (r / rows_per_cond) * R;
+      for (int64_t i = 0; i < R; ++i) v[i] = c[i] ? xr[i] * scale : fill;
+    } else {
+      for (int64_t i = 0; i < R; ++i) v[i] = xr[i] * scale;
+    }
+    softmax_f32(v, 1, R, y + r * R);
+  }
+}
+
 // Two-pass mean and variance (as the decomposition computes them), then one fused store.
 void layernorm_f32(const float* x, int64_t rows, int64_t R, const float* scale, const float* bias, float eps, float* y) {
   for (int64_t r = 0; r < rows; ++r, x += R, y += R) {
@@ -154,4 +172,4 @@ void layernorm_f32(const float* x, int64_t rows, int64_t R, const float* scale, 
   }
 }
 
-const walle::cpu::ElementwiseF32 kTable = {unary_f32, binary_f32, reduce_f32, softmax_f32, layernorm_f32};
+const walle::cpu::ElementwiseF32 kTable = {unary_f32, binary_f32, reduce_f32, softmax_f32, masked_softmax_f32, layernorm_f32};

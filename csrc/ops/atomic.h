@@ -58,7 +58,10 @@ enum class Activation { None, Relu, Clip, Sigmoid, Gelu, Silu };
 //   Softmax:   x [outer, R] -> exp(x - max) / sum(exp(x - max)) along R.
 //   LayerNorm: x [outer, R], inputs {x, scale [R] or -1, bias [R] or -1}, eps in alpha ->
 //              (x - mean) * rsqrt(mean((x - mean)^2) + eps) * scale + bias along R.
-enum class FusedOp { Softmax, LayerNorm };
+//   MaskedSoftmax: attention scores, inputs {x [outer, R], cond (bool) or -1}: Softmax of
+//              Where(cond, x * alpha, beta), row r reading cond row r / inner (cond is
+//              [outer / inner, R]); without cond, Softmax(x * alpha).
+enum class FusedOp { Softmax, LayerNorm, MaskedSoftmax };
 const char* fused_name(FusedOp op);
 // Text: the ops that read or make the contents of strings (core/strings.h); everything else
 // moves strings as 16-byte elements. Elementwise over inputs[0] unless noted.

@@ -1,5 +1,5 @@
 // Pattern rewrites of the atomic graph (see optimize.h): the decompositions of GELU, Softmax
-// and LayerNorm are recognized op by op, and replaced when every intermediate result is read
+// (with attention's scaling and mask in front) and LayerNorm are recognized op by op, and replaced when every intermediate result is read
 // only inside the pattern. Matching follows the exact op sequence the decompositions emit
 // (csrc/decompose/reduce.cpp, and the erf GELU that torch exports), so a pattern that does not
 // match simply stays as atomic ops: a rewrite never changes what is computed.
@@ -134,7 +134,68 @@ bool match_gelu(Matcher& m, AtomicOp& last) {
   return false;
 }
 
-// y = Div(e, ReduceSum(e)), e = Exp(Sub(x, ReduceMax(x))), all along the last axis.
+// Rows of the [outer, R] scores `x` that share one row of `cond` when cond broadcasts to x's
+// shape as [d0 .. dk, 1 .., 1, R] (its leading dims x's own, then ones): a key-padding mask
+// [B, 1, 1, S] over scores [B, H, S, S]. 0 when cond has any other shape.
+int64_t cond_row_span(const Shape& cond, const Shape& x) {
+  const size_t n = x.size();
+  if (n == 0 || cond.size() > n) return 0;
+  Shape c(n - cond.size(), 1);
+  c.insert(c.end(), cond.begin(), cond.end());
+  if (c[n - 1] != x[n - 1]) return 0;
+  size_t j = n - 1;
+  while (j > 0 && c[j - 1] == 1) --j;
+  for (size_t i = 0; i < j; ++i)
+    if (c[i] != x[i]) return 0;
+  int64_t span = 1;
+  for (size_t i = j; i + 1 < n; ++i) span *= x[i];
+  return span;
+}
+
+// What attention computes right before its softmax, folded into one MaskedSoftmax:
+// x = Where(cond, s * c, fill) or Where(cond, s / d, fill) (d a power of two, so that s / d
+// equals s * (1 / d) exactly), or the scaling alone. False when x is none of these.
+struct ScoreMask {
+  int scores = -1, cond = -1;
+  float scale = 1, fill = 0;
+  int64_t rows_per_cond = 1;
+  std::vector<AtomicOp*> ops;  // replaced by the fused op
+};
+
+bool match_score_mask(Matcher& m, int x, int64_t outer, int64_t R, ScoreMask* out) {
+  const AtomicGraph& g = m.g_;
+  auto full = [&](int id) { return id >= 0 && m.f32(id) && numel(g.tensors[id].shape) == outer * R; };
+  int v = x, v_reads = 2;  // x is read by the softmax's ReduceMax and Sub
+  if (AtomicOp* sel = m.op_of(x, AtomicKind::Select); sel && m.reads(x) == 2) {
+    const int cond = sel->inputs[0];
+    float fill;
+    const int64_t span = cond_row_span(g.tensors[cond].shape, g.tensors[x].shape);
+    if (g.tensors[cond].dtype == DType::Bool && m.scalar(sel->inputs[2], &fill) && full(sel->inputs[1]) && span > 0) {
+      out->cond = cond, out->fill = fill, out->rows_per_cond = span;
+      out->ops.push_back(sel);
+      v = sel->inputs[1], v_reads = 1;
+    }
+  }
+  if (AtomicOp* b = m.op_of(v, AtomicKind::Binary); b && m.reads(v) == v_reads) {
+    float c;
+    int s = -1, exponent;
+    if (b->binary == BinaryOp::Mul && m.scalar(b->inputs[1], &c)) s = b->inputs[0];
+    else if (b->binary == BinaryOp::Mul && m.scalar(b->inputs[0], &c)) s = b->inputs[1];
+    else if (b->binary == BinaryOp::Div && m.scalar(b->inputs[1], &c) && std::isnormal(c) &&
+             std::fabs(std::frexp(c, &exponent)) == 0.5f && std::isnormal(1.0f / c))
+      s = b->inputs[0], c = 1.0f / c;
+    if (full(s)) {
+      out->scale = c;
+      out->ops.push_back(b);
+      v = s;
+    }
+  }
+  out->scores = v;
+  return !out->ops.empty();
+}
+
+// y = Div(e, ReduceSum(e)), e = Exp(Sub(x, ReduceMax(x))), all along the last axis; with
+// attention's scaling and mask in front of it (match_score_mask), a MaskedSoftmax.
 bool match_softmax(Matcher& m, AtomicOp& div, const Backend& backend) {
   if (div.kind != AtomicKind::Binary || div.binary != BinaryOp::Div || !m.f32(div.output)) return false;
   int e = div.inputs[0], sum = div.inputs[1];
@@ -158,6 +219,19 @@ bool match_softmax(Matcher& m, AtomicOp& div, const Backend& backend) {
   fused.origin = div.origin;
   fused.outer = sum_op->outer;
   fused.reduce_size = sum_op->reduce_size;
+  ScoreMask mask;
+  if (match_score_mask(m, x, fused.outer, fused.reduce_size, &mask)) {
+    AtomicOp masked = fused;
+    masked.fused = FusedOp::MaskedSoftmax;
+    masked.inputs = {mask.scores, mask.cond};
+    masked.alpha = mask.scale;
+    masked.beta = mask.fill;
+    masked.inner = mask.rows_per_cond;
+    if (backend.supports(masked, m.g_)) {
+      for (AtomicOp* op : mask.ops) m.remove(op);
+      fused = std::move(masked);
+    }
+  }
   if (!backend.supports(fused, m.g_)) return false;
   for (AtomicOp* op : {max_op, sub, exp, sum_op}) m.remove(op);
   div = std::move(fused);

@@ -67,12 +67,50 @@ def test_encoder_patterns_fuse_and_match_reference(tmp_path):
     kernels = [row["kernel"] for row in fast.plan()]
     if walle._walle.detected_isa() == "reference":
         return
-    assert any(k.startswith("f32-softmax") for k in kernels), kernels
+    assert any(k.startswith("f32-masked-softmax") for k in kernels), kernels  # the Where went into it
     assert any(k.startswith("f32-layernorm") for k in kernels), kernels
     ops = [row["op"] for row in fast.plan()]
     # GELU went into the first MatMul's epilogue, bias and residual into the second's.
     assert ops.count("Unary") == 0 and ops.count("MatMul") == 2, ops
     assert len(ops) < len(ref.plan())
+
+
+def _attention_scores(scale_op: str, scale: float, mask_shape: tuple, heads: int = 2):
+    """Softmax(Where(mask, (q @ k^T) <scale_op> scale, -inf)), as exported attention computes it."""
+    f32 = np.float32
+    b, s, d = 2, 24, 8
+    nodes = [
+        helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]),
+        helper.make_node("MatMul", ["q", "kt"], ["qk"]),
+        helper.make_node(scale_op, ["qk", "scale"], ["scaled"]),
+        helper.make_node("Where", ["mask", "scaled", "neg"], ["masked"]),
+        helper.make_node("Softmax", ["masked"], ["p"], axis=-1),
+    ]
+    feed = {"q": rng.standard_normal((b, heads, s, d)).astype(f32), "k": rng.standard_normal((b, heads, s, d)).astype(f32)}
+    model = _model(nodes, feed, {"scale": np.array(scale, f32), "neg": np.array(-np.inf, f32)}, ["p"])
+    model.graph.input.append(helper.make_tensor_value_info("mask", onnx.TensorProto.BOOL, mask_shape))
+    mask = rng.random(mask_shape) > 0.3
+    mask[..., 0] = True  # no row fully masked (its softmax would be NaN in every engine)
+    return model, {**feed, "mask": mask}
+
+
+def test_attention_scale_and_mask_fold_into_the_softmax(tmp_path):
+    """Key-padding masks ([B, 1, 1, S], [S]) and a power-of-two Div (or any Mul) fold into one
+    MaskedSoftmax; a mask that varies per head and query, or a Div by 3 (whose reciprocal is
+    inexact), stays as atomic ops. All agree with the reference backend."""
+    # (scale op, scale, mask shape, Select and Binary ops left, softmax kernel)
+    cases = [("Div", 8.0, (2, 1, 1, 24), 0, 0, "f32-masked-softmax"), ("Mul", 0.3, (24,), 0, 0, "f32-masked-softmax"),
+             ("Div", 3.0, (2, 1, 1, 24), 0, 1, "f32-masked-softmax"), ("Div", 4.0, (2, 1, 24, 24), 1, 1, "f32-softmax")]
+    for scale_op, scale, mask_shape, selects, binaries, softmax in cases:
+        model, feed = _attention_scores(scale_op, scale, mask_shape)
+        fast, ref = _sessions(model, tmp_path)
+        np.testing.assert_allclose(fast.run(feed)["p"], ref.run(feed)["p"], rtol=1e-5, atol=1e-7)
+        if walle._walle.detected_isa() == "reference":
+            continue
+        plan = fast.plan()
+        ops = [row["op"] for row in plan]
+        assert (ops.count("Select"), ops.count("Binary")) == (selects, binaries), (scale_op, scale, mask_shape, ops)
+        assert [row["kernel"].rsplit("-", 1)[0] for row in plan if row["op"] == "Fused"] == [softmax], plan
 
 
 def test_graph_output_inside_pattern_is_not_fused(tmp_path):

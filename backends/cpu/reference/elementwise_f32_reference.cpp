@@ -2,6 +2,8 @@
 #include "cpu/elementwise_f32.h"
 #include "cpu/scalar_ops.h"
 
+#include <vector>
+
 namespace {
 #include "cpu/elementwise_f32_impl.h"
 }  // namespace
