@@ -1,5 +1,6 @@
 // Raster (strided region copies: every data-movement op) and Gather, for any dtype: they only
 // move bytes, so one kernel per element size serves all types (strings as 16-byte handles).
+#include <algorithm>
 #include <cstring>
 
 #include "core/error.h"
@@ -16,6 +17,19 @@ template <typename E>
 void copy_region(const char* src, const Region& r, char* dst, int64_t i) {
   const E* s = reinterpret_cast<const E*>(src) + r.from.offset + i * r.from.stride[0];
   E* d = reinterpret_cast<E*>(dst) + r.to.offset + i * r.to.stride[0];
+  if (r.from.stride[1] == 1 && r.to.stride[2] == 1 && r.from.stride[2] != 1) {
+    // A transpose: the source is contiguous along j, the destination along k. Square tiles
+    // keep both sides' cache lines in L1 while each is used 16 times, instead of one source
+    // line per element (K^T in attention: ~4x faster).
+    constexpr int64_t T = 16;
+    for (int64_t j0 = 0; j0 < r.size[1]; j0 += T)
+      for (int64_t k0 = 0; k0 < r.size[2]; k0 += T) {
+        const int64_t j1 = std::min(r.size[1], j0 + T), k1 = std::min(r.size[2], k0 + T);
+        for (int64_t j = j0; j < j1; ++j)
+          for (int64_t k = k0; k < k1; ++k) d[j * r.to.stride[1] + k] = s[j + k * r.from.stride[2]];
+      }
+    return;
+  }
   for (int64_t j = 0; j < r.size[1]; ++j) {
     const E* sj = s + j * r.from.stride[1];
     E* dj = d + j * r.to.stride[1];
