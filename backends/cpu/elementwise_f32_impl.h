@@ -120,11 +120,15 @@ void softmax_f32(const float* x_, int64_t rows, int64_t R, float* y_) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* __restrict x = x_ + r * R;
     float* __restrict y = y_ + r * R;
-    float acc[16];
-    for (int k = 0; k < 16; ++k) acc[k] = x[0];
+    // The running max in a 16-lane vector: GCC leaves the per-lane form of this loop scalar.
+    typedef float lanes16 __attribute__((vector_size(64)));
+    lanes16 acc = lanes16{} + x[0];
     int64_t i = 0;
-    for (; i + 16 <= R; i += 16)
-      for (int k = 0; k < 16; ++k) acc[k] = x[i + k] > acc[k] ? x[i + k] : acc[k];
+    for (; i + 16 <= R; i += 16) {
+      lanes16 v;
+      std::memcpy(&v, x + i, sizeof(v));
+      acc = v > acc ? v : acc;
+    }
     float m = acc[0];
     for (int k = 1; k < 16; ++k) m = acc[k] > m ? acc[k] : m;
     for (; i < R; ++i) m = x[i] > m ? x[i] : m;
