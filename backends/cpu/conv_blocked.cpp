@@ -230,7 +230,8 @@ class ConvBlockedF32 : public Kernel {
 // writes V[xi][input block][tile][16]; the 36 products M_xi = V_xi U_xi are each a 1x1 blocked
 // convolution over the block's tiles, so they run on the direct kernel's tile loop with U_xi
 // packed as its weights; the output transform reads M[xi][output block][tile][16] and applies
-// bias, residual and activation. A block's V and M stay in L2; threads take whole blocks.
+// bias, residual and activation. A block's V and M stay in L2; threads take whole blocks, or
+// share one block's steps when U is too large to stream once per thread.
 class ConvWinogradBlockedF32 : public Kernel {
  public:
   explicit ConvWinogradBlockedF32(const AtomicOp& op) : op_(op) {
@@ -259,11 +260,14 @@ class ConvWinogradBlockedF32 : public Kernel {
 
   void run(const KernelIO& io, ThreadPool& pool) override {
     const int64_t threads = pool.size();
-    // Blocks whose V and M fit in about half of L2, at least one per thread; but every block
-    // streams all of U, so when U itself is larger than that, one block per thread.
-    const int64_t u_bytes = static_cast<int64_t>(u_.size() * sizeof(float));
-    const int64_t cap = u_bytes > kBlockBytes ? tiles_
-                        : std::max<int64_t>(kMaxTile, kBlockBytes / (kPositions * kB * (icb_ + ocb_) * int64_t(sizeof(float))));
+    // Every block streams all of U. When U is larger than a block's budget, each image is one
+    // block whose three steps are split over the threads, so U is still read once.
+    if (static_cast<int64_t>(u_.size() * sizeof(float)) > kBlockBytes) {
+      for (int64_t n = 0; n < op_.n; ++n) run_block(io, n, 0, tiles_, threads > 1 ? &pool : nullptr);
+      return;
+    }
+    // Otherwise blocks whose V and M fit in about half of L2, at least one per thread.
+    const int64_t cap = std::max<int64_t>(kMaxTile, kBlockBytes / (kPositions * kB * (icb_ + ocb_) * int64_t(sizeof(float))));
     int64_t per_image = std::max<int64_t>((tiles_ + cap - 1) / cap, std::min(threads, tiles_));
     if (op_.n * per_image < threads) per_image = std::min(tiles_, (threads + op_.n - 1) / op_.n);
     const int64_t block = (tiles_ + per_image - 1) / per_image;
@@ -271,7 +275,7 @@ class ConvWinogradBlockedF32 : public Kernel {
     pool.parallel_for(op_.n * per_image, [&](int64_t b, int64_t e) {
       for (int64_t task = b; task < e; ++task) {
         const int64_t t0 = task % per_image * block;
-        run_block(io, task / per_image, t0, std::min(tiles_, t0 + block));
+        run_block(io, task / per_image, t0, std::min(tiles_, t0 + block), nullptr);
       }
     });
   }
@@ -282,32 +286,41 @@ class ConvWinogradBlockedF32 : public Kernel {
   static constexpr int kPositions = 36;          // 6 x 6 transformed values per tile
   static constexpr int64_t kBlockBytes = 1 << 20;
 
-  void run_block(const KernelIO& io, int64_t n, int64_t t0, int64_t t1) const {
+  // Tiles [t0, t1) of image n; with `pool`, each step split over its threads (input blocks,
+  // then (xi, panel) products, then output blocks), else all on this thread.
+  void run_block(const KernelIO& io, int64_t n, int64_t t0, int64_t t1, ThreadPool* pool) const {
     const AtomicOp& op = op_;
     const int64_t nt = t1 - t0, v_xi = icb_ * nt * kB, m_xi = ocb_ * nt * kB, plane = op.out_h * op.out_w;
     float* v = thread_buffer(static_cast<size_t>(kPositions * (v_xi + m_xi)));
     float* m = v + kPositions * v_xi;
+    auto each = [pool](int64_t count, const std::function<void(int64_t, int64_t)>& fn) {
+      if (pool) pool->parallel_for(count, fn);
+      else fn(0, count);
+    };
     const float* x = static_cast<const float*>(io.inputs[0]) + n * icb_ * op.h * op.w * kB;
-    for (int64_t cb = 0; cb < icb_; ++cb) {
-      x86::WinogradInputArgs a{x + cb * op.h * op.w * kB, op.h, op.w, op.pad_top, op.pad_left, tiles_w_, v + cb * nt * kB, v_xi};
-      x86::winograd_input_blocked_avx512(a, t0, t1);
-    }
-    static const float zero_bias[kPanel] = {};
-    const int64_t tap = 0;
-    x86::BlockedConvArgs a{};
-    a.groups = icb_;
-    a.group_stride = nt * kB;
-    a.group_channels = kB;
-    a.channel_stride = 1;
-    a.tap_offsets = &tap;
-    a.taps = 1;
-    a.pixel_stride = kB;
-    a.bias = zero_bias;
-    a.out_block_stride = nt * kB;
-    a.lane_mask[0] = a.lane_mask[1] = 0xffff;
-    for (int xi = 0; xi < kPositions; ++xi)
-      for (int64_t q = 0; q < panels_; ++q) {
-        a.weights = u_.data() + (xi * panels_ + q) * panel_floats_;
+    each(icb_, [&](int64_t b, int64_t e) {
+      for (int64_t cb = b; cb < e; ++cb) {
+        x86::WinogradInputArgs a{x + cb * op.h * op.w * kB, op.h, op.w, op.pad_top, op.pad_left, tiles_w_, v + cb * nt * kB, v_xi};
+        x86::winograd_input_blocked_avx512(a, t0, t1);
+      }
+    });
+    each(kPositions * panels_, [&](int64_t b, int64_t e) {
+      static const float zero_bias[kPanel] = {};
+      const int64_t tap = 0;
+      x86::BlockedConvArgs a{};
+      a.groups = icb_;
+      a.group_stride = nt * kB;
+      a.group_channels = kB;
+      a.channel_stride = 1;
+      a.tap_offsets = &tap;
+      a.taps = 1;
+      a.pixel_stride = kB;
+      a.bias = zero_bias;
+      a.out_block_stride = nt * kB;
+      a.lane_mask[0] = a.lane_mask[1] = 0xffff;
+      for (int64_t item = b; item < e; ++item) {  // item = xi * panels_ + q
+        const int64_t xi = item / panels_, q = item % panels_;
+        a.weights = u_.data() + item * panel_floats_;
         a.blocks = static_cast<int>(std::min<int64_t>(2, ocb_ - 2 * q));
         for (int64_t i = 0; i < nt; i += kMaxTile) {
           a.in = v + xi * v_xi + i * kB;
@@ -315,14 +328,17 @@ class ConvWinogradBlockedF32 : public Kernel {
           x86::conv_blocked_tile_avx512(a, static_cast<int>(std::min<int64_t>(kMaxTile, nt - i)));
         }
       }
+    });
     const float* res = io.inputs.size() > 3 ? static_cast<const float*>(io.inputs[3]) + n * ocb_ * plane * kB : nullptr;
     float* y = static_cast<float*>(io.output) + n * ocb_ * plane * kB;
-    for (int64_t cb = 0; cb < ocb_; ++cb) {
-      x86::WinogradOutputArgs o{m + cb * nt * kB, m_xi, op.out_h, op.out_w, tiles_w_, bias_.data() + cb * kB,
-                                res ? res + cb * plane * kB : nullptr, y + cb * plane * kB, lane_mask(op.out_c, cb),
-                                tile_epilogue(op)};
-      x86::winograd_output_blocked_avx512(o, t0, t1);
-    }
+    each(ocb_, [&](int64_t b, int64_t e) {
+      for (int64_t cb = b; cb < e; ++cb) {
+        x86::WinogradOutputArgs o{m + cb * nt * kB, m_xi, op.out_h, op.out_w, tiles_w_, bias_.data() + cb * kB,
+                                  res ? res + cb * plane * kB : nullptr, y + cb * plane * kB, lane_mask(op.out_c, cb),
+                                  tile_epilogue(op)};
+        x86::winograd_output_blocked_avx512(o, t0, t1);
+      }
+    });
   }
 
   AtomicOp op_;

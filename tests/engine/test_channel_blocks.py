@@ -145,6 +145,19 @@ def test_blocked_conv_algorithms_match_reference(algo, batch, threads, tmp_path,
     np.testing.assert_allclose(got[0], reference(model, inputs)[0], rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_winograd_with_weights_larger_than_a_block(threads, tmp_path, monkeypatch):
+    """96 -> 96 channels: the transformed weights (1.3 MB) exceed a block's budget, so each
+    image is one block whose steps the threads share (cpu/conv_blocked.cpp)."""
+    monkeypatch.setenv("WALLE_CONV_ALGO", "winograd")
+    n = Net()
+    y = n.conv(n.conv("x", 96, 96, 3), 96, 96, 3, act=None)
+    model = n.model({"x": (2, 96, 10, 9)}, [y])
+    inputs = {"x": rng.standard_normal((2, 96, 10, 9)).astype(np.float32)}
+    got = run_walle(model, inputs, tmp_path, threads=threads)
+    np.testing.assert_allclose(got[0], reference(model, inputs)[0], rtol=1e-4, atol=1e-4)
+
+
 def _plan(model, tmp_path):
     import walle
 
