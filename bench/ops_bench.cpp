@@ -89,6 +89,8 @@ const ConvShape kConvs[] = {
     {"depthwise_3x3_144x56x56", 144, 56, 56, 144, 3, 1, 1, 144},
     {"depthwise_3x3_s2_96x112x112", 96, 112, 112, 96, 3, 2, 1, 96},
     {"depthwise_3x3_576x14x14", 576, 14, 14, 576, 3, 1, 1, 576},
+    {"mobilenet_1x1_144to24x56x56", 144, 56, 56, 24, 1, 1, 0, 1},
+    {"mobilenet_1x1_576to96x14x14", 576, 14, 14, 96, 1, 1, 0, 1},
 };
 
 void conv(benchmark::State& state, ConvShape s, int threads, const char* algo) {
