@@ -6,6 +6,8 @@
 //    Padding is made real by copying the input into a zero-bordered scratch image first, so
 //    every tile sees all its taps. A 1x1/stride-1 convolution treats the plane as one row.
 //    The input may also be plain NCHW (a first layer with a few channels, ResNet's stem).
+//  - Winograd F(4x4, 3x3) for 3x3 stride-1 convolutions, chosen over direct by a cost
+//    estimate (blocked_winograd_wins); its 36 products run on the direct kernel's tile loop.
 //  - depthwise convolution and max/average pooling: one output row of one channel block per
 //    task, 16 channels per vector.
 #include <algorithm>

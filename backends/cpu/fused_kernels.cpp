@@ -1,7 +1,8 @@
 // Kernels for the Fused patterns (ops/atomic.h FusedOp) the CPU backend claims: softmax (also
-// of masked, scaled attention scores) and layer normalization along the last axis, one pass per row instead of one atomic op (and one
-// sweep over memory) per step of the decomposition. Registered for AVX2/AVX-512 only, so the
-// cpu-reference backend keeps the atomic ops, the ground truth these are tested against.
+// of masked, scaled attention scores) and layer normalization along the last axis, one pass
+// per row instead of one atomic op (and one sweep over memory) per step of the decomposition.
+// Registered for AVX2/AVX-512 only, so the cpu-reference backend keeps the atomic ops, the
+// ground truth these are tested against.
 #include "cpu/elementwise_f32.h"
 #include "cpu/kernels.h"
 
@@ -31,13 +32,15 @@ std::unique_ptr<Kernel> make_fused(const AtomicOp& op, Isa isa) {
   if (op.fused == FusedOp::MaskedSoftmax) {
     const int64_t rows_per_cond = op.inner;
     const float scale = op.alpha, fill = op.beta;
-    return std::make_unique<FunctionKernel>("f32-masked-softmax" + suffix, [&t, rows, R, rows_per_cond, scale, fill](
-                                                                               const KernelIO& io, ThreadPool& pool) {
+    auto run = [&t, rows, R, rows_per_cond, scale, fill](const KernelIO& io, ThreadPool& pool) {
       const float* x = static_cast<const float*>(io.inputs[0]);
       const uint8_t* cond = io.inputs.size() > 1 ? static_cast<const uint8_t*>(io.inputs[1]) : nullptr;
       float* y = static_cast<float*>(io.output);
-      parallel_rows(pool, rows, 8 * R, [&](int64_t b, int64_t e) { t.masked_softmax(x, cond, b, e - b, R, rows_per_cond, scale, fill, y); });
-    });
+      parallel_rows(pool, rows, 8 * R, [&](int64_t b, int64_t e) {
+        t.masked_softmax(x, cond, b, e - b, R, rows_per_cond, scale, fill, y);
+      });
+    };
+    return std::make_unique<FunctionKernel>("f32-masked-softmax" + suffix, run);
   }
   const float eps = op.alpha;
   return std::make_unique<FunctionKernel>("f32-layernorm" + suffix, [&t, rows, R, eps](const KernelIO& io, ThreadPool& pool) {

@@ -94,9 +94,9 @@ inline __m512 nan_max(__m512 acc, __m512 x) {
 }
 
 // Interior pixels [ow0, ow1) of output row oh of a 3x3 depthwise convolution, P at a time
-// while P fit (returns where it stopped), with the epilogue; `rows` is the row's first input row (ih0) at column
-// -pad_left, taps ky0..ky1-1 inside the input. No calls inside: a call would spill the
-// nine weight registers (every zmm register is caller-saved).
+// while P fit (returns where it stopped), with the epilogue; `rows` is the row's first input
+// row (ih0) at column -pad_left, taps ky0..ky1-1 inside the input. No calls inside: a call
+// would spill the nine weight registers (every zmm register is caller-saved).
 template <int S, int P>
 inline int64_t depthwise3x3_pixels(const BlockedWindowArgs& a, int64_t oh, const float* rows, int64_t ky0, int64_t ky1,
                                    int64_t ow0, int64_t ow1, const __m512 (&w)[9], __m512 bias) {
