@@ -174,7 +174,11 @@ void pack_a_panel(const MatrixView& A, int64_t r0, int64_t mr, int64_t k0, int64
   if (A.col_stride == 1 && mr == MR) {
     const float* src = A.data + r0 * A.row_stride + k0;
     switch (MR) {
+#ifdef WALLE_GEMM_X86
+      case 14: return x86::pack_a14_avx512(src, A.row_stride, kc, dst);  // MR 14: the AVX-512 kernel's
+#else
       case 14: return pack_a_rowmajor_full<14>(src, A.row_stride, kc, dst);
+#endif
       case 6: return pack_a_rowmajor_full<6>(src, A.row_stride, kc, dst);
       case 4: return pack_a_rowmajor_full<4>(src, A.row_stride, kc, dst);
       default: break;

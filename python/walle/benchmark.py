@@ -126,7 +126,7 @@ def compare(onnx_path: str, engines: list[str], threads: int, runs: int = 20, wa
         samples: dict[str, list[float]] = {e: [] for e in workers}
         for round_ in range(warmup + runs):
             for engine, worker in workers.items():
-                # Engines' idle threads spin for a while after their work (ours ~200 us, peers'
+                # Engines' idle threads spin for a while after their work (ours ~2 ms, peers'
                 # longer): on 2 cores the previous engine's spinners would take the next engine's
                 # cores. So let them settle, and time the second of two back-to-back runs (the
                 # first wakes this engine's own sleeping threads), the steady state of an engine

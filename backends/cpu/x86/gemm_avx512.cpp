@@ -90,7 +90,50 @@ void tile(size_t nr, size_t kc, const float* a, const float* b, size_t bs, float
   }
 }
 
+// 16 rows of 16 floats -> 16 columns of 16 rows, in place: 4x4 blocks within each 128-bit lane
+// (unpack, shuffle), then the 4x4 grid of lanes (two rounds of shuffle_f32x4). GCC 12 warns
+// about the unpack intrinsics' own placeholder operand (a known false positive).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+inline void transpose16(__m512 (&r)[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {  // r[i + c], lane L: rows i..i+3 of column 4L + c
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int c = 0; c < 4; ++c) {
+    const __m512 ab_lo = _mm512_shuffle_f32x4(r[c], r[4 + c], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512 ab_hi = _mm512_shuffle_f32x4(r[c], r[4 + c], _MM_SHUFFLE(3, 2, 3, 2));
+    const __m512 cd_lo = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512 cd_hi = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], _MM_SHUFFLE(3, 2, 3, 2));
+    t[c] = _mm512_shuffle_f32x4(ab_lo, cd_lo, _MM_SHUFFLE(2, 0, 2, 0));
+    t[4 + c] = _mm512_shuffle_f32x4(ab_lo, cd_lo, _MM_SHUFFLE(3, 1, 3, 1));
+    t[8 + c] = _mm512_shuffle_f32x4(ab_hi, cd_hi, _MM_SHUFFLE(2, 0, 2, 0));
+    t[12 + c] = _mm512_shuffle_f32x4(ab_hi, cd_hi, _MM_SHUFFLE(3, 1, 3, 1));
+  }
+  for (int i = 0; i < 16; ++i) r[i] = t[i];
+}
+#pragma GCC diagnostic pop
+
 }  // namespace
+
+void pack_a14_avx512(const float* a, int64_t lda, int64_t kc, float* dst) {
+  int64_t k = 0;
+  for (; k + 16 <= kc; k += 16, dst += 16 * kMR) {
+    __m512 r[16];
+    for (int i = 0; i < 16; ++i) r[i] = i < kMR ? _mm512_loadu_ps(a + i * lda + k) : _mm512_setzero_ps();
+    transpose16(r);
+    for (int j = 0; j < 16; ++j) _mm512_mask_storeu_ps(dst + j * kMR, (1u << kMR) - 1, r[j]);
+  }
+  for (; k < kc; ++k, dst += kMR)
+    for (int i = 0; i < kMR; ++i) dst[i] = a[i * lda + k];
+}
 
 void f32_gemm_14x32_avx512(size_t mr, size_t nr, size_t kc, const float* a, const float* b,
                            size_t b_stride, float* c, size_t ldc, bool accumulate,

@@ -41,5 +41,9 @@ constexpr int kAvx512MR = 14, kAvx512NR = 32;
 void f32_gemm_14x32_avx512(size_t mr, size_t nr, size_t kc, const float* a, const float* b,
                            size_t b_stride, float* c, size_t ldc, bool accumulate,
                            const TileEpilogue* epi);
+// Packs a full 14-row panel of row-major A (rows `lda` apart), kc columns: dst[k*14 + i] =
+// a[i*lda + k]. Activations are packed on every call; this transposes 16 columns at a time
+// in registers (~3x the rate of the scalar loop).
+void pack_a14_avx512(const float* a, int64_t lda, int64_t kc, float* dst);
 
 }  // namespace walle::cpu::x86
