@@ -254,7 +254,7 @@ class ConvWinogradBlockedF32 : public Kernel {
     for (int64_t oc = 0; oc < op.out_c; ++oc) {
       if (bias) bias_[oc] = bias[oc];
       for (int64_t ic = 0; ic < op.c; ++ic) {
-        winograd_kernel_transform<4>(w + (oc * op.c + ic) * 9, u);
+        winograd_kernel_transform(4, w + (oc * op.c + ic) * 9, u);
         for (int xi = 0; xi < kPositions; ++xi) u_[(xi * panels_ + oc / kPanel) * panel_floats_ + ic * kPanel + oc % kPanel] = u[xi];
       }
     }

@@ -58,8 +58,7 @@ class ConvWinograd : public Kernel {
     std::vector<float> u(A * A * OC * IC), one(A * A);
     for (int64_t oc = 0; oc < OC; ++oc)
       for (int64_t ic = 0; ic < IC; ++ic) {
-        if (m_ == 2) winograd_kernel_transform<2>(w + (oc * IC + ic) * 9, one.data());
-        else winograd_kernel_transform<4>(w + (oc * IC + ic) * 9, one.data());
+        winograd_kernel_transform(m_, w + (oc * IC + ic) * 9, one.data());
         for (int64_t xi = 0; xi < A * A; ++xi) u[(xi * OC + oc) * IC + ic] = one[xi];
       }
     for (int xi = 0; xi < A * A; ++xi)

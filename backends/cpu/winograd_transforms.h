@@ -60,12 +60,11 @@ constexpr double kWinogradG2[4][3] = {{1, 0, 0}, {.5, .5, .5}, {.5, -.5, .5}, {0
 constexpr double kWinogradG4[6][3] = {{1. / 4, 0, 0},           {-1. / 6, -1. / 6, -1. / 6}, {-1. / 6, 1. / 6, -1. / 6},
                                       {1. / 24, 1. / 12, 1. / 6}, {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}};
 
-// U = G g G^T of one 3x3 kernel `k` (row-major) into u[alpha * alpha] (row-major).
-template <int M>
-inline void winograd_kernel_transform(const float* k, float* u) {
-  constexpr int A = M + 2;
-  const double* G = M == 2 ? &kWinogradG2[0][0] : &kWinogradG4[0][0];
-  double gk[A * 3];  // G g
+// U = G g G^T of one 3x3 kernel `k` (row-major) into u[alpha * alpha] (row-major), m = 2 or 4.
+inline void winograd_kernel_transform(int m, const float* k, float* u) {
+  const int A = m + 2;
+  const double* G = m == 2 ? &kWinogradG2[0][0] : &kWinogradG4[0][0];
+  double gk[6 * 3];  // G g
   for (int i = 0; i < A; ++i)
     for (int j = 0; j < 3; ++j) gk[i * 3 + j] = G[i * 3] * k[j] + G[i * 3 + 1] * k[3 + j] + G[i * 3 + 2] * k[6 + j];
   for (int i = 0; i < A; ++i)
