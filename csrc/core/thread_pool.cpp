@@ -28,15 +28,21 @@ template <typename Ready> bool spin_until(Ready ready) {
   }
 }
 
-uint32_t generation_of(uint64_t claim) { return static_cast<uint32_t>(claim >> 32); }
-uint32_t tasks_of(uint64_t claim) { return static_cast<uint32_t>(claim >> 16) & 0xffff; }
-uint32_t next_of(uint64_t claim) { return static_cast<uint32_t>(claim) & 0xffff; }
+// A run word: generation (32 bits) | first unclaimed task (16) | end of the run (16).
+uint64_t run_word(uint32_t generation, uint32_t first, uint32_t end) {
+  return (static_cast<uint64_t>(generation) << 32) | (static_cast<uint64_t>(first) << 16) | end;
+}
+uint32_t generation_of(uint64_t run) { return static_cast<uint32_t>(run >> 32); }
+uint32_t first_of(uint64_t run) { return static_cast<uint32_t>(run >> 16) & 0xffff; }
+uint32_t end_of(uint64_t run) { return static_cast<uint32_t>(run) & 0xffff; }
 
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) {
   if (threads < 1) threads = 1;
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+  runs_ = std::make_unique<std::atomic<uint64_t>[]>(threads);
+  for (int i = 0; i < threads; ++i) runs_[i].store(0, std::memory_order_relaxed);
+  for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -48,25 +54,34 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::run_tasks(uint32_t generation) {
+int64_t ThreadPool::claim(uint32_t generation, int owner, bool front) {
+  std::atomic<uint64_t>& run = runs_[owner];
+  uint64_t w = run.load(std::memory_order_acquire);
   for (;;) {
-    uint64_t c = claim_.load(std::memory_order_acquire);
-    uint32_t task, tasks;
-    do {
-      if (generation_of(c) != generation) return;
-      task = next_of(c);
-      tasks = tasks_of(c);
-      if (task >= tasks) return;
-    } while (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_acquire));
+    const uint32_t first = first_of(w), end = end_of(w);
+    if (generation_of(w) != generation || first >= end) return -1;
+    const uint64_t next = front ? run_word(generation, first + 1, end) : run_word(generation, first, end - 1);
+    if (run.compare_exchange_weak(w, next, std::memory_order_acq_rel, std::memory_order_acquire))
+      return front ? first : end - 1;
+  }
+}
+
+void ThreadPool::run_tasks(uint32_t generation, int self) {
+  const int threads = size();
+  for (;;) {
+    // Own run first, front to back; then the back of the others', nearest thread first.
+    int64_t task = claim(generation, self, true);
+    for (int k = 1; task < 0 && k < threads; ++k) task = claim(generation, (self + k) % threads, false);
+    if (task < 0) return;
     // The job stays alive until every claimed task of this generation has finished.
-    const int64_t begin = job_size_ * task / tasks, end = job_size_ * (task + 1) / tasks;
+    const int64_t begin = job_size_ * task / tasks_, end = job_size_ * (task + 1) / tasks_;
     try {
       if (begin < end) (*job_)(begin, end);
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!error_) error_ = std::current_exception();
     }
-    if (finished_.fetch_add(1, std::memory_order_acq_rel) + 1 == tasks) {
+    if (finished_.fetch_add(1, std::memory_order_acq_rel) + 1 == tasks_) {
       std::lock_guard<std::mutex> lock(mutex_);  // pairs with the caller's predicate check
       done_.notify_all();
     }
@@ -85,15 +100,19 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     job_ = &fn;
     job_size_ = n;
     // A few tasks per thread absorb a late or descheduled worker; more only add claims.
-    tasks_ = static_cast<uint32_t>(std::min<int64_t>({n, 4 * static_cast<int64_t>(size()), 0xffff}));
+    const int threads = size();
+    tasks_ = static_cast<uint32_t>(std::min<int64_t>({n, 4 * static_cast<int64_t>(threads), 0xffff}));
     error_ = nullptr;
     finished_.store(0, std::memory_order_relaxed);
-    generation = generation_of(claim_.load(std::memory_order_relaxed)) + 1;
-    claim_.store((static_cast<uint64_t>(generation) << 32) | (static_cast<uint64_t>(tasks_) << 16),
-                 std::memory_order_release);
+    generation = generation_.load(std::memory_order_relaxed) + 1;
+    for (int t = 0; t < threads; ++t)
+      runs_[t].store(run_word(generation, static_cast<uint32_t>(uint64_t{tasks_} * t / threads),
+                              static_cast<uint32_t>(uint64_t{tasks_} * (t + 1) / threads)),
+                     std::memory_order_release);
+    generation_.store(generation, std::memory_order_release);
   }
   wake_.notify_all();
-  run_tasks(generation);
+  run_tasks(generation, 0);
   auto all_done = [this] { return finished_.load(std::memory_order_acquire) == tasks_; };
   if (!spin_until(all_done)) {
     std::unique_lock<std::mutex> lock(mutex_);
@@ -104,19 +123,17 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
   if (error_) std::rethrow_exception(error_);
 }
 
-void ThreadPool::worker_loop() {
+void ThreadPool::worker_loop(int self) {
   uint32_t seen = 0;
   for (;;) {
-    auto has_work = [&] {
-      return stopping_.load() || generation_of(claim_.load(std::memory_order_acquire)) != seen;
-    };
+    auto has_work = [&] { return stopping_.load() || generation_.load(std::memory_order_acquire) != seen; };
     if (!spin_until(has_work)) {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, has_work);
     }
     if (stopping_) return;
-    seen = generation_of(claim_.load(std::memory_order_acquire));
-    run_tasks(seen);
+    seen = generation_.load(std::memory_order_acquire);
+    run_tasks(seen, self);
   }
 }
 
