@@ -10,6 +10,7 @@
 #include "core/cpu_features.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "check.h"
 #include "cpu/gemm.h"
 
 using namespace walle;
@@ -17,16 +18,7 @@ using namespace walle::cpu;
 
 namespace {
 
-int g_passed = 0, g_failed = 0;
-
-void check(bool ok, const std::string& what) {
-  if (ok) {
-    ++g_passed;
-  } else {
-    ++g_failed;
-    if (g_failed <= 50) std::printf("FAIL: %s\n", what.c_str());
-  }
-}
+using walle_test::check;
 
 std::vector<float> random_vec(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -233,6 +225,5 @@ int main() {
         Variant v{bool(vbits & 1), bool(vbits & 2), bool(vbits & 4), bool(vbits & 8)};
         run_case(s.m, s.n, s.k, v, counter++ % kNumEpis, isa, pool3);
       }
-  std::printf("%d passed, %d failed\n", g_passed, g_failed);
-  return g_failed ? 1 : 0;
+  return walle_test::report();
 }

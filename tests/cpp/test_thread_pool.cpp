@@ -12,21 +12,13 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "check.h"
 
 using walle::ThreadPool;
 
 namespace {
 
-int g_passed = 0, g_failed = 0;
-
-void check(bool ok, const std::string& what) {
-  if (ok) {
-    ++g_passed;
-  } else {
-    ++g_failed;
-    std::printf("FAIL: %s\n", what.c_str());
-  }
-}
+using walle_test::check;
 
 // Each index of [0, n) is visited exactly once, by ranges that are non-empty and in bounds.
 void test_coverage(ThreadPool& pool, int64_t n) {
@@ -103,6 +95,5 @@ int main() {
     test_error(pool);
     if (threads > 1) test_stealing(pool);
   }
-  std::printf("%d passed, %d failed\n", g_passed, g_failed);
-  return g_failed ? 1 : 0;
+  return walle_test::report();
 }
