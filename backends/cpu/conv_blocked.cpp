@@ -152,6 +152,7 @@ class ConvBlockedF32 : public Kernel {
         a.groups = groups_;
         a.group_stride = pad_.h * pad_.w * kB;
         a.group_channels = group_channels_;
+        a.last_group_channels = op.c - (groups_ - 1) * group_channels_;  // K = 24: 8 of 16 real
         a.channel_stride = op.blocked_input ? 1 : pad_.h * pad_.w;
         a.tap_offsets = taps_.data();
         a.taps = static_cast<int>(taps_.size());

@@ -14,9 +14,12 @@ namespace walle::cpu::x86 {
 //               * weights[((g * taps + t) * group_channels + c) * 32 + j]
 // then residual, activation, and lanes outside lane_mask zeroed. Output block b (b < blocks)
 // of pixel i is stored at out + b * out_block_stride + 16 * i (residual likewise).
+// last_group_channels (0: group_channels) is how many channels of the last group are real:
+// the rest (zero input lanes, zero weights) are skipped, not multiplied.
 struct BlockedConvArgs {
   const float* in;
   int64_t groups, group_stride, group_channels, channel_stride;
+  int64_t last_group_channels;
   const int64_t* tap_offsets;
   int taps;
   int64_t pixel_stride;  // 16 or 32 (blocked input, stride 1 or 2); 1 or 2 (plain input)
