@@ -134,6 +134,24 @@ def test_matches_reference(name, layout, batch, threads, tmp_path, monkeypatch):
         np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(w).max())))
 
 
+DEPTHWISE_CASES = [(w, s, p) for w in (1, 2, 3, 7, 12) for s in (1, 2)
+                   for p in ([1, 1, 1, 1], [0, 0, 0, 0], [2, 2, 2, 2], [0, 2, 1, 0]) if w + p[1] + p[3] >= 3]
+
+
+@pytest.mark.parametrize(("width", "stride", "pads"), DEPTHWISE_CASES)
+def test_depthwise_3x3_edges_match_reference(width, stride, pads, tmp_path):
+    """The blocked 3x3 depthwise row: edge pixels (windows past the left or right border,
+    or both on narrow maps) next to the unrolled interior, top and bottom rows, residual."""
+    n = Net()
+    x = n.conv("x", 8, 24, 1, act=None)  # blocked from here; 24 channels: a partial block
+    y = n.conv(x, 24, 24, 3, stride=stride, pads=pads, group=24, act="Relu6")
+    y = n.conv(y, 24, 24, 1, act=None)
+    model = n.model({"x": (1, 8, 5, width)}, [y])
+    inputs = {"x": rng.standard_normal((1, 8, 5, width)).astype(np.float32)}
+    got = run_walle(model, inputs, tmp_path)
+    np.testing.assert_allclose(got[0], reference(model, inputs)[0], rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("batch", [1, 2])
 @pytest.mark.parametrize("algo", ["winograd", "direct"])

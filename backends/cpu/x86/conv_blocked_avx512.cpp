@@ -128,16 +128,40 @@ inline int64_t depthwise3x3_pixels(const BlockedWindowArgs& a, int64_t oh, const
   return ow;
 }
 
-// Eight pixels at a time, then four, then one.
+// One pixel whose window runs past the left or right edge: the taps inside the input only.
 template <int S>
-void depthwise3x3_interior(const BlockedWindowArgs& a, int64_t oh, const float* rows, int64_t ky0, int64_t ky1,
-                           int64_t ow0, int64_t ow1) {
+inline void depthwise3x3_edge(const BlockedWindowArgs& a, int64_t oh, const float* rows, int64_t ky0, int64_t ky1,
+                              int64_t ow, const __m512 (&w)[9], __m512 bias) {
+  __m512 acc = _mm512_setzero_ps();
+#pragma GCC unroll 3
+  for (int ky = 0; ky < 3; ++ky) {
+    if (ky < ky0 || ky >= ky1) continue;
+#pragma GCC unroll 3
+    for (int kx = 0; kx < 3; ++kx) {
+      const int64_t iw = ow * S - a.pad_left + kx;
+      if (iw >= 0 && iw < a.w) acc = _mm512_fmadd_ps(_mm512_loadu_ps(rows + (ky * a.w + ow * S + kx) * 16), w[ky * 3 + kx], acc);
+    }
+  }
+  __m512 v = _mm512_add_ps(acc, bias);
+  if (a.residual) v = _mm512_add_ps(v, _mm512_loadu_ps(a.residual + (oh * a.out_w + ow) * 16));
+  if (a.epi.activation) v = vactivate<__m512, vi16>(v, a.epi);
+  _mm512_storeu_ps(a.out + (oh * a.out_w + ow) * 16, _mm512_maskz_mov_ps(a.lane_mask, v));
+}
+
+// Output row oh of a 3x3 depthwise convolution: the nine weights loaded once, interior pixels
+// [lo, hi) eight, then four, then one at a time, the edge pixels around them one by one (on
+// a 7x7 map two of every seven pixels are edges, so they get the same register-held weights).
+template <int S>
+void depthwise3x3_row(const BlockedWindowArgs& a, int64_t oh, const float* rows, int64_t ky0, int64_t ky1,
+                      int64_t lo, int64_t hi) {
   const __m512 bias = _mm512_loadu_ps(a.bias);
   __m512 w[9];
   for (int t = 0; t < 9; ++t) w[t] = _mm512_loadu_ps(a.weights + 16 * t);
-  int64_t ow = depthwise3x3_pixels<S, 8>(a, oh, rows, ky0, ky1, ow0, ow1, w, bias);
-  ow = depthwise3x3_pixels<S, 4>(a, oh, rows, ky0, ky1, ow, ow1, w, bias);
-  depthwise3x3_pixels<S, 1>(a, oh, rows, ky0, ky1, ow, ow1, w, bias);
+  for (int64_t ow = 0; ow < lo; ++ow) depthwise3x3_edge<S>(a, oh, rows, ky0, ky1, ow, w, bias);
+  int64_t ow = depthwise3x3_pixels<S, 8>(a, oh, rows, ky0, ky1, lo, hi, w, bias);
+  ow = depthwise3x3_pixels<S, 4>(a, oh, rows, ky0, ky1, ow, hi, w, bias);
+  depthwise3x3_pixels<S, 1>(a, oh, rows, ky0, ky1, ow, hi, w, bias);
+  for (ow = hi; ow < a.out_w; ++ow) depthwise3x3_edge<S>(a, oh, rows, ky0, ky1, ow, w, bias);
 }
 
 }  // namespace
@@ -223,17 +247,17 @@ void window_row_avx512(const BlockedWindowArgs& a, int64_t oh) {
       }
     finish(acc, ow);
   };
-  for (int64_t ow = 0; ow < lo; ++ow) border(ow);
-  int64_t ow = lo;
   // 3x3 depthwise (MobileNet's): the nine weight vectors stay in registers, eight pixels at a
   // time with every tap unrolled (neighbouring pixels share their input loads).
   if (depthwise && a.kernel_h == 3 && a.kernel_w == 3 && a.dilation_h == 1 && a.dilation_w == 1 &&
       (a.stride_w == 1 || a.stride_w == 2)) {
     const float* rows = a.in + (ih0 * a.w - a.pad_left) * 16;
-    if (a.stride_w == 1) depthwise3x3_interior<1>(a, oh, rows, ky0, ky1, ow, hi);
-    else depthwise3x3_interior<2>(a, oh, rows, ky0, ky1, ow, hi);
-    ow = hi;
+    if (a.stride_w == 1) depthwise3x3_row<1>(a, oh, rows, ky0, ky1, lo, hi);
+    else depthwise3x3_row<2>(a, oh, rows, ky0, ky1, lo, hi);
+    return;
   }
+  for (int64_t ow = 0; ow < lo; ++ow) border(ow);
+  int64_t ow = lo;
   for (; ow + 4 <= hi; ow += 4) {
     __m512 acc[4];
     for (int u = 0; u < 4; ++u) acc[u] = window_init(a.max_pool && !depthwise);
