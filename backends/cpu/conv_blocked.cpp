@@ -15,6 +15,7 @@
 #include <cstring>
 #include <string>
 
+#include "core/tensor.h"
 #include "cpu/conv_algorithm.h"
 #include "cpu/gemm.h"
 #include "cpu/kernels.h"
@@ -33,6 +34,8 @@ namespace {
 constexpr int64_t kB = kChannelBlock;
 constexpr int kMaxTile = 14;  // pixels per direct-conv tile (28 accumulators)
 constexpr int64_t kPanel = 32;  // output channels per weight panel
+
+using PackedWeights = std::vector<float, LargeAllocator<float>>;
 
 int64_t blocks(int64_t c) { return (c + kB - 1) / kB; }
 
@@ -225,7 +228,8 @@ class ConvBlockedF32 : public Kernel {
   bool flat_, tile_major_ = false;
   std::vector<int64_t> taps_;
   std::vector<Tile> tiles_;
-  std::vector<float> weights_, bias_;
+  PackedWeights weights_;
+  std::vector<float> bias_;
 };
 
 // Winograd F(4x4, 3x3) for 3x3 stride-1 convolutions on the blocked layout (the algorithm of
@@ -346,7 +350,8 @@ class ConvWinogradBlockedF32 : public Kernel {
 
   AtomicOp op_;
   int64_t tiles_w_, tiles_, icb_, ocb_, panels_, panel_floats_;
-  std::vector<float> u_, bias_;
+  PackedWeights u_;
+  std::vector<float> bias_;
 };
 
 // Depthwise convolution (weights != null) or pooling, one output row of one block per task.
@@ -404,7 +409,8 @@ class WindowBlockedF32 : public Kernel {
 
  private:
   AtomicOp op_;
-  std::vector<float> weights_, bias_;
+  PackedWeights weights_;
+  std::vector<float> bias_;
 };
 
 bool blocked_enabled() {

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/tensor.h"
 #include "cpu/kernels.h"
 #include "runtime/backend.h"
 
@@ -20,7 +21,7 @@ float* thread_buffer(size_t floats) {
   thread_local Buffer b;
   if (b.n < floats) {
     std::free(b.p);
-    b.p = static_cast<float*>(std::aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64));
+    b.p = static_cast<float*>(aligned_alloc_large(floats * sizeof(float)));
     b.n = b.p ? floats : 0;
     WALLE_CHECK(b.p != nullptr, Invalid, "cpu: out of memory for a kernel's work buffer");
   }

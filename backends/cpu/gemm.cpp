@@ -26,6 +26,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/tensor.h"
 #include "cpu/x86/gemm_kernels.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -136,7 +137,7 @@ using AlignedFloats = std::unique_ptr<float[], AlignedFree>;
 
 AlignedFloats alloc_floats(size_t n) {
   size_t bytes = round_up(static_cast<int64_t>(std::max<size_t>(n, 1) * sizeof(float)), 64);
-  float* p = static_cast<float*>(std::aligned_alloc(64, bytes));
+  float* p = static_cast<float*>(aligned_alloc_large(bytes));
   WALLE_CHECK(p != nullptr, Invalid, "sgemm: out of memory packing a matrix");
   return AlignedFloats(p);
 }

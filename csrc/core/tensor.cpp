@@ -1,5 +1,9 @@
 #include "core/tensor.h"
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -41,10 +45,21 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& what) 
   return out;
 }
 
+void* aligned_alloc_large(size_t bytes) {
+  constexpr size_t kHugePage = size_t{2} << 20;
+  const size_t rounded = bytes == 0 ? 64 : (bytes + 63) / 64 * 64;
+  if (bytes < kHugePage) return std::aligned_alloc(64, rounded);
+  void* p = nullptr;
+  if (posix_memalign(&p, kHugePage, rounded) != 0) return nullptr;
+#if defined(__linux__)
+  // Only the whole huge pages: a partial one at the end would be backed by 2 MiB all the same.
+  ::madvise(p, bytes / kHugePage * kHugePage, MADV_HUGEPAGE);  // a hint: without THP it does nothing
+#endif
+  return p;
+}
+
 std::shared_ptr<void> aligned_alloc_shared(size_t bytes) {
-  size_t rounded = (bytes + 63) / 64 * 64;
-  if (rounded == 0) rounded = 64;
-  void* p = std::aligned_alloc(64, rounded);
+  void* p = aligned_alloc_large(bytes);
   if (!p) throw Error(ErrorKind::Invalid, "out of memory allocating " + std::to_string(bytes) + " bytes");
   return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
 }

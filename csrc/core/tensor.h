@@ -5,7 +5,9 @@
 // memory alive for as long as the tensor is.
 #pragma once
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -54,7 +56,31 @@ class Tensor {
   std::shared_ptr<void> owner_;
 };
 
-// 64-byte aligned allocation shared by tensors and the session arena.
+// 64-byte aligned memory, freed with std::free. A block of 2 MiB or more is aligned to 2 MiB
+// and its whole 2 MiB pages are marked for transparent huge pages before anything touches
+// them: the session arena and large packed weights are swept by every run, and on 4 KiB
+// pages each sweep takes a TLB miss every 4 KiB (1 thread, one process, plain loop:
+// MobileNetV2 4.66 -> 4.47 ms, ResNet-50 42.9 -> 39.5 ms). Null when out of memory.
+void* aligned_alloc_large(size_t bytes);
+
+// aligned_alloc_large owned by a shared_ptr (tensors, the session arena); throws when out of memory.
 std::shared_ptr<void> aligned_alloc_shared(size_t bytes);
+
+// A std::vector allocator on aligned_alloc_large, for kernels' packed weights.
+template <typename T>
+struct LargeAllocator {
+  using value_type = T;
+  LargeAllocator() = default;
+  template <typename U>
+  LargeAllocator(const LargeAllocator<U>&) {}
+  T* allocate(size_t n) {
+    void* p = aligned_alloc_large(n * sizeof(T));
+    if (!p) throw std::bad_alloc();
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t) { std::free(p); }
+  template <typename U>
+  bool operator==(const LargeAllocator<U>&) const { return true; }
+};
 
 }  // namespace walle

@@ -1,0 +1,11 @@
+# Standalone tests of csrc/core: walle_test_thread_pool and walle_test_large_alloc (plain
+# asserts; each prints "N passed, N failed" last). They link the same target as the GEMM test
+# (see test_gemm.cmake).
+foreach(name thread_pool large_alloc)
+  add_executable(walle_test_${name} ${CMAKE_CURRENT_LIST_DIR}/test_${name}.cpp)
+  target_link_libraries(walle_test_${name} PRIVATE ${WALLE_GEMM_TEST_LINK})
+  target_include_directories(walle_test_${name} PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../../csrc)
+  if(COMMAND add_test)
+    add_test(NAME walle_test_${name} COMMAND walle_test_${name})
+  endif()
+endforeach()
