@@ -354,7 +354,7 @@ class ConvWinogradBlockedF32 : public Kernel {
   std::vector<float> bias_;
 };
 
-// Depthwise convolution (weights != null) or pooling, one output row of one block per task.
+// Depthwise convolution (weights != null) or pooling, one output row of one block per item.
 class WindowBlockedF32 : public Kernel {
  public:
   explicit WindowBlockedF32(const AtomicOp& op) : op_(op) {}
@@ -381,9 +381,16 @@ class WindowBlockedF32 : public Kernel {
     const int64_t cb = blocks(op.c), T = op.kernel_h * op.kernel_w;
     const int64_t in_block = op.h * op.w * kB, out_block = op.out_h * op.out_w * kB;
     const x86::TileEpilogue epi = tile_epilogue(op);
-    parallel_rows(pool, op.n * cb * op.out_h, op.out_w * T * kB, [&](int64_t b, int64_t e) {
-      for (int64_t row = b; row < e; ++row) {
-        const int64_t oh = row % op.out_h, block = row / op.out_h, c = block % cb;
+    // One band of output rows per thread, each band all channel blocks (a block's rows in order
+    // within it, so the input rows its 3x3 windows share stay in cache): a thread then
+    // reads the pixels the previous op (split by pixels) wrote on its own core, and writes
+    // those the next op will read there (MobileNetV2, 2 threads: about 1% faster).
+    const int64_t bands = std::min<int64_t>(pool.size(), op.out_h), band_rows = (op.out_h + bands - 1) / bands;
+    parallel_rows(pool, op.n * bands * cb * band_rows, op.out_w * T * kB, [&](int64_t b, int64_t e) {
+      for (int64_t item = b; item < e; ++item) {
+        const int64_t c = item / band_rows % cb, band = item / (band_rows * cb) % bands;
+        const int64_t oh = band * band_rows + item % band_rows, block = item / (band_rows * cb * bands) * cb + c;
+        if (oh >= op.out_h) continue;
         x86::BlockedWindowArgs a{};
         a.in = x + block * in_block;
         a.h = op.h, a.w = op.w, a.out_w = op.out_w;
