@@ -192,31 +192,32 @@ class ConvBlockedF32 : public Kernel {
     bool two_rows;  // rows `row` and `row + 1`, whole
   };
 
-  // Copies one image into the zero-bordered scratch image; returns it.
+  // Copies one image into the zero-bordered scratch image; returns it. Split by rows (all
+  // planes of a row together), as the tiles are: each thread pads the rows its tiles read
+  // most, and a 3-plane image (RGB) still splits evenly.
   const float* pad_input(const float* src, float* dst, ThreadPool& pool) const {
     const AtomicOp& op = op_;
     const int64_t planes = op.blocked_input ? blocks(op.c) : op.c, u = unit_;
-    parallel_rows(pool, planes, pad_.h * pad_.w * u, [&](int64_t b, int64_t e) {
-      for (int64_t p = b; p < e; ++p) {
+    const int64_t rows = pad_.subsample ? op.out_h : pad_.h;
+    parallel_rows(pool, rows * planes, pad_.w * u, [&](int64_t b, int64_t e) {
+      for (int64_t item = b; item < e; ++item) {
+        const int64_t py = item / planes, p = item % planes;
         const float* s = src + p * op.h * op.w * u;
-        float* d = dst + p * pad_.h * pad_.w * u;
-        if (pad_.subsample) {
-          for (int64_t oy = 0; oy < op.out_h; ++oy)
-            for (int64_t ox = 0; ox < op.out_w; ++ox, d += u)
-              std::memcpy(d, s + (oy * op.stride_h * op.w + ox * op.stride_w) * u, u * sizeof(float));
+        float* d = dst + (p * pad_.h + py) * pad_.w * u;
+        if (pad_.subsample) {  // row py of the output grid: every stride-th pixel
+          for (int64_t ox = 0; ox < op.out_w; ++ox, d += u)
+            std::memcpy(d, s + (py * op.stride_h * op.w + ox * op.stride_w) * u, u * sizeof(float));
           continue;
         }
-        for (int64_t py = 0; py < pad_.h; ++py, d += pad_.w * u) {
-          const int64_t iy = py - op.pad_top;
-          if (iy < 0 || iy >= op.h) {
-            std::memset(d, 0, pad_.w * u * sizeof(float));
-            continue;
-          }
-          const int64_t x0 = std::min(op.pad_left, pad_.w), x1 = std::min(pad_.w, op.pad_left + op.w);
-          std::memset(d, 0, x0 * u * sizeof(float));
-          std::memcpy(d + x0 * u, s + iy * op.w * u, (x1 - x0) * u * sizeof(float));
-          std::memset(d + x1 * u, 0, (pad_.w - x1) * u * sizeof(float));
+        const int64_t iy = py - op.pad_top;
+        if (iy < 0 || iy >= op.h) {
+          std::memset(d, 0, pad_.w * u * sizeof(float));
+          continue;
         }
+        const int64_t x0 = std::min(op.pad_left, pad_.w), x1 = std::min(pad_.w, op.pad_left + op.w);
+        std::memset(d, 0, x0 * u * sizeof(float));
+        std::memcpy(d + x0 * u, s + iy * op.w * u, (x1 - x0) * u * sizeof(float));
+        std::memset(d + x1 * u, 0, (pad_.w - x1) * u * sizeof(float));
       }
     });
     return dst;
