@@ -382,11 +382,14 @@ class WindowBlockedF32 : public Kernel {
     const int64_t cb = blocks(op.c), T = op.kernel_h * op.kernel_w;
     const int64_t in_block = op.h * op.w * kB, out_block = op.out_h * op.out_w * kB;
     const x86::TileEpilogue epi = tile_epilogue(op);
-    // One band of output rows per thread, each band all channel blocks (a block's rows in order
-    // within it, so the input rows its 3x3 windows share stay in cache): a thread then
-    // reads the pixels the previous op (split by pixels) wrote on its own core, and writes
-    // those the next op will read there (MobileNetV2, 2 threads: about 1% faster).
-    const int64_t bands = std::min<int64_t>(pool.size(), op.out_h), band_rows = (op.out_h + bands - 1) / bands;
+    // Split as the convolutions around it are, so that a thread reads what the previous op
+    // wrote on its own core and writes what the next op reads there. On larger maps they
+    // split by pixels: one band of output rows per thread, each band all channel blocks (a
+    // block's rows in order within it, so the input rows its windows share stay in cache).
+    // On small maps (7x7) their weights dominate and they split by output channels: so do we.
+    // (MobileNetV2, 2 threads: about 1% faster than splitting by channels everywhere.)
+    const bool small_map = op.out_h * op.out_w <= 64;
+    const int64_t bands = small_map ? 1 : std::min<int64_t>(pool.size(), op.out_h), band_rows = (op.out_h + bands - 1) / bands;
     parallel_rows(pool, op.n * bands * cb * band_rows, op.out_w * T * kB, [&](int64_t b, int64_t e) {
       for (int64_t item = b; item < e; ++item) {
         const int64_t c = item / band_rows % cb, band = item / (band_rows * cb) % bands;
