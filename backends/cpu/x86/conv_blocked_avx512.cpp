@@ -40,7 +40,7 @@ void conv_tile(const BlockedConvArgs& a) {
   for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
   const float* w = a.weights;
   for (int64_t g = 0; g < a.groups; ++g) {
-    const int64_t channels = g + 1 == a.groups && a.last_group_channels ? a.last_group_channels : a.group_channels;
+    const int64_t channels = g + 1 == a.groups ? a.last_group_channels : a.group_channels;
     for (int t = 0; t < a.taps; ++t, w += (a.group_channels - channels) * 32) {
       const float* p = a.in + g * a.group_stride + a.tap_offsets[t];
       for (int64_t ch = 0; ch < channels; ++ch, p += a.channel_stride, w += 32) {

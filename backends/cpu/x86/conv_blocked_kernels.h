@@ -14,7 +14,7 @@ namespace walle::cpu::x86 {
 //               * weights[((g * taps + t) * group_channels + c) * 32 + j]
 // then residual, activation, and lanes outside lane_mask zeroed. Output block b (b < blocks)
 // of pixel i is stored at out + b * out_block_stride + 16 * i (residual likewise).
-// last_group_channels (0: group_channels) is how many channels of the last group are real:
+// last_group_channels (<= group_channels) is how many channels of the last group are real:
 // the rest (zero input lanes, zero weights) are skipped, not multiplied.
 struct BlockedConvArgs {
   const float* in;
