@@ -1,6 +1,8 @@
-# Optional device backends. Each is ON by default when its SDK is found at configure time and
-# silently OFF otherwise (the build never fails for a missing SDK); drivers are loaded at run
-# time, so a build with a backend still runs on a machine without that driver.
+# Optional device backends. Each option is AUTO, ON or OFF: AUTO (the default) builds the
+# backend when its SDK is found at configure time and says why not otherwise; ON requires it and
+# fails the configure step without its SDK (release wheels build this way, so none silently lacks
+# a backend); OFF leaves it out. Drivers are loaded at run time, so a build with a backend still
+# runs on a machine without that driver.
 #   WALLE_OPENCL: OpenCL headers (opencl-headers); the ICD loader is dlopen'ed.
 #   WALLE_VULKAN: Vulkan headers (libvulkan-dev) + glslc (SPIR-V compiled at build time); the
 #                 loader is dlopen'ed.
@@ -11,13 +13,38 @@ set(WALLE_GPU_SOURCES ${GPU_DIR}/launch_plan.cpp ${GPU_DIR}/launch_backend.cpp $
 set(WALLE_GPU_DEFINITIONS "")
 set(WALLE_GPU_LIBS ${CMAKE_DL_LIBS})
 
+# walle_backend_wanted(NAME FOUND MISSING OUT): OUT is ON when backend option WALLE_<NAME> asks
+# for it and its SDK was FOUND; an explicit ON without the SDK is a configure error naming what is
+# MISSING, AUTO without it a status line.
+function(walle_backend_wanted name found missing out)
+  set(option WALLE_${name})
+  set(${option} AUTO CACHE STRING "Build the ${name} backend: AUTO (when its SDK is found), ON (required) or OFF")
+  set_property(CACHE ${option} PROPERTY STRINGS AUTO ON OFF)
+  set(value "${${option}}")
+  if(value STREQUAL "AUTO")
+    set(${out} ${found} PARENT_SCOPE)
+    if(NOT found)
+      message(STATUS "Walle: ${name} backend OFF (${missing})")
+    endif()
+  elseif(value)
+    if(NOT found)
+      message(FATAL_ERROR "Walle: ${option}=ON but ${missing}")
+    endif()
+    set(${out} ON PARENT_SCOPE)
+  else()
+    set(${out} OFF PARENT_SCOPE)
+    message(STATUS "Walle: ${name} backend OFF (${option}=${value})")
+  endif()
+endfunction()
+
 find_path(OPENCL_HEADERS_DIR CL/cl.h)
 if(OPENCL_HEADERS_DIR)
-  option(WALLE_OPENCL "Build the OpenCL backend" ON)
+  set(opencl_found ON)
 else()
-  option(WALLE_OPENCL "Build the OpenCL backend" OFF)
+  set(opencl_found OFF)
 endif()
-if(WALLE_OPENCL AND OPENCL_HEADERS_DIR)
+walle_backend_wanted(OPENCL ${opencl_found} "no CL/cl.h: apt-get install opencl-headers" WALLE_USE_OPENCL)
+if(WALLE_USE_OPENCL)
   set(CL_DIR ${CMAKE_CURRENT_SOURCE_DIR}/backends/opencl)
   add_custom_command(
     OUTPUT ${GPU_GEN_DIR}/opencl_source.h
@@ -28,9 +55,7 @@ if(WALLE_OPENCL AND OPENCL_HEADERS_DIR)
   list(APPEND WALLE_GPU_SOURCES ${CL_DIR}/opencl_api.cpp ${CL_DIR}/opencl_backend.cpp ${GPU_GEN_DIR}/opencl_source.h)
   list(APPEND WALLE_GPU_DEFINITIONS WALLE_HAVE_OPENCL=1)
   message(STATUS "Walle: OpenCL backend ON (headers in ${OPENCL_HEADERS_DIR})")
-else()
-  message(STATUS "Walle: OpenCL backend OFF (no CL/cl.h: apt-get install opencl-headers)")
 endif()
 
-include(${GPU_DIR}/vulkan.cmake OPTIONAL)
-include(${GPU_DIR}/cuda.cmake OPTIONAL)
+include(${GPU_DIR}/vulkan.cmake)
+include(${GPU_DIR}/cuda.cmake)

@@ -1,17 +1,23 @@
-# The CUDA backend: ON by default when CMake finds nvcc (CMAKE_CUDA_COMPILER), OFF otherwise,
-# so the build never fails for a missing toolkit. Kernels are our own (backends/gpu/kernels.inc),
-# no cuBLAS/cuDNN; the static CUDA runtime is linked, and it finds the driver at run time.
+# The CUDA backend: built when CMake finds nvcc (CMAKE_CUDA_COMPILER; packaging/build-wheels.sh
+# passes the pinned one from PyPI). Kernels are our own (backends/gpu/kernels.inc), no
+# cuBLAS/cuDNN; the static CUDA runtime is linked, and it finds the driver at run time.
 include(CheckLanguage)
-check_language(CUDA)
-if(CMAKE_CUDA_COMPILER)
-  option(WALLE_CUDA "Build the CUDA backend" ON)
-else()
-  option(WALLE_CUDA "Build the CUDA backend" OFF)
+if(NOT WALLE_CUDA STREQUAL "OFF")
+  check_language(CUDA)
 endif()
-if(WALLE_CUDA AND CMAKE_CUDA_COMPILER)
+if(CMAKE_CUDA_COMPILER)
+  set(cuda_found ON)
+else()
+  set(cuda_found OFF)
+endif()
+walle_backend_wanted(CUDA ${cuda_found} "no nvcc found (set CMAKE_CUDA_COMPILER)" WALLE_USE_CUDA)
+if(WALLE_USE_CUDA)
   if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
     # Ampere and Hopper binaries, plus PTX of the newest for later GPUs (JIT at load).
     set(CMAKE_CUDA_ARCHITECTURES "80-real;90")
+  endif()
+  if(CCACHE_PROGRAM)
+    set(CMAKE_CUDA_COMPILER_LAUNCHER ${CCACHE_PROGRAM})
   endif()
   enable_language(CUDA)
   set(CMAKE_CUDA_STANDARD 17)
@@ -21,6 +27,4 @@ if(WALLE_CUDA AND CMAKE_CUDA_COMPILER)
   list(APPEND WALLE_GPU_DEFINITIONS WALLE_HAVE_CUDA=1)
   list(APPEND WALLE_GPU_LIBS CUDA::cudart_static)
   message(STATUS "Walle: CUDA backend ON (${CMAKE_CUDA_COMPILER}, architectures ${CMAKE_CUDA_ARCHITECTURES})")
-else()
-  message(STATUS "Walle: CUDA backend OFF (no nvcc found)")
 endif()

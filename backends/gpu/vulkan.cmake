@@ -3,11 +3,13 @@
 find_path(VULKAN_HEADERS_DIR vulkan/vulkan.h)
 find_program(GLSLC_PROGRAM glslc)
 if(VULKAN_HEADERS_DIR AND GLSLC_PROGRAM)
-  option(WALLE_VULKAN "Build the Vulkan backend" ON)
+  set(vulkan_found ON)
 else()
-  option(WALLE_VULKAN "Build the Vulkan backend" OFF)
+  set(vulkan_found OFF)
 endif()
-if(WALLE_VULKAN AND VULKAN_HEADERS_DIR AND GLSLC_PROGRAM)
+walle_backend_wanted(VULKAN ${vulkan_found}
+  "needs vulkan/vulkan.h and glslc: apt-get install libvulkan-dev glslc" WALLE_USE_VULKAN)
+if(WALLE_USE_VULKAN)
   set(VK_DIR ${CMAKE_CURRENT_SOURCE_DIR}/backends/vulkan)
   set(VK_ENTRIES raster_4 raster_8 fill_4 fill_8 unary_f32 binary_f32 reduce_f32 argreduce_f32 matmul_f32
       matmul_f32_t4 conv_f32 conv_f32_oc4 pool_f32 gather_4 gather_8 gather_checked_4 gather_checked_8 cast
@@ -34,6 +36,4 @@ if(WALLE_VULKAN AND VULKAN_HEADERS_DIR AND GLSLC_PROGRAM)
   list(APPEND WALLE_GPU_SOURCES ${VK_DIR}/vulkan_api.cpp ${VK_DIR}/vulkan_backend.cpp ${GPU_GEN_DIR}/vulkan_spirv.h)
   list(APPEND WALLE_GPU_DEFINITIONS WALLE_HAVE_VULKAN=1)
   message(STATUS "Walle: Vulkan backend ON (glslc ${GLSLC_PROGRAM})")
-else()
-  message(STATUS "Walle: Vulkan backend OFF (needs vulkan/vulkan.h and glslc: apt-get install libvulkan-dev glslc)")
 endif()

@@ -96,7 +96,10 @@ uint8_t encode_minifloat(DType t, double x, bool saturate) {
     return saturate || t == DType::F4E2M1 ? with_sign(max_code) : nan_code(t);
   }
   double top = g.back().first, ulp = top - g[g.size() - 2].first;
-  if (a >= top + ulp / 2) return overflow();  // rounds past the largest finite value
+  // Past the largest finite value by more than half an ulp it rounds beyond it; exactly half an
+  // ulp is a tie, which goes to the even mantissa: E4M3FN's 464 rounds down to 448 (0x7E is even,
+  // as ml_dtypes and the Cast spec's RNE have it), E5M2's 61440 up to infinity (0x7B is odd).
+  if (a > top + ulp / 2) return overflow();
   if (a > top) return a == top + ulp / 2 && (max_code & 1) ? overflow() : with_sign(max_code);
   auto hi = std::lower_bound(g.begin(), g.end(), std::make_pair(a, uint8_t{0}));
   if (hi->first == a) return with_sign(hi->second);

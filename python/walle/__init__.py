@@ -23,7 +23,7 @@ from .errors import (
     UnsupportedOpError,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # public name -> module that defines it
 _LAZY = {

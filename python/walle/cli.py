@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import __version__
 from .errors import Error
 
 
@@ -170,6 +171,7 @@ def _delegate(module: str, argv: list[str]) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="walle", description="Walle tensor engine and ML task tools")
+    parser.add_argument("--version", action="version", version=f"walle {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("convert", help="convert an ONNX model to a .walle model")

@@ -28,11 +28,11 @@ def strings(*values) -> np.ndarray:
     return a
 
 
-def S(name, shape=None):  # noqa: N802 - a string value info
+def S(name, shape=None):
     return helper.make_tensor_value_info(name, TP.STRING, shape)
 
 
-def T(name, elem, shape=None):  # noqa: N802
+def T(name, elem, shape=None):
     return helper.make_tensor_value_info(name, elem, shape)
 
 
@@ -87,7 +87,7 @@ def test_data_movement_ops_move_strings(tmp_path):
     """Reshape, Transpose, Concat, Gather, Where, Slice, Unsqueeze, Squeeze, Expand, Tile,
     Flatten, Split, GatherElements, ScatterElements: the existing byte-moving kernels, checked
     against numpy."""
-    c = lambda name, values: numpy_helper.from_array(np.asarray(values, np.int64), name)  # noqa: E731
+    c = lambda name, values: numpy_helper.from_array(np.asarray(values, np.int64), name)
     nodes = [
         helper.make_node("Reshape", ["x", "shape32"], ["reshape"]),
         helper.make_node("Transpose", ["x"], ["transpose"], perm=[1, 0]),
@@ -133,7 +133,7 @@ def test_data_movement_ops_move_strings(tmp_path):
 def test_more_data_movement_on_strings(tmp_path):
     """Pad (strings pad with "" unless given another string, as the spec says), Compress, ReverseSequence, SpaceToDepth,
     ConstantOfShape with a string value."""
-    c = lambda name, values, dtype=np.int64: numpy_helper.from_array(np.asarray(values, dtype), name)  # noqa: E731
+    c = lambda name, values, dtype=np.int64: numpy_helper.from_array(np.asarray(values, dtype), name)
     nodes = [helper.make_node("Pad", ["x", "pads"], ["pad"]),
              helper.make_node("Pad", ["x", "pads2", "dots"], ["pad_value"]),
              helper.make_node("Compress", ["x", "keep"], ["compress"], axis=1),
