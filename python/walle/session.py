@@ -31,7 +31,7 @@ def _in_main_interpreter() -> bool:
     return interpreters.get_current() == interpreters.get_main()
 
 
-_np = None
+_np: Any = None
 if _in_main_interpreter():  # numpy does not load in sub-interpreters; don't half-import it there
     try:
         import numpy as _np
@@ -43,7 +43,7 @@ if _in_main_interpreter():  # numpy does not load in sub-interpreters; don't hal
 _RAW = {"bfloat16": "uint16", "float8_e4m3fn": "uint8", "float8_e4m3fnuz": "uint8", "float8_e5m2": "uint8",
         "float8_e5m2fnuz": "uint8", "float8_e8m0fnu": "uint8", "float4_e2m1fn": "uint8", "int4": "uint8",
         "uint4": "uint8", "int2": "uint8", "uint2": "uint8"}
-_ml = None
+_ml: Any = None
 if _np is not None:
     try:
         import ml_dtypes as _ml
@@ -127,7 +127,7 @@ class BackendInfo(str):
         self.built, self.available, self.device, self.reason = built, available, device, reason
         return self
 
-    def __getnewargs__(self) -> tuple[str, bool, bool, str, str]:
+    def __getnewargs__(self) -> tuple[str, bool, bool, str, str]:  # type: ignore[override]
         # pickling (e.g. a task result crossing sub-interpreters) must rebuild the attributes
         return str(self), self.built, self.available, self.device, self.reason
 
