@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.append(str(Path(__file__).resolve().parent))  # environment_check; appended, so tests/ never shadows a package
 from environment_check import SkipReport
 
 _skips = SkipReport()
