@@ -244,3 +244,42 @@ def test_parallel_submits_all_complete(runner: Runner, make_bundle: MakeBundle) 
     )
     futures = [runner.submit("sq", {"n": n}) for n in range(20)]
     assert [f.result(WAIT) for f in futures] == [sum(i * i for i in range(n)) for n in range(20)]
+
+
+def test_unsendable_input_is_rejected_at_submit(mode: str, make_bundle: MakeBundle) -> None:
+    """An input that cannot cross to the task is the caller's error, named, not a task failure."""
+    import threading
+
+    from walle.vm import InputError
+
+    with Runner(workers=1, mode=mode) as runner:
+        runner.load(make_bundle("echo", ECHO))
+        if mode == "thread":  # no copy in thread mode: anything goes through as is
+            lock = threading.Lock()
+            assert runner.run("echo", {"lock": lock}, timeout=WAIT)["echo"]["lock"] is lock
+            return
+        with pytest.raises(InputError, match="input 'lock'.*cannot be sent"):
+            runner.submit("echo", {"ok": 1, "lock": threading.Lock()})
+        assert runner.run("echo", {"ok": 1}, timeout=WAIT)["echo"] == {"ok": 1}
+
+
+def test_stats_count_runs_failures_and_cpu(runner: Runner, make_bundle: MakeBundle) -> None:
+    runner.load(
+        make_bundle(
+            "work",
+            {"main.py": """
+        def run(ctx, inputs):
+            if inputs.get("fail"):
+                raise ValueError("no")
+            return sum(i * i for i in range(inputs["n"]))
+    """},
+        )
+    )
+    for n in (10, 200_000, 300_000):
+        runner.run("work", {"n": n}, timeout=WAIT)
+    with pytest.raises(TaskError):
+        runner.run("work", {"fail": True}, timeout=WAIT)
+    stats = runner.stats()["tasks"]["work"]
+    assert stats["runs"] == 4 and stats["failures"] == 1 and stats["timeouts"] == 0
+    assert stats["cpu_time"] > 0.01  # the 500k squares took CPU, measured on the task's thread
+    assert stats["crashes"] == 0 and stats["abandoned"] == 0
