@@ -12,7 +12,7 @@ GOOD = {"main.py": "def run(ctx, inputs):\n    return inputs\n"}
 
 
 def _check(bundle: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(["task", "check", bundle, "--model-loader", "fake_engine:load"])
+    code = main(["task", "check", bundle])
     out = capsys.readouterr()
     return code, out.out, out.err
 

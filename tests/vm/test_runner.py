@@ -283,3 +283,35 @@ def test_stats_count_runs_failures_and_cpu(runner: Runner, make_bundle: MakeBund
     assert stats["runs"] == 4 and stats["failures"] == 1 and stats["timeouts"] == 0
     assert stats["cpu_time"] > 0.01  # the 500k squares took CPU, measured on the task's thread
     assert stats["crashes"] == 0 and stats["abandoned"] == 0
+
+
+def test_buffers_arrive_as_numpy_where_numpy_imports(make_bundle: MakeBundle) -> None:
+    """Thread mode passes the caller's array; the process tier rebuilds numpy arrays; a
+    sub-interpreter gets numpy arrays too if numpy loads there (numpy 2.x refuses to: it
+    then gets memoryviews, until walle.Tensor is the one input type)."""
+    np = pytest.importorskip("numpy")
+    from walle.vm import subinterp
+
+    task = {"main.py": "def run(ctx, inputs):\n    return type(inputs['x']).__module__ + '.' + type(inputs['x']).__name__\n"}
+    modes = ["thread", "process"] + (["interpreter"] if subinterp.AVAILABLE else [])
+    for mode in modes:
+        with Runner(workers=1, mode=mode) as runner:
+            runner.load(make_bundle(f"types-{mode}", task))
+            got = runner.run(f"types-{mode}", {"x": np.arange(3)}, timeout=WAIT)
+        if mode == "interpreter" and not _numpy_loads_in_subinterpreters():
+            assert got == "builtins.memoryview"
+        else:
+            assert got == "numpy.ndarray", mode
+
+
+def _numpy_loads_in_subinterpreters() -> bool:
+    from walle.vm import subinterp
+
+    interp = subinterp.create()
+    try:
+        subinterp.run(interp, "import numpy")
+        return True
+    except subinterp.GuestCrashed:
+        return False
+    finally:
+        subinterp.destroy(interp)
