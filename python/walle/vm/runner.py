@@ -206,7 +206,7 @@ class Runner:
         if mode == "interpreter":
             self._pool = InterpreterPool(warm_interpreters, preload=model_loader)  # type: ignore[arg-type]
         if mode == "process":
-            self._forkserver = ForkServer(["numpy", "walle", str(model_loader).partition(":")[0]])
+            self._forkserver = ForkServer(["numpy", "walle", str(model_loader)])
             self._forkserver.start()
         for _ in range(self.workers):
             self._spawn_worker()

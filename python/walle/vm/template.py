@@ -56,14 +56,32 @@ def _reap(control: socket.socket, children: set[int]) -> None:
         if pid == 0:
             return
         children.discard(pid)
-        control.send(REPORT.pack(EXITED, pid, os.waitstatus_to_exitcode(status)))
+        _report(control, children, EXITED, pid, os.waitstatus_to_exitcode(status))
+
+
+def _report(control: socket.socket, children: set[int], kind: int, pid: int, code: int) -> None:
+    try:
+        control.send(REPORT.pack(kind, pid, code))
+    except OSError:  # the host is gone: so are the workers' reasons to live
+        _end(children)
+
+
+def _end(children: set[int]) -> None:
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    os._exit(0)
 
 
 def serve(control_fd: int, preload: list[str]) -> None:
     """The template's loop (in its own process)."""
-    for module in preload:
+    from .context import resolve_loader
+
+    for spec in preload:  # "module", or "module:attr" (resolved: lazy modules import now)
         try:
-            importlib.import_module(module)
+            resolve_loader(spec) if ":" in spec else importlib.import_module(spec)
         except Exception:  # noqa: BLE001, S110 - a task that needs it reports the failure itself
             pass
     importlib.import_module("walle.vm.worker")
@@ -84,15 +102,13 @@ def serve(control_fd: int, preload: list[str]) -> None:
                 continue
             msg, fds, _, _ = socket.recv_fds(control, 16, 1)
             if not msg:  # the host closed the control socket
-                for pid in children:
-                    os.kill(pid, signal.SIGKILL)
-                return
+                _end(children)
             pid = os.fork()
             if pid == 0:
                 _child(fds[0], [control.fileno(), wake_r, wake_w])
             os.close(fds[0])
             children.add(pid)
-            control.send(REPORT.pack(FORKED, pid, 0))
+            _report(control, children, FORKED, pid, 0)
 
 
 def main() -> None:
