@@ -125,7 +125,14 @@ def _run(args: argparse.Namespace) -> int:
     try:
         with Runner(workers=1, mode=args.mode, warm_interpreters=0) as runner:  # one task, no spares
             name = runner.load(args.bundle)
-            outputs = runner.run(name, inputs, timeout=args.timeout)
+            future = runner.submit(name, inputs)
+            try:
+                outputs = future.result(args.timeout)
+            finally:  # what the task printed (captured per run) goes to stderr: stdout is the JSON
+                sys.stderr.write(future.stdout + future.stderr)
+    except TimeoutError:
+        print(f"error: the run did not finish within {args.timeout}s", file=sys.stderr)
+        return EXIT_TASK_FAILED
     except BundleError as exc:
         print(exc, file=sys.stderr)
         return EXIT_BAD_BUNDLE

@@ -62,10 +62,17 @@ class WorkerProcess:
 
 
 class ForkServer:
-    """A template process with ``preload`` modules imported, forking workers on request."""
+    """A template process with ``preload`` modules imported, forking workers on request.
 
-    def __init__(self, preload: list[str]) -> None:
+    ``spares`` workers are kept forked ahead of need (refilled in the background after
+    each :meth:`fork`), so that starting a task costs only importing it.
+    """
+
+    def __init__(self, preload: list[str], spares: int = 1) -> None:
         self._preload = preload
+        self._spares = spares
+        self._ready: deque[WorkerProcess] = deque()
+        self._filling = False
         self._lock = threading.Lock()  # one fork request at a time: replies come in order
         self._cond = threading.Condition()
         self._pending: deque[Future[int]] = deque()
@@ -75,9 +82,10 @@ class ForkServer:
         self._closed = False
 
     def start(self) -> None:
-        """Start the template now (it imports in the background); idempotent."""
+        """Start the template now (it imports in the background) and fork the spares."""
         with self._lock:
             self._ensure_started()
+        self._refill()
 
     def _ensure_started(self) -> socket.socket:
         if self._closed:
@@ -121,7 +129,39 @@ class ForkServer:
                 self._pending.popleft().set_exception(VMError("the process tier's template process died"))
 
     def fork(self) -> WorkerProcess:
-        """A new worker process, forked from the template."""
+        """A new worker process: a spare forked earlier, else one forked now."""
+        with self._cond:
+            spare = self._ready.popleft() if self._ready else None
+        self._refill()
+        return spare if spare is not None else self._fork_now()
+
+    def _refill(self) -> None:
+        with self._cond:
+            if self._filling or self._closed or len(self._ready) >= self._spares:
+                return
+            self._filling = True
+        threading.Thread(target=self._fill, name="walle-vm-spares", daemon=True).start()
+
+    def _fill(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    if self._closed or len(self._ready) >= self._spares:
+                        return
+                worker = self._fork_now()
+                with self._cond:
+                    if not self._closed:
+                        self._ready.append(worker)
+                        continue
+                worker.close()
+                return
+        except Exception:  # noqa: BLE001, S110 - no spare then: fork() forks on demand and reports
+            pass
+        finally:
+            with self._cond:
+                self._filling = False
+
+    def _fork_now(self) -> WorkerProcess:
         host_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         future: Future[int] = Future()
         try:
@@ -153,9 +193,12 @@ class ForkServer:
 
     def close(self) -> None:
         """End the template; it kills the workers still running."""
-        with self._lock:
+        with self._lock, self._cond:
             self._closed = True
             control, self._control = self._control, None
+            spares, self._ready = list(self._ready), deque()
+        for worker in spares:
+            worker.sock.close()  # the template kills the processes
         if control is not None:
             control.shutdown(socket.SHUT_RDWR)
             control.close()
