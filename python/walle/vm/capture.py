@@ -14,7 +14,10 @@ import builtins
 import io
 import sys
 import threading
-from typing import Any, Self
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing costs every sub-interpreter ~0.6 MiB
+    from typing import Any, Self
 
 _local = threading.local()
 

@@ -23,7 +23,10 @@ import struct
 import sys
 import threading
 import time
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing costs every sub-interpreter ~0.6 MiB
+    from typing import Any
 
 from . import codec
 from .capture import StreamCapture
