@@ -13,9 +13,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import MODES
 from vm_testlib import MakeBundle
 from walle.vm import Runner, TaskQuarantined, TaskTimeout
+from walle.vm.subinterp import AVAILABLE, UNAVAILABLE_REASON
 
 WAIT = 60
 HERE = Path(__file__).resolve().parent
@@ -34,7 +34,11 @@ STUBBORN = {
 }
 ECHO = {"main.py": "def run(ctx, inputs):\n    return inputs\n"}
 
-ALL_MODES = [*MODES, "process"]
+ALL_MODES = [
+    "thread",
+    pytest.param("interpreter", marks=pytest.mark.skipif(not AVAILABLE, reason=UNAVAILABLE_REASON)),
+    "process",
+]
 
 
 def _scenario(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:

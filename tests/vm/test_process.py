@@ -169,3 +169,29 @@ def test_process_tier_keeps_task_state_and_reports_errors(prunner: Runner, make_
     with pytest.raises(TaskError, match="asked to fail"):
         prunner.run("counter", {"fail": True}, timeout=WAIT)
     assert prunner.run("counter", {"x": [3.0]}, timeout=WAIT) == {"n": 3, "y": [6.0]}
+
+
+def test_worker_dying_at_import_fails_the_load_only(prunner: Runner, make_bundle: MakeBundle) -> None:
+    with pytest.raises(TaskCrashed, match=r"died \(exit code 4\) while importing the task"):
+        prunner.load(make_bundle("dies", {"main.py": "import os\nos._exit(4)\n"}))
+    prunner.load(make_bundle("echo", ECHO))
+    assert prunner.run("echo", {"i": 1}, timeout=WAIT)["echo"] == {"i": 1}
+    assert prunner.tasks == ["echo"]
+
+
+def test_outputs_that_cannot_cross_are_a_task_error(prunner: Runner, make_bundle: MakeBundle) -> None:
+    prunner.load(make_bundle("lock", {"main.py": "import threading\ndef run(ctx, inputs):\n    return threading.Lock()\n"}))
+    with pytest.raises(TaskError, match="cannot be sent back to the host"):
+        prunner.run("lock", {}, timeout=WAIT)
+
+
+def test_a_killed_template_is_restarted(prunner: Runner, make_bundle: MakeBundle) -> None:
+    prunner.load(make_bundle("echo", ECHO))
+    assert prunner.run("echo", {"i": 1}, timeout=WAIT)["echo"] == {"i": 1}
+    template = prunner._forkserver._proc  # type: ignore[union-attr]
+    template.kill()
+    template.wait(WAIT)
+    prunner.load(make_bundle("echo2", ECHO))  # may use a spare forked before; then forks anew
+    prunner.load(make_bundle("echo3", ECHO))
+    assert prunner.run("echo3", {"i": 3}, timeout=WAIT)["echo"] == {"i": 3}
+    assert prunner.run("echo", {"i": 2}, timeout=WAIT)["echo"] == {"i": 2}  # its worker lives on

@@ -36,7 +36,7 @@ class ProcessSlot:
             raise
         if out.kind == "crashed":
             worker.close()
-            raise TaskCrashed(task, f"task {task!r}: its worker died while importing the task ({out.message})")
+            raise TaskCrashed(task, f"task {task!r}: {out.message} while importing the task", out.value)
         if out.kind != "ok":
             worker.close()
             raise TaskError(task, out.exc_type, out.message, out.traceback)
