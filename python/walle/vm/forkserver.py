@@ -100,6 +100,7 @@ class ForkServer:
             pass_fds=[template_end.fileno()],
             env=env,
             stdin=subprocess.DEVNULL,
+            start_new_session=True,  # a terminal's Ctrl-C is for the host, which then closes the tier
         )
         template_end.close()
         self._control = host_end
