@@ -315,3 +315,10 @@ def _numpy_loads_in_subinterpreters() -> bool:
         return False
     finally:
         subinterp.destroy(interp)
+
+
+def test_process_only_limits_are_not_silently_ignored(runner: Runner, make_bundle: MakeBundle) -> None:
+    bundle = make_bundle("limited", ECHO, extra="[limits]\nmemory_mb = 100\ncpu_time = 2\n")
+    with pytest.warns(UserWarning, match=r"limits.memory_mb, limits.cpu_time only apply in mode='process'"):
+        runner.load(bundle)
+    assert runner.run("limited", {"x": 1}, timeout=WAIT)["echo"] == {"x": 1}

@@ -28,6 +28,7 @@ import os
 import sys
 import threading
 import time
+import warnings
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -242,6 +243,15 @@ class Runner:
         if not isinstance(bundle, Bundle):
             bundle = load_bundle(Path(bundle))
         name = bundle.name
+        limits = bundle.manifest_info.limits
+        unenforced = [key for key in ("memory_mb", "cpu_time") if getattr(limits, key) is not None]
+        if unenforced and self.mode != "process":
+            keys = ", ".join(f"limits.{key}" for key in unenforced)
+            warnings.warn(
+                f"task {name!r}: {keys} only apply in mode='process'; this runner (mode={self.mode!r}) "
+                "does not enforce them",
+                stacklevel=2,
+            )
         with self._cond:
             self._check_open()
             if name in self._tasks or name in self._reserved:
