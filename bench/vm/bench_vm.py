@@ -1,4 +1,4 @@
-"""Benchmark of walle.vm: sequential vs mode="thread" vs mode="interpreter" vs processes.
+"""Benchmark of walle.vm: sequential vs mode="thread" / "interpreter" / "process" vs processes.
 
 Every task run is pure-Python pre-processing plus one run of a small conv net through
 the walle engine (threads=1 per session, so W workers use W cores); see bench_task.py.
@@ -12,9 +12,11 @@ machine may be shared):
                included); interpreter mode cold (the sub-interpreter is created for the
                task) and warm (taken from the pool of booted ones, refilled in the
                background); a process started cold (spawn + imports + load + run); and a
-               task loaded into an already running process-pool worker.
+               task loaded into an already running process-pool worker; the VM's process
+               tier: a worker forked from the warm template (engine imported) per task.
   memory       PSS slope while loading 1..20 tasks (each with its model, run once):
-               the host's PSS for the VM modes, host + worker processes for processes;
+               the host's PSS for the in-process VM modes, host + template + workers for
+               mode="process", host + worker processes for the spawned pool;
                also without the model session's own memory (measured alone), which
                every variant pays alike.
 
@@ -110,6 +112,7 @@ def bench_throughput(
     runners = {"vm mode=thread": Runner(workers, "thread")}
     if AVAILABLE:
         runners["vm mode=interpreter"] = Runner(workers, "interpreter")
+    runners["vm mode=process"] = Runner(workers, "process")
     pool = cf.ProcessPoolExecutor(workers, mp_context=SPAWN)
     try:
         some = next(iter(workloads.values()))
@@ -155,6 +158,8 @@ def bench_startup(
     thread = Runner(1, "thread")
     cold = Runner(1, "interpreter", warm_interpreters=0) if AVAILABLE else None
     warm = Runner(1, "interpreter", warm_interpreters=2) if AVAILABLE else None
+    forked = Runner(1, "process")
+    forked.run(forked.load(make_bundle(parent, "first-forked", model)), inputs, timeout=WAIT)  # template up
     worker = cf.ProcessPoolExecutor(1, mp_context=SPAWN)
     worker.submit(process_run, str(make_bundle(parent, "first", model)), inputs).result(WAIT)
     results: dict[str, list[tuple[float, float]]] = {}
@@ -181,10 +186,11 @@ def bench_startup(
             if cold is not None and warm is not None:
                 in_vm("vm mode=interpreter, cold", cold, make_bundle(parent, f"sc{i}", model))
                 in_vm("vm mode=interpreter, warm pool", warm, make_bundle(parent, f"sw{i}", model))
+            in_vm("vm mode=process, warm template", forked, make_bundle(parent, f"sf{i}", model))
             in_process("process, cold (spawn)", None, make_bundle(parent, f"sp{i}", model))
             in_process("process-pool worker, warm", worker, make_bundle(parent, f"sq{i}", model))
     finally:
-        for runner in (thread, cold, warm):
+        for runner in (thread, cold, warm, forked):
             if runner is not None:
                 runner.close()
         worker.shutdown()
@@ -198,19 +204,31 @@ def _slope(points: list[tuple[int, float]]) -> float:
     return sum((x - mx) * (y - my) for x, y in points) / sum((x - mx) ** 2 for x, _ in points)
 
 
+def _tier_pss_kib(runner: Runner) -> int:
+    """PSS of the process tier's template and its worker processes (0 in other modes)."""
+    server = runner._forkserver
+    if server is None or server._proc is None:
+        return 0
+    template = server._proc.pid
+    children: list[str] = []
+    for task in Path(f"/proc/{template}/task").iterdir():
+        children += (task / "children").read_text().split()
+    return pss_kib(template) + sum(pss_kib(pid) for pid in children)
+
+
 def bench_memory(parent: Path, model: Path, inputs: dict[str, Any]) -> dict[str, float]:
     """KiB per extra task (PSS slope over MEMORY_COUNTS tasks), per variant."""
     slopes: dict[str, float] = {}
-    modes = ["thread"] + (["interpreter"] if AVAILABLE else [])
+    modes = ["thread"] + (["interpreter"] if AVAILABLE else []) + ["process"]
     for mode in modes:
         points = []
         with Runner(1, mode) as runner:
             for n in range(1, MEMORY_COUNTS[-1] + 1):
-                runner.run(runner.load(make_bundle(parent, f"m{mode[0]}{n}", model)), inputs, timeout=WAIT)
+                runner.run(runner.load(make_bundle(parent, f"m{mode[:2]}{n}", model)), inputs, timeout=WAIT)
                 if n in MEMORY_COUNTS:
                     runner.wait_warm(WAIT)  # the pool is back to its size, a constant
                     trim_memory()
-                    points.append((n, float(pss_kib())))
+                    points.append((n, float(pss_kib() + _tier_pss_kib(runner))))
         slopes[f"vm mode={mode}"] = _slope(points)
     points, workers = [], []
     try:

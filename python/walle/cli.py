@@ -223,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["task"]:  # walle.vm.cli parses the rest, --help included (REMAINDER cannot)
+        return _delegate("walle.vm.cli", argv)
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -71,3 +71,11 @@ def test_python_dash_m(make_bundle: MakeBundle) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "ok: dashm" in proc.stdout
+
+
+def test_run_shows_what_the_task_printed(make_bundle: MakeBundle, capsys: pytest.CaptureFixture[str]) -> None:
+    task = {"main.py": "def run(ctx, inputs):\n    print('hello from the task')\n    return 1\n"}
+    for mode in ("thread", "process"):
+        assert main(["task", "run", str(make_bundle(f"talk-{mode}", task)), "--mode", mode]) == 0
+        out = capsys.readouterr()
+        assert json.loads(out.out) == 1 and "hello from the task" in out.err

@@ -143,3 +143,29 @@ def test_task_runs_a_sequence_model(mode: str, make_bundle: MakeBundle) -> None:
         assert not np.asarray(out["has"]) and out["o_out"] is None
         out = runner.run("seq", {"xs": [b], "o": np.ones(2, np.float32)}, timeout=WAIT)
         assert len(out["ys"]) == 1 and np.asarray(out["has"]) and np.asarray(out["o_out"]).tolist() == [1, 1]
+
+
+def test_unbounded_engine_allocation_is_contained_by_the_process_tier(make_bundle: MakeBundle) -> None:
+    """walle.load(threads=10**9) in a task allocates without bound; under limits.memory_mb
+    in the process tier it is a named error for that run and the task keeps serving."""
+    from walle.vm import TaskLimitExceeded
+
+    bundle = make_bundle(
+        "threads",
+        {"main.py": """
+            import walle
+            def run(ctx, inputs):
+                session = walle.load(str(ctx.root / "models" / "m.walle"), threads=inputs["threads"])
+                return session.run({"x": inputs["x"]})["y"]
+        """},
+        extra="[limits]\nmemory_mb = 300\n",
+    )
+    _matmul_model(bundle / "models")
+    import numpy as np
+
+    x = np.ones((2, 4), np.float32)
+    with Runner(workers=1, mode="process") as runner:
+        runner.load(bundle)
+        with pytest.raises(TaskLimitExceeded, match="memory limit"):
+            runner.run("threads", {"threads": 10**9, "x": x}, timeout=WAIT)
+        assert np.asarray(runner.run("threads", {"threads": 1, "x": x}, timeout=WAIT)).shape == (2, 3)

@@ -244,3 +244,81 @@ def test_parallel_submits_all_complete(runner: Runner, make_bundle: MakeBundle) 
     )
     futures = [runner.submit("sq", {"n": n}) for n in range(20)]
     assert [f.result(WAIT) for f in futures] == [sum(i * i for i in range(n)) for n in range(20)]
+
+
+def test_unsendable_input_is_rejected_at_submit(mode: str, make_bundle: MakeBundle) -> None:
+    """An input that cannot cross to the task is the caller's error, named, not a task failure."""
+    import threading
+
+    from walle.vm import InputError
+
+    with Runner(workers=1, mode=mode) as runner:
+        runner.load(make_bundle("echo", ECHO))
+        if mode == "thread":  # no copy in thread mode: anything goes through as is
+            lock = threading.Lock()
+            assert runner.run("echo", {"lock": lock}, timeout=WAIT)["echo"]["lock"] is lock
+            return
+        with pytest.raises(InputError, match="input 'lock'.*cannot be sent"):
+            runner.submit("echo", {"ok": 1, "lock": threading.Lock()})
+        assert runner.run("echo", {"ok": 1}, timeout=WAIT)["echo"] == {"ok": 1}
+
+
+def test_stats_count_runs_failures_and_cpu(runner: Runner, make_bundle: MakeBundle) -> None:
+    runner.load(
+        make_bundle(
+            "work",
+            {"main.py": """
+        def run(ctx, inputs):
+            if inputs.get("fail"):
+                raise ValueError("no")
+            return sum(i * i for i in range(inputs["n"]))
+    """},
+        )
+    )
+    for n in (10, 200_000, 300_000):
+        runner.run("work", {"n": n}, timeout=WAIT)
+    with pytest.raises(TaskError):
+        runner.run("work", {"fail": True}, timeout=WAIT)
+    stats = runner.stats()["tasks"]["work"]
+    assert stats["runs"] == 4 and stats["failures"] == 1 and stats["timeouts"] == 0
+    assert stats["cpu_time"] > 0.01  # the 500k squares took CPU, measured on the task's thread
+    assert stats["crashes"] == 0 and stats["abandoned"] == 0
+
+
+def test_buffers_arrive_as_numpy_where_numpy_imports(make_bundle: MakeBundle) -> None:
+    """Thread mode passes the caller's array; the process tier rebuilds numpy arrays; a
+    sub-interpreter gets numpy arrays too if numpy loads there (numpy 2.x refuses to: it
+    then gets memoryviews, until walle.Tensor is the one input type)."""
+    np = pytest.importorskip("numpy")
+    from walle.vm import subinterp
+
+    task = {"main.py": "def run(ctx, inputs):\n    return type(inputs['x']).__module__ + '.' + type(inputs['x']).__name__\n"}
+    modes = ["thread", "process"] + (["interpreter"] if subinterp.AVAILABLE else [])
+    for mode in modes:
+        with Runner(workers=1, mode=mode) as runner:
+            runner.load(make_bundle(f"types-{mode}", task))
+            got = runner.run(f"types-{mode}", {"x": np.arange(3)}, timeout=WAIT)
+        if mode == "interpreter" and not _numpy_loads_in_subinterpreters():
+            assert got == "builtins.memoryview"
+        else:
+            assert got == "numpy.ndarray", mode
+
+
+def _numpy_loads_in_subinterpreters() -> bool:
+    from walle.vm import subinterp
+
+    interp = subinterp.create()
+    try:
+        subinterp.run(interp, "import numpy")
+        return True
+    except subinterp.GuestCrashed:
+        return False
+    finally:
+        subinterp.destroy(interp)
+
+
+def test_process_only_limits_are_not_silently_ignored(runner: Runner, make_bundle: MakeBundle) -> None:
+    bundle = make_bundle("limited", ECHO, extra="[limits]\nmemory_mb = 100\ncpu_time = 2\n")
+    with pytest.warns(UserWarning, match=r"limits.memory_mb, limits.cpu_time only apply in mode='process'"):
+        runner.load(bundle)
+    assert runner.run("limited", {"x": 1}, timeout=WAIT)["echo"] == {"x": 1}

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .context import DEFAULT_LOADER
 from .errors import BundleError, VMError
 
 EXIT_OK, EXIT_TASK_FAILED, EXIT_BAD_BUNDLE = 0, 1, 2
@@ -21,8 +22,15 @@ EXIT_OK, EXIT_TASK_FAILED, EXIT_BAD_BUNDLE = 0, 1, 2
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="walle task", description="Check or run a Walle task bundle.")
     sub = parser.add_subparsers(dest="command", required=True)
-    check = sub.add_parser("check", help="validate a bundle and list every problem")
+    check = sub.add_parser(
+        "check",
+        help="validate a bundle and list every problem",
+        description="Validate task.toml, then, in a sandboxed process (memory and CPU limits), "
+        "import the entry, check that it can be called as entry(ctx, inputs) and load every model.",
+    )
     check.add_argument("bundle", help="bundle directory, .zip or .tar.gz")
+    check.add_argument("--model-loader", default=DEFAULT_LOADER, metavar="MODULE:FUNCTION",
+                       help=f"loads each [models] entry (default {DEFAULT_LOADER})")
     run = sub.add_parser("run", help="run a task once and print its outputs")
     run.add_argument("bundle", help="bundle directory, .zip or .tar.gz")
     run.add_argument(
@@ -33,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=FILE",
         help="an input: FILE.npy (numpy array), or a JSON literal (repeatable)",
     )
-    run.add_argument("--mode", choices=("thread", "interpreter"), default="thread")
+    run.add_argument("--mode", choices=("thread", "interpreter", "process"), default="thread")
     run.add_argument("--timeout", type=float, default=None, help="seconds to wait for the run")
     run.add_argument("--output-dir", type=Path, default=None, help="save array outputs as NAME.npy here")
     return parser
@@ -85,13 +93,18 @@ def _save_arrays(outputs: Any, directory: Path) -> None:
                 continue
 
 
-def _check(bundle_path: str) -> int:
+def _check(bundle_path: str, loader: str) -> int:
     from .bundle import load_bundle
+    from .checker import check_in_sandbox
 
     try:
         bundle = load_bundle(bundle_path)
     except BundleError as exc:
         print(exc, file=sys.stderr)
+        return EXIT_BAD_BUNDLE
+    problems = check_in_sandbox(bundle, loader)
+    if problems:
+        print(BundleError(bundle_path, problems), file=sys.stderr)
         return EXIT_BAD_BUNDLE
     info = bundle.manifest_info
     print(
@@ -112,7 +125,14 @@ def _run(args: argparse.Namespace) -> int:
     try:
         with Runner(workers=1, mode=args.mode, warm_interpreters=0) as runner:  # one task, no spares
             name = runner.load(args.bundle)
-            outputs = runner.run(name, inputs, timeout=args.timeout)
+            future = runner.submit(name, inputs)
+            try:
+                outputs = future.result(args.timeout)
+            finally:  # what the task printed (captured per run) goes to stderr: stdout is the JSON
+                sys.stderr.write(future.stdout + future.stderr)
+    except TimeoutError:
+        print(f"error: the run did not finish within {args.timeout}s", file=sys.stderr)
+        return EXIT_TASK_FAILED
     except BundleError as exc:
         print(exc, file=sys.stderr)
         return EXIT_BAD_BUNDLE
@@ -135,5 +155,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         args_list = args_list[1:]
     args = _parser().parse_args(args_list)
     if args.command == "check":
-        return _check(args.bundle)
+        return _check(args.bundle, args.model_loader)
     return _run(args)

@@ -54,3 +54,32 @@ class TaskTimeout(VMError):
 
 class TaskCancelled(VMError):
     """The run was cancelled before it finished."""
+
+
+class TaskCrashed(VMError):
+    """The worker process running the task died (exit, signal, kill): ``exit_code`` is its
+    exit status (negative: the signal number), ``None`` when it could not be learnt."""
+
+    def __init__(self, task: str, message: str, exit_code: int | None = None) -> None:
+        self.task = task
+        self.exit_code = exit_code
+        super().__init__(message)
+
+
+class TaskLimitExceeded(VMError):
+    """The run went past a resource limit of its task (``limit`` is ``"memory_mb"`` or
+    ``"cpu_time"``); in the process tier its worker was replaced."""
+
+    def __init__(self, task: str, limit: str, message: str) -> None:
+        self.task = task
+        self.limit = limit
+        super().__init__(message)
+
+
+class TaskQuarantined(VMError):
+    """The task has runs that ignored interrupts and are still executing, and the runner
+    holds ``max_abandoned`` of those: it takes no more runs of it until they end."""
+
+
+class InputError(VMError):
+    """An input cannot be sent to the task (interpreter and process modes copy inputs)."""

@@ -39,3 +39,9 @@ def read_until_end(fd: int) -> bytes | None:
         if size == 0:
             return last
         last = _read_exact(fd, size)
+
+
+def read_frame(fd: int) -> bytes:
+    """Read one frame; EOFError if the writer closed the pipe first."""
+    (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size))
+    return _read_exact(fd, size)

@@ -22,10 +22,16 @@ import os
 import struct
 import sys
 import threading
-from typing import Any
+import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing costs every sub-interpreter ~0.6 MiB
+    from typing import Any
 
 from . import codec
+from .capture import StreamCapture
 from .context import TaskContext, resolve_loader
+from .entry import resolve_entry
 from .frames import write_frame
 from .interrupt import MonitoringInterrupter
 from .outcome import Outcome, run_guarded
@@ -40,6 +46,7 @@ class _Guest:
         self.interrupter = MonitoringInterrupter()
         self.ctx: TaskContext | None = None
         self.fn: Any = None
+        self._numpy: bool | None = None
         if preload:
             try:  # warm the engine for whichever task comes; a failure shows on first use
                 resolve_loader(preload)
@@ -51,11 +58,22 @@ class _Guest:
 
     def load_task(self, config: dict[str, Any]) -> None:
         sys.path[:] = [config["root"], *config["sys_path"]]
-        module_name, _, func = config["entry"].partition(":")
-        fn = getattr(importlib.import_module(module_name), func, None)
-        if not callable(fn):
-            raise TypeError(f"entry {config['entry']!r}: module has no function {func!r}")
+        module_name = config["entry"].partition(":")[0]
+        fn = resolve_entry(importlib.import_module(module_name), config["entry"])
         self.ctx, self.fn = TaskContext(**config["context"]), fn
+
+    def numpy_imports(self) -> bool:
+        """Whether numpy loads in this interpreter (tried once, on the first run): tasks then
+        get numpy arrays as in thread mode, else memoryviews.  numpy 2.x refuses to load in
+        sub-interpreters, so today this is False; the try costs a few ms, once."""
+        if self._numpy is None:
+            try:
+                import numpy  # noqa: F401
+
+                self._numpy = True
+            except Exception:  # noqa: BLE001 - ImportError, or numpy's own refusal
+                self._numpy = False
+        return self._numpy
 
     def _listen(self) -> None:
         while True:
@@ -122,9 +140,12 @@ def run(run_id: int, payload: bytes) -> None:
 
     def call() -> Any:
         guest.interrupter.begin(run_id)
-        return guest.fn(guest.ctx, codec.loads(payload, use_numpy=False))
+        return guest.fn(guest.ctx, codec.loads(payload, use_numpy=guest.numpy_imports))
 
-    guest.send(run_guarded(call, guest.interrupter.disarm))
+    start = time.thread_time()
+    with StreamCapture() as out:
+        outcome = run_guarded(call, guest.interrupter.disarm)
+    guest.send(outcome.accounted(time.thread_time() - start, None, out.out.getvalue(), out.err.getvalue()))
 
 
 def shutdown() -> None:

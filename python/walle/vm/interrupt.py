@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing costs every sub-interpreter ~0.6 MiB
+    from typing import Any
 
 from .outcome import TaskInterrupt
 

@@ -25,6 +25,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .capture import task_print
+from .entry import resolve_entry
+
 _PREFIX = "_walle_task_"
 _counter = itertools.count(1)
 _finder_lock = threading.Lock()
@@ -79,6 +82,7 @@ class TaskNamespace:
         self._local: dict[str, bool] = {}
         self.builtins: dict[str, Any] = dict(builtins.__dict__)
         self.builtins["__import__"] = self._import
+        self.builtins["print"] = task_print  # per-run capture (see walle.vm.capture)
         pkg = types.ModuleType(self.package)
         pkg.__path__ = [str(root)]
         pkg.__package__ = self.package
@@ -115,12 +119,8 @@ class TaskNamespace:
 
     def import_entry(self, entry: str) -> Callable[..., Any]:
         """Import ``module:function`` from the bundle and return the function."""
-        module_name, _, func = entry.partition(":")
-        module = importlib.import_module(f"{self.package}.{module_name}")
-        fn = getattr(module, func, None)
-        if not callable(fn):
-            raise TypeError(f"entry {entry!r}: module has no function {func!r}")
-        return fn
+        module_name = entry.partition(":")[0]
+        return resolve_entry(importlib.import_module(f"{self.package}.{module_name}"), entry)
 
     def close(self) -> None:
         """Forget every module of this task so it can be garbage-collected."""

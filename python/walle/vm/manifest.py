@@ -23,6 +23,9 @@ LIMIT_DEFAULTS: dict[str, float | int | None] = {
     "run_timeout": None,  # seconds; None = no limit
     "queue_length": 64,
     "concurrency": 1,
+    "memory_mb": None,  # MiB of address space a process-tier worker may add; None = no limit
+    "cpu_time": None,  # CPU seconds per run in the process tier; None = no limit
+    "max_retries": 0,  # process tier: re-runs of a run whose worker died
 }
 
 
@@ -37,11 +40,16 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class Limits:
-    """``[limits]``: run time limit (s), queued-run bound, and parallel runs of the task."""
+    """``[limits]``: run time limit (s), queued-run bound, and parallel runs of the task;
+    for the process tier also memory (MiB of address space), CPU seconds per run, and how
+    many times a run whose worker died is retried."""
 
     run_timeout: float | None = None
     queue_length: int = 64
     concurrency: int = 1
+    memory_mb: int | None = None
+    cpu_time: int | None = None
+    max_retries: int = 0
 
 
 @dataclass(frozen=True)
@@ -179,8 +187,11 @@ def _check_limits(limits: Any, out: _Problems) -> Limits:
         if key == "run_timeout":
             if _check_number(out, where, value, integer=False, minimum=0.001):
                 values[key] = float(value)
-        elif key in ("queue_length", "concurrency"):
+        elif key in ("queue_length", "concurrency", "memory_mb", "cpu_time"):
             if _check_number(out, where, value, integer=True, minimum=1):
+                values[key] = value
+        elif key == "max_retries":
+            if _check_number(out, where, value, integer=True, minimum=0):
                 values[key] = value
         else:
             out.add(where, f"unknown key (allowed: {', '.join(LIMIT_DEFAULTS)})")

@@ -13,7 +13,11 @@ import pickle
 import sys
 from typing import Any
 
-from .codec import MakeBuffer, buffer_parts
+from .codec import buffer_parts
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .codec import MakeBuffer
 
 _TAG = "walle.buffer"
 _PLAIN = (bytes, bytearray, str, int, float, bool, type(None), list, tuple, dict)

@@ -1,12 +1,23 @@
 """The task runner: loads bundles and runs tasks on a fixed pool of worker threads.
 
+Three isolation modes share this scheduler and differ only in their slots (see
+:mod:`walle.vm.slots` and :mod:`walle.vm.procslot`): ``thread`` (a private module
+namespace in this interpreter), ``interpreter`` (a sub-interpreter per task instance) and
+``process`` (a worker process forked from a warm template, for untrusted or crashy tasks:
+a dead worker fails only its run, and limits are enforced by the kernel).
+
 Scheduling: each task has a bounded FIFO of waiting runs and up to ``limits.concurrency``
 slots (task instances).  A worker takes the next run of the next task, round-robin, that
 has a free slot, so one busy task cannot starve the others.  A monitor thread enforces
 time limits: it interrupts a run at its deadline (re-sending every 0.1 s in case the task
-swallows the interrupt) and, if the run is still going ``grace`` seconds later, gives up
-on it: the run fails with TaskTimeout, its slot and thread are abandoned, and a fresh
-worker thread replaces the lost one so the runner keeps its capacity.
+swallows the interrupt) and, if the run is still going ``grace`` seconds later, stops it
+for good: the process tier kills the worker; in-process modes cannot, so the run is
+abandoned (it fails with TaskTimeout, its slot and thread are left to it, and a fresh
+worker thread replaces the lost one).  Abandoned runs are counted; at ``max_abandoned``
+still executing, a task that owns one takes no more runs (TaskQuarantined) and no more
+replacement threads are made.  At exit, sub-interpreters still running an abandoned run
+cannot be destroyed, so the host then ends with ``os._exit`` after the other exit
+handlers ran, instead of CPython's "remaining subinterpreters" abort.
 """
 
 from __future__ import annotations
@@ -14,8 +25,10 @@ from __future__ import annotations
 import atexit
 import itertools
 import os
+import sys
 import threading
 import time
+import warnings
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -25,36 +38,46 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-from . import subinterp
+from . import codec, exitcode, subinterp
+from .accounting import TaskStats
 from .bundle import Bundle, load_bundle
 from .context import DEFAULT_LOADER, ModelLoader, context_config
 from .errors import (
+    InputError,
     ModeUnavailable,
     QueueFull,
     RunnerClosed,
     TaskCancelled,
+    TaskCrashed,
     TaskError,
+    TaskLimitExceeded,
+    TaskQuarantined,
     TaskTimeout,
     UnknownTask,
     VMError,
 )
+from .forkserver import ForkServer
 from .isolation import TaskNamespace
 from .outcome import Outcome
 from .pool import InterpreterPool
+from .procslot import process_factory
 from .slots import Slot, interpreter_factory, thread_factory
 
-MODES = ("thread", "interpreter")
+MODES = ("thread", "interpreter", "process")
 _RESEND = 0.1  # seconds between repeated interrupts of a run that has not stopped
 _ZOMBIE_RESEND = 0.5  # abandoned runs are still interrupted, less often, until they end
 
 
 class TaskFuture(Future):
     """A Future for one run.  ``cancel()`` removes a waiting run; for a running one it asks
-    the task to stop (the future then fails with TaskCancelled) and returns False."""
+    the task to stop (the future then fails with TaskCancelled) and returns False.
+    ``stdout`` and ``stderr`` hold what the run printed, once it has finished."""
 
     def __init__(self, task: str, canceller: Callable[[TaskFuture], None]) -> None:
         super().__init__()
         self.task = task
+        self.stdout = ""
+        self.stderr = ""
         self._canceller = canceller
 
     def cancel(self) -> bool:
@@ -68,7 +91,7 @@ class TaskFuture(Future):
 class _Job:
     run_id: int
     task: _Task
-    inputs: dict[str, Any]
+    inputs: Any  # the dict in thread mode, its codec bytes in the other modes
     future: TaskFuture
     slot: Slot | None = None
     deadline: float = float("inf")
@@ -76,6 +99,8 @@ class _Job:
     next_interrupt: float = float("inf")
     give_up_at: float = float("inf")
     abandoned: bool = False
+    killed: bool = False
+    attempts: int = 0
 
 
 @dataclass(eq=False)
@@ -88,6 +113,8 @@ class _Task:
     pending: deque[_Job] = field(default_factory=deque)
     running: set[_Job] = field(default_factory=set)
     closed: bool = False
+    stats: TaskStats = field(default_factory=TaskStats)
+    zombies: int = 0  # abandoned runs still executing
 
     @property
     def name(self) -> str:
@@ -100,8 +127,27 @@ _live_runners: weakref.WeakSet[Runner] = weakref.WeakSet()
 @atexit.register
 def _close_live_runners() -> None:
     # worker threads are daemons; stop sub-interpreters before the interpreter finalizes
-    for runner in list(_live_runners):
+    runners = list(_live_runners)
+    for runner in runners:
         runner.close()
+    if any(runner._stuck_interpreters() for runner in runners):
+        _exit_without_finalizing()
+
+
+def _exit_without_finalizing() -> None:
+    """End the process now: a sub-interpreter still runs an abandoned run, and finalizing
+    with it alive aborts ("PyInterpreterState_Delete: remaining subinterpreters").  The
+    other exit handlers run first, and the exit code is the one Python would have used
+    (see :mod:`walle.vm.exitcode`)."""
+    atexit.unregister(_close_live_runners)
+    atexit._run_exitfuncs()
+    code = exitcode.exit_code()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001, S110 - closed or broken stream: nothing to flush
+            pass
+    os._exit(code)
 
 
 class Runner:
@@ -110,9 +156,14 @@ class Runner:
     ``mode="thread"``: tasks share this interpreter, each in a private module namespace.
     ``mode="interpreter"`` (3.12+): each task instance lives in its own sub-interpreter
     with its own GIL, so Python code of different tasks runs in parallel.
-    ``model_loader`` loads ``[models]`` entries as ``loader(path, **options)``; in
-    interpreter mode it must be an importable ``"module:function"`` string.
-    ``grace`` is how long a run may ignore an interrupt before it is abandoned.
+    ``mode="process"``: each task instance lives in a worker process forked from a warm
+    template that has the engine imported; a worker that dies fails its run with
+    TaskCrashed (retried up to ``limits.max_retries`` times) and is replaced, and
+    ``limits.memory_mb`` / ``limits.cpu_time`` are enforced by the kernel.
+    ``model_loader`` loads ``[models]`` entries as ``loader(path, **options)``; outside
+    thread mode it must be an importable ``"module:function"`` string.
+    ``grace`` is how long a run may ignore an interrupt before it is killed (process) or
+    abandoned (other modes); ``max_abandoned`` caps abandoned runs still executing.
     ``warm_interpreters`` (interpreter mode): how many sub-interpreters to keep booted
     ahead of need, with the model loader's module imported, so that loading a task only
     imports the task (see :mod:`walle.vm.pool`); 0 boots one per task load instead.
@@ -126,17 +177,21 @@ class Runner:
         model_loader: str | ModelLoader = DEFAULT_LOADER,
         grace: float = 2.0,
         warm_interpreters: int = 2,
+        max_abandoned: int = 4,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if mode == "interpreter" and not subinterp.AVAILABLE:
             raise ModeUnavailable(subinterp.UNAVAILABLE_REASON)
-        if mode == "interpreter" and not isinstance(model_loader, str):
-            raise ValueError("in mode='interpreter' model_loader must be a 'module:function' string")
+        if mode != "thread" and not isinstance(model_loader, str):
+            raise ValueError(f"in mode={mode!r} model_loader must be a 'module:function' string")
+        if max_abandoned < 0:
+            raise ValueError(f"max_abandoned must be >= 0, got {max_abandoned}")
         self.mode = mode
         self.workers = workers or os.cpu_count() or 1
         self._loader = model_loader
         self._grace = grace
+        self._max_abandoned = max_abandoned
         self._cond = threading.Condition()
         self._tasks: dict[str, _Task] = {}
         self._reserved: set[str] = set()
@@ -148,8 +203,12 @@ class Runner:
         self._closed = False
         self._threads: list[threading.Thread] = []
         self._pool: InterpreterPool | None = None
+        self._forkserver: ForkServer | None = None
         if mode == "interpreter":
             self._pool = InterpreterPool(warm_interpreters, preload=model_loader)  # type: ignore[arg-type]
+        if mode == "process":
+            self._forkserver = ForkServer(["numpy", "walle", str(model_loader)])
+            self._forkserver.start()
         for _ in range(self.workers):
             self._spawn_worker()
         self._monitor = threading.Thread(target=self._monitor_loop, name="walle-vm-monitor", daemon=True)
@@ -184,6 +243,15 @@ class Runner:
         if not isinstance(bundle, Bundle):
             bundle = load_bundle(Path(bundle))
         name = bundle.name
+        limits = bundle.manifest_info.limits
+        unenforced = [key for key in ("memory_mb", "cpu_time") if getattr(limits, key) is not None]
+        if unenforced and self.mode != "process":
+            keys = ", ".join(f"limits.{key}" for key in unenforced)
+            warnings.warn(
+                f"task {name!r}: {keys} only apply in mode='process'; this runner (mode={self.mode!r}) "
+                "does not enforce them",
+                stacklevel=2,
+            )
         with self._cond:
             self._check_open()
             if name in self._tasks or name in self._reserved:
@@ -195,9 +263,13 @@ class Runner:
             if self.mode == "thread":
                 namespace = TaskNamespace(bundle.root)
                 factory = thread_factory(namespace, bundle.entry, context)
-            else:
+            elif self.mode == "interpreter":
                 assert self._pool is not None
                 factory = interpreter_factory(context, bundle.entry, self._pool)
+            else:
+                assert self._forkserver is not None
+                limits = bundle.manifest_info.limits
+                factory = process_factory(context, bundle.entry, self._forkserver, limits)
             try:
                 first = factory()
             except BaseException:
@@ -241,9 +313,12 @@ class Runner:
         """Queue a run of task ``name``; the future resolves to the entry's return value or
         fails with TaskError / TaskTimeout / TaskCancelled / RunnerClosed.
 
-        Raises UnknownTask, QueueFull (``limits.queue_length`` runs already waiting) or
-        RunnerClosed at once.
+        Raises UnknownTask, QueueFull (``limits.queue_length`` runs already waiting),
+        TaskQuarantined, InputError (an input cannot be copied to an interpreter or
+        process) or RunnerClosed at once.
         """
+        inputs = dict(inputs or {})
+        payload = inputs if self.mode == "thread" else _encode_inputs(name, inputs)
         with self._cond:
             self._check_open()
             task = self._task(name)
@@ -252,8 +327,14 @@ class Runner:
                     f"task {name!r} already has {len(task.pending)} runs waiting "
                     f"(limits.queue_length = {task.bundle.manifest_info.limits.queue_length})"
                 )
+            if task.zombies and len(self._zombies) >= self._max_abandoned:
+                raise TaskQuarantined(
+                    f"task {name!r} takes no runs: the runner has {len(self._zombies)} abandoned runs "
+                    f"still executing (max_abandoned = {self._max_abandoned}), {task.zombies} of them "
+                    "this task's; mode='process' kills such runs instead"
+                )
             future = TaskFuture(name, self._cancel)
-            job = _Job(next(self._ids), task, dict(inputs or {}), future)
+            job = _Job(next(self._ids), task, payload, future)
             future._walle_job = job  # type: ignore[attr-defined]
             task.pending.append(job)
             self._cond.notify_all()
@@ -277,6 +358,19 @@ class Runner:
             if dropped:
                 self._resolve(job, Outcome("interrupted"), "timeout")
             raise TaskTimeout(f"task {name!r} did not finish within {timeout}s (run interrupted)") from None
+
+    def stats(self) -> dict[str, Any]:
+        """Accounting: ``{"tasks": {name: {...}}, "abandoned": n}``.  Per task: ``runs``
+        (finished), ``ok``, ``failures`` (= errors + timeouts + crashes + limits +
+        cancelled), ``abandoned``, ``retries``, ``cpu_time`` (seconds, on the task's
+        thread or in its worker process), ``peak_memory`` (bytes resident at the worst
+        run; process tier only, else None).  ``abandoned`` at the top: abandoned runs
+        still executing."""
+        with self._cond:
+            return {
+                "tasks": {task.name: task.stats.as_dict() for task in self._order},
+                "abandoned": len(self._zombies),
+            }
 
     def close(self, timeout: float | None = None) -> None:
         """Stop accepting runs, fail waiting ones, interrupt running ones, and release every
@@ -307,7 +401,10 @@ class Runner:
                 task.namespace.close()
         if self._pool is not None:
             self._pool.close()
-        _live_runners.discard(self)
+        if self._forkserver is not None:
+            self._forkserver.close()
+        if not self._stuck_interpreters():
+            _live_runners.discard(self)
 
     def __enter__(self) -> Self:
         return self
@@ -316,6 +413,11 @@ class Runner:
         self.close()
 
     # ----------------------------------------------------------------- internals
+
+    def _stuck_interpreters(self) -> bool:
+        """Sub-interpreters that still run an abandoned run (they cannot be destroyed)."""
+        with self._cond:
+            return self.mode == "interpreter" and bool(self._zombies)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -358,7 +460,7 @@ class Runner:
             concurrency = task.bundle.manifest_info.limits.concurrency
             while task.pending and (task.idle or task.slots < concurrency):
                 job = task.pending.popleft()
-                if not job.future.set_running_or_notify_cancel():
+                if job.attempts == 0 and not job.future.set_running_or_notify_cancel():
                     continue  # cancelled while waiting
                 self._rr = (self._rr + i + 1) % count
                 if task.idle:
@@ -409,20 +511,34 @@ class Runner:
         except BaseException as exc:  # noqa: BLE001 - host-side failure (codec, crashed guest)
             outcome = Outcome.from_exception(exc)
             broken = isinstance(exc, subinterp.GuestCrashed)
+        broken = broken or outcome.kind in ("crashed", "limit") or job.killed
         with self._cond:
             task.running.discard(job)
             self._running.discard(job)
-            self._zombies.discard(job)
             abandoned = job.abandoned
+            if abandoned:
+                self._zombies.discard(job)
+                task.zombies -= 1
+                task.stats.add_cpu(outcome)
             keep = not (abandoned or broken or task.closed)
             if keep:
                 task.idle.append(slot)
             elif not abandoned:
                 task.slots -= 1
+            retry = (
+                outcome.kind == "crashed" and job.stop_reason is None and not task.closed
+                and job.attempts < task.bundle.manifest_info.limits.max_retries
+            )  # fmt: skip
+            if retry:
+                job.attempts += 1
+                task.stats.counts["retries"] += 1
+                task.pending.appendleft(job)
+            elif not abandoned:
+                task.stats.record(outcome, job.stop_reason)
             self._cond.notify_all()
         if not keep:
             self._close_slot(slot)
-        if not abandoned:
+        if not (abandoned or retry):
             self._resolve(job, outcome, job.stop_reason)
         return not abandoned
 
@@ -438,7 +554,7 @@ class Runner:
                         wake = min(wake, job.deadline)
                         continue
                     if now >= job.give_up_at:
-                        self._abandon(job)
+                        self._give_up(job)
                         continue
                     if now >= job.next_interrupt and job.slot is not None:
                         job.slot.interrupt(job.run_id)
@@ -451,15 +567,24 @@ class Runner:
                     wake = min(wake, job.next_interrupt)
                 self._cond.wait(None if wake == float("inf") else max(0.0, wake - now))
 
-    def _abandon(self, job: _Job) -> None:
-        """Give up on a run that ignores interrupts (caller holds the lock)."""
+    def _give_up(self, job: _Job) -> None:
+        """Stop a run that ignores interrupts (caller holds the lock): kill its worker
+        process where there is one, else abandon it."""
+        if job.slot is not None and job.slot.kill():
+            job.killed = True  # its worker thread sees the worker die and resolves the run
+            job.give_up_at = job.next_interrupt = float("inf")
+            return
         job.abandoned = True
         job.task.running.discard(job)
         self._running.discard(job)
         self._zombies.add(job)
+        job.task.zombies += 1
         job.task.slots -= 1
-        if not self._closed:
-            self._spawn_worker()  # keep the pool at full strength
+        job.task.stats.record(Outcome("interrupted"), job.stop_reason, abandoned=True)
+        if self.mode == "interpreter":
+            exitcode.watch()  # this run may outlive the host's exit: see _exit_without_finalizing
+        if not self._closed and len(self._zombies) <= self._max_abandoned:
+            self._spawn_worker()  # keep the pool at full strength, up to the cap
         threading.Thread(
             target=self._resolve, args=(job, Outcome("interrupted"), job.stop_reason, True), daemon=True
         ).start()  # resolve outside the lock: future callbacks may call back into the runner
@@ -468,6 +593,7 @@ class Runner:
         future = job.future
         if future.done():
             return
+        future.stdout, future.stderr = outcome.stdout, outcome.stderr
         try:
             self._settle(future, job, outcome, reason, abandoned)
         except InvalidStateError:
@@ -480,9 +606,17 @@ class Runner:
             future.set_result(outcome.value)
         elif outcome.kind == "error":
             future.set_exception(TaskError(name, outcome.exc_type, outcome.message, outcome.traceback))
+        elif outcome.kind == "crashed":
+            future.set_exception(TaskCrashed(name, f"task {name!r}: {outcome.message}", outcome.value))
+        elif outcome.kind == "limit":
+            future.set_exception(TaskLimitExceeded(name, outcome.exc_type, f"task {name!r} {outcome.message}"))
         elif reason == "timeout":
             limit = job.task.bundle.manifest_info.limits.run_timeout
-            how = "abandoned: it ignored the interrupt" if abandoned else "interrupted"
+            how = "interrupted"
+            if abandoned:
+                how = "abandoned: it ignored the interrupt"
+            elif job.killed:
+                how = f"killed: it ignored the interrupt ({outcome.message})"
             future.set_exception(
                 TaskTimeout(f"task {name!r} exceeded its time limit ({limit}s) and was {how}")
             )
@@ -506,3 +640,18 @@ class Runner:
             slot.close()
         except Exception:  # noqa: BLE001, S110 - best effort; the slot is being discarded
             pass
+
+
+def _encode_inputs(task: str, inputs: dict[str, Any]) -> bytes:
+    """The inputs as codec bytes, or InputError naming the first input that cannot cross."""
+    try:
+        return codec.dumps(inputs)
+    except Exception as exc:  # noqa: BLE001 - find which input, for the message
+        for key, value in inputs.items():
+            try:
+                codec.dumps(value)
+            except Exception as why:  # noqa: BLE001
+                raise InputError(
+                    f"task {task!r}: input {key!r} ({type(value).__qualname__}) cannot be sent to the task: {why}"
+                ) from None
+        raise InputError(f"task {task!r}: the inputs cannot be sent to the task: {exc}") from None

@@ -9,10 +9,12 @@ Either is driven by whichever runner worker thread picked the run.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from . import codec
+from .capture import ThreadCapture
 from .context import TaskContext
 from .errors import TaskError
 from .interp import GuestInterpreter
@@ -23,8 +25,15 @@ from .pool import InterpreterPool
 
 
 class Slot(Protocol):
-    def run(self, run_id: int, inputs: dict[str, Any]) -> Outcome: ...
-    def interrupt(self, run_id: int) -> None: ...
+    def run(self, run_id: int, inputs: Any) -> Outcome:
+        """One run; ``inputs`` is the dict (thread mode) or its codec bytes (other modes)."""
+
+    def interrupt(self, run_id: int) -> None:
+        """Ask run ``run_id`` to stop (any thread, never blocks)."""
+
+    def kill(self) -> bool:
+        """Stop the running task for good; False where that is impossible (in-process)."""
+
     def close(self) -> None: ...
 
 
@@ -41,10 +50,16 @@ class ThreadSlot:
             self._interrupter.begin(run_id)
             return self._fn(self.ctx, inputs)
 
-        return run_guarded(call, self._interrupter.disarm)
+        start = time.thread_time()
+        with ThreadCapture() as out:
+            outcome = run_guarded(call, self._interrupter.disarm)
+        return outcome.accounted(time.thread_time() - start, None, out.out.getvalue(), out.err.getvalue())
 
     def interrupt(self, run_id: int) -> None:
         self._interrupter.interrupt(run_id)
+
+    def kill(self) -> bool:
+        return False  # a thread cannot be killed
 
     def close(self) -> None:
         self.ctx = None  # type: ignore[assignment]  # drops models held by this slot
@@ -79,11 +94,14 @@ class InterpreterSlot:
             interp.close()
             raise
 
-    def run(self, run_id: int, inputs: dict[str, Any]) -> Outcome:
-        return self._interp.run(run_id, codec.dumps(inputs))
+    def run(self, run_id: int, inputs: bytes) -> Outcome:
+        return self._interp.run(run_id, inputs)
 
     def interrupt(self, run_id: int) -> None:
         self._interp.interrupt(run_id)
+
+    def kill(self) -> bool:
+        return False  # a sub-interpreter cannot be stopped from outside
 
     def close(self) -> None:
         self._interp.close()
