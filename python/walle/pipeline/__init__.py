@@ -72,10 +72,12 @@ from __future__ import annotations
 
 from .aggregates import Aggregate, Count, Distinct, First, Last, LastN, Sum, TopK
 from .errors import (
+    BackpressureError,
     EventError,
     ManifestError,
     PatternError,
     PipelineError,
+    StateMismatchError,
     StoreError,
     UplinkError,
 )
@@ -89,8 +91,8 @@ from .triggers import Trigger, TriggerSet
 from .windows import CountWindow, Session, Sliding, Tumbling
 
 __all__ = [
-    "Aggregate", "Count", "CountWindow", "Distinct", "Event", "EventError", "First", "Flow",
+    "Aggregate", "BackpressureError", "Count", "CountWindow", "Distinct", "Event", "EventError", "First", "Flow",
     "Last", "LastN", "ManifestError", "PatternError", "Pipeline", "PipelineError", "Retention",
-    "Session", "Sliding", "StoreError", "Submitter", "Sum", "TaskSink", "TopK", "Trigger",
+    "Session", "Sliding", "StateMismatchError", "StoreError", "Submitter", "Sum", "TaskSink", "TopK", "Trigger",
     "TriggerSet", "Tumbling", "UplinkError", "event_from_dict", "from_manifest", "make_event",
 ]

@@ -76,8 +76,11 @@ class Flow:
         self._window = window
         return self
 
-    def aggregate(self, lateness: float = 0.0, **aggs: Aggregate) -> Flow:
-        """Aggregate per key (and window, if one was set): ``aggregate(n=Count(), ...)``."""
+    def aggregate(self, lateness: float = 0.0, uid: str | None = None,
+                  **aggs: Aggregate) -> Flow:
+        """Aggregate per key (and window, if one was set): ``aggregate(n=Count(), ...)``.
+        ``uid`` names the operator's stored state (default ``<flow>.aggregate``); keep it
+        when renaming the flow, so that the new version finds the state."""
         if not aggs:
             raise PatternError(f"flow {self.name!r}: aggregate needs at least one aggregation")
         for name, agg in aggs.items():
@@ -85,13 +88,14 @@ class Flow:
                 raise PatternError(f"flow {self.name!r}: aggregate {name!r} is not an "
                                    f"Aggregate (got {type(agg).__name__})")
         window, self._window = self._window, None
-        return self._stage("aggregate", (window, aggs, lateness))
+        return self._stage("aggregate", (window, aggs, lateness, uid))
 
-    def join(self, other: Flow | str, within: float) -> Flow:
+    def join(self, other: Flow | str, within: float, uid: str | None = None) -> Flow:
         """Join with another keyed flow: records with the same key at most ``within`` seconds
-        apart produce ``{"key", "ts", "left", "right"}``."""
+        apart produce ``{"key", "ts", "left", "right"}``.  ``uid`` as for :meth:`aggregate`
+        (default ``<flow>.join``)."""
         name = other.name if isinstance(other, Flow) else other
-        return self._stage("join", (name, within))
+        return self._stage("join", (name, within, uid))
 
     def emit(self, target: EmitTarget = "uplink") -> Flow:
         """Send records to ``"uplink"`` (the cloud), ``"task:NAME"`` or a callable."""
@@ -108,8 +112,14 @@ class Flow:
         ops: list[Operator] = []
         self.join_inputs: list[tuple[str, JoinOp]] = []
         stages = self.stages or [("map", lambda r: r)]   # an empty flow passes records on
+        seen: dict[str, int] = {}
         for i, (kind, arg) in enumerate(stages):
-            op_name = f"{self.name}.{i}.{kind}"
+            # Stable uid: the flow and the kind of stage (numbered from the second of a kind),
+            # not the position, so that adding a filter or map keeps the state's name.
+            if kind in ("aggregate", "join"):
+                seen[kind] = seen.get(kind, 0) + 1
+                op_name = arg[-1] or (f"{self.name}.{kind}" if seen[kind] == 1
+                                      else f"{self.name}.{kind}#{seen[kind]}")
             if kind == "filter":
                 op: Operator = FilterOp(arg)
             elif kind == "map":
@@ -117,14 +127,19 @@ class Flow:
             elif kind == "key_by":
                 op = KeyByOp(arg)
             elif kind == "aggregate":
-                window, aggs, lateness = arg
+                window, aggs, lateness, _ = arg
                 op = (WindowAggOp(op_name, window, aggs, lateness) if window is not None
                       else RunningAggOp(op_name, aggs))
+                op.signature = ", ".join([repr(window)] + [f"{n}={a.describe()}"
+                                                           for n, a in aggs.items()])
             elif kind == "join":
                 op = JoinOp(op_name, arg[1])
                 self.join_inputs.append((arg[0], op))
             else:
                 op = EmitOp(make_emit(f"{self.name}.{i}", arg))
+            if isinstance(op, StatefulOp):
+                op.flow = self.name
+                op.legacy_name = f"{self.name}.{i}.{kind}"   # schema-1 stores used positions
             if ops:   # a join's own flow feeds its left side
                 ops[-1].downstream.append(op.push)
             ops.append(op)

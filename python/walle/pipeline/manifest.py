@@ -127,7 +127,7 @@ def from_manifest(manifest: Mapping[str, Any], sink: TaskSink | None = None,
         if v is not None}
     try:
         p = Pipeline(path, sink=sink, uplink_url=_get(up, "url", "pipeline.uplink", str),
-                     device_id=_get(top, "device_id", "pipeline", str, "device"),
+                     device_id=_get(top, "device_id", "pipeline", str),
                      commit_every=_get(top, "commit_every", "pipeline", int, 1000),
                      commit_interval=_get(top, "commit_interval_s", "pipeline", (int, float),
                                           1.0),

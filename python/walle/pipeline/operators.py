@@ -75,13 +75,18 @@ class EmitOp(Operator):
 
 
 class StatefulOp(Operator):
-    """Per-key state with dirty tracking; ``name`` is unique in the pipeline."""
+    """Per-key state with dirty tracking.  ``name`` is the operator's uid, unique in the
+    pipeline and stable across versions of a flow (its state is stored under it);
+    ``signature`` describes the definition the state was built by."""
 
     time_driven = False  # True when advance(watermark) may emit (time windows, joins)
 
     def __init__(self, name: str) -> None:
         super().__init__()
         self.name = name
+        self.signature = type(self).__name__
+        self.flow = ""
+        self.legacy_name = ""
         self.state: dict[Any, Any] = {}
         self.dirty: dict[Any, None] = {}
 
@@ -90,13 +95,16 @@ class StatefulOp(Operator):
 
     def changes(self) -> list[tuple[str, str | None]]:
         """(key JSON, state JSON or None when deleted) for every key changed since the last
-        call, and forget them."""
+        :meth:`committed` (they stay marked until then: a failed commit loses none)."""
         rows = []
         for key in self.dirty:
             st = self.state.get(key)
             rows.append((codec.dumps(key), None if st is None else codec.dumps(st)))
-        self.dirty = {}
         return rows
+
+    def committed(self) -> None:
+        """The changes were written: forget them."""
+        self.dirty = {}
 
     def load(self, rows: list[tuple[str, str]]) -> None:
         """Restore the state written by :meth:`changes` (at start-up, from the store)."""
