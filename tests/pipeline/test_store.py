@@ -9,6 +9,7 @@ import sqlite3
 import pytest
 from pipeline_testlib import build, ev, events
 from walle.pipeline import Count, Pipeline, Retention, StoreError
+from walle.pipeline.pipeline import _row_event
 from walle.pipeline.store import Store
 
 
@@ -122,11 +123,30 @@ def test_items_and_args_round_trip_any_string(tmp_path) -> None:
     """Defect 11: items were joined with \\x1f, so an item containing it came back as two."""
     p = Pipeline(str(tmp_path / "r.db"), device_id="d", commit_every=1)
     p.start()
-    odd = ["a\x1fb", "\x00", "é\n\t\"'", "\U0001f600"]
-    p.ingest(ev(1.0, "x", "p", items=odd, s="\x1f\x00"))
+    odd = [["a\x1fb", "\x00", "é\n\t\"'", "\U0001f600"], ["[x", "y"], ["plain", "two"], ["[]"]]
+    for i, items in enumerate(odd):
+        p.ingest(ev(float(i), "x", "p", items=items, s="\x1f\x00"))
     p.commit()
-    (row,) = p._store.events(0, 0)
-    from walle.pipeline.pipeline import _row_event
-    got = _row_event(row)
-    assert list(got.items) == odd and got.args == {"s": "\x1f\x00"}
+    got = [_row_event(row) for row in p._store.events(0, 10)]
+    assert [list(e.items) for e in got] == odd
+    assert all(e.args == {"s": "\x1f\x00"} for e in got)
     p.close()
+
+
+def test_schema_1_store_is_migrated(tmp_path) -> None:
+    """A store written before stream ids and epochs opens, keeps its results under the
+    stream "" and reads its items back, those starting with "[" included."""
+    path = str(tmp_path / "v1.db")
+    s = Store(path)
+    with s.transaction() as db:
+        db.execute("ALTER TABLE outbox DROP COLUMN epoch")
+        db.execute("INSERT INTO events VALUES (0, 1.0, 'a', '', '[x\x1fy', '')")
+        db.execute("INSERT INTO events VALUES (1, 2.0, 'a', '', 'i1\x1fi2', '')")
+        db.execute("INSERT INTO outbox VALUES (1, 'k', 'flow', 1.0, '1')")
+        s.set_meta({"schema": "1", "next_seq": "2"}, db)
+        db.execute("DELETE FROM meta WHERE k='stream'")
+    s.close()
+    s = Store(path)
+    assert s.stream == "" and s.outbox(10) == [(1, "k", "flow", 1.0, "1")]
+    assert [list(_row_event(r).items) for r in s.events(0, 1)] == [["[x", "y"], ["i1", "i2"]]
+    s.close()

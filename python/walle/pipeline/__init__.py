@@ -52,6 +52,9 @@ Manifest schema: the ``[pipeline]`` table of a bundle's ``task.toml``, passed (p
         # or { type = "count", n = 100 } | { type = "sliding", size_s = 3600, slide_s = 60 }
         # or { type = "session", start = "page_enter", end = "page_leave", gap_s = 1800 }
     lateness_s = 0                  # how long a time window waits for late events
+    uid = "clicks-per-page"         # stable id of the aggregate's state (default <name>.aggregate)
+    ttl_s = 86400                   # drop a key's state this long (event time) after its last record
+    max_keys = 100000               # keep at most this many keys (least recently updated go first)
     aggregate = { n = "count", revenue = "sum(price)", items = "distinct(item)",
                   recent = "last(50, item, price)", top = "topk(5, item)",
                   first_item = "first(item)", last_item = "latest(item)" }

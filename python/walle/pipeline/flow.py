@@ -77,10 +77,20 @@ class Flow:
         return self
 
     def aggregate(self, lateness: float = 0.0, uid: str | None = None,
-                  **aggs: Aggregate) -> Flow:
+                  ttl: float | None = None, max_keys: int | None = None,
+                  late: EmitTarget | None = None, **aggs: Aggregate) -> Flow:
         """Aggregate per key (and window, if one was set): ``aggregate(n=Count(), ...)``.
         ``uid`` names the operator's stored state (default ``<flow>.aggregate``); keep it
-        when renaming the flow, so that the new version finds the state."""
+        when renaming the flow, so that the new version finds the state.  ``ttl`` (seconds
+        of event time after a key's last record) and ``max_keys`` bound the state: such keys
+        are dropped, their open windows emitted first (counted in ``stats()["evicted"]``).
+        ``late`` is the side output of records that came after their window closed (an emit
+        target, as for :meth:`emit`; they get ``{"key", "ts", "record"}``)."""
+        if ttl is not None and not ttl > 0:
+            raise PatternError(f"flow {self.name!r}: aggregate ttl must be > 0, got {ttl!r}")
+        if max_keys is not None and not (isinstance(max_keys, int) and max_keys >= 1):
+            raise PatternError(f"flow {self.name!r}: aggregate max_keys must be an int >= 1, "
+                               f"got {max_keys!r}")
         if not aggs:
             raise PatternError(f"flow {self.name!r}: aggregate needs at least one aggregation")
         for name, agg in aggs.items():
@@ -88,7 +98,7 @@ class Flow:
                 raise PatternError(f"flow {self.name!r}: aggregate {name!r} is not an "
                                    f"Aggregate (got {type(agg).__name__})")
         window, self._window = self._window, None
-        return self._stage("aggregate", (window, aggs, lateness, uid))
+        return self._stage("aggregate", (window, aggs, lateness, ttl, max_keys, late, uid))
 
     def join(self, other: Flow | str, within: float, uid: str | None = None) -> Flow:
         """Join with another keyed flow: records with the same key at most ``within`` seconds
@@ -127,9 +137,12 @@ class Flow:
             elif kind == "key_by":
                 op = KeyByOp(arg)
             elif kind == "aggregate":
-                window, aggs, lateness, _ = arg
+                window, aggs, lateness, ttl, max_keys, late, _ = arg
                 op = (WindowAggOp(op_name, window, aggs, lateness) if window is not None
                       else RunningAggOp(op_name, aggs))
+                op.bound(ttl, max_keys)
+                if late is not None and isinstance(op, WindowAggOp):
+                    op.late_out = make_emit(f"{self.name}.{i}.late", late)
                 op.signature = ", ".join([repr(window)] + [f"{n}={a.describe()}"
                                                            for n, a in aggs.items()])
             elif kind == "join":

@@ -20,7 +20,7 @@ from .windows import CountWindow, Session, Sliding, Tumbling, Window
 _TOP = {"store", "device_id", "commit_every", "commit_interval_s", "synchronous", "retention",
         "uplink", "triggers", "flows"}
 _FLOW = {"name", "source", "filter", "map", "key_by", "join", "window", "lateness_s",
-         "aggregate", "emit"}
+         "aggregate", "emit", "uid", "ttl_s", "max_keys"}
 
 
 def _table(value: Any, path: str, allowed: set[str]) -> Mapping[str, Any]:
@@ -87,7 +87,9 @@ def _flow(p: Pipeline, t: Any, path: str) -> None:
             if not isinstance(spec, str):
                 raise ManifestError(f"{path}.aggregate.{name} must be a string like 'count'")
             parsed[name] = parse_aggregate(spec, f"{path}.aggregate.{name}")
-        f.aggregate(_get(t, "lateness_s", path, (int, float), 0.0), **parsed)
+        f.aggregate(_get(t, "lateness_s", path, (int, float), 0.0), uid=_get(t, "uid", path, str),
+                    ttl=_get(t, "ttl_s", path, (int, float)),
+                    max_keys=_get(t, "max_keys", path, int), **parsed)
     elif "window" in t:
         raise ManifestError(f"{path}.window needs {path}.aggregate")
     if "emit" in t:

@@ -84,11 +84,49 @@ class StatefulOp(Operator):
     def __init__(self, name: str) -> None:
         super().__init__()
         self.name = name
+        self.state: dict[Any, Any] = {}
+        self.dirty: dict[Any, None] = {}
         self.signature = type(self).__name__
         self.flow = ""
         self.legacy_name = ""
-        self.state: dict[Any, Any] = {}
-        self.dirty: dict[Any, None] = {}
+        self.ttl: float | None = None
+        self.max_keys: int | None = None
+        self.evicted = 0
+        # key -> event time of its last record, least recently updated first; None when the
+        # state is unbounded (no bookkeeping on the hot path then)
+        self._touched: dict[Any, float] | None = None
+
+    def bound(self, ttl: float | None, max_keys: int | None) -> None:
+        """Bound the state: a key is dropped ``ttl`` seconds of event time after its last
+        record, and the least recently updated keys beyond ``max_keys``."""
+        self.ttl, self.max_keys = ttl, max_keys
+        self._touched = {} if ttl is not None or max_keys is not None else None
+
+    def touch(self, key: Any, ts: float) -> None:
+        """A record updated ``key`` at event time ``ts`` (call only when bounded)."""
+        touched = self._touched
+        touched.pop(key, None)  # type: ignore[union-attr]
+        touched[key] = ts  # type: ignore[index]
+
+    def expire(self, watermark: float) -> None:
+        """Drop the keys past their TTL and those over ``max_keys``, oldest update first."""
+        touched = self._touched
+        if not touched:
+            return
+        horizon = watermark - self.ttl if self.ttl is not None else -float("inf")
+        while touched:
+            key, ts = next(iter(touched.items()))
+            if ts >= horizon and (self.max_keys is None or len(self.state) <= self.max_keys):
+                break
+            del touched[key]
+            if key in self.state:
+                self.evict(key)
+                self.evicted += 1
+
+    def evict(self, key: Any) -> None:
+        """Forget ``key``'s state (the store row is deleted at the next commit)."""
+        del self.state[key]
+        self.dirty[key] = None
 
     def advance(self, watermark: float) -> None:
         """Event time moved to ``watermark``: close windows, prune buffers."""
@@ -111,6 +149,11 @@ class StatefulOp(Operator):
         self.state = {codec.hashable(codec.loads(k)): codec.loads(v) for k, v in rows}
         self.dirty = {}
         self.restored()
+
+    def touch_all(self, ts: float) -> None:
+        """After :meth:`load`: update times are not stored, so every TTL restarts at ``ts``."""
+        if self._touched is not None:
+            self._touched = dict.fromkeys(self.state, ts)
 
     def restored(self) -> None:
         """Rebuild in-memory indexes from ``state`` after :meth:`load`."""

@@ -49,26 +49,41 @@ from .store import DeadLetter, Result, Retention, Store, TaskRow
 from .triggers import Trigger, TriggerSet
 from .upgrade import check_policies, reconcile
 from .uplink import Uplink
+from .windows import WindowAggOp
 
 _encode = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per call
 
 
+def items_text(items: tuple[str, ...]) -> str:
+    """Items as stored: joined by \x1f (cheap, the common case), or a JSON array when an item
+    contains \x1f or the text would start with "[" (so every string round-trips)."""
+    text = "\x1f".join(items)
+    if text.count("\x1f") != len(items) - 1 or text[:1] == "[":
+        return _encode(items)
+    return text
+
+
+def text_items(text: str) -> list[str]:
+    """The inverse of :func:`items_text`."""
+    if not text:
+        return []
+    return json.loads(text) if text[0] == "[" else text.split("\x1f")
+
+
 def _event_row(off: int, ev: Event) -> tuple:
-    # items as a JSON array (ASCII escapes): every string round-trips, separators included
-    return (off, ev.ts, ev.id, ev.page, _encode(ev.items) if ev.items else "",
+    return (off, ev.ts, ev.id, ev.page, items_text(ev.items) if ev.items else "",
             _encode(ev.args) if ev.args else "")
 
 
 def _row_event(row: tuple) -> Event:
     _, ts, eid, page, items, args = row
-    return make_event(ts, eid, page, tuple(json.loads(items)) if items else (),
-                      json.loads(args) if args else {})
+    return make_event(ts, eid, page, tuple(text_items(items)), json.loads(args) if args else {})
 
 
 def _row_dict(row: tuple) -> dict[str, Any]:
     # the rows were validated on entry: build the dict directly, not through an Event
     _, ts, eid, page, items, args = row
-    return {"ts": ts, "id": eid, "page": page, "items": json.loads(items) if items else [],
+    return {"ts": ts, "id": eid, "page": page, "items": text_items(items),
             "args": json.loads(args) if args else {}}
 
 
@@ -243,6 +258,7 @@ class Pipeline:
             for other, join in flow.join_inputs:
                 self.flows[other].tail_push(join.side(1))
         self._timed = [op for op in self._stateful.values() if op.time_driven]
+        self._bounded = [op for op in self._stateful.values() if op._touched is not None]
 
     def _load_checkpoint(self) -> None:
         """Set the in-memory state to the last commit's (operators must be fresh)."""
@@ -257,6 +273,7 @@ class Pipeline:
         rows = st.load_state()
         for name, op in self._stateful.items():
             op.load(rows.get(name, []))
+            op.touch_all(self.watermark)
             if hasattr(op, "late"):
                 op.late = late.get(name, 0)  # type: ignore[attr-defined]
             op.advance(self.watermark)
@@ -330,6 +347,9 @@ class Pipeline:
         self.triggers.feed(off, ev)
         for head in self._heads:
             head(ev.ts, None, ev)
+        if self._bounded and not off & 1023:   # by offset, so a replay expires alike
+            for op in self._bounded:
+                op.expire(self.watermark)
 
     def _recover(self, off: int, ev: Event, exc: Exception) -> None:
         """User code raised on event ``off``: return to the last checkpoint and process the
@@ -576,6 +596,16 @@ class Pipeline:
         took = time.perf_counter() - began
         self._commit_s = [self._commit_s[0] + 1, self._commit_s[1] + took, took]
 
+    def end_of_input(self) -> None:
+        """The stream has ended (or the app stops for good): emit every open window now,
+        whatever the watermark, and commit.  Records that come later for those windows
+        start new ones."""
+        self._cur_off = self._next_off - 1
+        for op in self._timed:
+            if isinstance(op, WindowAggOp):
+                op.flush()
+        self.commit()
+
     # -- reading and shutting down ----------------------------------------------------------
 
     def query(self, flow: str, key: Any = None) -> Any:
@@ -642,6 +672,10 @@ class Pipeline:
                 "dead_letters": (st.count("dead_letters") if st else 0) + len(
                     getattr(self, "_dead", [])),
                 "state_keys": state_keys,
+                "evicted": sum(op.evicted for op in self._stateful.values()),
+                "lag_s": (self._clock() - self._max_ts) if self._started
+                and math.isfinite(self._max_ts) else None,
+                "uncommitted": self._next_off - self._committed_off if self._started else 0,
                 "pending_tasks": self._dispatcher.outstanding if self._dispatcher else 0,
                 "vm_queue_full": self._dispatcher.queue_full if self._dispatcher else 0,
                 "commit_ms": {"last": 1000 * last, "mean": 1000 * total / commits

@@ -133,13 +133,14 @@ class Store:
                              f"{'; '.join(bad)}")
 
     def _migrate_v1(self) -> None:
-        """Schema 1 joined items with \\x1f and had no epochs; its results keep the stream
-        "" under which a schema-1 collector stored them."""
+        """Schema 1 had no epochs and always joined items with \\x1f (schema 2 writes a JSON
+        array when the joined text would start with "["); its results keep the stream ""
+        under which a schema-1 collector stored them."""
         with self.transaction() as db:
             cols = [r[1] for r in db.execute("PRAGMA table_info(outbox)")]
             if "epoch" not in cols:
                 db.execute("ALTER TABLE outbox ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0")
-            rows = db.execute("SELECT off, items FROM events WHERE items != ''").fetchall()
+            rows = db.execute("SELECT off, items FROM events WHERE items LIKE '[%'").fetchall()
             db.executemany("UPDATE events SET items=? WHERE off=?",
                            [(json.dumps(items.split("\x1f")), off) for off, items in rows])
             self.set_meta({"schema": SCHEMA_VERSION, "stream": ""}, db)
