@@ -24,6 +24,7 @@ from typing import Any
 from .errors import PatternError
 from .events import Event
 from .pattern import Cond, Step, parse_pattern
+from .rangeindex import RangeIndex, bounds
 
 _ANY_ID = "\0any"  # the by-id key of "_" steps: it cannot collide with a real event id
 
@@ -53,36 +54,54 @@ class Trigger:
 class _Dispatch:
     """Child edges of one node for one event id, hashed on the values of the fields that
     their steps compare with literals (``page_enter(page=item, item=i7)`` is found by the
-    key ``("item", "i7")`` under the fields ``("item", "page")``); steps without literal
-    equalities are ``plain`` and always candidates."""
+    key ``("item", "i7")`` under the fields ``("item", "page")``) into a bucket, itself a
+    _Dispatch without equalities.  Edges with numeric range conditions
+    (``click(args.price>=10, args.price<20)``) are found through a :class:`RangeIndex` on
+    the first such field; the others are ``plain`` and always candidates."""
 
-    __slots__ = ("indexed", "plain")
+    __slots__ = ("indexed", "plain", "ranges")
 
     def __init__(self) -> None:
         self.plain: list[_Node] = []
         self.indexed: dict[tuple[str, ...], tuple[tuple[Callable[[Any], Any], ...],
-                                                  dict[tuple, list[_Node]]]] = {}
+                                                  dict[tuple, _Dispatch]]] = {}
+        self.ranges: dict[str, tuple[Callable[[Any], Any], RangeIndex]] = {}
 
-    def add(self, child: _Node) -> None:
-        eqs = sorted({c.field: c for c in child.step.conds
-                      if c.var is None and c.op == "="}.values(), key=lambda c: c.field)
-        if not eqs:
-            self.plain.append(child)
+    def add(self, child: _Node, by_equality: bool = True) -> None:
+        conds = child.step.conds
+        eqs = sorted({c.field: c for c in conds if c.var is None and c.op == "="}.values(),
+                     key=lambda c: c.field) if by_equality else []
+        if eqs:
+            fields = tuple(c.field for c in eqs)
+            entry = self.indexed.get(fields)
+            if entry is None:
+                entry = self.indexed[fields] = (tuple(c.get for c in eqs), {})
+            values = tuple(c.value for c in eqs)
+            bucket = entry[1].get(values)
+            if bucket is None:
+                bucket = entry[1][values] = _Dispatch()
+            bucket.add(child, by_equality=False)
             return
-        fields = tuple(c.field for c in eqs)
-        entry = self.indexed.get(fields)
-        if entry is None:
-            entry = self.indexed[fields] = (tuple(c.get for c in eqs), {})
-        entry[1].setdefault(tuple(c.value for c in eqs), []).append(child)
+        for c in conds:
+            hull = bounds(conds, c.field)
+            if hull is not None:
+                entry_r = self.ranges.get(c.field)
+                if entry_r is None:
+                    entry_r = self.ranges[c.field] = (c.get, RangeIndex())
+                entry_r[1].add(hull[0], hull[1], child)
+                return
+        self.plain.append(child)
 
     def candidates(self, ev: Event) -> list[_Node]:
-        if not self.indexed:
+        if not self.indexed and not self.ranges:
             return self.plain
         found = list(self.plain)
         for gets, by_value in self.indexed.values():
-            hit = by_value.get(tuple([g(ev) for g in gets]))
-            if hit:
-                found.extend(hit)
+            bucket = by_value.get(tuple([g(ev) for g in gets]))
+            if bucket is not None:
+                found.extend(bucket.candidates(ev))
+        for get, index in self.ranges.values():
+            found.extend(index.find(get(ev)))
         return found
 
 
