@@ -101,7 +101,7 @@ class Store:
                     self._check_integrity()
                 tables = {r[0] for r in self.db.execute(
                     "SELECT name FROM sqlite_master WHERE type='table'")}
-                if "meta" not in tables:
+                if tables and "meta" not in tables:   # (no tables: creation was interrupted)
                     raise StoreError(f"store {self.path!r}: an SQLite database but not a "
                                      f"pipeline store (no meta table)")
             if self.path != ":memory:":
@@ -110,7 +110,8 @@ class Store:
                 if mode.lower() != "wal":
                     raise StoreError(f"store {self.path!r}: cannot enable WAL (got {mode!r})")
             self.db.execute(f"PRAGMA synchronous={synchronous}")
-            self.db.executescript(_SCHEMA)
+            # one transaction: a kill leaves all the tables or none
+            self.db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
         version = self.get_meta("schema")
         if version is None:
             self.set_meta({"schema": SCHEMA_VERSION, "stream": uuid.uuid4().hex})
