@@ -123,3 +123,17 @@ def test_batches_are_bounded_in_bytes_and_an_unsendable_item_is_dead_lettered(tm
     assert isinstance(err, UplinkError) and "f.1@60#1" in str(err)
     assert sorted(r["key"] for r in got) == sorted(f"f.1@{i}#1" for i in range(81) if i != 60)
     assert stats["uplink"]["dead_letters"] == 1 and stats["dead_letters"] == 1
+
+
+def test_a_wrong_url_is_retried_not_dead_lettered(collector, tmp_path) -> None:
+    url = collector.url.replace("/v1/results", "/v1/nowhere")     # answers 404
+    p = Pipeline(str(tmp_path / "d.db"), uplink_url=url, device_id="dev", commit_every=10,
+                 uplink_options={"interval": 0.02, "min_backoff": 0.02, "max_backoff": 0.05})
+    p.flow("f").key_by("id").window(Tumbling(5)).aggregate(n=Count()).emit()
+    p.start()
+    p.ingest_many(ev(float(i), "a") for i in range(50))
+    assert not p.drain(timeout=1.0)
+    stats = p.stats()
+    assert stats["uplink"]["failures"] >= 3 and "404" in stats["uplink"]["last_error"]
+    assert stats["dead_letters"] == 0 and stats["outbox"] == 9
+    p.close()

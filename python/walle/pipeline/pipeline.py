@@ -119,6 +119,8 @@ class Pipeline:
             ("clamp"); None disables the check.
         upgrade: {operator uid: "drop" | "keep"} for stored state that no longer fits the
             flows (see :mod:`walle.pipeline.upgrade`).
+        metrics_registry: a ``prometheus_client`` registry to export :meth:`stats` to while
+            started (see :mod:`walle.pipeline.metrics`).
     """
 
     def __init__(self, store: str = ":memory:", sink: TaskSink | None = None,
@@ -131,7 +133,8 @@ class Pipeline:
                  on_error: str = "dead_letter", out_of_orderness: float = 0.0,
                  max_future_skew: float | None = 86400.0, future_policy: str = "reject",
                  clock: Callable[[], float] = time.time,
-                 upgrade: Mapping[str, str] | None = None) -> None:
+                 upgrade: Mapping[str, str] | None = None,
+                 metrics_registry: Any = None) -> None:
         if commit_every < 1:
             raise PipelineError(f"commit_every must be >= 1, got {commit_every}")
         for name, value, allowed in (("backpressure", backpressure, ("block", "error")),
@@ -173,6 +176,8 @@ class Pipeline:
         self._uplink: Uplink | None = None
         self._commit_s = [0, 0.0, 0.0]     # commits, total seconds, last seconds
         self.last_store_error = ""
+        self.metrics_registry = metrics_registry
+        self._metrics: Any = None
 
     # -- declaration ------------------------------------------------------------------------
 
@@ -231,6 +236,11 @@ class Pipeline:
                                   **self.uplink_options)
             self._outbox_span = store.outbox_span()
             self._uplink.start()
+        if self.metrics_registry is not None:
+            from .metrics import PipelineCollector
+
+            self._metrics = PipelineCollector(self)
+            self.metrics_registry.register(self._metrics)
         if self.freeze_gc:
             gc.freeze()
         return self
@@ -311,8 +321,8 @@ class Pipeline:
         if not self._started:
             raise PipelineError("ingest: call start() first")
         ev = event if isinstance(event, Event) else event_from_dict(event)
-        if self.max_future_skew is not None:
-            ev = self._check_future(ev)
+        if self.max_future_skew is not None and ev.ts > self._clock() + self.max_future_skew:
+            ev = self._future(ev)
         if ((self._dispatcher is not None
              and self._dispatcher.outstanding + len(self._tasks) >= self.max_pending_tasks)
                 or (self._uplink is not None
@@ -375,10 +385,9 @@ class Pipeline:
     def _dead_letter(self, off: int, ev: Event, exc: BaseException) -> DeadLetter:
         return (off, "event", _error_text(exc), codec.dumps(ev.to_dict()), time.time())
 
-    def _check_future(self, ev: Event) -> Event:
+    def _future(self, ev: Event) -> Event:
+        """``ev`` is beyond the future skew: refuse it, or clamp its time."""
         limit = self._clock() + self.max_future_skew  # type: ignore[operator]
-        if ev.ts <= limit:
-            return ev
         if self.future_policy == "reject":
             raise EventError(f"event field 'ts' is {ev.ts - limit + self.max_future_skew:.0f}"  # type: ignore[operator]
                              f" s in the future, more than max_future_skew="
@@ -701,6 +710,9 @@ class Pipeline:
                     pass     # the tasks stay pending in the store and run again at start
             if self._uplink is not None:
                 self._uplink.close(timeout)
+            if self._metrics is not None:
+                self.metrics_registry.unregister(self._metrics)
+                self._metrics = None
             if self._store is not None:
                 self._store.close()
             self._started = False

@@ -7,8 +7,9 @@ While the collector is unreachable it retries with exponential back-off and jitt
 ``max_backoff`` seconds; results wait in the store meanwhile (bounded by retention).
 
 Batches are bounded in bytes (``max_batch_bytes`` of JSON) as well as in count.  A batch the
-collector refuses for good (a 4xx answer such as 413 "too large" or 400) is split in halves
-until the refused result is alone; that result can never be sent, so it is moved to the dead
+collector refuses for good (413 "too large", 400 or 422) is split in halves
+until the refused result is alone (other errors, a 404 included, are retried: they are
+not the result's fault); that result can never be sent, so it is moved to the dead
 letters and reported as an :class:`UplinkError` (in ``errors`` and to ``on_error``) instead
 of being retried forever.
 """
@@ -158,8 +159,9 @@ class Uplink:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 resp.read()
         except urllib.error.HTTPError as exc:
-            # 4xx: this batch will never be accepted as it is; 408/429 and 5xx are transient
-            if 400 <= exc.code < 500 and exc.code not in (408, 429):
+            # 400/413/422: this batch will never be accepted as it is.  Other answers (5xx,
+            # 429, and 401/403/404: a configuration problem) are retried, never dead-lettered
+            if exc.code in (400, 413, 422):
                 detail = exc.read()[:200].decode(errors="replace")
                 raise _Refused(f"collector answered {exc.code}: {detail}") from None
             raise
