@@ -77,3 +77,17 @@ def test_end_of_input_flushes_open_windows() -> None:
     got = sorted((k.split("@")[0], json.loads(d)["n"]) for _, k, _, _, d in p._store.outbox(10))
     assert got == [("s.2", 2), ("w.2", 1), ("w.2", 1), ("w.2", 1)]
     p.close()
+
+
+def test_idle_source_lets_event_time_follow_the_wall_clock() -> None:
+    clock = [1000.0]
+    p = _windowed(idle_timeout=30.0, clock=lambda: clock[0])
+    p.ingest_many([ev(100.0, "a"), ev(105.0, "a")])
+    assert not p.tick()                      # not idle yet
+    clock[0] += 20
+    assert not p.tick() and p._store.outbox_size() == 0
+    clock[0] += 20                           # 40 s without events: [100, 110) may close
+    assert p.tick()
+    assert p.watermark == 145.0
+    assert [json.loads(d)["n"] for *_, d in p._store.outbox(10)] == [2]
+    p.close()

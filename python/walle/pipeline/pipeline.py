@@ -121,6 +121,8 @@ class Pipeline:
             flows (see :mod:`walle.pipeline.upgrade`).
         metrics_registry: a ``prometheus_client`` registry to export :meth:`stats` to while
             started (see :mod:`walle.pipeline.metrics`).
+        idle_timeout: seconds without events after which :meth:`tick` lets event time follow
+            the wall clock (an idle source must not hold windows open forever); None: never.
     """
 
     def __init__(self, store: str = ":memory:", sink: TaskSink | None = None,
@@ -134,7 +136,7 @@ class Pipeline:
                  max_future_skew: float | None = 86400.0, future_policy: str = "reject",
                  clock: Callable[[], float] = time.time,
                  upgrade: Mapping[str, str] | None = None,
-                 metrics_registry: Any = None) -> None:
+                 metrics_registry: Any = None, idle_timeout: float | None = None) -> None:
         if commit_every < 1:
             raise PipelineError(f"commit_every must be >= 1, got {commit_every}")
         for name, value, allowed in (("backpressure", backpressure, ("block", "error")),
@@ -177,6 +179,10 @@ class Pipeline:
         self._commit_s = [0, 0.0, 0.0]     # commits, total seconds, last seconds
         self.last_store_error = ""
         self.metrics_registry = metrics_registry
+        if idle_timeout is not None and not idle_timeout > 0:
+            raise PipelineError(f"idle_timeout must be > 0, got {idle_timeout!r}")
+        self.idle_timeout = idle_timeout
+        self._last_seen = 0.0
         self._metrics: Any = None
 
     # -- declaration ------------------------------------------------------------------------
@@ -321,7 +327,8 @@ class Pipeline:
         if not self._started:
             raise PipelineError("ingest: call start() first")
         ev = event if isinstance(event, Event) else event_from_dict(event)
-        if self.max_future_skew is not None and ev.ts > self._clock() + self.max_future_skew:
+        now = self._last_seen = self._clock()
+        if self.max_future_skew is not None and ev.ts > now + self.max_future_skew:
             ev = self._future(ev)
         if ((self._dispatcher is not None
              and self._dispatcher.outstanding + len(self._tasks) >= self.max_pending_tasks)
@@ -604,6 +611,27 @@ class Pipeline:
                 self._uplink.notify()
         took = time.perf_counter() - began
         self._commit_s = [self._commit_s[0] + 1, self._commit_s[1] + took, took]
+
+    def tick(self) -> bool:
+        """Call now and then from the thread that ingests (an app's event loop).  Once no
+        event came for ``idle_timeout`` seconds, event time moves on with the wall clock:
+        the watermark becomes the largest event time plus the idle time (minus the
+        out-of-orderness), closing the windows that were waiting, and the batch is
+        committed.  True when it moved the watermark."""
+        if not self._started or self.idle_timeout is None or not math.isfinite(self._max_ts):
+            return False
+        idle = self._clock() - self._last_seen
+        if idle < self.idle_timeout:
+            return False
+        wm = self._max_ts + idle - self.out_of_orderness
+        if wm <= self.watermark:
+            return False
+        self.watermark = wm
+        self._cur_off = self._next_off - 1
+        for op in self._timed:
+            op.advance(wm)
+        self.commit()
+        return True
 
     def end_of_input(self) -> None:
         """The stream has ended (or the app stops for good): emit every open window now,
