@@ -4,12 +4,13 @@ close() with tasks in flight leaves them pending for the next start, quietly."""
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from pathlib import Path
 
 import pytest
 from pipeline_testlib import ev
-from walle.pipeline import BackpressureError, Pipeline
+from walle.pipeline import BackpressureError, Count, Pipeline
 from walle.vm import Runner
 
 COUNT_EVENTS = "def run(ctx, inputs):\n    return {'n': len(inputs['events'])}\n"
@@ -106,3 +107,21 @@ def test_close_with_pending_tasks_is_quiet_and_they_run_after_restart(tmp_path, 
     q.close()
     assert sorted(k for _, k, *_ in rows) == sorted(f"trigger:t@{i}#1" for i in range(40))
     assert {kind for _, _, kind, _, _ in rows} == {"task"}
+
+
+def test_unsent_results_hold_back_ingestion(tmp_path: Path) -> None:
+    """The uplink's backpressure: with the collector unreachable, results pile up to
+    max_outbox, then ingest refuses (or, by default, waits) instead of growing the store."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/v1/results"    # nobody listens
+    p = Pipeline(str(tmp_path / "u.db"), uplink_url=url, device_id="d", commit_every=5,
+                 max_outbox=20, backpressure="error",
+                 uplink_options={"min_backoff": 0.05, "max_backoff": 0.1})
+    p.flow("f").key_by("id").aggregate(n=Count()).emit()      # one result per event
+    p.start()
+    with pytest.raises(BackpressureError, match="results are waiting to be uplinked"):
+        for i in range(100):
+            p.ingest(ev(float(i), "a"))
+    assert 20 <= p.stats()["outbox"] <= 25 and p.stats()["refused"] == 1
+    p.close()

@@ -99,7 +99,7 @@ class _Dispatch:
         for gets, by_value in self.indexed.values():
             bucket = by_value.get(tuple([g(ev) for g in gets]))
             if bucket is not None:
-                found.extend(bucket.candidates(ev))
+                found.extend(bucket.candidates(ev) if bucket.ranges else bucket.plain)
         for get, index in self.ranges.values():
             found.extend(index.find(get(ev)))
         return found
