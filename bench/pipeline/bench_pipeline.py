@@ -52,8 +52,8 @@ def make_triggers(n: int, seed: int = 2, ranges: bool = False) -> list[tuple[str
         kind = i % 6 if ranges else i % 4
         if kind == 4:
             lo = round(rng.uniform(1, 300), 1)
-            out.append((f"t{i}", f"page_enter(page=item, args.price>={lo}, "
-                                 f"args.price<{lo + 0.5}) * add_cart"))
+            band = f"args.price>={lo}, args.price<{lo + 0.5}"
+            out.append((f"t{i}", f"page_enter(page=item, {band}) * add_cart"))
             continue
         if kind == 5:
             dy = rng.randrange(100, 900)
