@@ -67,7 +67,7 @@ class CollectorStore:
     def results(self, device: str) -> list[dict[str, Any]]:
         with self.lock:
             rows = self.db.execute("SELECT stream, epoch, seq, key, kind, ts, data FROM "
-                                   "results_v2 WHERE device=? ORDER BY rowid",
+                                   "results_v2 WHERE device=? ORDER BY stream, seq",
                                    (device,)).fetchall()
         return [{"stream": st, "epoch": ep, "seq": s, "key": k, "kind": kd, "ts": ts,
                  "data": json.loads(d)} for st, ep, s, k, kd, ts, d in rows]

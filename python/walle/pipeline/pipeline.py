@@ -595,7 +595,11 @@ class Pipeline:
             self.last_store_error = str(exc)
             with self._done_lock:
                 self._done[:0] = done
-            self._rollback()
+            try:
+                self._rollback()
+            except StoreError:
+                self._stop()         # not even the checkpoint can be read: start() again
+                raise exc from None
             raise
         for op in self._stateful.values():
             op.committed()
@@ -729,6 +733,11 @@ class Pipeline:
         try:
             self.commit()
         finally:
+            self._stop(timeout)
+
+    def _stop(self, timeout: float = 5.0) -> None:
+        """Stop the threads and close the store (what was not committed is dropped)."""
+        if self._started:
             if self._dispatcher is not None:
                 self._dispatcher.wait_idle(timeout)
                 self._dispatcher.close(timeout)
@@ -736,13 +745,18 @@ class Pipeline:
                     self.flush_tasks()
                 except StoreError:
                     pass     # the tasks stay pending in the store and run again at start
+                self._dispatcher = None
             if self._uplink is not None:
                 self._uplink.close(timeout)
+                self._uplink = None
             if self._metrics is not None:
                 self.metrics_registry.unregister(self._metrics)
                 self._metrics = None
             if self._store is not None:
-                self._store.close()
+                try:
+                    self._store.close()
+                except StoreError:
+                    pass
             self._started = False
 
     def __enter__(self) -> Self:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import Any, Protocol, runtime_checkable
 
-from walle.vm.errors import QueueFull, RunnerClosed, TaskCancelled
+from walle.vm import QueueFull, RunnerClosed, TaskCancelled
 
 from .errors import PipelineError
 
