@@ -63,7 +63,7 @@ class Dispatcher:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._slots = threading.BoundedSemaphore(max_inflight)
         self._idle = threading.Condition()
-        self._outstanding = 0
+        self.outstanding = 0     # tasks queued or running (not yet reported)
         self.deferred = 0        # tasks left pending because of a shutdown
         self.queue_full = 0      # submits refused by a full VM queue (and retried)
         self.idle_errors = 0
@@ -74,13 +74,8 @@ class Dispatcher:
     def put(self, task_id: int, key: str, task_name: str, inputs: dict[str, Any]) -> None:
         """Queue a task (never blocks)."""
         with self._idle:
-            self._outstanding += 1
+            self.outstanding += 1
         self._queue.put((task_id, key, task_name, inputs))
-
-    @property
-    def outstanding(self) -> int:
-        """Tasks queued or running (not yet reported)."""
-        return self._outstanding
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -137,7 +132,7 @@ class Dispatcher:
             self.deferred += 1
         self._slots.release()
         with self._idle:
-            self._outstanding -= 1
+            self.outstanding -= 1
             self._idle.notify_all()
 
     def wait_change(self, timeout: float) -> None:
@@ -148,7 +143,7 @@ class Dispatcher:
     def wait_idle(self, timeout: float) -> bool:
         """Wait until every queued task has completed; False on timeout."""
         with self._idle:
-            return self._idle.wait_for(lambda: self._outstanding == 0, timeout)
+            return self._idle.wait_for(lambda: self.outstanding == 0, timeout)
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop submitting; running tasks finish (their results are still recorded), queued
