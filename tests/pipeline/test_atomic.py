@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from pipeline_testlib import ev
+from pipeline_testlib import build, ev, events
 from walle.pipeline import Count, Pipeline, PipelineError, StoreError, Sum, Tumbling
 
 STREAM = [ev(float(i), "a", f"p{i % 3}", v=i % 7) for i in range(600)]
@@ -106,3 +106,45 @@ def test_user_exception_can_be_raised_instead() -> None:
     assert p.query("all", "all") == {"key": "all", "n": 14, "v": sum(range(13)) + 14}
     assert p.offset == 14 and p.dead_letters() == []
     p.close()
+
+
+def test_dead_lettered_run_equals_a_run_without_the_bad_events() -> None:
+    """Triggers (with a failing ``prepare`` too), windows and sessions: processing a stream
+    with bad events gives the results of the stream without them."""
+    stream = events(1500)
+    bad = {100, 101, 700, 1499}
+
+    def refuse(e):
+        if e.args.get("boom"):
+            raise RuntimeError("boom")
+        return e
+
+    def prepare(p, match):
+        if round(match["start_ts"] * 1000) % 5 == 0:       # by content: alike in both runs
+            raise KeyError("prepare failed")
+        return {"n": match["end_offset"] - match["start_offset"]}
+
+    def pipeline() -> Pipeline:
+        p = build(":memory:", commit_every=64)
+        p.flow("strict").map(refuse).key_by("page").aggregate(n=Count())
+        p.trigger("picky", "page_enter(page=$p) * page_leave(page=$p)", within=60,
+                  prepare=prepare)
+        return p.start()
+
+    ref = pipeline()
+    ref.ingest_many(e for i, e in enumerate(stream) if i not in bad)
+    assert ref.drain(30)
+    expected = sorted((kind, d) for _, _, kind, _, d in ref._store.outbox(10**6))
+    ref_dead = len(ref.dead_letters())
+    ref.close()
+
+    p = pipeline()
+    p.ingest_many({**e, "args": {**e["args"], "boom": 1}} if i in bad else e
+                  for i, e in enumerate(stream))
+    assert p.drain(30)
+    got = sorted((kind, d) for _, _, kind, _, d in p._store.outbox(10**6))
+    dead = [d["offset"] for d in p.dead_letters() if "RuntimeError: boom" in d["error"]]
+    p.close()
+    assert dead == sorted(bad)
+    assert ref_dead >= 1       # prepare failed on its own events in both runs alike
+    assert got == expected

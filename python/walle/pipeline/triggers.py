@@ -188,6 +188,7 @@ class TriggerSet:
         self._fp: str | None = None
         self._fresh: list[_Run] = []
         self._fed = 0
+        self._prev = -1          # offset of the event fed last: "the next event" follows it
         self.dropped_runs = 0
 
     def add(self, trigger: Trigger) -> None:
@@ -227,7 +228,7 @@ class TriggerSet:
         if self._fresh:
             fresh, self._fresh = self._fresh, []
             for run in fresh:                   # strict children: only the next event
-                if run.last == offset - 1 and run.node.strict:
+                if run.last == self._prev and run.node.strict:
                     self._advance(run, run.node.strict, ev, offset)
         waiting = self._waiting
         if waiting:
@@ -252,8 +253,9 @@ class TriggerSet:
             # one reusable run for starts: root steps are strict, so it is never "taken"
             # and its bindings are never mutated (matching copies them)
             start = self._root_run
-            start.start, start.start_ts, start.last = offset, ev.ts, offset - 1
+            start.start, start.start_ts, start.last = offset, ev.ts, self._prev
             self._advance(start, root, ev, offset)
+        self._prev = offset
         self._fed += 1
         if self._fed % self.SWEEP_EVERY == 0:
             self._sweep(ev.ts)
@@ -344,7 +346,7 @@ class TriggerSet:
         """The runs as JSON-able data, to be saved in the same transaction as the offset."""
         def dump(r: _Run) -> list:
             return [r.node.nid, r.start, r.start_ts, r.last, r.bind, sorted(r.taken)]
-        return {"fp": self.fingerprint(), "fed": self._fed,
+        return {"fp": self.fingerprint(), "fed": self._fed, "prev": self._prev,
                 "runs": [dump(r) for r in self._runs.values()],
                 "fresh": [dump(r) for r in self._fresh]}
 
@@ -353,9 +355,12 @@ class TriggerSet:
         self._runs.clear()
         self._waiting.clear()
         self._fresh = []
+        self._prev = -1
         if data.get("fp") != self.fingerprint():
             return False
         self._fed = data["fed"]
+        # (snapshots before "prev": the fresh runs were made by the event fed last)
+        self._prev = data.get("prev", max([r[3] for r in data["fresh"]], default=-1))
 
         def load(row: list) -> _Run:
             run = _Run(self._nodes[row[0]], row[1], row[2], row[3], row[4])
