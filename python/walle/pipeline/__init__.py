@@ -87,7 +87,9 @@ Guarantees and limits (details in each module's doc):
 - Event time: watermark = largest event time - ``out_of_orderness``; events beyond
   ``max_future_skew`` (default one day) of the wall clock are rejected or clamped;
   ``aggregate(lateness=, late=target)`` keeps windows open and routes late records;
-  ``p.end_of_input()`` emits every open window.
+  ``p.end_of_input()`` emits every open window; with ``idle_timeout``, ``p.tick()`` moves
+  event time on while the source is idle; ``flow.process(fn, on_timer=)`` is a user
+  operator with keyed state and event-time timers (:mod:`walle.pipeline.process`).
 - Bounded state: ``aggregate(ttl=, max_keys=)``; ``p.stats()`` has ``state_keys``,
   ``evicted``, ``late``, ``dead_letters``, ``lag_s``, ``commit_ms`` and more.
 - Upgrades: stateful operators have stable uids (``<flow>.aggregate`` or ``uid=``); a changed

@@ -24,6 +24,7 @@ from .fields import getter
 from .join import JoinOp
 from .operators import EmitOp, FilterOp, KeyByOp, MapOp, Operator, StatefulOp
 from .pattern import compile_condition
+from .process import ProcessOp
 from .windows import RunningAggOp, Window, WindowAggOp, check_window
 
 if TYPE_CHECKING:
@@ -100,6 +101,17 @@ class Flow:
         window, self._window = self._window, None
         return self._stage("aggregate", (window, aggs, lateness, ttl, max_keys, late, uid))
 
+    def process(self, fn: Callable[[Any, Any], None],
+                on_timer: Callable[[Any], None] | None = None, uid: str | None = None,
+                ttl: float | None = None, max_keys: int | None = None) -> Flow:
+        """A user operator with keyed state and event-time timers (after ``key_by``):
+        ``fn(ctx, record)``, and ``on_timer(ctx)`` when a timer set by ``ctx.timer(at)``
+        comes due (see :mod:`walle.pipeline.process`).  ``uid`` (default
+        ``<flow>.process``), ``ttl`` and ``max_keys`` as for :meth:`aggregate`."""
+        if not callable(fn) or (on_timer is not None and not callable(on_timer)):
+            raise PatternError(f"flow {self.name!r}: process needs functions")
+        return self._stage("process", (fn, on_timer, ttl, max_keys, uid))
+
     def join(self, other: Flow | str, within: float, uid: str | None = None) -> Flow:
         """Join with another keyed flow: records with the same key at most ``within`` seconds
         apart produce ``{"key", "ts", "left", "right"}``.  ``uid`` as for :meth:`aggregate`
@@ -126,7 +138,7 @@ class Flow:
         for i, (kind, arg) in enumerate(stages):
             # Stable uid: the flow and the kind of stage (numbered from the second of a kind),
             # not the position, so that adding a filter or map keeps the state's name.
-            if kind in ("aggregate", "join"):
+            if kind in ("aggregate", "join", "process"):
                 seen[kind] = seen.get(kind, 0) + 1
                 op_name = arg[-1] or (f"{self.name}.{kind}" if seen[kind] == 1
                                       else f"{self.name}.{kind}#{seen[kind]}")
@@ -145,6 +157,11 @@ class Flow:
                     op.late_out = make_emit(f"{self.name}.{i}.late", late)
                 op.signature = ", ".join([repr(window)] + [f"{n}={a.describe()}"
                                                            for n, a in aggs.items()])
+            elif kind == "process":
+                fn, on_timer, ttl, max_keys, _ = arg
+                op = ProcessOp(op_name, fn, on_timer)
+                op.signature = "process" + (" with timers" if on_timer else "")
+                op.bound(ttl, max_keys)
             elif kind == "join":
                 op = JoinOp(op_name, arg[1])
                 self.join_inputs.append((arg[0], op))
