@@ -42,13 +42,23 @@ def make_events(n: int, seed: int = 1) -> list[dict]:
     return out[:n]
 
 
-def make_triggers(n: int, seed: int = 2) -> list[tuple[str, str]]:
-    """Trigger patterns of the kinds tasks declare: page visits, funnels on one item."""
+def make_triggers(n: int, seed: int = 2, ranges: bool = False) -> list[tuple[str, str]]:
+    """Trigger patterns of the kinds tasks declare: page visits, funnels on one item; with
+    ``ranges``, a third of them on numeric ranges only (a price band, a scroll distance)."""
     rng = random.Random(seed)
     out = [("visit", "page_enter(page=$p) * page_leave(page=$p)")]
     for i in range(1, n):
         item = f"i{rng.randrange(N_ITEMS)}"
-        kind = i % 4
+        kind = i % 6 if ranges else i % 4
+        if kind == 4:
+            lo = round(rng.uniform(1, 300), 1)
+            band = f"args.price>={lo}, args.price<{lo + 0.5}"
+            out.append((f"t{i}", f"page_enter(page=item, {band}) * add_cart"))
+            continue
+        if kind == 5:
+            dy = rng.randrange(100, 900)
+            out.append((f"t{i}", f"scroll(args.dy>={dy}, args.dy<={dy + 1}) add_cart"))
+            continue
         if kind == 0:
             pat = f"page_enter(page=item, item={item}) * add_cart(item={item})"
         elif kind == 1:
@@ -61,10 +71,11 @@ def make_triggers(n: int, seed: int = 2) -> list[tuple[str, str]]:
     return out
 
 
-def build(store: str, n_triggers: int, freeze_gc: bool = True) -> Pipeline:
+def build(store: str, n_triggers: int, freeze_gc: bool = True, ranges: bool = False
+          ) -> Pipeline:
     p = Pipeline(store, sink=lambda name, inputs: len(inputs["events"]), commit_every=2000,
-                 commit_interval=0.5, freeze_gc=freeze_gc)
-    for name, pat in make_triggers(n_triggers):
+                 commit_interval=0.5, freeze_gc=freeze_gc, device_id="bench")
+    for name, pat in make_triggers(n_triggers, ranges=ranges):
         p.trigger(name, pat, within=300, max_events=200)
     (p.flow("per_page").filter("click|exposure|add_cart").key_by("page")
      .window(Tumbling(600)).aggregate(n=Count(), items=Distinct("item")).emit())
@@ -72,7 +83,8 @@ def build(store: str, n_triggers: int, freeze_gc: bool = True) -> Pipeline:
     return p
 
 
-def run_one(n_triggers: int, n_events: int, freeze_gc: bool = True) -> dict:
+def run_one(n_triggers: int, n_events: int, freeze_gc: bool = True, ranges: bool = False
+            ) -> dict:
     events = make_events(n_events)
     # The pre-generated events are the harness's, not the pipeline's: keep the cyclic GC from
     # rescanning them (an app's stream does not hold 200k events in memory at once).
@@ -80,7 +92,7 @@ def run_one(n_triggers: int, n_events: int, freeze_gc: bool = True) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         t0 = time.perf_counter()
-        p = build(os.path.join(tmp, "bench.db"), n_triggers, freeze_gc).start()
+        p = build(os.path.join(tmp, "bench.db"), n_triggers, freeze_gc, ranges).start()
         setup = time.perf_counter() - t0
         lat = []
         clock = time.perf_counter
@@ -99,7 +111,8 @@ def run_one(n_triggers: int, n_events: int, freeze_gc: bool = True) -> dict:
         p.close()
         rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     lat.sort()
-    return {"triggers": n_triggers, "events": n_events, "eps": n_events / elapsed,
+    return {"triggers": f"{n_triggers:,}" + (" (1/3 range)" if ranges else ""),
+            "events": n_events, "eps": n_events / elapsed,
             "eps_cpu": n_events / cpu,
             "p50_us": statistics.median(lat) * 1e6, "p99_us": lat[int(len(lat) * 0.99)] * 1e6,
             "setup_s": setup, "rss_mb": rss1 / 1024, "rss_growth_mb": (rss1 - rss0) / 1024,
@@ -139,16 +152,20 @@ def main() -> None:
     ap.add_argument("--cpu", type=int, default=0, help="CPU to pin each run to")
     ap.add_argument("--no-freeze-gc", action="store_true",
                     help="run without Pipeline(freeze_gc=True)")
-    ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--configs", default="1,100,10000,10000r",
+                    help="trigger counts to run; a trailing r mixes in range-only triggers")
+    ap.add_argument("--no-uplink", action="store_true", help="skip the uplink table")
+    ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one is not None:
         if hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, {args.cpu})
-        print(json.dumps(run_one(args.one, args.events, not args.no_freeze_gc)))
+        print(json.dumps(run_one(int(args.one.rstrip("r")), args.events,
+                                 not args.no_freeze_gc, args.one.endswith("r"))))
         return
     rows = []
-    for n in (1, 100, 10_000):
-        out = subprocess.run([sys.executable, __file__, "--one", str(n), "--events",
+    for n in args.configs.split(","):
+        out = subprocess.run([sys.executable, __file__, "--one", n, "--events",
                               str(args.events), "--cpu", str(args.cpu),
                               *(["--no-freeze-gc"] if args.no_freeze_gc else [])], check=True,
                              capture_output=True, text=True, timeout=900)
@@ -165,11 +182,13 @@ def main() -> None:
           "peak RSS (MB) | RSS growth (MB) | store (MB) | trigger setup (s) | tasks fired |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['triggers']:,} | {r['eps']:,.0f} | {r['eps_cpu']:,.0f} | "
+        print(f"| {r['triggers']} | {r['eps']:,.0f} | {r['eps_cpu']:,.0f} | "
               f"{r['eps'] / base:.2f} | "
               f"{r['p50_us']:.1f} | {r['p99_us']:.1f} | {r['rss_mb']:.0f} | "
               f"{r['rss_growth_mb']:.0f} | "
               f"{r['store_mb']:.1f} | {r['setup_s']:.2f} | {r['fires']:,} |")
+    if args.no_uplink:
+        return
     u = uplink_per_hour()
     print("\n### Uplink per hour of a simulated user session (DIN example pipeline)\n")
     print("| what | bytes/hour | vs raw JSON |")

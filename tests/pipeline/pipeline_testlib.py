@@ -4,9 +4,13 @@ deterministic pipeline and event stream of the crash tests."""
 from __future__ import annotations
 
 import random
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from walle.pipeline import Count, Distinct, LastN, Pipeline, Session, Sum, Tumbling
+from walle.pipeline.collector import CollectorServer
 
 
 def events(n: int, seed: int = 7) -> list[dict[str, Any]]:
@@ -44,3 +48,18 @@ def build(store: str, uplink_url: str | None = None, commit_every: int = 50) -> 
 def ev(ts: float, eid: str, page: str = "", items=(), **args) -> dict:
     """A compact event dict for tests."""
     return {"ts": ts, "id": eid, "page": page, "items": list(items), "args": args}
+
+
+@contextmanager
+def serve(db: str, **options: Any) -> Iterator[CollectorServer]:
+    """A collector on a free loopback port, in a thread, for the duration of the block."""
+    server = CollectorServer("127.0.0.1", 0, db, **options)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

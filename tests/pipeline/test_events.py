@@ -63,3 +63,19 @@ def test_make_event_copies_args() -> None:
     e = make_event(1, "a", args=args)
     args["x"] = 2
     assert e.args == {"x": 1}
+
+
+@pytest.mark.parametrize("bad, field", [
+    ({"ts": 10**400, "id": "a"}, "'ts'"),                             # OverflowError before
+    ({"ts": 1e300, "id": "a"}, "'ts'"),                               # beyond year 9999
+    ({"ts": 1, "id": "a", "args": {"blob": "x" * 20_000_000}}, "args.blob"),
+    ({"ts": 1, "id": "a", "args": {f"k{i}": i for i in range(1000)}}, "1000 arguments"),
+    ({"ts": 1, "id": "a", "items": ["i"] * 100_000}, "100000 items"),
+    ({"ts": 1, "id": "a", "args": {"n": 10**30}}, "args.n"),
+    ({"ts": 1, "id": "a", "page": "\ud800"}, "'page'"),
+    ({"ts": 1, "id": "a", "args": {f"k{i}": "v" * 3000 for i in range(60)}}, "bytes"),
+])
+def test_input_limits(bad: dict, field: str) -> None:
+    """Defect 11: a 20 MB argument was accepted and ts=10**400 raised OverflowError."""
+    with pytest.raises(EventError, match=field):
+        event_from_dict(bad)

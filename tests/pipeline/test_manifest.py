@@ -36,6 +36,9 @@ name = "busy"
 source = "clicks"
 key_by = "'all'"
 aggregate = { last = "last(2, key, n)" }
+uid = "busy-state"
+ttl_s = 600
+max_keys = 10
 """
 
 
@@ -45,6 +48,8 @@ def test_manifest_builds_a_working_pipeline() -> None:
         (name, inputs["bindings"])))
     assert p.device_id == "dev-7" and p.retention.max_age == 3600
     with p:
+        op = p._stateful["busy-state"]
+        assert (op.ttl, op.max_keys) == (600, 10)
         p.ingest_many([ev(1, "page_enter", "home"), ev(2, "click", "home", ["a"], price=2),
                        ev(3, "click", "home", ["a"], price=3), ev(4, "page_leave", "home"),
                        ev(15, "click", "home", ["b"], price=1)])

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import random
 import sqlite3
 
+import pytest
 from pipeline_testlib import build, ev, events
-from walle.pipeline import Pipeline, Retention, StoreError
+from walle.pipeline import Count, Pipeline, Retention, StoreError
+from walle.pipeline.pipeline import _row_event
 from walle.pipeline.store import Store
 
 
@@ -85,3 +89,64 @@ def test_window_events_come_from_store_when_not_in_memory(tmp_path) -> None:
                                                    (7.0, "i7", {"n": 7})]
     assert [e.ts for e in p.window_events(9998, 9999)] == [9998.0, 9999.0]
     p.close()
+
+
+def _filled(path: str) -> None:
+    p = Pipeline(path, device_id="d", commit_every=100)
+    p.flow("f").key_by("id").aggregate(n=Count())
+    p.start()
+    p.ingest_many(ev(float(i), f"k{i % 500}", "x" * 50) for i in range(20_000))
+    p.close()
+
+
+def test_corrupted_store_is_a_store_error_naming_the_file(tmp_path) -> None:
+    """Defect 10: a damaged page went unnoticed at open (the pipeline started) or surfaced
+    later as a raw sqlite3 error."""
+    path = str(tmp_path / "c.db")
+    _filled(path)
+    size = os.path.getsize(path)
+    with open(path, "r+b") as f:
+        f.seek(size // 2)
+        f.write(random.Random(3).randbytes(8192))
+    with pytest.raises(StoreError, match=f"store {path!r}.*integrity"):
+        Pipeline(path, device_id="d").start()
+
+
+def test_a_file_that_is_not_a_store_is_a_store_error(tmp_path) -> None:
+    path = tmp_path / "junk.db"
+    path.write_bytes(random.Random(4).randbytes(50_000))
+    with pytest.raises(StoreError, match="junk.db"):
+        Pipeline(str(path), device_id="d").start()
+
+
+def test_items_and_args_round_trip_any_string(tmp_path) -> None:
+    """Defect 11: items were joined with \\x1f, so an item containing it came back as two."""
+    p = Pipeline(str(tmp_path / "r.db"), device_id="d", commit_every=1)
+    p.start()
+    odd = [["a\x1fb", "\x00", "é\n\t\"'", "\U0001f600"], ["[x", "y"], ["plain", "two"], ["[]"]]
+    for i, items in enumerate(odd):
+        p.ingest(ev(float(i), "x", "p", items=items, s="\x1f\x00"))
+    p.commit()
+    got = [_row_event(row) for row in p._store.events(0, 10)]
+    assert [list(e.items) for e in got] == odd
+    assert all(e.args == {"s": "\x1f\x00"} for e in got)
+    p.close()
+
+
+def test_schema_1_store_is_migrated(tmp_path) -> None:
+    """A store written before stream ids and epochs opens, keeps its results under the
+    stream "" and reads its items back, those starting with "[" included."""
+    path = str(tmp_path / "v1.db")
+    s = Store(path)
+    with s.transaction() as db:
+        db.execute("ALTER TABLE outbox DROP COLUMN epoch")
+        db.execute("INSERT INTO events VALUES (0, 1.0, 'a', '', '[x\x1fy', '')")
+        db.execute("INSERT INTO events VALUES (1, 2.0, 'a', '', 'i1\x1fi2', '')")
+        db.execute("INSERT INTO outbox VALUES (1, 'k', 'flow', 1.0, '1')")
+        s.set_meta({"schema": "1", "next_seq": "2"}, db)
+        db.execute("DELETE FROM meta WHERE k='stream'")
+    s.close()
+    s = Store(path)
+    assert s.stream == "" and s.outbox(10) == [(1, "k", "flow", 1.0, "1")]
+    assert [list(_row_event(r).items) for r in s.events(0, 1)] == [["[x", "y"], ["i1", "i2"]]
+    s.close()

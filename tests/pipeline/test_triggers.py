@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from walle.pipeline import PatternError, Trigger, TriggerSet, event_from_dict
+from walle.pipeline.pattern import compile_condition
 
 
 def run(patterns: dict[str, str], stream: list[tuple], within: float = 100.0) -> list[tuple]:
@@ -109,3 +112,39 @@ def test_duplicate_trigger_name() -> None:
     ts.add(Trigger("t", "a"))
     with pytest.raises(PatternError, match="'t'"):
         ts.add(Trigger("t", "b"))
+
+
+def test_range_index_fires_exactly_what_the_conditions_say() -> None:
+    """Triggers on numeric ranges are found through the range index: every fire (and only
+    those) that testing each condition directly gives, boundaries, ints, floats and one-sided
+    bounds included."""
+    rng = random.Random(5)
+    ops = ["<", "<=", ">", ">="]
+    patterns = {}
+    for i in range(400):
+        lo = rng.choice([rng.randrange(0, 20), round(rng.uniform(0, 20), 1)])
+        shape = i % 4
+        if shape == 0:      # two-sided
+            conds = f"x{rng.choice(ops[2:])}{lo}, x{rng.choice(ops[:2])}{lo + rng.randrange(0, 4)}"
+        elif shape == 1:    # one-sided
+            conds = f"x{rng.choice(ops)}{lo}"
+        elif shape == 2:    # range and another condition
+            conds = f"x>={lo}, y!={rng.randrange(3)}"
+        else:               # range on two fields
+            conds = f"x<{lo}, y>{rng.randrange(3)}"
+        patterns[f"t{i}"] = f"e({conds})"
+    values = [rng.choice([rng.randrange(-1, 22), round(rng.uniform(-1, 22), 1), None, "s",
+                          True]) for _ in range(600)]
+    events = [{"ts": float(i), "id": "e", "args": {"x": v, "y": rng.randrange(4)}}
+              for i, v in enumerate(values)]
+    fired: list[tuple] = []
+    ts = TriggerSet(lambda t, s, e, *_: fired.append((t.name, e)))
+    for name, pat in patterns.items():
+        ts.add(Trigger(name, pat))
+    for i, e in enumerate(events):
+        ts.feed(i, event_from_dict(e))
+    preds = {name: compile_condition(pat) for name, pat in patterns.items()}
+    expected = [(name, i) for i, e in enumerate(events)
+                for name, pred in preds.items() if pred(event_from_dict(e))]
+    assert sorted(fired) == sorted(expected)
+    assert len(fired) > 1000

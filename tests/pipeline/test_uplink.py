@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import urllib.error
@@ -10,8 +11,8 @@ import urllib.request
 import zlib
 
 import pytest
-from pipeline_testlib import ev
-from walle.pipeline import Count, Pipeline, Tumbling
+from pipeline_testlib import ev, serve
+from walle.pipeline import Count, Pipeline, Tumbling, UplinkError
 from walle.pipeline.collector import CollectorServer
 from walle.pipeline.uplink import Uplink, encode_batch
 
@@ -93,9 +94,46 @@ def test_lost_acknowledgement_is_resent_and_deduplicated(collector, tmp_path) ->
     assert up.send(rows)
     assert store.outbox(10) == []
     with store.transaction() as db:   # as if the ack had been lost: the same rows again
-        db.executemany("INSERT INTO outbox VALUES (?,?,?,?,?)", rows)
+        db.executemany("INSERT INTO outbox (seq, key, kind, ts, data) VALUES (?,?,?,?,?)",
+                       rows)
     assert up.send(store.outbox(10))
     assert [r["key"] for r in collector.store.results("dev2")] == ["k1", "k2"]
     store.close()
 
 
+
+
+def test_batches_are_bounded_in_bytes_and_an_unsendable_item_is_dead_lettered(tmp_path) -> None:
+    """Defect 9: batches were sized by count; one over the collector's body limit was
+    retried forever and UplinkError never raised."""
+    blob = lambda e: {"blob": e.args["seed"] * 1000 + os.urandom(e.args["n"]).hex()}
+    with serve(str(tmp_path / "c.db"), max_body=64 * 1024) as col:
+        p = Pipeline(str(tmp_path / "d.db"), uplink_url=col.url, device_id="dev",
+                     commit_every=100, uplink_options={"interval": 0.05, "min_backoff": 0.02,
+                                                       "max_backoff": 0.1})
+        p.flow("f").map(blob).emit()
+        p.start()
+        sizes = [3000] * 60 + [200_000] + [3000] * 20     # 6 KB of hex each, one of 400 KB
+        p.ingest_many(ev(float(i), "a", seed=str(i % 10), n=n) for i, n in enumerate(sizes))
+        assert p.drain(60)
+        got = col.store.results("dev")
+        (err,) = p.uplink_errors
+        stats = p.stats()
+        p.close()
+    assert isinstance(err, UplinkError) and "f.1@60#1" in str(err)
+    assert sorted(r["key"] for r in got) == sorted(f"f.1@{i}#1" for i in range(81) if i != 60)
+    assert stats["uplink"]["dead_letters"] == 1 and stats["dead_letters"] == 1
+
+
+def test_a_wrong_url_is_retried_not_dead_lettered(collector, tmp_path) -> None:
+    url = collector.url.replace("/v1/results", "/v1/nowhere")     # answers 404
+    p = Pipeline(str(tmp_path / "d.db"), uplink_url=url, device_id="dev", commit_every=10,
+                 uplink_options={"interval": 0.02, "min_backoff": 0.02, "max_backoff": 0.05})
+    p.flow("f").key_by("id").window(Tumbling(5)).aggregate(n=Count()).emit()
+    p.start()
+    p.ingest_many(ev(float(i), "a") for i in range(50))
+    assert not p.drain(timeout=1.0)
+    stats = p.stats()
+    assert stats["uplink"]["failures"] >= 3 and "404" in stats["uplink"]["last_error"]
+    assert stats["dead_letters"] == 0 and stats["outbox"] == 9
+    p.close()

@@ -19,7 +19,8 @@ Manifest schema: the ``[pipeline]`` table of a bundle's ``task.toml``, passed (p
 
     [pipeline]
     store = "pipeline.db"           # SQLite path, relative to the bundle; default in memory
-    device_id = "dev-1"             # id in uplinked batches
+    device_id = "dev-1"             # id in uplinked batches; default: generated once and
+                                    # kept in <store>.device
     commit_every = 1000             # checkpoint every N events ...
     commit_interval_s = 1.0         # ... or every S seconds, whichever comes first
     synchronous = "NORMAL"          # SQLite synchronous: NORMAL (survives kills) or FULL
@@ -52,6 +53,9 @@ Manifest schema: the ``[pipeline]`` table of a bundle's ``task.toml``, passed (p
         # or { type = "count", n = 100 } | { type = "sliding", size_s = 3600, slide_s = 60 }
         # or { type = "session", start = "page_enter", end = "page_leave", gap_s = 1800 }
     lateness_s = 0                  # how long a time window waits for late events
+    uid = "clicks-per-page"         # stable id of the aggregate's state (default <name>.aggregate)
+    ttl_s = 86400                   # drop a key's state this long (event time) after its last record
+    max_keys = 100000               # keep at most this many keys (least recently updated go first)
     aggregate = { n = "count", revenue = "sum(price)", items = "distinct(item)",
                   recent = "last(50, item, price)", top = "topk(5, item)",
                   first_item = "first(item)", last_item = "latest(item)" }
@@ -63,19 +67,51 @@ parentheses compare fields (``ts id page item items args.X`` or bare ``X`` for a
 literals (``= != < <= > >=``) or bind/compare variables (``$p``).
 
 Field paths on windowed/aggregated records are their dict keys (``key``, ``start``, ``end``
-and the aggregate names).  Results leave the device as ``{seq, key, kind, ts, data}`` with a
-per-device sequence number; the collector (:mod:`walle.pipeline.collector`) stores each
-``(device, seq)`` once.
+and the aggregate names).  Results leave the device as ``{seq, epoch, key, kind, ts, data}``
+in batches of one *stream* (a random id made with the store file: a recreated store is a new
+stream); the collector (:mod:`walle.pipeline.collector`) stores each ``(device, stream,
+seq)`` once.
+
+Guarantees and limits (details in each module's doc):
+
+- Exactly once: one transaction per batch holds its state changes, results, tasks, dead
+  letters and offset.  A failed commit (disk full, ...) returns the pipeline to the last
+  checkpoint and raises :class:`StoreError`; the producer resends from ``p.offset``.
+- User code that raises (map/filter/key functions, emit callbacks, ``prepare``) sends its
+  event to a dead letter (``p.dead_letters()``); the rest of the batch is processed as if it
+  had never come (``on_error="raise"`` refuses the event instead).  Functions must be
+  deterministic: the batch is replayed.
+- Backpressure: ``max_pending_tasks`` / ``max_outbox``; ``ingest`` blocks up to
+  ``backpressure_timeout`` or raises :class:`BackpressureError` (``backpressure="error"``).
+  A full VM queue delays tasks, never fails them.
+- Event time: watermark = largest event time - ``out_of_orderness``; events beyond
+  ``max_future_skew`` (default one day) of the wall clock are rejected or clamped;
+  ``aggregate(lateness=, late=target)`` keeps windows open and routes late records;
+  ``p.end_of_input()`` emits every open window; with ``idle_timeout``, ``p.tick()`` moves
+  event time on while the source is idle; ``flow.process(fn, on_timer=)`` is a user
+  operator with keyed state and event-time timers (:mod:`walle.pipeline.process`).
+- Bounded state: ``aggregate(ttl=, max_keys=)``; ``p.stats()`` has ``state_keys``,
+  ``evicted``, ``late``, ``dead_letters``, ``lag_s``, ``commit_ms`` and more.
+- Upgrades: stateful operators have stable uids (``<flow>.aggregate`` or ``uid=``); a changed
+  or removed one is a :class:`StateMismatchError` at start unless
+  ``Pipeline(upgrade={uid: "drop" | "keep"})``.
+- Uplink: batches bounded in bytes; a result the collector can never take becomes an
+  :class:`UplinkError` (``p.uplink_errors``) and a dead letter.
+- Input: at most 64 args, 1024 items, 16 KiB per string argument, 64 KiB of text per event,
+  64-bit ints, ts within [0, year 9999]; any valid Unicode string round-trips.
+- Store: integrity-checked at open; every SQLite failure is a StoreError naming the file.
 """
 
 from __future__ import annotations
 
 from .aggregates import Aggregate, Count, Distinct, First, Last, LastN, Sum, TopK
 from .errors import (
+    BackpressureError,
     EventError,
     ManifestError,
     PatternError,
     PipelineError,
+    StateMismatchError,
     StoreError,
     UplinkError,
 )
@@ -89,8 +125,8 @@ from .triggers import Trigger, TriggerSet
 from .windows import CountWindow, Session, Sliding, Tumbling
 
 __all__ = [
-    "Aggregate", "Count", "CountWindow", "Distinct", "Event", "EventError", "First", "Flow",
+    "Aggregate", "BackpressureError", "Count", "CountWindow", "Distinct", "Event", "EventError", "First", "Flow",
     "Last", "LastN", "ManifestError", "PatternError", "Pipeline", "PipelineError", "Retention",
-    "Session", "Sliding", "StoreError", "Submitter", "Sum", "TaskSink", "TopK", "Trigger",
+    "Session", "Sliding", "StateMismatchError", "StoreError", "Submitter", "Sum", "TaskSink", "TopK", "Trigger",
     "TriggerSet", "Tumbling", "UplinkError", "event_from_dict", "from_manifest", "make_event",
 ]

@@ -27,6 +27,13 @@ class Aggregate:
     def result(self, state: Any) -> Any:
         return state
 
+    def describe(self) -> str:
+        """The definition as text, such as ``Sum(field='price')``: stored with the state, so
+        that a changed definition is noticed at start (see Pipeline's ``upgrade``)."""
+        params = ", ".join(f"{k}={v!r}" for k, v in sorted(vars(self).items())
+                           if not k.startswith("_"))
+        return f"{type(self).__name__}({params})"
+
 
 class Count(Aggregate):
     """The number of records."""

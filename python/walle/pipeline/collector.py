@@ -2,10 +2,12 @@
 
     python -m walle.pipeline.collector --port 8080 --db collector.db [--host 127.0.0.1]
 
-``POST /v1/results`` takes ``{"device": str, "results": [{"seq", "key", "kind", "ts",
-"data"}, ...]}`` (optionally ``Content-Encoding: deflate``) and inserts them with
-``PRIMARY KEY (device, seq)`` so that re-sent results are de-duplicated; it answers
-``{"stored": n, "duplicates": m}`` only after the SQLite commit.  ``GET /v1/results?device=D``
+``POST /v1/results`` takes ``{"device": str, "stream": str, "results": [{"seq", "epoch",
+"key", "kind", "ts", "data"}, ...]}`` (optionally ``Content-Encoding: deflate``; ``stream``
+and ``epoch`` may be absent: "" and 0) and inserts them with ``PRIMARY KEY (device, stream,
+seq)`` so that re-sent results are de-duplicated and a device's recreated store (a new stream)
+never collides with its old one; it answers ``{"stored": n, "duplicates": m}`` only after the
+SQLite commit.  A body over ``max_body`` bytes is answered 413.  ``GET /v1/results?device=D``
 lists a device's results, ``GET /healthz`` answers ``ok``.  With ``--port 0`` the chosen port is
 printed on the first line of stdout (``listening on http://HOST:PORT``).
 """
@@ -36,18 +38,25 @@ class CollectorStore:
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         if path != ":memory:":
             self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("CREATE TABLE IF NOT EXISTS results (device TEXT NOT NULL, "
-                        "seq INTEGER NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL, "
-                        "ts REAL NOT NULL, data TEXT NOT NULL, PRIMARY KEY (device, seq))")
+        self.db.execute("CREATE TABLE IF NOT EXISTS results_v2 (device TEXT NOT NULL, "
+                        "stream TEXT NOT NULL, seq INTEGER NOT NULL, epoch INTEGER NOT NULL, "
+                        "key TEXT NOT NULL, kind TEXT NOT NULL, ts REAL NOT NULL, "
+                        "data TEXT NOT NULL, PRIMARY KEY (device, stream, seq))")
+        old = self.db.execute("SELECT 1 FROM sqlite_master WHERE name='results'").fetchone()
+        if old:   # schema 1 had no streams: its results are stream "" (as old devices send)
+            self.db.executescript("BEGIN; INSERT OR IGNORE INTO results_v2 SELECT device, '', "
+                                  "seq, 0, key, kind, ts, data FROM results; "
+                                  "DROP TABLE results; COMMIT;")
 
-    def insert(self, device: str, results: list[dict[str, Any]]) -> tuple[int, int]:
-        rows = [(device, r["seq"], r["key"], r["kind"], r["ts"],
+    def insert(self, device: str, stream: str,
+               results: list[dict[str, Any]]) -> tuple[int, int]:
+        rows = [(device, stream, r["seq"], r.get("epoch", 0), r["key"], r["kind"], r["ts"],
                  json.dumps(r["data"], separators=(",", ":"))) for r in results]
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 before = self.db.total_changes
-                self.db.executemany("INSERT OR IGNORE INTO results VALUES (?,?,?,?,?,?)", rows)
+                self.db.executemany("INSERT OR IGNORE INTO results_v2 VALUES (?,?,?,?,?,?,?,?)", rows)
                 stored = self.db.total_changes - before
                 self.db.execute("COMMIT")
             except BaseException:
@@ -57,19 +66,23 @@ class CollectorStore:
 
     def results(self, device: str) -> list[dict[str, Any]]:
         with self.lock:
-            rows = self.db.execute("SELECT seq, key, kind, ts, data FROM results WHERE "
-                                   "device=? ORDER BY seq", (device,)).fetchall()
-        return [{"seq": s, "key": k, "kind": kd, "ts": ts, "data": json.loads(d)}
-                for s, k, kd, ts, d in rows]
+            rows = self.db.execute("SELECT stream, epoch, seq, key, kind, ts, data FROM "
+                                   "results_v2 WHERE device=? ORDER BY stream, seq",
+                                   (device,)).fetchall()
+        return [{"stream": st, "epoch": ep, "seq": s, "key": k, "kind": kd, "ts": ts,
+                 "data": json.loads(d)} for st, ep, s, k, kd, ts, d in rows]
 
 
-def validate_batch(doc: Any) -> tuple[str, list[dict[str, Any]]]:
+def validate_batch(doc: Any) -> tuple[str, str, list[dict[str, Any]]]:
     """Check a batch; raise PipelineError naming the field at fault."""
     if not isinstance(doc, dict):
         raise PipelineError("batch must be a JSON object")
     device = doc.get("device")
     if not isinstance(device, str) or not device:
         raise PipelineError("batch field 'device' must be a non-empty string")
+    stream = doc.get("stream", "")
+    if not isinstance(stream, str):
+        raise PipelineError("batch field 'stream' must be a string")
     results = doc.get("results")
     if not isinstance(results, list):
         raise PipelineError("batch field 'results' must be a list")
@@ -83,7 +96,10 @@ def validate_batch(doc: Any) -> tuple[str, list[dict[str, Any]]]:
                 raise PipelineError(f"batch field 'results[{i}].{f}' has the wrong type")
         if "data" not in r:
             raise PipelineError(f"batch field 'results[{i}].data' is missing")
-    return device, results
+        epoch = r.get("epoch", 0)
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+            raise PipelineError(f"batch field 'results[{i}].epoch' must be an int >= 0")
+    return device, stream, results
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -119,8 +135,17 @@ class _Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length", "-1"))
         except ValueError:
             length = -1
-        if not 0 <= length <= MAX_BODY:
-            self._reply(413 if length > MAX_BODY else 411, {"error": "bad Content-Length"})
+        limit = self.server.max_body
+        if not 0 <= length <= limit:
+            left = min(length, MAX_INFLATED)   # drain what the client sends, so that it
+            while left > 0:                    # reads our answer instead of a reset
+                chunk = self.rfile.read(min(65536, left))
+                if not chunk:
+                    break
+                left -= len(chunk)
+            self._reply(413 if length > limit else 411,
+                        {"error": f"body of {length} bytes; the limit is {limit}"})
+            self.close_connection = True    # the unread body must not be parsed as a request
             return
         body = self.rfile.read(length)
         try:
@@ -129,11 +154,11 @@ class _Handler(BaseHTTPRequestHandler):
                 body = inflater.decompress(body, MAX_INFLATED)
                 if inflater.unconsumed_tail:
                     raise PipelineError("inflated body is too large")
-            device, results = validate_batch(json.loads(body))
+            device, stream, results = validate_batch(json.loads(body))
         except (ValueError, zlib.error, PipelineError) as exc:
             self._reply(400, {"error": str(exc)})
             return
-        stored, dups = self.server.store.insert(device, results)
+        stored, dups = self.server.store.insert(device, stream, results)
         self._reply(200, {"stored": stored, "duplicates": dups})
 
 
@@ -143,8 +168,9 @@ class CollectorServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, host: str, port: int, db: str) -> None:
+    def __init__(self, host: str, port: int, db: str, max_body: int = MAX_BODY) -> None:
         self.store = CollectorStore(db)
+        self.max_body = max_body
         super().__init__((host, port), _Handler)
 
     @property

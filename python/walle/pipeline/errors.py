@@ -27,3 +27,13 @@ class StoreError(PipelineError):
 
 class UplinkError(PipelineError):
     """The collector rejected a batch for a reason that a retry cannot fix."""
+
+
+class BackpressureError(PipelineError):
+    """No room for the event: too many tasks or unsent results are pending downstream.
+    Nothing was stored; send the event again later."""
+
+
+class StateMismatchError(PipelineError):
+    """The stored state does not fit the declared flows (an operator was changed or
+    removed); the message names the operator uid and the ``upgrade`` option that resolves it."""

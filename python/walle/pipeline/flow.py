@@ -24,6 +24,7 @@ from .fields import getter
 from .join import JoinOp
 from .operators import EmitOp, FilterOp, KeyByOp, MapOp, Operator, StatefulOp
 from .pattern import compile_condition
+from .process import ProcessOp
 from .windows import RunningAggOp, Window, WindowAggOp, check_window
 
 if TYPE_CHECKING:
@@ -76,8 +77,21 @@ class Flow:
         self._window = window
         return self
 
-    def aggregate(self, lateness: float = 0.0, **aggs: Aggregate) -> Flow:
-        """Aggregate per key (and window, if one was set): ``aggregate(n=Count(), ...)``."""
+    def aggregate(self, lateness: float = 0.0, uid: str | None = None,
+                  ttl: float | None = None, max_keys: int | None = None,
+                  late: EmitTarget | None = None, **aggs: Aggregate) -> Flow:
+        """Aggregate per key (and window, if one was set): ``aggregate(n=Count(), ...)``.
+        ``uid`` names the operator's stored state (default ``<flow>.aggregate``); keep it
+        when renaming the flow, so that the new version finds the state.  ``ttl`` (seconds
+        of event time after a key's last record) and ``max_keys`` bound the state: such keys
+        are dropped, their open windows emitted first (counted in ``stats()["evicted"]``).
+        ``late`` is the side output of records that came after their window closed (an emit
+        target, as for :meth:`emit`; they get ``{"key", "ts", "record"}``)."""
+        if ttl is not None and not ttl > 0:
+            raise PatternError(f"flow {self.name!r}: aggregate ttl must be > 0, got {ttl!r}")
+        if max_keys is not None and not (isinstance(max_keys, int) and max_keys >= 1):
+            raise PatternError(f"flow {self.name!r}: aggregate max_keys must be an int >= 1, "
+                               f"got {max_keys!r}")
         if not aggs:
             raise PatternError(f"flow {self.name!r}: aggregate needs at least one aggregation")
         for name, agg in aggs.items():
@@ -85,13 +99,25 @@ class Flow:
                 raise PatternError(f"flow {self.name!r}: aggregate {name!r} is not an "
                                    f"Aggregate (got {type(agg).__name__})")
         window, self._window = self._window, None
-        return self._stage("aggregate", (window, aggs, lateness))
+        return self._stage("aggregate", (window, aggs, lateness, ttl, max_keys, late, uid))
 
-    def join(self, other: Flow | str, within: float) -> Flow:
+    def process(self, fn: Callable[[Any, Any], None],
+                on_timer: Callable[[Any], None] | None = None, uid: str | None = None,
+                ttl: float | None = None, max_keys: int | None = None) -> Flow:
+        """A user operator with keyed state and event-time timers (after ``key_by``):
+        ``fn(ctx, record)``, and ``on_timer(ctx)`` when a timer set by ``ctx.timer(at)``
+        comes due (see :mod:`walle.pipeline.process`).  ``uid`` (default
+        ``<flow>.process``), ``ttl`` and ``max_keys`` as for :meth:`aggregate`."""
+        if not callable(fn) or (on_timer is not None and not callable(on_timer)):
+            raise PatternError(f"flow {self.name!r}: process needs functions")
+        return self._stage("process", (fn, on_timer, ttl, max_keys, uid))
+
+    def join(self, other: Flow | str, within: float, uid: str | None = None) -> Flow:
         """Join with another keyed flow: records with the same key at most ``within`` seconds
-        apart produce ``{"key", "ts", "left", "right"}``."""
+        apart produce ``{"key", "ts", "left", "right"}``.  ``uid`` as for :meth:`aggregate`
+        (default ``<flow>.join``)."""
         name = other.name if isinstance(other, Flow) else other
-        return self._stage("join", (name, within))
+        return self._stage("join", (name, within, uid))
 
     def emit(self, target: EmitTarget = "uplink") -> Flow:
         """Send records to ``"uplink"`` (the cloud), ``"task:NAME"`` or a callable."""
@@ -108,8 +134,14 @@ class Flow:
         ops: list[Operator] = []
         self.join_inputs: list[tuple[str, JoinOp]] = []
         stages = self.stages or [("map", lambda r: r)]   # an empty flow passes records on
+        seen: dict[str, int] = {}
         for i, (kind, arg) in enumerate(stages):
-            op_name = f"{self.name}.{i}.{kind}"
+            # Stable uid: the flow and the kind of stage (numbered from the second of a kind),
+            # not the position, so that adding a filter or map keeps the state's name.
+            if kind in ("aggregate", "join", "process"):
+                seen[kind] = seen.get(kind, 0) + 1
+                op_name = arg[-1] or (f"{self.name}.{kind}" if seen[kind] == 1
+                                      else f"{self.name}.{kind}#{seen[kind]}")
             if kind == "filter":
                 op: Operator = FilterOp(arg)
             elif kind == "map":
@@ -117,14 +149,27 @@ class Flow:
             elif kind == "key_by":
                 op = KeyByOp(arg)
             elif kind == "aggregate":
-                window, aggs, lateness = arg
+                window, aggs, lateness, ttl, max_keys, late, _ = arg
                 op = (WindowAggOp(op_name, window, aggs, lateness) if window is not None
                       else RunningAggOp(op_name, aggs))
+                op.bound(ttl, max_keys)
+                if late is not None and isinstance(op, WindowAggOp):
+                    op.late_out = make_emit(f"{self.name}.{i}.late", late)
+                op.signature = ", ".join([repr(window)] + [f"{n}={a.describe()}"
+                                                           for n, a in aggs.items()])
+            elif kind == "process":
+                fn, on_timer, ttl, max_keys, _ = arg
+                op = ProcessOp(op_name, fn, on_timer)
+                op.signature = "process" + (" with timers" if on_timer else "")
+                op.bound(ttl, max_keys)
             elif kind == "join":
                 op = JoinOp(op_name, arg[1])
                 self.join_inputs.append((arg[0], op))
             else:
                 op = EmitOp(make_emit(f"{self.name}.{i}", arg))
+            if isinstance(op, StatefulOp):
+                op.flow = self.name
+                op.legacy_name = f"{self.name}.{i}.{kind}"   # schema-1 stores used positions
             if ops:   # a join's own flow feeds its left side
                 ops[-1].downstream.append(op.push)
             ops.append(op)

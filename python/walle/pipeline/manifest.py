@@ -20,7 +20,7 @@ from .windows import CountWindow, Session, Sliding, Tumbling, Window
 _TOP = {"store", "device_id", "commit_every", "commit_interval_s", "synchronous", "retention",
         "uplink", "triggers", "flows"}
 _FLOW = {"name", "source", "filter", "map", "key_by", "join", "window", "lateness_s",
-         "aggregate", "emit"}
+         "aggregate", "emit", "uid", "ttl_s", "max_keys"}
 
 
 def _table(value: Any, path: str, allowed: set[str]) -> Mapping[str, Any]:
@@ -87,7 +87,9 @@ def _flow(p: Pipeline, t: Any, path: str) -> None:
             if not isinstance(spec, str):
                 raise ManifestError(f"{path}.aggregate.{name} must be a string like 'count'")
             parsed[name] = parse_aggregate(spec, f"{path}.aggregate.{name}")
-        f.aggregate(_get(t, "lateness_s", path, (int, float), 0.0), **parsed)
+        f.aggregate(_get(t, "lateness_s", path, (int, float), 0.0), uid=_get(t, "uid", path, str),
+                    ttl=_get(t, "ttl_s", path, (int, float)),
+                    max_keys=_get(t, "max_keys", path, int), **parsed)
     elif "window" in t:
         raise ManifestError(f"{path}.window needs {path}.aggregate")
     if "emit" in t:
@@ -127,7 +129,7 @@ def from_manifest(manifest: Mapping[str, Any], sink: TaskSink | None = None,
         if v is not None}
     try:
         p = Pipeline(path, sink=sink, uplink_url=_get(up, "url", "pipeline.uplink", str),
-                     device_id=_get(top, "device_id", "pipeline", str, "device"),
+                     device_id=_get(top, "device_id", "pipeline", str),
                      commit_every=_get(top, "commit_every", "pipeline", int, 1000),
                      commit_interval=_get(top, "commit_interval_s", "pipeline", (int, float),
                                           1.0),

@@ -75,7 +75,9 @@ class EmitOp(Operator):
 
 
 class StatefulOp(Operator):
-    """Per-key state with dirty tracking; ``name`` is unique in the pipeline."""
+    """Per-key state with dirty tracking.  ``name`` is the operator's uid, unique in the
+    pipeline and stable across versions of a flow (its state is stored under it);
+    ``signature`` describes the definition the state was built by."""
 
     time_driven = False  # True when advance(watermark) may emit (time windows, joins)
 
@@ -84,25 +86,74 @@ class StatefulOp(Operator):
         self.name = name
         self.state: dict[Any, Any] = {}
         self.dirty: dict[Any, None] = {}
+        self.signature = type(self).__name__
+        self.flow = ""
+        self.legacy_name = ""
+        self.ttl: float | None = None
+        self.max_keys: int | None = None
+        self.evicted = 0
+        # key -> event time of its last record, least recently updated first; None when the
+        # state is unbounded (no bookkeeping on the hot path then)
+        self._touched: dict[Any, float] | None = None
+
+    def bound(self, ttl: float | None, max_keys: int | None) -> None:
+        """Bound the state: a key is dropped ``ttl`` seconds of event time after its last
+        record, and the least recently updated keys beyond ``max_keys``."""
+        self.ttl, self.max_keys = ttl, max_keys
+        self._touched = {} if ttl is not None or max_keys is not None else None
+
+    def touch(self, key: Any, ts: float) -> None:
+        """A record updated ``key`` at event time ``ts`` (call only when bounded)."""
+        touched = self._touched
+        touched.pop(key, None)  # type: ignore[union-attr]
+        touched[key] = ts  # type: ignore[index]
+
+    def expire(self, watermark: float) -> None:
+        """Drop the keys past their TTL and those over ``max_keys``, oldest update first."""
+        touched = self._touched
+        if not touched:
+            return
+        horizon = watermark - self.ttl if self.ttl is not None else -float("inf")
+        while touched:
+            key, ts = next(iter(touched.items()))
+            if ts >= horizon and (self.max_keys is None or len(self.state) <= self.max_keys):
+                break
+            del touched[key]
+            if key in self.state:
+                self.evict(key)
+                self.evicted += 1
+
+    def evict(self, key: Any) -> None:
+        """Forget ``key``'s state (the store row is deleted at the next commit)."""
+        del self.state[key]
+        self.dirty[key] = None
 
     def advance(self, watermark: float) -> None:
         """Event time moved to ``watermark``: close windows, prune buffers."""
 
     def changes(self) -> list[tuple[str, str | None]]:
         """(key JSON, state JSON or None when deleted) for every key changed since the last
-        call, and forget them."""
+        :meth:`committed` (they stay marked until then: a failed commit loses none)."""
         rows = []
         for key in self.dirty:
             st = self.state.get(key)
             rows.append((codec.dumps(key), None if st is None else codec.dumps(st)))
-        self.dirty = {}
         return rows
+
+    def committed(self) -> None:
+        """The changes were written: forget them."""
+        self.dirty = {}
 
     def load(self, rows: list[tuple[str, str]]) -> None:
         """Restore the state written by :meth:`changes` (at start-up, from the store)."""
         self.state = {codec.hashable(codec.loads(k)): codec.loads(v) for k, v in rows}
         self.dirty = {}
         self.restored()
+
+    def touch_all(self, ts: float) -> None:
+        """After :meth:`load`: update times are not stored, so every TTL restarts at ``ts``."""
+        if self._touched is not None:
+            self._touched = dict.fromkeys(self.state, ts)
 
     def restored(self) -> None:
         """Rebuild in-memory indexes from ``state`` after :meth:`load`."""

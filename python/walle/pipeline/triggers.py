@@ -24,6 +24,7 @@ from typing import Any
 from .errors import PatternError
 from .events import Event
 from .pattern import Cond, Step, parse_pattern
+from .rangeindex import RangeIndex, bounds
 
 _ANY_ID = "\0any"  # the by-id key of "_" steps: it cannot collide with a real event id
 
@@ -53,36 +54,54 @@ class Trigger:
 class _Dispatch:
     """Child edges of one node for one event id, hashed on the values of the fields that
     their steps compare with literals (``page_enter(page=item, item=i7)`` is found by the
-    key ``("item", "i7")`` under the fields ``("item", "page")``); steps without literal
-    equalities are ``plain`` and always candidates."""
+    key ``("item", "i7")`` under the fields ``("item", "page")``) into a bucket, itself a
+    _Dispatch without equalities.  Edges with numeric range conditions
+    (``click(args.price>=10, args.price<20)``) are found through a :class:`RangeIndex` on
+    the first such field; the others are ``plain`` and always candidates."""
 
-    __slots__ = ("indexed", "plain")
+    __slots__ = ("indexed", "plain", "ranges")
 
     def __init__(self) -> None:
         self.plain: list[_Node] = []
         self.indexed: dict[tuple[str, ...], tuple[tuple[Callable[[Any], Any], ...],
-                                                  dict[tuple, list[_Node]]]] = {}
+                                                  dict[tuple, _Dispatch]]] = {}
+        self.ranges: dict[str, tuple[Callable[[Any], Any], RangeIndex]] = {}
 
-    def add(self, child: _Node) -> None:
-        eqs = sorted({c.field: c for c in child.step.conds
-                      if c.var is None and c.op == "="}.values(), key=lambda c: c.field)
-        if not eqs:
-            self.plain.append(child)
+    def add(self, child: _Node, by_equality: bool = True) -> None:
+        conds = child.step.conds
+        eqs = sorted({c.field: c for c in conds if c.var is None and c.op == "="}.values(),
+                     key=lambda c: c.field) if by_equality else []
+        if eqs:
+            fields = tuple(c.field for c in eqs)
+            entry = self.indexed.get(fields)
+            if entry is None:
+                entry = self.indexed[fields] = (tuple(c.get for c in eqs), {})
+            values = tuple(c.value for c in eqs)
+            bucket = entry[1].get(values)
+            if bucket is None:
+                bucket = entry[1][values] = _Dispatch()
+            bucket.add(child, by_equality=False)
             return
-        fields = tuple(c.field for c in eqs)
-        entry = self.indexed.get(fields)
-        if entry is None:
-            entry = self.indexed[fields] = (tuple(c.get for c in eqs), {})
-        entry[1].setdefault(tuple(c.value for c in eqs), []).append(child)
+        for c in conds:
+            hull = bounds(conds, c.field)
+            if hull is not None:
+                entry_r = self.ranges.get(c.field)
+                if entry_r is None:
+                    entry_r = self.ranges[c.field] = (c.get, RangeIndex())
+                entry_r[1].add(hull[0], hull[1], child)
+                return
+        self.plain.append(child)
 
     def candidates(self, ev: Event) -> list[_Node]:
-        if not self.indexed:
+        if not self.indexed and not self.ranges:
             return self.plain
         found = list(self.plain)
         for gets, by_value in self.indexed.values():
-            hit = by_value.get(tuple([g(ev) for g in gets]))
-            if hit:
-                found.extend(hit)
+            bucket = by_value.get(tuple([g(ev) for g in gets]))
+            if bucket is not None:
+                found.extend(bucket.candidates(ev) if bucket.ranges else bucket.plain)
+        for get, index in self.ranges.values():
+            found.extend(index.find(get(ev)))
         return found
 
 
@@ -169,6 +188,7 @@ class TriggerSet:
         self._fp: str | None = None
         self._fresh: list[_Run] = []
         self._fed = 0
+        self._prev = -1          # offset of the event fed last: "the next event" follows it
         self.dropped_runs = 0
 
     def add(self, trigger: Trigger) -> None:
@@ -208,7 +228,7 @@ class TriggerSet:
         if self._fresh:
             fresh, self._fresh = self._fresh, []
             for run in fresh:                   # strict children: only the next event
-                if run.last == offset - 1 and run.node.strict:
+                if run.last == self._prev and run.node.strict:
                     self._advance(run, run.node.strict, ev, offset)
         waiting = self._waiting
         if waiting:
@@ -233,8 +253,9 @@ class TriggerSet:
             # one reusable run for starts: root steps are strict, so it is never "taken"
             # and its bindings are never mutated (matching copies them)
             start = self._root_run
-            start.start, start.start_ts, start.last = offset, ev.ts, offset - 1
+            start.start, start.start_ts, start.last = offset, ev.ts, self._prev
             self._advance(start, root, ev, offset)
+        self._prev = offset
         self._fed += 1
         if self._fed % self.SWEEP_EVERY == 0:
             self._sweep(ev.ts)
@@ -325,7 +346,7 @@ class TriggerSet:
         """The runs as JSON-able data, to be saved in the same transaction as the offset."""
         def dump(r: _Run) -> list:
             return [r.node.nid, r.start, r.start_ts, r.last, r.bind, sorted(r.taken)]
-        return {"fp": self.fingerprint(), "fed": self._fed,
+        return {"fp": self.fingerprint(), "fed": self._fed, "prev": self._prev,
                 "runs": [dump(r) for r in self._runs.values()],
                 "fresh": [dump(r) for r in self._fresh]}
 
@@ -334,9 +355,12 @@ class TriggerSet:
         self._runs.clear()
         self._waiting.clear()
         self._fresh = []
+        self._prev = -1
         if data.get("fp") != self.fingerprint():
             return False
         self._fed = data["fed"]
+        # (snapshots before "prev": the fresh runs were made by the event fed last)
+        self._prev = data.get("prev", max([r[3] for r in data["fresh"]], default=-1))
 
         def load(row: list) -> _Run:
             run = _Run(self._nodes[row[0]], row[1], row[2], row[3], row[4])

@@ -96,6 +96,7 @@ class WindowAggOp(StatefulOp):
         self.aggs = list(aggs.items())
         self.lateness = lateness
         self.late = 0
+        self.late_out: Callable[[Any], None] | None = None   # the late side output
         self.watermark = -math.inf
         # (close at, key as JSON, key): ties break on the key, not on insertion order, so
         # windows close in the same order after a restart as in an uninterrupted run
@@ -122,7 +123,7 @@ class WindowAggOp(StatefulOp):
         else:
             size, slide = (w.size, w.size) if isinstance(w, Tumbling) else (w.size, w.slide)
             if ts + self.lateness < self.watermark - size:
-                self.late += 1
+                self._late(ts, key, value)
                 return
             last_start = math.floor(ts / slide) * slide
             start = last_start - size + slide
@@ -133,9 +134,26 @@ class WindowAggOp(StatefulOp):
                     added = True
                 start += slide
             if not added:
-                self.late += 1
+                self._late(ts, key, value)
                 return
         self.dirty[key] = None
+        if self._touched is not None:
+            self.touch(key, ts)
+
+    def _late(self, ts: float, key: Any, value: Any) -> None:
+        """A record for windows that have closed: counted, and sent to the side output."""
+        self.late += 1
+        if self.late_out is not None:
+            self.late_out({"key": key, "ts": ts, "record": value})
+
+    def flush(self) -> None:
+        """End of input: emit every open window, keys in a fixed order."""
+        for _, key in sorted((codec.dumps(k), k) for k in self.state):
+            st = self.state[key]
+            for win in list(st["w"]):
+                if win[1] is None:
+                    win[1] = self.watermark
+                self._emit(key, st, win)
 
     def _fold(self, key: Any, st: dict, start: float, end: float | None, value: Any) -> list:
         for win in st["w"]:
@@ -209,6 +227,15 @@ class WindowAggOp(StatefulOp):
         self.dirty[key] = None
         self.out(win[1], key, result)
 
+    def evict(self, key: Any) -> None:
+        """Close the key's open windows (emitting them), then forget it."""
+        st = self.state[key]
+        for win in list(st["w"]):
+            if win[1] is None:            # an open count window: it ends now
+                win[1] = self.watermark
+            self._emit(key, st, win)
+        super().evict(key)
+
     def restored(self) -> None:
         self._deadlines = []
         for key, st in self.state.items():
@@ -240,6 +267,8 @@ class RunningAggOp(StatefulOp):
         for i, (_, agg) in enumerate(self.aggs):
             states[i] = agg.add(states[i], value)
         self.dirty[key] = None
+        if self._touched is not None:
+            self.touch(key, ts)
         if self.downstream:
             self.out(ts, key, self.query(key))
 
