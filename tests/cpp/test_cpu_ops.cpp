@@ -164,6 +164,9 @@ void test_convolutions(const std::string& isa) {
       {"5x5 s1 pad 2, 4 -> 9 channels 7x7", {1, 4, 7, 7}, 9, 5, 1, 2, 1, "", false, "f32-conv-"},
       {"depthwise 3x3 s1, 17 channels 15x9", {1, 17, 15, 9}, 17, 3, 1, 1, 17, "Relu", false, "f32-conv-depthwise"},
       {"depthwise 3x3 s2, 8 channels 17x17", {1, 8, 17, 17}, 8, 3, 2, 1, 8, "Clip", false, "f32-conv-depthwise"},
+      {"depthwise 3x3 s1 + residual, 16 channels 7x6", {1, 16, 7, 6}, 16, 3, 1, 1, 16, "Sigmoid", true, "f32-conv-depthwise"},
+      {"depthwise 3x3 s2, 6 channels 3x3", {1, 6, 3, 3}, 6, 3, 2, 1, 6, "", false, "f32-conv-depthwise"},
+      {"depthwise 3x3 s2, 4 channels 30x30", {1, 4, 30, 30}, 4, 3, 2, 1, 4, "Relu", false, "f32-conv-depthwise"},
       {"depthwise 5x5 s1, 5 channels 9x9", {1, 5, 9, 9}, 5, 5, 1, 2, 5, "", false, "f32-conv-depthwise"},
       {"grouped 3x3, 8 -> 12 channels in 4 groups", {1, 8, 9, 9}, 12, 3, 1, 1, 4, "", false, "f32-conv-"},
   };
