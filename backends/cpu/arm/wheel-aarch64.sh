@@ -22,7 +22,8 @@ if [ ! -x "$root/usr/bin/python3.11" ]; then
   opts=(-o APT::Architecture=arm64 -o APT::Architectures::=arm64 -o Dir::State::Lists="$apt/lists"
         -o Dir::State::status="$apt/status" -o Dir::Cache="$apt/cache" -o Debug::NoLocking=1)
   apt-get "${opts[@]}" update -qq
-  apt-get "${opts[@]}" install -y -qq --download-only --no-install-recommends python3.11 python3-numpy libpython3.11-dev
+  apt-get "${opts[@]}" install -y -qq --download-only --no-install-recommends python3.11 python3-numpy libpython3.11-dev \
+    libstdc++6
   for deb in "$apt"/cache/archives/*.deb; do dpkg -x "$deb" "$root"; done
   # Debian points these at BLAS/LAPACK through update-alternatives (a maintainer script).
   ln -sf blas/libblas.so.3 "$root/usr/lib/aarch64-linux-gnu/libblas.so.3"
