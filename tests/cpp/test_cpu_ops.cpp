@@ -240,6 +240,10 @@ void test_rows_and_matmul(const std::string& isa) {
 
 int main() {
   const std::string isa = isa_name(detected_isa());
+#if defined(__aarch64__)
+  // Every aarch64 Linux processor (and qemu-aarch64) reports ASIMD: NEON must be what runs.
+  check(detected_isa() == Isa::Neon, "aarch64 detects neon, got " + isa);
+#endif
   if (detected_isa() == Isa::Reference) {
     std::printf("no SIMD level on this processor: nothing to compare\n");
     return walle_test::report();

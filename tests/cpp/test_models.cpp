@@ -102,6 +102,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: walle_test_models DIR NAME...\n");
     return 2;
   }
+#if defined(__aarch64__)
+  check(detected_isa() == Isa::Neon, std::string("aarch64 detects neon, got ") + isa_name(detected_isa()));
+#endif
   for (int i = 2; i < argc; ++i) test_model(argv[1], argv[i]);
   return walle_test::report();
 }
