@@ -75,8 +75,8 @@ void run(benchmark::State& state, Shape s, Isa isa, int threads, bool packed) {
 
 int register_all() {
   std::vector<Isa> isas = {Isa::Reference};
-  if (static_cast<int>(detected_isa()) >= 1) isas.push_back(Isa::Avx2);
-  if (static_cast<int>(detected_isa()) >= 2) isas.push_back(Isa::Avx512);
+  for (Isa isa : {Isa::Avx2, Isa::Avx512, Isa::Neon})
+    if (isa_includes(detected_isa(), isa)) isas.push_back(isa);
   for (const Shape& s : kShapes)
     for (Isa isa : isas)
       for (int t : {1, 2})

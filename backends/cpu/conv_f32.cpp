@@ -21,6 +21,8 @@ const ConvF32& conv_f32(Isa isa) {
 #if defined(WALLE_HAVE_X86_KERNELS)
   if (isa == Isa::Avx512) return conv_f32_avx512();
   if (isa == Isa::Avx2) return conv_f32_avx2();
+#elif defined(WALLE_HAVE_ARM_KERNELS)
+  if (isa == Isa::Neon) return conv_f32_neon();
 #endif
   (void)isa;
   return conv_f32_reference();

@@ -36,5 +36,6 @@ const ConvF32& conv_f32(Isa isa);
 const ConvF32& conv_f32_reference();
 const ConvF32& conv_f32_avx2();
 const ConvF32& conv_f32_avx512();
+const ConvF32& conv_f32_neon();
 
 }  // namespace walle::cpu

@@ -125,7 +125,7 @@ class ConvGemmF32 : public Kernel {
               op.pad_left == 0 && op.out_h == op.h && op.out_w == op.w;
     // Small images (7x7 = 49 pixels) fill the 32-wide B panels badly: there Y^T = cols^T W^T
     // (pixels as rows, output channels as columns) wastes less of each microkernel tile.
-    const int64_t mr = isa == Isa::Avx512 ? 14 : 6, nr = gemm_b_panel_width(isa);
+    const int64_t mr = gemm_a_panel_height(isa), nr = gemm_b_panel_width(isa);
     auto eff = [](int64_t rows, int64_t r_tile, int64_t cols, int64_t c_tile) {
       return static_cast<double>(rows) / ((rows + r_tile - 1) / r_tile * r_tile) * cols / ((cols + c_tile - 1) / c_tile * c_tile);
     };
@@ -425,7 +425,7 @@ void register_conv_kernels(KernelRegistry& r) {
   auto f32 = [](const AtomicOp& op, const AtomicGraph& g) {
     return !op.blocked_input && !op.blocked_output && g.tensors[op.output].dtype == DType::F32;
   };
-  for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+  for (Isa isa : simd_isas()) {
     r.add(AtomicKind::Conv, {"f32-conv-im2col-gemm", isa, f32, [isa](const AtomicOp& op, const AtomicGraph&) {
                                return std::unique_ptr<Kernel>(new ConvGemmF32(op, isa));
                              }});

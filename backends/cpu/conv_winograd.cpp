@@ -140,7 +140,7 @@ constexpr double kL2Bytes = 1.5e6;         // weights up to this size stay cache
 
 // A short K block costs a C tile load/store per kc step: efficiency ~ K / (K + 32).
 double gemm_us(int64_t M, int64_t N, int64_t K, Isa isa) {
-  const int64_t mr = isa == Isa::Avx512 ? 14 : 6, nr = gemm_b_panel_width(isa);
+  const int64_t mr = gemm_a_panel_height(isa), nr = gemm_b_panel_width(isa);
   const double flops = 2.0 * round_up(M, mr) * round_up(N, nr) * K;
   return flops / kGemmFlopsPerUs * (K + 32.0) / K;
 }

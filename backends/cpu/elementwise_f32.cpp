@@ -6,6 +6,8 @@ const ElementwiseF32& elementwise_f32(Isa isa) {
 #if defined(WALLE_HAVE_X86_KERNELS)
   if (isa == Isa::Avx512) return elementwise_f32_avx512();
   if (isa == Isa::Avx2) return elementwise_f32_avx2();
+#elif defined(WALLE_HAVE_ARM_KERNELS)
+  if (isa == Isa::Neon) return elementwise_f32_neon();
 #endif
   (void)isa;
   return elementwise_f32_reference();

@@ -31,9 +31,10 @@ const ElementwiseF32& elementwise_f32(Isa isa);
 bool elementwise_f32_has_binary(BinaryOp op);
 bool elementwise_f32_has_reduce(ReduceOp op);
 
-// Per-ISA tables (defined in reference/ and x86/).
+// Per-ISA tables (defined in reference/, x86/ and arm/).
 const ElementwiseF32& elementwise_f32_reference();
 const ElementwiseF32& elementwise_f32_avx2();
 const ElementwiseF32& elementwise_f32_avx512();
+const ElementwiseF32& elementwise_f32_neon();
 
 }  // namespace walle::cpu

@@ -220,7 +220,7 @@ void register_elementwise_kernels(KernelRegistry& r) {
                              make_binary_generic});
   r.add(AtomicKind::Select, {"select-reference", Isa::Reference, nullptr, make_select});
   r.add(AtomicKind::Cast, {"cast-reference", Isa::Reference, nullptr, make_cast});
-  for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+  for (Isa isa : simd_isas()) {
     r.add(AtomicKind::Select, {"select-32bit", isa,
                                [](const AtomicOp& op, const AtomicGraph& g) {
                                  return dtype_size(out_t(op, g).dtype) == 4 && in_t(op, g, 0).dtype == DType::Bool;

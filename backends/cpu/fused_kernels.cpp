@@ -55,7 +55,7 @@ std::unique_ptr<Kernel> make_fused(const AtomicOp& op, Isa isa) {
 }  // namespace
 
 void register_fused_kernels(KernelRegistry& r) {
-  for (Isa isa : {Isa::Avx2, Isa::Avx512})
+  for (Isa isa : simd_isas())
     r.add(AtomicKind::Fused, {"f32-fused", isa, accepts, [isa](const AtomicOp& op, const AtomicGraph&) { return make_fused(op, isa); }});
 }
 

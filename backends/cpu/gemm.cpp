@@ -1,6 +1,7 @@
 // Goto/BLIS-style SGEMM: blocking, packing, threading and ISA dispatch. The register-
 // blocked microkernels live in x86/gemm_avx2.cpp and x86/gemm_avx512.cpp (compiled with
-// their own -m flags); this file stays portable and holds the reference kernel.
+// their own -m flags) and arm/gemm_neon.cpp; this file stays portable and holds the
+// reference kernel.
 //
 // Layouts (shared by pre-packed operands and per-call packing):
 //   A is cut into panels of MR rows; panel p holds A[p*MR + i, k] at [k*MR + i] for all K,
@@ -27,16 +28,17 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
-#include "cpu/x86/gemm_kernels.h"
+#include "cpu/gemm_ukernel.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #define WALLE_GEMM_X86 1
+#include "cpu/x86/gemm_kernels.h"
+#elif defined(__aarch64__)
+#define WALLE_GEMM_ARM 1
+#include "cpu/arm/gemm_kernels.h"
 #endif
 
 namespace walle::cpu {
-
-using x86::GemmUkernelFn;
-using x86::TileEpilogue;
 
 float apply_activation(float x, const GemmEpilogue& e) {
   switch (e.activation) {
@@ -109,7 +111,7 @@ struct KernelSpec {
 };
 
 KernelSpec kernel_for(Isa isa) {
-  WALLE_CHECK(static_cast<int>(isa) <= static_cast<int>(detected_isa()), Backend,
+  WALLE_CHECK(isa_includes(detected_isa(), isa), Backend,
               std::string("sgemm: isa '") + isa_name(isa) + "' is not supported by this processor");
   switch (isa) {
 #ifdef WALLE_GEMM_X86
@@ -118,6 +120,11 @@ KernelSpec kernel_for(Isa isa) {
     case Isa::Avx512: return {x86::kAvx512MR, x86::kAvx512NR, x86::f32_gemm_14x32_avx512, 384, 1024};
     // 6 x 256 x 4 B = 6 KiB of A; 256 x 1024 x 4 B = 1 MiB of B.
     case Isa::Avx2: return {x86::kAvx2MR, x86::kAvx2NR, x86::f32_gemm_6x16_avx2, 256, 1024};
+#endif
+#ifdef WALLE_GEMM_ARM
+    // 8 x 256 x 4 B = 8 KiB of A in a 32-64 KiB L1; 256 x 384 x 4 B = 384 KiB of B, half of
+    // the 512 KiB-1 MiB L2 that Cortex-A7x/Neoverse cores have per core.
+    case Isa::Neon: return {arm::kNeonMR, arm::kNeonNR, arm::f32_gemm_8x12_neon, 256, 384};
 #endif
     default: return {kRefMR, kRefNR, f32_gemm_4x16_scalar, 256, 512};
   }
@@ -180,6 +187,7 @@ void pack_a_panel(const MatrixView& A, int64_t r0, int64_t mr, int64_t k0, int64
 #else
       case 14: return pack_a_rowmajor_full<14>(src, A.row_stride, kc, dst);
 #endif
+      case 8: return pack_a_rowmajor_full<8>(src, A.row_stride, kc, dst);
       case 6: return pack_a_rowmajor_full<6>(src, A.row_stride, kc, dst);
       case 4: return pack_a_rowmajor_full<4>(src, A.row_stride, kc, dst);
       default: break;
@@ -253,6 +261,7 @@ void pack_b_block(const MatrixView& B, int64_t k0, int64_t kc, int64_t c0, int64
   switch (NR) {
     case 32: return pack_b_rows<32>(B, k0, kc, c0, nc, dst);
     case 16: return pack_b_rows<16>(B, k0, kc, c0, nc, dst);
+    case 12: return pack_b_rows<12>(B, k0, kc, c0, nc, dst);
     default: return pack_b_rows<0>(B, k0, kc, c0, nc, dst, NR);
   }
 }
@@ -484,6 +493,7 @@ std::unique_ptr<PackedMatrix> pack_b(int64_t K, int64_t N, MatrixView B, Isa isa
 }
 
 int64_t gemm_b_panel_width(Isa isa) { return kernel_for(isa).nr; }
+int64_t gemm_a_panel_height(Isa isa) { return kernel_for(isa).mr; }
 
 std::unique_ptr<PackedMatrix> packed_b_view(int64_t K, int64_t N, float* data, Isa isa) {
   WALLE_CHECK(K >= 0 && N >= 0 && data, Invalid, "packed_b_view: bad arguments");

@@ -49,6 +49,8 @@ std::unique_ptr<PackedMatrix> pack_b(int64_t K, int64_t N, MatrixView B, Isa isa
 
 // Columns per panel of pack_b's layout for `isa` (NR of its microkernel).
 int64_t gemm_b_panel_width(Isa isa);
+// Rows per panel of pack_a's layout for `isa` (MR of its microkernel).
+int64_t gemm_a_panel_height(Isa isa);
 // A packed B (K x N) over caller-owned memory in pack_b's layout: panel q = column block
 // [q*NR, q*NR + NR) stored at data + q*K*NR, element (k, q*NR + j) at [k*NR + j], columns
 // past N zero; ceil(N / NR) * K * NR floats, 64-byte aligned. A producer such as conv's

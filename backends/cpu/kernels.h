@@ -1,8 +1,23 @@
 // Registration of the CPU backend's kernels, one function per kernel family.
 #pragma once
+#include <vector>
+
 #include "runtime/backend.h"
 
 namespace walle::cpu {
+
+// The SIMD levels this build has optimized kernels for. Each family registers its kernels once
+// per level; the registry picks the best level the session's Isa includes (isa_includes).
+inline const std::vector<Isa>& simd_isas() {
+#if defined(WALLE_HAVE_X86_KERNELS)
+  static const std::vector<Isa> isas = {Isa::Avx2, Isa::Avx512};
+#elif defined(WALLE_HAVE_ARM_KERNELS)
+  static const std::vector<Isa> isas = {Isa::Neon};
+#else
+  static const std::vector<Isa> isas = {};
+#endif
+  return isas;
+}
 
 void register_elementwise_kernels(KernelRegistry& registry);  // Unary, Binary, Select, Cast
 void register_data_kernels(KernelRegistry& registry);         // Raster, Gather

@@ -152,7 +152,7 @@ void register_matmul_kernels(KernelRegistry& r) {
                                return visit_dtype(g.tensors[op.output].dtype, [&](auto tag) { return matmul_generic<decltype(tag)>(op); });
                              }});
   auto is_f32 = [](const AtomicOp& op, const AtomicGraph& g) { return g.tensors[op.output].dtype == DType::F32; };
-  for (Isa isa : {Isa::Avx2, Isa::Avx512})
+  for (Isa isa : simd_isas())
     r.add(AtomicKind::MatMul, {"f32-matmul", isa, is_f32, [isa](const AtomicOp& op, const AtomicGraph&) {
                                  return std::unique_ptr<Kernel>(new MatMulF32Kernel(op, isa));
                                }});

@@ -99,7 +99,7 @@ std::unique_ptr<Kernel> make_reduce_f32(const AtomicOp& op, Isa isa) {
 
 void register_reduce_kernels(KernelRegistry& r) {
   r.add(AtomicKind::Reduce, {"reduce-reference", Isa::Reference, nullptr, make_reduce_generic});
-  for (Isa isa : {Isa::Avx2, Isa::Avx512})
+  for (Isa isa : simd_isas())
     r.add(AtomicKind::Reduce,
           {"f32-reduce", isa,
            [](const AtomicOp& op, const AtomicGraph& g) {

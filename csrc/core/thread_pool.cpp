@@ -10,6 +10,8 @@ namespace {
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");  // the spin-wait hint (PAUSE's counterpart), not a system call
 #else
   std::this_thread::yield();
 #endif

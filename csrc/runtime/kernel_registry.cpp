@@ -9,7 +9,7 @@ const KernelRegistry::Entry* KernelRegistry::find(const AtomicOp& op, const Atom
   if (it == entries_.end()) return nullptr;
   const Entry* best = nullptr;
   for (const Entry& e : it->second) {
-    if (static_cast<int>(e.isa) > static_cast<int>(isa)) continue;
+    if (!isa_includes(isa, e.isa)) continue;
     if (e.accepts && !e.accepts(op, graph)) continue;
     if (!best || static_cast<int>(e.isa) >= static_cast<int>(best->isa)) best = &e;
   }

@@ -329,7 +329,7 @@ def load(
 
     ``backend`` is ``"cpu"`` (kernels for this processor's best instruction set) or
     ``"cpu-reference"`` (portable reference kernels); ``isa`` may force ``"avx2"``,
-    ``"avx512"`` or ``"reference"`` on the CPU backend. ``threads`` is this session's own
+    ``"avx512"`` (x86), ``"neon"`` (aarch64) or ``"reference"`` on the CPU backend. ``threads`` is this session's own
     thread-pool size. Raises :class:`walle.ModelError` for a missing, corrupt or hostile file.
 
     Device backends: ``"opencl"``, ``"vulkan"``, ``"cuda"`` run every op they support and

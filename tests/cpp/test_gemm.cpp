@@ -180,20 +180,29 @@ void test_k_zero(Isa isa, ThreadPool& pool) {
 
 }  // namespace
 
-int main() {
+// --quick (used under emulation, e.g. qemu-aarch64 in CI): the same variants and epilogues on
+// fewer and smaller shapes, still covering every tail of every microkernel (MR, NR <= 32).
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
   std::vector<Isa> isas = {Isa::Reference};
-  if (static_cast<int>(detected_isa()) >= static_cast<int>(Isa::Avx2)) isas.push_back(Isa::Avx2);
-  if (static_cast<int>(detected_isa()) >= static_cast<int>(Isa::Avx512)) isas.push_back(Isa::Avx512);
+  for (Isa isa : {Isa::Avx2, Isa::Avx512, Isa::Neon})
+    if (isa_includes(detected_isa(), isa)) isas.push_back(isa);
+#if defined(__aarch64__)
+  // Every aarch64 Linux processor (and qemu-aarch64) reports ASIMD: the NEON kernel must be tested.
+  check(detected_isa() == Isa::Neon, std::string("aarch64 detects neon, got ") + isa_name(detected_isa()));
+#endif
   ThreadPool pool1(1), pool2(2);
   ThreadPool* pools[] = {&pool1, &pool2};
 
-  const int64_t small[] = {1, 7, 17, 31, 64};
+  std::vector<int64_t> small = {1, 7, 17, 31, 64};
+  if (quick) small = {1, 7, 17, 33};
   struct Shape {
     int64_t m, n, k;
   };
   std::vector<Shape> big = {{1023, 7, 17},  {7, 1023, 17},  {17, 31, 1023}, {1023, 64, 31}, {64, 1023, 64},
                             {1, 1023, 1023}, {1023, 1, 64}, {31, 17, 1023}, {1023, 17, 7},  {20, 2100, 520},
                             {100, 200, 300}, {64, 3136, 72}, {128, 256, 256}, {3, 1100, 600}};
+  if (quick) big = {{1023, 7, 17}, {7, 1023, 17}, {17, 31, 1023}, {1, 1023, 300}, {61, 100, 300}, {9, 1100, 40}, {40, 800, 20}};
 
   int counter = 0;
   for (Isa isa : isas) {
@@ -220,7 +229,8 @@ int main() {
   // An odd pool size: the 3 x 1 / 1 x 3 thread grids and threads left without tiles.
   ThreadPool pool3(3);
   for (Isa isa : isas)
-    for (const Shape& s : std::vector<Shape>{{1, 1100, 300}, {100, 200, 300}, {29, 70, 33}, {64, 3136, 72}, {300, 40, 50}})
+    for (const Shape& s : quick ? std::vector<Shape>{{1, 1100, 30}, {29, 70, 33}, {100, 40, 50}}
+                                : std::vector<Shape>{{1, 1100, 300}, {100, 200, 300}, {29, 70, 33}, {64, 3136, 72}, {300, 40, 50}})
       for (int vbits : {0, 5, 10, 15}) {
         Variant v{bool(vbits & 1), bool(vbits & 2), bool(vbits & 4), bool(vbits & 8)};
         run_case(s.m, s.n, s.k, v, counter++ % kNumEpis, isa, pool3);

@@ -50,8 +50,9 @@ def reference(model: onnx.ModelProto, inputs: dict[str, np.ndarray]) -> list[np.
 
 
 def available_isas() -> list[str]:
-    order = ["reference", "avx2", "avx512"]
+    """Every CPU level this processor runs: the portable one and its architecture's SIMD levels."""
     from walle import _walle
 
-    best = _walle.detected_isa()
-    return order[: order.index(best) + 1]
+    levels = {"reference": ["reference"], "avx2": ["reference", "avx2"],
+              "avx512": ["reference", "avx2", "avx512"], "neon": ["reference", "neon"]}
+    return levels[_walle.detected_isa()]

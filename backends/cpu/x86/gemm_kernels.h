@@ -3,32 +3,17 @@
 // that both a portable and an ISA-specific file could instantiate (the linker would keep
 // one copy, possibly the AVX-512 one, for the portable caller).
 //
-// Contract shared by all microkernels, "f32_gemm_<MR>x<NR>_<isa>":
-//   C[mr x nr] = (accumulate ? C : 0) + A_panel * B_panel, then the epilogue if epi != null.
-//   A_panel: packed, element (i, k) at a[k * MR + i], i < mr <= MR (rows >= mr never read).
-//   B_panel: element (k, j) at b[k * b_stride + j], j < NR; all NR columns are read, so a
-//            panel narrower than NR must be zero padded (pack it) but only nr columns are
-//            stored. b_stride is NR for packed panels or ldb when B is read in place.
-//   C: row stride ldc, unit column stride.
+// The microkernel contract (TileEpilogue, GemmUkernelFn) is in cpu/gemm_ukernel.h.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 
+#include "cpu/gemm_ukernel.h"
+
 namespace walle::cpu::x86 {
 
-// The part of GemmEpilogue that touches one tile, with pointers already offset to it.
-struct TileEpilogue {
-  const float* row_bias;   // row_bias[i], i < mr; or null
-  const float* col_bias;   // col_bias[j], j < nr; or null
-  const float* residual;   // residual[i * residual_ld + j]; or null
-  int64_t residual_ld;
-  int activation;          // static_cast<int>(walle::cpu::Activation)
-  float clip_min, clip_max;
-};
-
-using GemmUkernelFn = void (*)(size_t mr, size_t nr, size_t kc, const float* a, const float* b,
-                               size_t b_stride, float* c, size_t ldc, bool accumulate,
-                               const TileEpilogue* epi);
+using cpu::GemmUkernelFn;
+using cpu::TileEpilogue;
 
 // AVX2 + FMA: 6x16 = 12 ymm accumulators + 2 B vectors + 1 broadcast of 16 registers.
 constexpr int kAvx2MR = 6, kAvx2NR = 16;
