@@ -9,6 +9,7 @@
 
 namespace walle::opencl {
 
+// clang-format off: a macro's list of expansions, laid out by hand
 #define WALLE_CL_FUNCTIONS(X)                                                                        \
   X(clGetPlatformIDs) X(clGetPlatformInfo) X(clGetDeviceIDs) X(clGetDeviceInfo) X(clCreateContext)   \
   X(clReleaseContext) X(clCreateCommandQueue) X(clReleaseCommandQueue) X(clCreateBuffer)              \
@@ -20,6 +21,7 @@ struct Api {
 #define WALLE_CL_MEMBER(name) decltype(&::name) name = nullptr;
   WALLE_CL_FUNCTIONS(WALLE_CL_MEMBER)
 #undef WALLE_CL_MEMBER
+// clang-format on
 };
 
 // The loaded API, or nullptr with `why` set when no ICD loader can be opened.

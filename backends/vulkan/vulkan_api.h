@@ -9,6 +9,7 @@
 
 namespace walle::vulkan {
 
+// clang-format off: a macro's list of expansions, laid out by hand
 #define WALLE_VK_INSTANCE_FUNCTIONS(X)                                                                  \
   X(vkEnumeratePhysicalDevices) X(vkGetPhysicalDeviceProperties) X(vkGetPhysicalDeviceQueueFamilyProperties) \
   X(vkGetPhysicalDeviceMemoryProperties) X(vkGetPhysicalDeviceFeatures) X(vkCreateDevice) X(vkGetDeviceProcAddr) X(vkDestroyInstance)
@@ -31,6 +32,7 @@ struct Api {
   WALLE_VK_INSTANCE_FUNCTIONS(WALLE_VK_MEMBER)
   WALLE_VK_DEVICE_FUNCTIONS(WALLE_VK_MEMBER)
 #undef WALLE_VK_MEMBER
+// clang-format on
 
   // Loads the instance-level functions of `instance`; returns the first one missing, or "".
   std::string load_instance(VkInstance instance);

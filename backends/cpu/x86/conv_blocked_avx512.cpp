@@ -74,12 +74,14 @@ void conv_tile(const BlockedConvArgs& a) {
 template <int PIX, int NB>
 void conv_tile_pix(const BlockedConvArgs& a, int mr) {
   switch (mr) {
+// clang-format off: a macro's list of expansions, laid out by hand
 #define WALLE_CASE(R) \
   case R: return conv_tile<R, PIX, 0, NB>(a);
     WALLE_CASE(1) WALLE_CASE(2) WALLE_CASE(3) WALLE_CASE(4) WALLE_CASE(5) WALLE_CASE(6)
     WALLE_CASE(7) WALLE_CASE(8) WALLE_CASE(9) WALLE_CASE(10) WALLE_CASE(11) WALLE_CASE(12)
     WALLE_CASE(13) WALLE_CASE(14)
 #undef WALLE_CASE
+// clang-format on
     default: return;
   }
 }
@@ -169,10 +171,12 @@ void depthwise3x3_row(const BlockedWindowArgs& a, int64_t oh, const float* rows,
 template <int PIX, int NB>
 void conv_two_rows(const BlockedConvArgs& a, int row_len) {
   switch (row_len) {
+// clang-format off: a macro's list of expansions, laid out by hand
 #define WALLE_CASE(W) \
   case W: return conv_tile<2 * W, PIX, W, NB>(a);
     WALLE_CASE(1) WALLE_CASE(2) WALLE_CASE(3) WALLE_CASE(4) WALLE_CASE(5) WALLE_CASE(6) WALLE_CASE(7)
 #undef WALLE_CASE
+// clang-format on
     default: return;
   }
 }

@@ -139,12 +139,14 @@ void f32_gemm_14x32_avx512(size_t mr, size_t nr, size_t kc, const float* a, cons
                            size_t b_stride, float* c, size_t ldc, bool accumulate,
                            const TileEpilogue* epi) {
   switch (mr) {
+// clang-format off: a macro's list of expansions, laid out by hand
 #define WALLE_CASE(R) \
   case R: return tile<R>(nr, kc, a, b, b_stride, c, ldc, accumulate, epi);
     WALLE_CASE(1) WALLE_CASE(2) WALLE_CASE(3) WALLE_CASE(4) WALLE_CASE(5) WALLE_CASE(6)
     WALLE_CASE(7) WALLE_CASE(8) WALLE_CASE(9) WALLE_CASE(10) WALLE_CASE(11) WALLE_CASE(12)
     WALLE_CASE(13) WALLE_CASE(14)
 #undef WALLE_CASE
+// clang-format on
     default: return;
   }
 }
