@@ -6,7 +6,6 @@ import typing
 
 import typing_extensions
 
-__all__: list[str] = ['Session', 'Tensor', 'atomic_ops', 'backend_status', 'backends', 'check_model', 'composite_ops', 'detected_isa', 'format_version', 'model_summary']
 class Tensor:
     """
     A dense tensor; supports the buffer protocol.
