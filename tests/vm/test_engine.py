@@ -145,10 +145,10 @@ def test_task_runs_a_sequence_model(mode: str, make_bundle: MakeBundle) -> None:
         assert len(out["ys"]) == 1 and np.asarray(out["has"]) and np.asarray(out["o_out"]).tolist() == [1, 1]
 
 
-def test_unbounded_engine_allocation_is_contained_by_the_process_tier(make_bundle: MakeBundle) -> None:
-    """walle.load(threads=10**9) in a task allocates without bound; under limits.memory_mb
-    in the process tier it is a named error for that run and the task keeps serving."""
-    from walle.vm import TaskLimitExceeded
+def test_unbounded_thread_count_is_a_named_error_in_the_process_tier(make_bundle: MakeBundle) -> None:
+    """walle.load(threads=10**9) in a task used to allocate without bound; the engine now refuses
+    it with an InputError naming the bound, that run fails with it and the task keeps serving
+    (memory_mb containment of a runaway allocation: tests/vm/test_process.py)."""
 
     bundle = make_bundle(
         "threads",
@@ -166,6 +166,6 @@ def test_unbounded_engine_allocation_is_contained_by_the_process_tier(make_bundl
     x = np.ones((2, 4), np.float32)
     with Runner(workers=1, mode="process") as runner:
         runner.load(bundle)
-        with pytest.raises(TaskLimitExceeded, match="memory limit"):
+        with pytest.raises(TaskError, match="threads must be an integer from 1 to 1024"):
             runner.run("threads", {"threads": 10**9, "x": x}, timeout=WAIT)
         assert np.asarray(runner.run("threads", {"threads": 1, "x": x}, timeout=WAIT)).shape == (2, 3)
