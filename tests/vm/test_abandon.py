@@ -112,6 +112,7 @@ def test_abandoned_runs_are_counted_and_capped(mode: str, make_bundle: MakeBundl
     with Runner(workers=1, mode=mode, grace=0.2, max_abandoned=2) as runner:
         runner.load(make_bundle("stubborn", STUBBORN, extra="[limits]\nrun_timeout = 0.1\nconcurrency = 4\n"))
         runner.load(make_bundle("echo", ECHO))
+        assert runner.run("echo", {"ok": 0}, timeout=WAIT) == {"ok": 0}  # its threads exist before counting
         threads_before = threading.active_count()
         for _ in range(2):
             with pytest.raises(TaskTimeout, match="abandoned"):
