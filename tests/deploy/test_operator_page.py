@@ -73,6 +73,7 @@ def test_operator_page(tmp_path: Path) -> None:
             try:
                 await asyncio.gather(*(d.start() for d in devs))
                 pub = Publisher(url, PUB_TOKEN, KEY)
+                await pub.accept(all_pending=True)
                 await pub.publish(make_task(tmp_path, "demo", "1.0.0"))
                 await pub.publish(make_task(tmp_path, "camera-filter", "2.1.0"))
                 done = await pub.deploy("demo", "1.0.0", stages=[100])

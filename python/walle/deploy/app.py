@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from . import api_bundles, api_device, api_publisher
@@ -26,6 +27,7 @@ from .errors import (
     PolicyError,
     SignatureError,
 )
+from .policy import describe_errors
 from .rollout import Rollout
 from .signing import Verifier, load_private_key, public_key_b64
 from .store import Store
@@ -71,6 +73,19 @@ def create_app(config: ServerConfig) -> FastAPI:
     async def _deploy_error(_: Request, exc: DeployError) -> JSONResponse:
         status = next((s for t, s in _STATUS.items() if isinstance(exc, t)), 400)
         return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # one line naming each bad field, e.g. "policy.regions: Input should be a valid list"
+        return JSONResponse({"error": "ValidationError", "detail": describe_errors(exc.errors())},
+                            422)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # a bug still answers what went wrong (and is logged with its traceback)
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"error": "InternalError",
+                             "detail": f"internal error: {type(exc).__name__}: {exc}"}, 500)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, object]:

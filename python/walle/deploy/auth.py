@@ -1,7 +1,9 @@
 """Credentials: publisher tokens, device enrollment tokens and per-device tokens.
 
 Only sha256 hashes of tokens are kept, so a leaked database does not leak credentials.
-Device lookups are cached because every device request and connection needs one.
+Device lookups are cached because every device request and connection needs one; the
+cache is dropped for a device the operator accepts or revokes here, and entries expire
+after ``cache_s`` so that another instance's changes reach this one too.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from typing import Any
 
 from .errors import AuthError
@@ -30,11 +33,13 @@ def bearer(header: str | None) -> str:
 class Auth:
     """Checks the three kinds of credential."""
 
-    def __init__(self, store: Store, publisher_tokens: list[str], enroll_tokens: list[str]) -> None:
+    def __init__(self, store: Store, publisher_tokens: list[str], enroll_tokens: list[str],
+                 cache_s: float = 5.0) -> None:
         self._store = store
         self._publishers = [token_hash(t) for t in publisher_tokens]
         self._enroll = [token_hash(t) for t in enroll_tokens]
-        self._devices: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._cache_s = cache_s
+        self._devices: dict[str, tuple[float, str, str, dict[str, Any]]] = {}
 
     @staticmethod
     def _match(token: str, hashes: list[str]) -> bool:
@@ -51,16 +56,29 @@ class Auth:
         if not self._match(bearer(header), self._enroll):
             raise AuthError("not a device enrollment credential")
 
-    async def device(self, header: str | None) -> tuple[str, dict[str, Any]]:
-        """(device id, attributes) of the device whose token the header carries."""
+    async def device(self, header: str | None) -> tuple[str, dict[str, Any] | None]:
+        """(device id, approved attributes) of the device whose token the header carries.
+
+        The attributes are None while the operator has not accepted the device; a
+        revoked device's credential is refused.
+        """
         h = token_hash(bearer(header))
         hit = self._devices.get(h)
-        if hit is None:
-            hit = await self._store.device_by_token(h)
-            if hit is None:
+        if hit is None or time.monotonic() - hit[0] > self._cache_s:
+            row = await self._store.device_by_token(h)
+            if row is None:
                 raise AuthError("not a device credential")
+            hit = (time.monotonic(), *row)
             self._devices[h] = hit
-        return hit
+        _, device_id, state, attrs = hit
+        if state == "revoked":
+            raise AuthError(f"device {device_id} was revoked by the operator")
+        return device_id, (attrs if state == "accepted" else None)
+
+    def forget(self, device_ids: set[str]) -> None:
+        """Drop cached lookups of devices whose state or attributes changed."""
+        for h in [h for h, hit in self._devices.items() if hit[1] in device_ids]:
+            del self._devices[h]
 
     @staticmethod
     def new_device_token() -> tuple[str, str]:
