@@ -221,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["deploy"]:  # the deploy CLI parses (and answers --help for) its own args
+        return _delegate("walle.deploy.cli", argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

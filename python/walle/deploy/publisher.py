@@ -90,6 +90,10 @@ class Publisher:
             body["attrs"] = attrs
         return await self._call("POST", "/api/v1/devices/accept", json=body)
 
+    async def action_path(self, path: str) -> Any:
+        """POST an operator action path with no body."""
+        return await self._call("POST", path)
+
     async def action(self, dep_id: int, action: str, body: dict[str, Any] | None = None) -> Any:
         """``advance``, ``pause``, ``resume`` or ``rollback`` a deployment."""
         return await self._call("POST", f"/api/v1/deployments/{dep_id}/{action}", json=body)

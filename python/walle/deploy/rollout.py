@@ -244,8 +244,9 @@ class Rollout:
         if statement is None or signature is None:
             if self.signing_key is None:
                 raise ConflictError(
-                    "the service has no signing key: sign the rollback as publisher "
-                    "(walle deploy rollback --key ...)"
+                    "the service has no --signing-key to sign rollbacks: start it with one "
+                    "(walle deploy keygen --out service.pem) or sign as publisher "
+                    "(walle deploy rollback ID --key publisher.pem)"
                 )
             return sign(self.signing_key, want, ttl_s=ROLLBACK_TTL_S)
         self.verifier.verify(statement, signature)
