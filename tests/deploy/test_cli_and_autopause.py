@@ -113,5 +113,21 @@ def test_auto_pause_through_the_service(tmp_path: Path) -> None:
             detail = await pub.get("/api/v1/devices/d4")
             assert detail["last_error"]["detail"] == "model failed to load"
             assert [h["state"] for h in detail["history"]] == ["failed"]
+            # the same numbers for Prometheus (prometheus_client's text format)
+            async with s.get(f"{url}/metrics") as r:
+                assert r.status == 401
+            async with s.get(f"{url}/metrics",
+                             headers={"Authorization": f"Bearer {PUB_TOKEN}"}) as r:
+                assert r.status == 200 and r.content_type == "text/plain"
+                text = await r.text()
+            from prometheus_client.parser import text_string_to_metric_families
+
+            samples = {(m.name, tuple(sorted(m.labels.items()))): m.value
+                       for fam in text_string_to_metric_families(text) for m in fam.samples}
+            labels = (("deployment", str(dep["id"])), ("status", "failed"), ("task", "demo"))
+            assert samples[("walle_deploy_deployment_devices", labels)] == got["counts"]["failed"]
+            assert samples[("walle_deploy_devices", (("state", "accepted"),))] == 60
+            assert samples[("walle_deploy_deployments", (("state", "paused"),))] == 1
+            assert samples[("walle_deploy_status_reports_total", ())] == 60
 
     run(scenario())

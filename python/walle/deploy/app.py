@@ -11,7 +11,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 
 from . import api_bundles, api_device, api_publisher
 from .auth import Auth
@@ -27,6 +27,7 @@ from .errors import (
     PolicyError,
     SignatureError,
 )
+from .metrics import CONTENT_TYPE, exposition
 from .policy import describe_errors
 from .rollout import Rollout
 from .signing import Verifier, load_private_key, public_key_b64
@@ -91,6 +92,12 @@ def create_app(config: ServerConfig) -> FastAPI:
     async def healthz() -> dict[str, object]:
         """Liveness probe."""
         return {"ok": True, "connected": len(rollout.hub)}
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    async def prometheus(request: Request) -> PlainTextResponse:
+        """Prometheus metrics (publisher token: ``authorization: credentials: <token>``)."""
+        app.state.auth.publisher(request.headers.get("authorization"))
+        return PlainTextResponse(await exposition(app.state), media_type=CONTENT_TYPE)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

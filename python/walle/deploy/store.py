@@ -167,6 +167,12 @@ class Store:
         async with self.db.read() as conn:
             return [r[0] for r in await conn.execute(q)]
 
+    async def device_states(self) -> dict[str, int]:
+        """Number of registered devices per state."""
+        q = select(devices.c.state, func.count()).group_by(devices.c.state)
+        async with self.db.read() as conn:
+            return {r[0]: int(r[1]) for r in await conn.execute(q)}
+
     async def device_count(self) -> int:
         """Number of registered devices."""
         async with self.db.read() as conn:
