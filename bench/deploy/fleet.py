@@ -151,6 +151,8 @@ async def run_one(n: int, mode: str, size: int, poll_s: float, idle_s: float,
             sims.append(asyncio.create_task(_sim(args + (["--drop-installed"] if drop else []),
                                                  readies[k], results)))
         await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 300)
+        accepted = (await pub.accept(all_pending=True))["accepted"]  # the operator approves
+        assert accepted == n, f"{accepted} of {n} devices accepted"
         setup_s = time.monotonic() - t
         # idle cost: the standing load of keeping N devices informed with nothing to do
         c0, w0 = server.cpu(), time.monotonic()

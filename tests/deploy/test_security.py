@@ -109,6 +109,7 @@ def test_device_reports_refusals(tmp_path: Path) -> None:
                 state, why = await dev.wait_result(dep["id"], 20)
                 assert state == "failed" and "bundle tampered: sha256 mismatch" in why
                 blob.write_bytes(good)
+                app.state.blobs._cache.clear()  # the tampered bytes were cached when served
                 dep = await pub.deploy("demo", "2.0.0", stages=[100])
                 assert (await dev.wait_result(dep["id"], 20))[0] == "installed"
                 await rogue.publish(make_task(tmp_path, "demo", "3.0.0"))

@@ -352,6 +352,8 @@ class Rollout:
 
     async def push_desired(self, device_ids: list[str]) -> None:
         """Send connected devices their desired state now (after the operator accepted them)."""
+        if not await self.targets():
+            return  # no deployment yet: nothing to send
         for device_id in device_ids:
             if not self.hub.connected(device_id):
                 continue
