@@ -52,11 +52,13 @@ def create_app(config: ServerConfig) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await db.create()
         rollout.writer.start()
+        rollout.bus.start()
         ticker = asyncio.create_task(_schedule(rollout, config.tick_s), name="stage-scheduler")
         try:
             yield
         finally:
             ticker.cancel()
+            await rollout.bus.stop()
             await rollout.writer.stop()
             await db.close()
 

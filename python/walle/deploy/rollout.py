@@ -27,6 +27,7 @@ from packaging.version import InvalidVersion, Version
 
 from . import bundle
 from .blobs import BlobStore, check_sha
+from .bus import Bus
 from .errors import BundleError, ConflictError, PolicyError, SignatureError
 from .hub import Hub
 from .policy import Policy, parse_stages
@@ -93,6 +94,7 @@ class Rollout:
         self.signing_key = signing_key
         self.bundle_url = bundle_url
         self.writer = StatusWriter(store, self.check_failures)
+        self.bus = Bus(store.db, self._changed_elsewhere)
         self._targets: dict[str, list[Target]] | None = None
         self._targets_at = 0.0
         self._lock = asyncio.Lock()  # one deployment change at a time
@@ -150,6 +152,7 @@ class Rollout:
             dep_id = await self.store.add_deployment(row, supersede=True)
             self._targets = None
             await self._expand(dep_id)
+        await self.bus.publish(dep_id)
         return await self.summary(dep_id)
 
     async def advance(self, dep_id: int) -> dict[str, Any]:
@@ -161,11 +164,12 @@ class Rollout:
                 raise ConflictError(f"deployment {dep_id} is {dep['state']}, not active")
             if dep["stage_index"] + 1 >= len(stages):
                 raise ConflictError(f"deployment {dep_id} is already at its last stage")
-            await self.store.update_deployment(
-                dep_id, stage_index=dep["stage_index"] + 1, stage_started_at=time.time()
-            )
+            # conditional on the stage we read: another instance's scheduler may be faster
+            if not await self.store.advance_stage(dep_id, dep["stage_index"]):
+                raise ConflictError(f"deployment {dep_id} was advanced or paused meanwhile")
             self._targets = None
             await self._expand(dep_id)
+        await self.bus.publish(dep_id)
         return await self.summary(dep_id)
 
     async def pause(self, dep_id: int, reason: str = "paused by operator") -> dict[str, Any]:
@@ -190,6 +194,7 @@ class Rollout:
             )
             self._targets = None
             await self._expand(dep_id)
+        await self.bus.publish(dep_id)
         return await self.summary(dep_id)
 
     async def rollback(
@@ -229,6 +234,7 @@ class Rollout:
             await self.store.add_targets(new_id, await self.store.targeted(dep_id))
             self._targets = None
             await self._notify_pending(new_id)
+        await self.bus.publish(new_id)
         return await self.summary(new_id)
 
     def _rollback_statement(
@@ -269,6 +275,11 @@ class Rollout:
             new = [d for d, attrs in await self.store.accepted_devices()
                    if d not in have and policy.targets(dep["salt"], pct, d, attrs)]
             await self.store.add_targets(dep_id, new)
+        await self._notify_pending(dep_id)
+
+    async def _changed_elsewhere(self, dep_id: int) -> None:
+        """Another instance changed a deployment: notify our own connected devices."""
+        self._targets = None
         await self._notify_pending(dep_id)
 
     async def _notify_pending(self, dep_id: int) -> None:

@@ -215,6 +215,17 @@ class Store:
         async with self.db.write() as conn:
             await conn.execute(update(deployments).where(deployments.c.id == dep_id).values(**values))
 
+    async def advance_stage(self, dep_id: int, from_index: int) -> bool:
+        """Move an active deployment from stage ``from_index`` to the next; False if it is
+        no longer active at that stage (another instance or request got there first)."""
+        async with self.db.write() as conn:
+            res = await conn.execute(
+                update(deployments)
+                .where(deployments.c.id == dep_id, deployments.c.stage_index == from_index,
+                       deployments.c.state == "active")
+                .values(stage_index=from_index + 1, stage_started_at=time.time()))
+        return bool(res.rowcount)
+
     async def previous_release_id(self, task: str, before_id: int) -> int | None:
         """Release of the newest release-kind deployment of ``task`` before ``before_id``."""
         q = (
