@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 import aiohttp
-from helpers import ENROLL_TOKEN, KEY, PUB_TOKEN, PUBKEY, config, make_task, run, serving, wait_until
+from helpers import ENROLL_TOKEN, KEY, PUB_TOKEN, PUBKEY, config, make_task, run, serving
 from walle.deploy import Device, Publisher
 
 
