@@ -225,6 +225,7 @@ async def run_one(n: int, mode: str, size: int, poll_s: float, idle_s: float,
             "reports_acked": acked, "db_counts": counts,
             "lost_reports": acked - counts["downloaded"] - counts["installed"] - counts["failed"],
             "failed_with_reason": failed, "stuck": n - len(times) - failed,
+            "devices_with_unacked_reports": sum(r.get("unflushed_devices", 0) for r in results),
             "chaos": None if kill_after_s is None else
             f"SIGKILL {kill_after_s:g} s into the rollout, down {down_s:g} s",
         }

@@ -57,10 +57,12 @@ async def main(a: argparse.Namespace) -> None:
     while finished() < a.count and time.time() < deadline:
         await asyncio.sleep(0.1)
     failed = sum(r[0] == "failed" for d in devices for r in d.results.values())
-    await asyncio.gather(*(d.reporter.flushed(120) for d in devices))  # type: ignore[union-attr]
+    flushed = await asyncio.gather(*(d.reporter.flushed(120) for d in devices),  # type: ignore[union-attr]
+                                   return_exceptions=True)
+    unflushed = sum(isinstance(x, BaseException) for x in flushed)
     acked = sum(d.reporter.sent for d in devices)  # type: ignore[union-attr]
     print(json.dumps({"installed_at": list(installed.values()), "acked": acked,
-                      "failed": failed}), flush=True)
+                      "failed": failed, "unflushed_devices": unflushed}), flush=True)
     await asyncio.gather(*(d.stop() for d in devices), return_exceptions=True)
     await http.close()
     await ws.close()
