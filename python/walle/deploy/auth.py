@@ -34,7 +34,7 @@ class Auth:
     """Checks the three kinds of credential."""
 
     def __init__(self, store: Store, publisher_tokens: list[str], enroll_tokens: list[str],
-                 cache_s: float = 5.0) -> None:
+                 cache_s: float = 60.0) -> None:
         self._store = store
         self._publishers = [token_hash(t) for t in publisher_tokens]
         self._enroll = [token_hash(t) for t in enroll_tokens]
