@@ -8,7 +8,17 @@ import uuid
 from pathlib import Path
 
 import aiohttp
-from helpers import ENROLL_TOKEN, KEY, PUB_TOKEN, PUBKEY, config, make_task, run, serving
+from helpers import (
+    ENROLL_TOKEN,
+    KEY,
+    PUB_TOKEN,
+    PUBKEY,
+    config,
+    make_task,
+    run,
+    serving,
+    wait_until,
+)
 from walle.deploy import Device, Publisher
 
 
@@ -44,6 +54,15 @@ def test_two_instances_share_deployments(tmp_path: Path, pg_url: str) -> None:
                 assert got["stage"] == 1 and got["state"] == "active"
                 audit = await pub.get("/api/v1/audit")
                 assert [e["action"] for e in audit].count("create") == 1
+                # a device revoked on A is refused by B (B had its credential cached)
+                await pub.action_path("/api/v1/devices/d1/revoke")
+
+                async def refused_by_b() -> bool:
+                    async with s.get(f"{url_b}/api/v1/device/assignments",
+                                     headers={"Authorization": f"Bearer {devs[1]._token}"}) as r:
+                        return r.status == 401
+
+                await wait_until(refused_by_b, 10, "B refusing the revoked device")
             finally:
                 await asyncio.gather(*(d.stop() for d in devs))
 

@@ -184,6 +184,7 @@ async def accept_devices(body: AcceptIn, request: Request) -> dict[str, Any]:
     attrs = None if body.attrs is None else body.attrs.model_dump(exclude_none=True)
     changed = await st.store.set_devices(ids, "accepted", attrs) if ids else []
     st.auth.forget(set(changed))
+    await st.rollout.bus.publish_devices(changed)
     await _audit(request, "accept", f"{len(changed)} device(s)",
                  {"ids": changed[:100], "attrs": attrs})
     await st.rollout.push_desired(changed)
@@ -196,6 +197,7 @@ async def revoke_device(device_id: str, request: Request) -> dict[str, Any]:
     st = _ctx(request)
     await st.store.set_devices([device_id], "revoked")
     st.auth.forget({device_id})
+    await st.rollout.bus.publish_devices([device_id])
     await st.rollout.hub.close(device_id)
     await _audit(request, "revoke", f"device {device_id}")
     return {"revoked": device_id}

@@ -68,6 +68,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.state.blobs, app.state.auth = rollout.blobs, Auth(store, config.publisher_tokens,
                                                            config.enroll_tokens)
     app.state.metrics = Counter()
+    rollout.bus.on_devices = app.state.auth.forget
     app.include_router(api_publisher.router)
     app.include_router(api_device.router)
     app.include_router(api_bundles.router)

@@ -2,8 +2,8 @@
 
 Only sha256 hashes of tokens are kept, so a leaked database does not leak credentials.
 Device lookups are cached because every device request and connection needs one; the
-cache is dropped for a device the operator accepts or revokes here, and entries expire
-after ``cache_s`` so that another instance's changes reach this one too.
+cache is dropped for a device the operator accepts or revokes, here or (through the
+notice bus) on another instance.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from typing import Any
 
 from .errors import AuthError
@@ -33,13 +32,11 @@ def bearer(header: str | None) -> str:
 class Auth:
     """Checks the three kinds of credential."""
 
-    def __init__(self, store: Store, publisher_tokens: list[str], enroll_tokens: list[str],
-                 cache_s: float = 60.0) -> None:
+    def __init__(self, store: Store, publisher_tokens: list[str], enroll_tokens: list[str]) -> None:
         self._store = store
         self._publishers = [token_hash(t) for t in publisher_tokens]
         self._enroll = [token_hash(t) for t in enroll_tokens]
-        self._cache_s = cache_s
-        self._devices: dict[str, tuple[float, str, str, dict[str, Any]]] = {}
+        self._devices: dict[str, tuple[str, str, dict[str, Any]]] = {}
 
     @staticmethod
     def _match(token: str, hashes: list[str]) -> bool:
@@ -64,20 +61,22 @@ class Auth:
         """
         h = token_hash(bearer(header))
         hit = self._devices.get(h)
-        if hit is None or time.monotonic() - hit[0] > self._cache_s:
-            row = await self._store.device_by_token(h)
-            if row is None:
+        if hit is None:
+            hit = await self._store.device_by_token(h)
+            if hit is None:
                 raise AuthError("not a device credential")
-            hit = (time.monotonic(), *row)
             self._devices[h] = hit
-        _, device_id, state, attrs = hit
+        device_id, state, attrs = hit
         if state == "revoked":
             raise AuthError(f"device {device_id} was revoked by the operator")
         return device_id, (attrs if state == "accepted" else None)
 
-    def forget(self, device_ids: set[str]) -> None:
-        """Drop cached lookups of devices whose state or attributes changed."""
-        for h in [h for h, hit in self._devices.items() if hit[1] in device_ids]:
+    def forget(self, device_ids: set[str] | None) -> None:
+        """Drop cached lookups of devices whose state or attributes changed (None: all)."""
+        if device_ids is None:
+            self._devices.clear()
+            return
+        for h in [h for h, hit in self._devices.items() if hit[0] in device_ids]:
             del self._devices[h]
 
     @staticmethod

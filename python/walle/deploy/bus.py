@@ -4,8 +4,10 @@ Several instances can share one PostgreSQL database; each holds the push connect
 the devices that happened to connect to it.  When one instance creates, advances,
 resumes or rolls back a deployment, it targets the devices in the database and sends
 ``NOTIFY walle_deploy, '<instance>:<deployment>'``; every other instance LISTENs and
-pushes the deployment's notice to its own connected devices.  On SQLite (one instance)
-the bus does nothing.
+pushes the deployment's notice to its own connected devices.  Accepting or revoking
+devices is announced the same way (``'<instance>:devices:<ids or *>'``), so every
+instance drops its cached credentials of those devices.  On SQLite (one instance) the
+bus does nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class Bus:
         self.db = db
         self.instance = uuid.uuid4().hex[:12]
         self._on_change = on_change
+        self.on_devices: Callable[[set[str] | None], None] = lambda ids: None
         self._task: asyncio.Task[None] | None = None
         self.enabled = not db.is_sqlite
 
@@ -49,11 +52,18 @@ class Bus:
 
     async def publish(self, dep_id: int) -> None:
         """Tell the other instances that deployment ``dep_id`` changed."""
+        await self._notify(f"{self.instance}:{dep_id}")
+
+    async def publish_devices(self, ids: list[str]) -> None:
+        """Tell the other instances that these devices' state or attributes changed."""
+        body = ",".join(ids)
+        await self._notify(f"{self.instance}:devices:{body if len(body) < 4000 else '*'}")
+
+    async def _notify(self, msg: str) -> None:
         if not self.enabled:
             return
         async with self.db.engine.begin() as conn:
-            await conn.execute(text("SELECT pg_notify(:ch, :msg)"),
-                               {"ch": CHANNEL, "msg": f"{self.instance}:{dep_id}"})
+            await conn.execute(text("SELECT pg_notify(:ch, :msg)"), {"ch": CHANNEL, "msg": msg})
 
     async def _listen(self) -> None:
         import psycopg
@@ -76,7 +86,13 @@ class Bus:
 
     async def _handle(self, payload: str) -> None:
         instance, _, dep = payload.partition(":")
-        if instance == self.instance or not dep.isdigit():
+        if instance == self.instance:
+            return
+        if dep.startswith("devices:"):
+            ids = dep[len("devices:"):]
+            self.on_devices(None if ids == "*" else set(ids.split(",")))
+            return
+        if not dep.isdigit():
             return
         try:
             await self._on_change(int(dep))
