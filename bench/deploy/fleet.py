@@ -6,17 +6,21 @@ thousands per process on asyncio, each with its own state directory, verifying t
 signature and sha256 and installing atomically (unpack + rename).
 
     PYTHONPATH=python python bench/deploy/fleet.py --devices 1000 10000 --mode push poll
+    # chaos: SIGKILL the service 5 s into the rollout, restart it 60 s later
+    PYTHONPATH=python python bench/deploy/fleet.py --devices 2000 --mode push --kill-after 5 --down 60
 
 Reports time from the deployment request to 50/99/100% installed, server CPU seconds
 and peak RSS during the rollout, idle server CPU per second before it (the standing cost
 of keeping the fleet informed), health-probe latency during the rollout, and whether
-every status report reached the database.
+every status report reached the database; with chaos, how many devices ended failed
+(with their reason reported) and how many are stuck (neither installed nor failed).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -58,17 +62,30 @@ class Server:
     def __init__(self, work: Path, pubkey: str) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [sys.executable, "-m", "walle.deploy", "serve", "--port", str(self.port),
-               "--db", f"sqlite:///{work / 'deploy.db'}", "--data-dir", str(work / "data"),
-               "--publisher-token", PUB, "--enroll-token", ENROLL, "--publisher-key", pubkey,
-               "--log-level", "warning"]
-        self.proc = subprocess.Popen(cmd, env=os.environ | {"PYTHONUNBUFFERED": "1"})
-        self.ps = psutil.Process(self.proc.pid)
+        self.cmd = [sys.executable, "-m", "walle.deploy", "serve", "--port", str(self.port),
+                    "--db", f"sqlite:///{work / 'deploy.db'}", "--data-dir", str(work / "data"),
+                    "--publisher-token", PUB, "--enroll-token", ENROLL, "--publisher-key", pubkey,
+                    "--log-level", "warning"]
         self.peak_rss = 0
+        self.cpu_before = 0.0  # CPU of processes killed by the chaos option
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.cmd, env=os.environ | {"PYTHONUNBUFFERED": "1"})
+        self.ps = psutil.Process(self.proc.pid)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no flush; what was not committed is lost."""
+        self.cpu_before += self.cpu() - self.cpu_before
+        self.proc.kill()
+        self.proc.wait(20)
 
     def cpu(self) -> float:
-        t = self.ps.cpu_times()
-        return t.user + t.system
+        try:
+            t = self.ps.cpu_times()
+        except psutil.NoSuchProcess:
+            return self.cpu_before
+        return self.cpu_before + t.user + t.system
 
     def sample(self) -> None:
         self.peak_rss = max(self.peak_rss, self.ps.memory_info().rss)
@@ -123,8 +140,17 @@ async def _sim(args: list[str], ready: asyncio.Event, out: list[dict[str, Any]])
         raise RuntimeError(f"simulator exited with {proc.returncode}")
 
 
+async def _chaos(server: Server, after_s: float, down_s: float) -> None:
+    """SIGKILL the service ``after_s`` into the rollout and restart it ``down_s`` later."""
+    await asyncio.sleep(after_s)
+    server.kill()
+    await asyncio.sleep(down_s)
+    server.start()
+
+
 async def run_one(n: int, mode: str, size: int, poll_s: float, idle_s: float,
-                  timeout_s: float, procs: int, drop: bool) -> dict[str, Any]:
+                  timeout_s: float, procs: int, drop: bool,
+                  kill_after_s: float | None = None, down_s: float = 60.0) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"walle-bench-{n}-{mode}-", dir=os.environ.get("BENCH_DIR")))
     key = generate_key()
     server = Server(work, public_key_b64(key))
@@ -151,6 +177,8 @@ async def run_one(n: int, mode: str, size: int, poll_s: float, idle_s: float,
             sims.append(asyncio.create_task(_sim(args + (["--drop-installed"] if drop else []),
                                                  readies[k], results)))
         await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 300)
+        accepted = (await pub.accept(all_pending=True))["accepted"]  # the operator approves
+        assert accepted == n, f"{accepted} of {n} devices accepted"
         setup_s = time.monotonic() - t
         # idle cost: the standing load of keeping N devices informed with nothing to do
         c0, w0 = server.cpu(), time.monotonic()
@@ -163,17 +191,23 @@ async def run_one(n: int, mode: str, size: int, poll_s: float, idle_s: float,
         cpu0, server.peak_rss = server.cpu(), 0
         t0 = time.time()
         dep = await pub.deploy("bench", "1.0.0", stages=[100])
+        chaos = None if kill_after_s is None else asyncio.create_task(
+            _chaos(server, kill_after_s, down_s))
         done = asyncio.gather(*sims)
         while not done.done():
-            server.sample()
+            with contextlib.suppress(psutil.NoSuchProcess):
+                server.sample()
             await asyncio.sleep(0.1)
         await done
+        if chaos is not None:
+            await chaos
         cpu = server.cpu() - cpu0
         stop.set()
         await probe
         counts = (await pub.get(f"/api/v1/deployments/{dep['id']}"))["counts"]
         times = sorted(x - t0 for r in results for x in r["installed_at"])
         acked = sum(r["acked"] for r in results)
+        failed = sum(r.get("failed", 0) for r in results)
 
         def at(q: float) -> float | None:
             k = max(1, round(q * n))
@@ -190,6 +224,10 @@ async def run_one(n: int, mode: str, size: int, poll_s: float, idle_s: float,
             "health_max_ms": round(1000 * max(lat, default=float("nan")), 1),
             "reports_acked": acked, "db_counts": counts,
             "lost_reports": acked - counts["downloaded"] - counts["installed"] - counts["failed"],
+            "failed_with_reason": failed, "stuck": n - len(times) - failed,
+            "devices_with_unacked_reports": sum(r.get("unflushed_devices", 0) for r in results),
+            "chaos": None if kill_after_s is None else
+            f"SIGKILL {kill_after_s:g} s into the rollout, down {down_s:g} s",
         }
     finally:
         for s in sims:
@@ -210,6 +248,9 @@ def main() -> None:
     ap.add_argument("--keep-installed", action="store_true",
                     help="keep every device's unpacked copy (N x bundle size on disk)")
     ap.add_argument("--out", help="append JSON lines here")
+    ap.add_argument("--kill-after", type=float,
+                    help="chaos: SIGKILL the service this many seconds into the rollout")
+    ap.add_argument("--down", type=float, default=60.0, help="chaos: seconds before restart")
     a = ap.parse_args()
     try:
         import uvloop
@@ -220,7 +261,7 @@ def main() -> None:
     for n in a.devices:
         for mode in a.mode:
             res = asyncio.run(run_one(n, mode, a.bundle_bytes, a.poll_interval, a.idle, a.timeout,
-                                      a.procs, not a.keep_installed))
+                                      a.procs, not a.keep_installed, a.kill_after, a.down))
             line = json.dumps(res)
             print(line, flush=True)
             if a.out:

@@ -50,11 +50,19 @@ async def main(a: argparse.Namespace) -> None:
         await asyncio.wait_for(asyncio.gather(*(d.connected.wait() for d in devices)), 120)
     print("READY", flush=True)
     deadline = time.time() + a.timeout
-    while len(installed) < a.count and time.time() < deadline:
+
+    def finished() -> int:  # installed, or failed with the reason reported
+        return len(installed) + sum(r[0] == "failed" for d in devices for r in d.results.values())
+
+    while finished() < a.count and time.time() < deadline:
         await asyncio.sleep(0.1)
-    await asyncio.gather(*(d.reporter.flushed(120) for d in devices))  # type: ignore[union-attr]
+    failed = sum(r[0] == "failed" for d in devices for r in d.results.values())
+    flushed = await asyncio.gather(*(d.reporter.flushed(120) for d in devices),  # type: ignore[union-attr]
+                                   return_exceptions=True)
+    unflushed = sum(isinstance(x, BaseException) for x in flushed)
     acked = sum(d.reporter.sent for d in devices)  # type: ignore[union-attr]
-    print(json.dumps({"installed_at": list(installed.values()), "acked": acked}), flush=True)
+    print(json.dumps({"installed_at": list(installed.values()), "acked": acked,
+                      "failed": failed, "unflushed_devices": unflushed}), flush=True)
     await asyncio.gather(*(d.stop() for d in devices), return_exceptions=True)
     await http.close()
     await ws.close()

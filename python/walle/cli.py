@@ -226,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["task"]:  # walle.vm.cli parses the rest, --help included (REMAINDER cannot)
         return _delegate("walle.vm.cli", argv)
+    if argv[:1] == ["deploy"]:  # the deploy CLI parses (and answers --help for) its own args
+        return _delegate("walle.deploy.cli", argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -150,3 +150,45 @@ def _user_exists(name: str) -> bool:
         return True
     except KeyError:
         return False
+
+
+# -- devices driven over plain HTTP (no Device client): exact, fast fleet checks -------------
+
+async def register(s: Any, url: str, device_id: str, attrs: dict[str, Any] | None = None) -> str:
+    """Register a device with the enrollment token; returns its own token."""
+    async with s.post(f"{url}/api/v1/devices/register", json={"device_id": device_id,
+                                                               "attrs": attrs or {}},
+                      headers={"Authorization": f"Bearer {ENROLL_TOKEN}"}) as r:
+        assert r.status == 201, await r.text()
+        return str((await r.json())["token"])
+
+
+async def accept(s: Any, url: str, ids: list[str], attrs: dict[str, Any] | None = None) -> None:
+    """Accept devices as the operator (their claimed attributes unless ``attrs``)."""
+    body: dict[str, Any] = {"ids": ids} | ({"attrs": attrs} if attrs is not None else {})
+    async with s.post(f"{url}/api/v1/devices/accept", json=body,
+                      headers={"Authorization": f"Bearer {PUB_TOKEN}"}) as r:
+        assert r.status == 200, await r.text()
+
+
+async def assignments(s: Any, url: str, token: str) -> dict[str, dict[str, Any]]:
+    """A device's current assignments by task (what a polling device is told)."""
+    async with s.get(f"{url}/api/v1/device/assignments",
+                     headers={"Authorization": f"Bearer {token}"}) as r:
+        assert r.status == 200, await r.text()
+        return {a["task"]: a for a in (await r.json())["assignments"]}
+
+
+async def report(s: Any, url: str, token: str, dep_id: int, state: str, detail: str = "") -> None:
+    """Send one status report as a device."""
+    async with s.post(f"{url}/api/v1/device/status",
+                      json={"reports": [{"deployment": dep_id, "state": state, "detail": detail}]},
+                      headers={"Authorization": f"Bearer {token}"}) as r:
+        assert r.status == 200, await r.text()
+
+
+async def post(s: Any, url: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """POST as the publisher; (status, decoded body)."""
+    async with s.post(url + path, json=body,
+                      headers={"Authorization": f"Bearer {PUB_TOKEN}"}) as r:
+        return r.status, await r.json(content_type=None)

@@ -1,4 +1,6 @@
-"""The operator page in headless Chromium: live counts render, the Pause button works.
+"""The operator page in headless Chromium: live counts render, the Pause button works, a
+deployment is created from the form (after a confirmation), failing devices show their
+error.
 
 Driven over the Chrome DevTools Protocol; a screenshot is written to
 ``$WALLE_SCREENSHOT_DIR`` (default: the system temp dir) as walle-deploy-operator.png.
@@ -60,8 +62,12 @@ def test_operator_page(tmp_path: Path) -> None:
 
     async def scenario() -> None:
         async with serving(config(tmp_path)) as (url, _), aiohttp.ClientSession() as s:
+            def broken(task: str, version: str, where: Path) -> None:
+                raise RuntimeError("GPU delegate missing")
+
             devs = [Device(url, tmp_path / f"d{i}", [PUBKEY], enroll_token=ENROLL_TOKEN,
-                           session=s, device_id=f"dev-{i}", attrs={"user_id": f"u{i}"})
+                           session=s, device_id=f"dev-{i}", attrs={"user_id": f"u{i}"},
+                           on_installed=broken if i == 0 else None)
                     for i in range(30)]
             port = free_port()
             browser = await asyncio.create_subprocess_exec(
@@ -73,6 +79,7 @@ def test_operator_page(tmp_path: Path) -> None:
             try:
                 await asyncio.gather(*(d.start() for d in devs))
                 pub = Publisher(url, PUB_TOKEN, KEY)
+                await pub.accept(all_pending=True)
                 await pub.publish(make_task(tmp_path, "demo", "1.0.0"))
                 await pub.publish(make_task(tmp_path, "camera-filter", "2.1.0"))
                 done = await pub.deploy("demo", "1.0.0", stages=[100])
@@ -100,6 +107,24 @@ def test_operator_page(tmp_path: Path) -> None:
                     await wait_until(lambda: _state(pub, dep["id"], "paused"), 20, "paused via page")
                     await wait_until(lambda: _contains(cdp.js("document.body.innerText"),
                                                        "Pause: deployment"), 20, "page message")
+                    # the failing device and its error are listed
+                    await wait_until(lambda: _contains(cdp.js("$('failing').innerText"),
+                                                       "GPU delegate missing"), 20, "failing list")
+                    assert "dev-0" in await cdp.js("$('failing').innerText")
+                    # a deployment made from the form, confirmed in the dialog
+                    await cdp.js("window.confirmed = []; window.confirm = (t) => "
+                                 "(window.confirmed.push(t), true)")
+                    await wait_until(lambda: _contains(cdp.js("$('release').innerText"),
+                                                       "demo 1.0.0"), 20, "releases listed")
+                    await cdp.js("$('release').value = JSON.stringify(['demo', '1.0.0']);"
+                                 "$('stages').value = '20,100';"
+                                 "$('policy').value = '{\"deny\": [\"u3\"]}';"
+                                 "$('create').requestSubmit()")
+                    await wait_until(lambda: _eq(cdp.js(rows), 3), 20, "a third row")
+                    made = (await pub.get("/api/v1/deployments"))[0]
+                    assert made["task"] == "demo" and made["policy"]["deny"] == ["u3"]
+                    assert [s["percent"] for s in made["stages"]] == [20, 100]
+                    assert "Deploy demo 1.0.0" in str(await cdp.js("window.confirmed"))
                     png = await cdp.call("Page.captureScreenshot", format="png")
                     shot.write_bytes(base64.b64decode(png["data"]))
                 assert shot.stat().st_size > 10_000

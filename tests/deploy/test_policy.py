@@ -42,12 +42,12 @@ def test_filters_and_lists() -> None:
 
 
 def test_bad_policies_are_named() -> None:
-    with pytest.raises(PolicyError, match="unknown policy field"):
+    with pytest.raises(PolicyError, match="policy: region: unknown field"):
         Policy.from_dict({"region": ["eu"]})
     with pytest.raises(PolicyError, match="not a version range"):
         Policy.from_dict({"app_version": "about two"})
     with pytest.raises(PolicyError, match="stages must increase"):
         parse_stages([10, 5])
-    with pytest.raises(PolicyError, match="not in"):
+    with pytest.raises(PolicyError, match="stages.0: percent: Input should be greater than 0"):
         parse_stages([0])
     assert [s.percent for s in parse_stages(None)] == [1, 10, 50, 100]

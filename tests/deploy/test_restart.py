@@ -58,6 +58,7 @@ def test_restart_mid_rollout_loses_nothing(tmp_path: Path) -> None:
             try:
                 await asyncio.gather(*(d.start() for d in devs))
                 await asyncio.gather(*(asyncio.wait_for(d.connected.wait(), 20) for d in devs))
+                await pub.accept(all_pending=True)
                 await pub.publish(make_task(tmp_path, "demo", "1.0.0", payload=50_000))
                 dep = await pub.deploy("demo", "1.0.0", salt="r", stages=[
                     {"percent": 25}, {"percent": 60, "hold_s": 1.0}, {"percent": 100}])

@@ -34,6 +34,7 @@ async def _fleet(url: str, root: Path, n: int, session: aiohttp.ClientSession, p
     _STARTED.extend(devs)
     await asyncio.gather(*(d.start() for d in devs))
     await asyncio.gather(*(asyncio.wait_for(d.connected.wait(), 20) for d in devs))
+    await Publisher(url, PUB_TOKEN).accept([d.device_id for d in devs])  # the operator's approval
     return devs
 
 

@@ -55,6 +55,11 @@ def _signed(tmp: Path, version: str, key=KEY, kind: str = "release", **extra: st
     return st, sig, archive
 
 
+def _unstamped(statement: dict, **changes: str) -> dict:  # type: ignore[type-arg]
+    """A statement to sign afresh: without the old serial, expiry and key id."""
+    return {k: v for k, v in statement.items() if k not in ("serial", "expires", "key_id")} | changes
+
+
 def test_installer_refusals(tmp_path: Path) -> None:
     inst = Installer(tmp_path / "dev", Verifier([PUBKEY]))
     st1, sig1, a1 = _signed(tmp_path, "1.0.0")
@@ -64,10 +69,10 @@ def test_installer_refusals(tmp_path: Path) -> None:
     with pytest.raises(VersionRefused, match="older than installed 2.0.0"):
         inst.plan(st1, sig1)
     # a rollback that names another "from" version is refused (no replay of old rollbacks)
-    rb, rsig = sign(KEY, dict(st1, kind="rollback", from_version="1.5.0"))
+    rb, rsig = sign(KEY, _unstamped(st1, kind="rollback", from_version="1.5.0"))
     with pytest.raises(VersionRefused, match="does not apply to installed 2.0.0"):
         inst.plan(rb, rsig)
-    rb, rsig = sign(KEY, dict(st1, kind="rollback", from_version="2.0.0"))
+    rb, rsig = sign(KEY, _unstamped(st1, kind="rollback", from_version="2.0.0"))
     assert inst.plan(rb, rsig) == "install"
     # wrong signature: an unknown key, and a statement altered after signing
     other = generate_key()
@@ -94,6 +99,7 @@ def test_device_reports_refusals(tmp_path: Path) -> None:
             dev = Device(url, tmp_path / "dev", [PUBKEY], enroll_token=ENROLL_TOKEN, session=s)
             await dev.start()
             try:
+                await Publisher(url, PUB_TOKEN).accept(all_pending=True)
                 pub, rogue = Publisher(url, PUB_TOKEN, KEY), Publisher(url, PUB_TOKEN, other)
                 rel = await pub.publish(make_task(tmp_path, "demo", "2.0.0"))
                 blob = app.state.blobs.path(rel["sha256"])
@@ -103,7 +109,7 @@ def test_device_reports_refusals(tmp_path: Path) -> None:
                 state, why = await dev.wait_result(dep["id"], 20)
                 assert state == "failed" and "bundle tampered: sha256 mismatch" in why
                 blob.write_bytes(good)
-                app.state.blobs._cache.clear()
+                app.state.blobs._cache.clear()  # the tampered bytes were cached when served
                 dep = await pub.deploy("demo", "2.0.0", stages=[100])
                 assert (await dev.wait_result(dep["id"], 20))[0] == "installed"
                 await rogue.publish(make_task(tmp_path, "demo", "3.0.0"))
@@ -181,6 +187,7 @@ def test_resumes_partial_download(tmp_path: Path) -> None:
             dev = Device(url, tmp_path / "dev", [PUBKEY], enroll_token=ENROLL_TOKEN, session=s)
             await dev.start()
             try:
+                await pub.accept(all_pending=True)
                 dep = await pub.deploy("demo", "1.0.0", stages=[100])
                 assert (await dev.wait_result(dep["id"], 20))[0] == "installed"
             finally:

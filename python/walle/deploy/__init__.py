@@ -2,9 +2,14 @@
 
 The cloud service (:func:`create_app`, ``walle deploy serve``) keeps a task registry,
 a content-addressed bundle store, deployments with staged policies, and a device
-registry.  It pushes small signed notices over connections devices already hold; devices
-(:class:`Device`) pull bundles over plain HTTP, verify them against a pinned Ed25519
-key, install atomically and report status.
+registry whose devices an operator accepts (policies match the attributes the operator
+approved).  For each device it computes the desired state (per task, the newest
+deployment whose policy and stage target it) and pushes small signed notices over
+connections devices already hold; devices (:class:`Device`) pull bundles over plain
+HTTP, verify them against pinned Ed25519 keys (refusing expired statements and replayed
+rollbacks), install atomically, report every failure with its reason, and retry with
+backoff through outages.  Instances sharing a PostgreSQL database fan changes out with
+LISTEN/NOTIFY.
 
 Heavy dependencies (FastAPI, SQLAlchemy, aiohttp) load only when a name is used.
 """

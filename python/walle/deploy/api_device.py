@@ -9,27 +9,28 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import re
 import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request, Response, WebSocket, WebSocketDisconnect
 
-from .errors import AuthError, ConflictError
+from .errors import AuthError
 from .models import RegisterIn, StatusIn
 
 router = APIRouter(prefix="/api/v1", tags=["device"])
-_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
 
 @router.post("/devices/register", status_code=201)
 async def register(body: RegisterIn, request: Request) -> dict[str, str]:
-    """Register a device (enrollment credential); returns its own token, shown once."""
+    """Register a device (enrollment credential); returns its own token, shown once.
+
+    The device starts *pending*: the attributes it claims are only a suggestion until
+    an operator accepts it (``POST /api/v1/devices/accept``), so no device can put
+    itself on an allow list or into a region.
+    """
     st = request.app.state
     st.auth.enroll(request.headers.get("authorization"))
     device_id = body.device_id or uuid.uuid4().hex
-    if not _ID_RE.match(device_id):
-        raise ConflictError(f"device id {device_id!r} must match {_ID_RE.pattern}")
     token, hashed = st.auth.new_device_token()
     await st.store.add_device(device_id, hashed, body.attrs)
     return {"device_id": device_id, "token": token}

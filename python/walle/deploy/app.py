@@ -10,7 +10,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 
 from . import api_bundles, api_device, api_publisher
 from .auth import Auth
@@ -26,6 +27,8 @@ from .errors import (
     PolicyError,
     SignatureError,
 )
+from .metrics import CONTENT_TYPE, exposition
+from .policy import describe_errors
 from .rollout import Rollout
 from .signing import Verifier, load_private_key, public_key_b64
 from .store import Store
@@ -49,11 +52,13 @@ def create_app(config: ServerConfig) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await db.create()
         rollout.writer.start()
+        rollout.bus.start()
         ticker = asyncio.create_task(_schedule(rollout, config.tick_s), name="stage-scheduler")
         try:
             yield
         finally:
             ticker.cancel()
+            await rollout.bus.stop()
             await rollout.writer.stop()
             await db.close()
 
@@ -63,6 +68,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.state.blobs, app.state.auth = rollout.blobs, Auth(store, config.publisher_tokens,
                                                            config.enroll_tokens)
     app.state.metrics = Counter()
+    rollout.bus.on_devices = app.state.auth.forget
     app.include_router(api_publisher.router)
     app.include_router(api_device.router)
     app.include_router(api_bundles.router)
@@ -72,10 +78,29 @@ def create_app(config: ServerConfig) -> FastAPI:
         status = next((s for t, s in _STATUS.items() if isinstance(exc, t)), 400)
         return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status)
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # one line naming each bad field, e.g. "policy.regions: Input should be a valid list"
+        return JSONResponse({"error": "ValidationError", "detail": describe_errors(exc.errors())},
+                            422)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # a bug still answers what went wrong (and is logged with its traceback)
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"error": "InternalError",
+                             "detail": f"internal error: {type(exc).__name__}: {exc}"}, 500)
+
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, object]:
         """Liveness probe."""
         return {"ok": True, "connected": len(rollout.hub)}
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    async def prometheus(request: Request) -> PlainTextResponse:
+        """Prometheus metrics (publisher token: ``authorization: credentials: <token>``)."""
+        app.state.auth.publisher(request.headers.get("authorization"))
+        return PlainTextResponse(await exposition(app.state), media_type=CONTENT_TYPE)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

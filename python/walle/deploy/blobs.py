@@ -2,8 +2,9 @@
 
 Blobs are named by their sha256, so they never change once written: any HTTP cache or
 CDN can keep them forever, and a half-written upload is never visible (write to a temp
-file, check the hash, rename).  A small in-memory cache holds the hottest blobs because a
-rollout sends the same bundle to every device at once.
+file, check the hash, rename).  Large blobs are streamed from the file; small ones (a
+rollout sends the same bundle to every device at once) are served from a bounded
+in-memory cache, so memory never grows with the number of downloads.
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ def check_sha(sha256: str) -> str:
 class BlobStore:
     """Immutable blobs under ``root/ab/abcdef...``."""
 
-    def __init__(self, root: str | Path, cache_bytes: int = 64 << 20) -> None:
+    def __init__(self, root: str | Path, cache_bytes: int = 64 << 20,
+                 cache_item_bytes: int = 8 << 20) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._cache: OrderedDict[str, bytes] = OrderedDict()
-        self._cache_bytes = cache_bytes
-        self._cached = 0
+        self._cache_bytes, self._cache_item_bytes, self._cached = cache_bytes, cache_item_bytes, 0
 
     def path(self, sha256: str) -> Path:
         """Where the blob lives (whether or not it exists)."""
@@ -69,20 +70,26 @@ class BlobStore:
                 os.unlink(tmp)
         return size
 
-    def read(self, sha256: str) -> bytes:
-        """The blob's bytes (cached while small enough)."""
+    def size(self, sha256: str) -> int:
+        """The blob's size in bytes (raises :class:`NotFoundError` if it is not stored)."""
+        try:
+            return self.path(sha256).stat().st_size
+        except FileNotFoundError as exc:
+            raise NotFoundError(f"bundle {sha256} is not in the store") from exc
+
+    def cached(self, sha256: str, size: int) -> bytes | None:
+        """The bytes of a small blob from the cache (read on a miss), or None for a blob
+        too large to cache, which the caller streams from :meth:`path`."""
         data = self._cache.get(sha256)
         if data is not None:
             self._cache.move_to_end(sha256)
             return data
-        try:
-            data = self.path(sha256).read_bytes()
-        except FileNotFoundError as exc:
-            raise NotFoundError(f"bundle {sha256} is not in the store") from exc
-        if len(data) <= self._cache_bytes // 4:
-            self._cache[sha256] = data
-            self._cached += len(data)
-            while self._cached > self._cache_bytes:
-                _, old = self._cache.popitem(last=False)
-                self._cached -= len(old)
+        if size > self._cache_item_bytes:
+            return None
+        data = self.path(sha256).read_bytes()
+        self._cache[sha256] = data
+        self._cached += len(data)
+        while self._cached > self._cache_bytes:
+            _, old = self._cache.popitem(last=False)
+            self._cached -= len(old)
         return data

@@ -16,12 +16,27 @@ import stat
 import tarfile
 import tomllib
 import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import BundleError
 
 MANIFEST = "task.toml"
+# what a corrupt or truncated archive raises from the standard library's readers
+_CORRUPT = (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, gzip.BadGzipFile)
+
+
+@contextmanager
+def _readable(path: Path) -> Iterator[None]:
+    """Turn the archive readers' errors into a :class:`BundleError` naming the archive."""
+    try:
+        yield
+    except _CORRUPT as exc:
+        raise BundleError(f"{path.name}: archive is corrupt or truncated: "
+                          f"{type(exc).__name__}: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -109,6 +124,42 @@ def _check_name(name: str) -> str:
 
 def _members(path: Path, limits: Limits) -> list[tuple[str, bool, int]]:
     """(name, is_dir, size) of every member, after the safety checks."""
+    with _readable(path):
+        out = _list_members(path)
+    _check_layout(out)
+    total = 0
+    for name, _, size in out:
+        if size > limits.max_file_bytes:
+            raise BundleError(f"bundle member {name!r} is {size} bytes, over the limit")
+        total += size
+    if len(out) > limits.max_files:
+        raise BundleError(f"bundle has {len(out)} members, over the limit {limits.max_files}")
+    if total > limits.max_total_bytes:
+        raise BundleError(f"bundle unpacks to {total} bytes, over {limits.max_total_bytes}")
+    return out
+
+
+def _check_layout(members: list[tuple[str, bool, int]]) -> None:
+    """Refuse a name given twice, or a file that is also a directory (or a file's parent)."""
+    files: set[str] = set()
+    dirs: set[str] = set()
+    for name, is_dir, _ in members:
+        if not name:
+            continue
+        if name in files or (not is_dir and name in dirs):
+            raise BundleError(f"bundle member {name!r} appears twice")
+        if is_dir and name in files:
+            raise BundleError(f"bundle member {name!r} is both a file and a directory")
+        (dirs if is_dir else files).add(name)
+    for name in files | dirs:
+        parent = PurePosixPath(name).parent
+        while str(parent) != ".":
+            if str(parent) in files:
+                raise BundleError(f"bundle member {str(parent)!r} is both a file and a directory")
+            parent = parent.parent
+
+
+def _list_members(path: Path) -> list[tuple[str, bool, int]]:
     fmt = archive_format(path.open("rb").read(4))
     out: list[tuple[str, bool, int]] = []
     if fmt == "zip":
@@ -126,15 +177,6 @@ def _members(path: Path, limits: Limits) -> list[tuple[str, bool, int]]:
                         f"unsafe member {ti.name!r} in bundle: links and devices are refused"
                     )
                 out.append((_check_name(ti.name), ti.isdir(), ti.size))
-    total = 0
-    for name, _, size in out:
-        if size > limits.max_file_bytes:
-            raise BundleError(f"bundle member {name!r} is {size} bytes, over the limit")
-        total += size
-    if len(out) > limits.max_files:
-        raise BundleError(f"bundle has {len(out)} members, over the limit {limits.max_files}")
-    if total > limits.max_total_bytes:
-        raise BundleError(f"bundle unpacks to {total} bytes, over {limits.max_total_bytes}")
     return out
 
 
@@ -144,15 +186,16 @@ def read_manifest(path: str | Path) -> Manifest:
     members = _members(p, Limits())
     if not any(name == MANIFEST and not is_dir for name, is_dir, _ in members):
         raise BundleError(f"{p.name}: bundle has no top-level {MANIFEST}")
-    if archive_format(p.open("rb").read(4)) == "zip":
-        with zipfile.ZipFile(p) as zf:
-            data = zf.read(MANIFEST)
-    else:
-        with tarfile.open(p, "r:gz") as tar:
-            member = next(m for m in tar.getmembers() if _check_name(m.name) == MANIFEST)
-            fh = tar.extractfile(member)
-            assert fh is not None  # checked isfile above
-            data = fh.read()
+    with _readable(p):
+        if archive_format(p.open("rb").read(4)) == "zip":
+            with zipfile.ZipFile(p) as zf:
+                data = zf.read(MANIFEST)
+        else:
+            with tarfile.open(p, "r:gz") as tar:
+                member = next(m for m in tar.getmembers() if _check_name(m.name) == MANIFEST)
+                fh = tar.extractfile(member)
+                assert fh is not None  # checked isfile above
+                data = fh.read()
     return parse_manifest(data, f"{p.name}:{MANIFEST}")
 
 
@@ -168,6 +211,14 @@ def unpack(path: str | Path, dest: str | Path, limits: Limits = DEFAULT_LIMITS) 
     src, out = Path(path), Path(dest)
     _members(src, limits)  # validate everything before writing anything
     out.mkdir(parents=True)
+    with _readable(src):
+        _write_members(src, out, limits)
+    if not (out / MANIFEST).is_file():
+        raise BundleError(f"{src.name}: bundle has no top-level {MANIFEST}")
+    return parse_manifest((out / MANIFEST).read_bytes())
+
+
+def _write_members(src: Path, out: Path, limits: Limits) -> None:
     written = 0
     opener = _zip_open if archive_format(src.open("rb").read(4)) == "zip" else _tar_open
     for name, is_dir, fh in opener(src):
@@ -182,9 +233,6 @@ def unpack(path: str | Path, dest: str | Path, limits: Limits = DEFAULT_LIMITS) 
                 if written > limits.max_total_bytes:
                     raise BundleError(f"bundle unpacks past {limits.max_total_bytes} bytes")
                 dst.write(chunk)
-    if not (out / MANIFEST).is_file():
-        raise BundleError(f"{src.name}: bundle has no top-level {MANIFEST}")
-    return parse_manifest((out / MANIFEST).read_bytes())
 
 
 def _zip_open(path: Path):  # type: ignore[no-untyped-def]

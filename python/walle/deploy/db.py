@@ -56,7 +56,9 @@ devices = Table(
     metadata,
     Column("id", String(100), primary_key=True),
     Column("token_hash", String(64), nullable=False, unique=True),
-    Column("attrs", Text, nullable=False),  # JSON
+    Column("state", String(20), nullable=False, default="pending"),  # pending|accepted|revoked
+    Column("attrs", Text, nullable=False),  # JSON: what policies match, set by the operator
+    Column("claimed", Text, nullable=False, default="{}"),  # JSON: what the device said
     Column("registered_at", Float, nullable=False),
     Column("last_seen", Float, nullable=False),
 )
@@ -95,6 +97,29 @@ device_status = Table(
     Column("failed_at", Float, nullable=True),
     Column("error", Text, nullable=True),
     Index("ix_status_device", "device_id"),
+)
+
+status_history = Table(  # every report a device sent, for the operator's per-device view
+    "status_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", String(100), nullable=False),
+    Column("deployment_id", Integer, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("ts", Float, nullable=False),
+    Index("ix_history_device", "device_id", "id"),
+)
+
+audit_log = Table(  # operator actions: who did what to which deployment or device, and when
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(50), nullable=False),
+    Column("target", String(200), nullable=False),
+    Column("detail", Text, nullable=False),
 )
 
 

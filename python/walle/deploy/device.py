@@ -21,7 +21,7 @@ import aiohttp
 
 from .bundle import DEFAULT_LIMITS, Limits
 from .download import download
-from .errors import AuthError, BundleError, DeployError, ServerError
+from .errors import AuthError, DeployError, ServerError
 from .installer import NOOP, SWITCH, Installer
 from .reporter import Reporter
 from .signing import Verifier
@@ -29,7 +29,9 @@ from .signing import Verifier
 log = logging.getLogger("walle.deploy.device")
 
 OnInstalled = Callable[[str, str, Path], Awaitable[None] | None]
-_NET_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError, ServerError)
+# Failures of the network or the service, worth retrying; a local OSError (disk full, a
+# read-only directory) is not one of them: it is reported as the install's failure.
+_NET_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, ServerError)
 
 
 class Device:
@@ -218,6 +220,7 @@ class Device:
 
     async def _worker(self, task: str) -> None:
         # One worker per task: installs of a task never overlap, the newest notice wins.
+        # _process reports every failure itself, so this loop outlives any bad bundle.
         kick = self._kicks[task]
         while True:
             await kick.wait()
@@ -227,48 +230,69 @@ class Device:
                 await self._process(n)
 
     async def _process(self, n: dict[str, Any]) -> None:
-        dep, st, sig = int(n["deployment"]), n["statement"], n["signature"]
+        """Install one notice; every failure (download, verify, unpack, load, a full
+        disk) becomes a ``failed`` report with its reason, never an exception."""
+        try:
+            dep, st, sig = int(n["deployment"]), n["statement"], n["signature"]
+        except (KeyError, TypeError, ValueError) as exc:
+            log.error("%s: malformed notice %r: %s", self.device_id, n, exc)
+            return
         assert self.reporter is not None
         try:
             action = self.installer.plan(st, sig)
-            if action != NOOP:
+            if action == NOOP:
+                await asyncio.to_thread(self.installer.note_seen, st)
+            else:
                 if action == SWITCH:
-                    where = await asyncio.to_thread(self.installer.switch_to_previous, st["task"])
+                    where = await asyncio.to_thread(self.installer.switch_to_previous,
+                                                    st["task"], st["serial"])
                 else:
                     archive = await self._fetch(n)
+                    if archive is None:
+                        return  # a newer notice of the task replaced this one
                     self.reporter.add(dep, "downloaded")
                     where = await asyncio.to_thread(self.installer.install, st, archive)
                 await self._load(st["task"], st["version"], where)
             outcome = ("installed", f"{st['task']} {st['version']}")
+        except asyncio.CancelledError:
+            raise
         except DeployError as exc:
             log.warning("%s: deployment %s refused: %s", self.device_id, dep, exc)
             outcome = ("failed", str(exc))
+        except Exception as exc:  # noqa: BLE001 - OS errors (disk full), bad archives, bugs
+            log.warning("%s: deployment %s failed: %s", self.device_id, dep, exc)
+            outcome = ("failed", f"{type(exc).__name__}: {exc}")
         self.reporter.add(dep, outcome[0], "" if outcome[0] == "installed" else outcome[1])
         async with self._progress:
             self.results[dep] = outcome
             self._progress.notify_all()
 
-    async def _fetch(self, n: dict[str, Any]) -> Path:
+    async def _fetch(self, n: dict[str, Any]) -> Path | None:
+        """The verified archive of a notice; None if a newer notice replaced it meanwhile.
+
+        Network and server (5xx, 408, 429) failures are retried for as long as they last,
+        with exponential backoff and jitter, resuming the partial file each time: an
+        outage delays an install but never fails it.
+        """
         assert self._session is not None
         st = n["statement"]
         url = self._url(n["url"])
         # Our token goes only to our own service, never to a third-party CDN.
         same = urlsplit(url).netloc == urlsplit(self.server).netloc
-        delay = 0.2
-        for attempt in range(8):
+        delay, attempt = 0.2, 0
+        while self._desired.get(st["task"]) is n:
             try:
                 return await download(self._session, url, self.installer.downloads,
                                       st["bundle_sha256"], int(st["bundle_size"]),
                                       self._auth() if same else None)
-            except BundleError:
-                raise
             except _NET_ERRORS as exc:
-                if isinstance(exc, ServerError) and exc.status < 500:
+                if isinstance(exc, ServerError) and exc.status < 500 and exc.status not in (408, 429):
                     raise
+                attempt += 1
                 log.debug("%s: download attempt %d failed: %s", self.device_id, attempt, exc)
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, self.max_backoff_s)
-        raise BundleError(f"bundle {st['bundle_sha256']} could not be downloaded from {url}")
+        return None
 
     async def _load(self, task: str, version: str, where: Path) -> None:
         try:

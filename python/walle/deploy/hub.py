@@ -42,6 +42,15 @@ class Hub:
         if self._conns.get(device_id) is conn:
             del self._conns[device_id]
 
+    async def close(self, device_id: str) -> None:
+        """Close a device's connection (its credential was revoked)."""
+        conn = self._conns.pop(device_id, None)
+        if conn is not None and hasattr(conn, "close"):
+            try:
+                await conn.close(code=4401, reason="credential revoked")
+            except Exception as exc:  # noqa: BLE001 - already dead is fine
+                log.debug("closing %s: %s", device_id, exc)
+
     def connected(self, device_id: str) -> bool:
         """Whether the device holds a connection now."""
         return device_id in self._conns

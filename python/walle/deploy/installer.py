@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -64,11 +65,21 @@ class Installer:
         """Verify the statement and decide: NOOP, INSTALL (download) or SWITCH (to previous).
 
         Raises :class:`SignatureError` for a bad signature and :class:`VersionRefused`
-        for a downgrade that is not an explicit signed rollback from the installed one.
+        for an expired statement, a replayed rollback (serial not newer than one already
+        seen), or a downgrade that is not an explicit signed rollback from the installed one.
         """
         self.verifier.verify(statement, signature)
         task, ver, sha = statement["task"], statement["version"], statement["bundle_sha256"]
+        what = f"{statement['kind']} {task} {ver}"
+        if statement["expires"] < time.time():
+            when = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(statement["expires"]))
+            raise VersionRefused(f"{what}: statement expired at {when}: refused")
         st = self.state(task)
+        seen = int(st.get("max_serial", 0))
+        if statement["kind"] == "rollback" and statement["serial"] <= seen:
+            raise VersionRefused(
+                f"{what}: rollback statement serial {statement['serial']} is not newer than "
+                f"{seen} already seen: replay refused")
         cur = st.get("current")
         if cur is None:
             return INSTALL
@@ -111,24 +122,32 @@ class Installer:
             os.rename(staging / "x", target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        self._switch(task, {"version": ver, "sha256": sha, "dir": str(target)})
+        self._switch(task, {"version": ver, "sha256": sha, "dir": str(target)},
+                     statement["serial"])
         archive.unlink(missing_ok=True)  # the unpacked copy is what we keep
         return target
 
-    def switch_to_previous(self, task: str) -> Path:
+    def switch_to_previous(self, task: str, serial: int = 0) -> Path:
         """Make the kept previous version current again (local or signed rollback)."""
         st = self.state(task)
         prev = st.get("previous")
         if not prev or not Path(prev["dir"]).is_dir():
             raise VersionRefused(f"{task}: no previous version is kept to roll back to")
-        self._switch(task, prev)
+        self._switch(task, prev, serial)
         return Path(prev["dir"])
 
-    def _switch(self, task: str, new: dict[str, Any]) -> None:
+    def note_seen(self, statement: dict[str, Any]) -> None:
+        """Remember a statement's serial although nothing changed (it was a no-op here)."""
+        st = self.state(statement["task"])
+        if st.get("current") and statement["serial"] > int(st.get("max_serial", 0)):
+            self._switch(statement["task"], st["current"], statement["serial"])
+
+    def _switch(self, task: str, new: dict[str, Any], serial: int = 0) -> None:
         tdir = self._task_dir(task)
         st = self.state(task)
         cur = st.get("current")
-        st = {"current": new, "previous": cur if cur and cur["dir"] != new["dir"] else st.get("previous")}
+        st = {"current": new, "previous": cur if cur and cur["dir"] != new["dir"] else st.get("previous"),
+              "max_serial": max(int(st.get("max_serial", 0)), serial)}
         tmp = tdir / "state.json.tmp"
         with open(tmp, "w") as fh:
             json.dump(st, fh)
@@ -136,7 +155,7 @@ class Installer:
             os.fsync(fh.fileno())
         os.replace(tmp, tdir / "state.json")
         bundle.fsync_dir(tdir)
-        keep = {Path(x["dir"]).name for x in st.values() if x}
+        keep = {Path(x["dir"]).name for x in (st["current"], st["previous"]) if x}
         for old in (tdir / "v").iterdir():
             if old.name not in keep:
                 shutil.rmtree(old, ignore_errors=True)

@@ -83,13 +83,11 @@ class Policy:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Policy:
-        """Build from JSON, naming any unknown field."""
-        data = dict(data or {})
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise PolicyError(f"unknown policy field(s): {', '.join(unknown)}")
-        return cls(**data)
+        """Build from JSON, naming any unknown or mistyped field (lists must be lists)."""
+        from .models import PolicyIn
+
+        checked = validated(PolicyIn, data or {}, "policy")
+        return cls(**checked.model_dump())
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (inverse of :meth:`from_dict`)."""
@@ -124,10 +122,40 @@ class Policy:
         return self.matches(device_id, attrs) and in_percent(salt, user, percent)
 
 
+def validated(model: Any, data: Any, where: str) -> Any:
+    """``model`` validated from ``data``; a :class:`PolicyError` names the first bad field."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(f"{where}: {describe_errors(exc.errors())}") from None
+
+
+def describe_errors(errors: Any) -> str:
+    """One line naming each invalid field of a pydantic/FastAPI validation error."""
+    parts = []
+    for e in errors:
+        loc = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body",))
+        msg = "unknown field" if e.get("type") == "extra_forbidden" else e.get("msg", "invalid")
+        parts.append(f"{loc or 'body'}: {msg}")
+    return "; ".join(parts)
+
+
 def parse_stages(raw: list[Any] | None) -> list[Stage]:
     """Stages from JSON: numbers or ``{"percent": p, "hold_s": s}``; must be increasing."""
-    items = list(raw) if raw else list(DEFAULT_STAGES)
-    stages = [Stage(**x) if isinstance(x, dict) else Stage(float(x)) for x in items]
+    from .models import StageIn
+
+    items = list(raw) if raw is not None else list(DEFAULT_STAGES)
+    if not items:
+        raise PolicyError("stages: at least one stage is needed")
+    stages = []
+    for i, x in enumerate(items):
+        if hasattr(x, "model_dump"):
+            x = x.model_dump()
+        body = x if isinstance(x, dict) else {"percent": x}
+        st = validated(StageIn, body, f"stages.{i}")
+        stages.append(Stage(st.percent, st.hold_s))
     for a, b in itertools.pairwise(stages):
         if b.percent <= a.percent:
             raise PolicyError(f"stages must increase: {a.percent}% then {b.percent}%")

@@ -13,8 +13,10 @@ import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import bundle
-from .errors import BundleError, ServerError
+from .errors import BundleError, DeployError, ServerError
 from .signing import sign
+
+ROLLBACK_TTL_S = 30 * 86400  # a publisher-signed rollback statement stays valid this long
 
 
 def prepare(path: str | Path) -> tuple[bytes, bundle.Manifest]:
@@ -50,16 +52,19 @@ class Publisher:
         self._headers = {"Authorization": f"Bearer {token}"}
 
     async def _call(self, method: str, path: str, **kw: Any) -> Any:
-        async with (
-            aiohttp.ClientSession() as s,
-            s.request(method, self.server + path, headers=self._headers, **kw) as r,
-        ):
-            text = await r.text()
-            if r.status >= 300:
-                with contextlib.suppress(ValueError):  # not JSON: keep the raw text
-                    text = json.loads(text).get("detail", text)
-                raise ServerError(r.status, str(text))
-            return json.loads(text) if text else None
+        try:
+            async with (
+                aiohttp.ClientSession() as s,
+                s.request(method, self.server + path, headers=self._headers, **kw) as r,
+            ):
+                text = await r.text()
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise DeployError(f"cannot reach the service at {self.server}: {exc or type(exc).__name__}") from exc
+        if r.status >= 300:
+            with contextlib.suppress(ValueError, AttributeError):  # not JSON: keep the raw text
+                text = json.loads(text).get("detail", text)
+            raise ServerError(r.status, str(text))
+        return json.loads(text) if text else None
 
     async def publish(self, path: str | Path) -> dict[str, Any]:
         """Pack (if a directory), sign, upload and register a release."""
@@ -75,6 +80,19 @@ class Publisher:
         """Create a deployment (options: policy, stages, fail_threshold, min_reports, salt)."""
         return await self._call("POST", "/api/v1/deployments",
                                 json={"task": task, "version": version, **options})
+
+    async def accept(self, ids: list[str] | None = None, all_pending: bool = False,
+                     attrs: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Accept devices (all pending ones with ``all_pending``); ``attrs`` replaces the
+        attributes they claimed."""
+        body: dict[str, Any] = {"ids": ids or [], "all_pending": all_pending}
+        if attrs is not None:
+            body["attrs"] = attrs
+        return await self._call("POST", "/api/v1/devices/accept", json=body)
+
+    async def action_path(self, path: str) -> Any:
+        """POST an operator action path with no body."""
+        return await self._call("POST", path)
 
     async def action(self, dep_id: int, action: str, body: dict[str, Any] | None = None) -> Any:
         """``advance``, ``pause``, ``resume`` or ``rollback`` a deployment."""
@@ -96,7 +114,7 @@ class Publisher:
         st = {"kind": "rollback", "task": dep["task"], "version": prev["version"],
               "bundle_sha256": prev["bundle_sha256"], "bundle_size": prev["bundle_size"],
               "manifest_sha256": full["manifest_sha256"], "from_version": dep["version"]}
-        statement, signature = sign(self.key, st)
+        statement, signature = sign(self.key, st, ttl_s=ROLLBACK_TTL_S)
         return await self.action(dep_id, "rollback", {"statement": statement, "signature": signature})
 
     async def _release_statement(self, rel: dict[str, Any]) -> dict[str, Any]:

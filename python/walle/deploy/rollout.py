@@ -1,8 +1,13 @@
 """The rollout engine: publishing, deployments, stages, targeting, pause and rollback.
 
 All state lives in the database, so a restarted service picks up exactly where it was:
-the current stage and when it started, who is targeted, who reported what.  Devices
-that were offline are targeted and notified when they connect.
+the current stage and when it started, who is targeted, who reported what.
+
+The fleet's *desired state* is a function of the deployments: for each task, a device
+should run the newest deployment (release or rollback) whose policy and current stage
+target it; a paused deployment reaches nobody new, a rolled-back one nobody at all.  A
+device that enrolls, reconnects or polls is given exactly that, so devices that missed
+a moment (offline, enrolled late, enrolled after a rollback) converge.
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -20,6 +27,7 @@ from packaging.version import InvalidVersion, Version
 
 from . import bundle
 from .blobs import BlobStore, check_sha
+from .bus import Bus
 from .errors import BundleError, ConflictError, PolicyError, SignatureError
 from .hub import Hub
 from .policy import Policy, parse_stages
@@ -28,6 +36,44 @@ from .statuswriter import StatusWriter
 from .store import Store
 
 log = logging.getLogger("walle.deploy.rollout")
+_VISIBLE = ("active", "paused", "superseded", "completed")  # states that still target devices
+ROLLBACK_TTL_S = 30 * 86400  # the service's own rollback statements expire after this
+Z_95 = 1.645  # one-sided 95% normal quantile for the failure-rate bound
+
+
+@dataclass(frozen=True)
+class Target:
+    """A deployment as targeting sees it: its row, parsed policy and current percentage."""
+
+    dep: dict[str, Any]
+    policy: Policy
+    percent: float
+
+
+def wilson_lower(failed: int, n: int, z: float = Z_95) -> float:
+    """Lower bound of the Wilson score interval of a failure rate ``failed / n``."""
+    if n == 0:
+        return 0.0
+    p, z2 = failed / n, z * z
+    centre = p + z2 / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return max(0.0, (centre - spread) / (1 + z2 / n))
+
+
+def failure_verdict(failed: int, reports: int, threshold: float, min_reports: int) -> str | None:
+    """The auto-pause reason, or None while the sample does not show the rate is too high.
+
+    A rate measured on few reports is noisy (4 failures in 20 is 20%, yet fits a true
+    rate of 6%), so the pause needs ``min_reports`` reports *and* the 95% lower bound
+    of the rate above the threshold.
+    """
+    if reports < min_reports or failed == 0:
+        return None
+    low = wilson_lower(failed, reports)
+    if low <= threshold:
+        return None
+    return (f"auto-paused: failure rate {failed / reports:.1%} ({failed} of {reports} reports "
+            f"failed; 95% lower bound {low:.1%}) > threshold {threshold:.1%}")
 
 
 class Rollout:
@@ -48,7 +94,9 @@ class Rollout:
         self.signing_key = signing_key
         self.bundle_url = bundle_url
         self.writer = StatusWriter(store, self.check_failures)
-        self._active: list[tuple[dict[str, Any], Policy, float]] | None = None
+        self.bus = Bus(store.db, self._changed_elsewhere)
+        self._targets: dict[str, list[Target]] | None = None
+        self._targets_at = 0.0
         self._lock = asyncio.Lock()  # one deployment change at a time
 
     # -- releases -----------------------------------------------------------------------
@@ -83,7 +131,7 @@ class Rollout:
         policy: dict[str, Any] | None = None,
         stages: list[Any] | None = None,
         fail_threshold: float = 0.2,
-        min_reports: int = 10,
+        min_reports: int = 20,
         salt: str | None = None,
     ) -> dict[str, Any]:
         """Start deploying a published version; it supersedes older deployments of the task."""
@@ -102,8 +150,9 @@ class Rollout:
         }
         async with self._lock:
             dep_id = await self.store.add_deployment(row, supersede=True)
-            self._active = None
+            self._targets = None
             await self._expand(dep_id)
+        await self.bus.publish(dep_id)
         return await self.summary(dep_id)
 
     async def advance(self, dep_id: int) -> dict[str, Any]:
@@ -115,11 +164,12 @@ class Rollout:
                 raise ConflictError(f"deployment {dep_id} is {dep['state']}, not active")
             if dep["stage_index"] + 1 >= len(stages):
                 raise ConflictError(f"deployment {dep_id} is already at its last stage")
-            await self.store.update_deployment(
-                dep_id, stage_index=dep["stage_index"] + 1, stage_started_at=time.time()
-            )
-            self._active = None
+            # conditional on the stage we read: another instance's scheduler may be faster
+            if not await self.store.advance_stage(dep_id, dep["stage_index"]):
+                raise ConflictError(f"deployment {dep_id} was advanced or paused meanwhile")
+            self._targets = None
             await self._expand(dep_id)
+        await self.bus.publish(dep_id)
         return await self.summary(dep_id)
 
     async def pause(self, dep_id: int, reason: str = "paused by operator") -> dict[str, Any]:
@@ -129,7 +179,7 @@ class Rollout:
             if dep["state"] != "active":
                 raise ConflictError(f"deployment {dep_id} is {dep['state']}, not active")
             await self.store.update_deployment(dep_id, state="paused", reason=reason)
-            self._active = None
+            self._targets = None
         log.warning("deployment %s paused: %s", dep_id, reason)
         return await self.summary(dep_id)
 
@@ -142,8 +192,9 @@ class Rollout:
             await self.store.update_deployment(
                 dep_id, state="active", reason="", stage_started_at=time.time()
             )
-            self._active = None
+            self._targets = None
             await self._expand(dep_id)
+        await self.bus.publish(dep_id)
         return await self.summary(dep_id)
 
     async def rollback(
@@ -181,8 +232,9 @@ class Rollout:
                 dep_id, state="rolled_back", reason=f"rolled back by deployment {new_id}"
             )
             await self.store.add_targets(new_id, await self.store.targeted(dep_id))
-            self._active = None
+            self._targets = None
             await self._notify_pending(new_id)
+        await self.bus.publish(new_id)
         return await self.summary(new_id)
 
     def _rollback_statement(
@@ -198,13 +250,15 @@ class Rollout:
         if statement is None or signature is None:
             if self.signing_key is None:
                 raise ConflictError(
-                    "the service has no signing key: sign the rollback as publisher "
-                    "(walle deploy rollback --key ...)"
+                    "the service has no --signing-key to sign rollbacks: start it with one "
+                    "(walle deploy keygen --out service.pem) or sign as publisher "
+                    "(walle deploy rollback ID --key publisher.pem)"
                 )
-            want["issued_at"] = int(time.time())
-            return sign(self.signing_key, want)
+            return sign(self.signing_key, want, ttl_s=ROLLBACK_TTL_S)
         self.verifier.verify(statement, signature)
         wrong = [k for k, v in want.items() if statement.get(k) != v]
+        if statement.get("expires", 0) < time.time():
+            wrong.append("expires")
         if wrong:
             raise SignatureError(f"rollback statement does not match the rollback: {wrong}")
         return statement, signature
@@ -218,9 +272,14 @@ class Rollout:
             policy = Policy.from_dict(json.loads(dep["policy"]))
             pct = float(json.loads(dep["stages"])[dep["stage_index"]]["percent"])
             have = await self.store.targeted(dep_id)
-            new = [d for d, attrs in await self.store.all_devices()
+            new = [d for d, attrs in await self.store.accepted_devices()
                    if d not in have and policy.targets(dep["salt"], pct, d, attrs)]
             await self.store.add_targets(dep_id, new)
+        await self._notify_pending(dep_id)
+
+    async def _changed_elsewhere(self, dep_id: int) -> None:
+        """Another instance changed a deployment: notify our own connected devices."""
+        self._targets = None
         await self._notify_pending(dep_id)
 
     async def _notify_pending(self, dep_id: int) -> None:
@@ -248,36 +307,72 @@ class Rollout:
             "statement": st, "signature": dep["signature"],
         }
 
-    async def _active_deployments(self) -> list[tuple[dict[str, Any], Policy, float]]:
-        if self._active is None:
-            deps = await self.store.deployments(states=["active"])
-            self._active = [
-                (d, Policy.from_dict(json.loads(d["policy"])),
-                 float(json.loads(d["stages"])[d["stage_index"]]["percent"]))
-                for d in deps if d["kind"] == "release"
-            ]
-        return self._active
+    async def targets(self) -> dict[str, list[Target]]:
+        """Per task, the deployments that still target devices, newest first (cached 1 s).
 
-    async def on_connect(self, device_id: str, attrs: dict[str, Any]) -> list[dict[str, Any]]:
-        """Target a (re)connecting device by the live deployments; return its assignments."""
-        matches = [d["id"] for d, pol, pct in await self._active_deployments()
-                   if pol.targets(d["salt"], pct, device_id, attrs)]
-        for dep_id in matches:
-            await self.store.add_targets(dep_id, [device_id])
-        return await self.assignments(device_id)
+        A deployment whose stored policy or stages cannot be parsed is left out and
+        logged: it must not stop the devices of any other deployment from converging.
+        """
+        if self._targets is None or time.monotonic() - self._targets_at > 1.0:
+            out: dict[str, list[Target]] = {}
+            for d in await self.store.deployments(states=_VISIBLE):
+                try:
+                    pct = float(json.loads(d["stages"])[d["stage_index"]]["percent"])
+                    target = Target(d, Policy.from_dict(json.loads(d["policy"])), pct)
+                except Exception as exc:  # noqa: BLE001 - one bad row must not stop the fleet
+                    log.error("deployment %s is unreadable and targets nobody: %s", d["id"], exc)
+                    continue
+                out.setdefault(d["task"], []).append(target)
+            self._targets, self._targets_at = out, time.monotonic()
+        return self._targets
 
-    async def assignments(self, device_id: str) -> list[dict[str, Any]]:
-        """For each task, the notice of the newest deployment the device should follow."""
+    async def desired(self, device_id: str, attrs: dict[str, Any],
+                      known: set[int]) -> dict[str, dict[str, Any]]:
+        """Per task, the deployment the device should follow (see the module docstring).
+
+        ``known`` are deployments the device is already targeted by: a paused one keeps
+        those devices but reaches no new one.
+        """
         out: dict[str, dict[str, Any]] = {}
-        for row in await self.store.device_rows(device_id):
-            if row["task"] in out or row["state"] == "rolled_back":
+        for task, targets in (await self.targets()).items():
+            for t in targets:
+                if t.dep["state"] == "paused" and t.dep["id"] not in known:
+                    continue
+                if t.policy.targets(t.dep["salt"], t.percent, device_id, attrs):
+                    out[task] = t.dep
+                    break
+        return out
+
+    async def on_connect(self, device_id: str, attrs: dict[str, Any] | None) -> list[dict[str, Any]]:
+        """The notices of a (re)connecting device's desired state; it is targeted by them.
+
+        ``attrs`` None means the operator has not accepted the device: it gets nothing.
+        """
+        if attrs is None:
+            return []
+        rows = {r["id"]: r for r in await self.store.device_rows(device_id)}
+        want = await self.desired(device_id, attrs, set(rows))
+        notices = []
+        for dep in want.values():
+            if dep["id"] not in rows:
+                await self.store.add_targets(dep["id"], [device_id])
+            if rows.get(dep["id"], {}).get("notified_at") is None:
+                self._mark_notified(dep["id"], [device_id])
+            notices.append(self.notice(dep))
+        return notices
+
+    async def push_desired(self, device_ids: list[str]) -> None:
+        """Send connected devices their desired state now (after the operator accepted them)."""
+        if not await self.targets():
+            return  # no deployment yet: nothing to send
+        for device_id in device_ids:
+            if not self.hub.connected(device_id):
                 continue
-            if row["state"] == "paused" and row["notified_at"] is None:
-                continue  # a paused deployment reaches nobody new
-            out[row["task"]] = self.notice(row)
-            if row["notified_at"] is None:
-                self._mark_notified(row["id"], [device_id])
-        return list(out.values())
+            row = await self.store.device_by_id(device_id)
+            if row is None or row["state"] != "accepted":
+                continue
+            for n in await self.on_connect(device_id, row["attrs"]):
+                await self.hub.send(device_id, n)
 
     # -- reports, auto-pause, schedule --------------------------------------------------
 
@@ -291,30 +386,39 @@ class Rollout:
         return len(rows)
 
     async def check_failures(self, dep_ids: set[int]) -> None:
-        """Pause each active deployment whose failure rate passed its threshold."""
+        """Pause each active deployment whose failure rate is surely above its threshold."""
         counts = await self.store.counts(dep_ids)
         for dep_id, c in counts.items():
-            reports = c["installed"] + c["failed"]
-            if reports == 0 or not c["failed"]:
+            if not c["failed"]:
                 continue
             dep = await self.store.deployment(dep_id)
-            rate = c["failed"] / reports
-            if dep["state"] == "active" and reports >= dep["min_reports"] and rate > dep["fail_threshold"]:
-                reason = (f"auto-paused: failure rate {rate:.1%} > threshold "
-                          f"{dep['fail_threshold']:.1%} ({c['failed']} of {reports} reports)")
+            reason = failure_verdict(c["failed"], c["installed"] + c["failed"],
+                                     dep["fail_threshold"], dep["min_reports"])
+            if dep["state"] == "active" and reason is not None:
                 with contextlib.suppress(ConflictError):  # paused concurrently
                     await self.pause(dep_id, reason)
+                await self.store.audit("service", "auto-pause", f"deployment {dep_id}", reason)
 
     async def tick(self) -> None:
-        """Advance every active deployment whose current stage has been held long enough."""
+        """Advance every active deployment whose current stage has been held long enough.
+
+        Each deployment is handled on its own: one that fails is paused with the error
+        as its reason, and the others still advance.
+        """
         now = time.time()
         for dep in await self.store.deployments(states=["active"]):
-            stages = json.loads(dep["stages"])
-            hold = stages[dep["stage_index"]].get("hold_s")
-            due = hold is not None and now - dep["stage_started_at"] >= hold
-            if due and dep["stage_index"] + 1 < len(stages):
-                with contextlib.suppress(ConflictError):  # paused or advanced meanwhile
+            try:
+                stages = json.loads(dep["stages"])
+                hold = stages[dep["stage_index"]].get("hold_s")
+                due = hold is not None and now - dep["stage_started_at"] >= float(hold)
+                if due and dep["stage_index"] + 1 < len(stages):
                     await self.advance(dep["id"])
+            except ConflictError:
+                pass  # paused or advanced meanwhile
+            except Exception as exc:
+                log.exception("deployment %s: scheduled stage advance failed", dep["id"])
+                with contextlib.suppress(Exception):
+                    await self.pause(dep["id"], f"scheduler stopped: {type(exc).__name__}: {exc}")
 
     async def summary(self, dep_id: int) -> dict[str, Any]:
         """A deployment with its stage and live counts, as the API and page show it."""

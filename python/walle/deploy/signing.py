@@ -1,6 +1,10 @@
 """Ed25519 statements: what a publisher signs and what a device verifies.
 
 A *statement* is a small JSON object naming a task, a version and the bundle's sha256.
+As TUF's metadata does, it also carries a ``serial`` (the statement's own version,
+increasing with every statement a signer issues) and an ``expires`` time: a device
+refuses an expired statement (freeze attack) and a rollback whose serial is not newer
+than one it already applied (replay).
 It is serialised canonically (sorted keys, no spaces) so the signed bytes are the same
 on every machine; the signature covers those bytes.  Keys travel as base64 of the raw
 32-byte Ed25519 public key so they fit in a config file or on a command line.
@@ -11,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +29,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from .errors import SignatureError
 
 STATEMENT_KINDS = ("release", "rollback")
-_REQUIRED = ("kind", "task", "version", "bundle_sha256", "bundle_size", "manifest_sha256")
+_REQUIRED = ("kind", "task", "version", "bundle_sha256", "bundle_size", "manifest_sha256",
+             "serial", "expires")
+RELEASE_TTL_S = 365 * 86400  # default validity of a release statement
 
 
 def canonical(statement: dict[str, Any]) -> bytes:
@@ -78,9 +85,18 @@ def parse_public_key(public_b64: str) -> Ed25519PublicKey:
         raise SignatureError(f"not a base64 Ed25519 public key: {public_b64!r}") from exc
 
 
-def sign(key: Ed25519PrivateKey, statement: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """Stamp ``statement`` with the signer's key id and sign it; returns (statement, sig)."""
-    stamped = dict(statement, key_id=key_id(public_key_b64(key)))
+def next_serial() -> int:
+    """A statement serial: microseconds since the epoch, so it grows with every signature."""
+    return time.time_ns() // 1000
+
+
+def sign(
+    key: Ed25519PrivateKey, statement: dict[str, Any], ttl_s: float = RELEASE_TTL_S
+) -> tuple[dict[str, Any], str]:
+    """Stamp ``statement`` with the key id, a serial and an expiry (unless it has them)
+    and sign it; returns (statement, signature)."""
+    stamped = {"serial": next_serial(), "expires": int(time.time() + ttl_s), **statement,
+               "key_id": key_id(public_key_b64(key))}
     check_statement(stamped)
     return stamped, base64.b64encode(key.sign(canonical(stamped))).decode()
 
@@ -94,6 +110,9 @@ def check_statement(statement: dict[str, Any]) -> None:
         raise SignatureError(f"statement kind {statement['kind']!r} is not one of {STATEMENT_KINDS}")
     if statement["kind"] == "rollback" and "from_version" not in statement:
         raise SignatureError("rollback statement lacks from_version")
+    for name in ("serial", "expires"):
+        if not isinstance(statement[name], int) or isinstance(statement[name], bool):
+            raise SignatureError(f"statement field {name} is not an integer")
 
 
 class Verifier:

@@ -15,7 +15,16 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from .db import Database, blobs, deployments, device_status, devices, releases
+from .db import (
+    Database,
+    audit_log,
+    blobs,
+    deployments,
+    device_status,
+    devices,
+    releases,
+    status_history,
+)
 from .errors import ConflictError, NotFoundError
 
 STATES = ("notified", "downloaded", "installed", "failed")
@@ -90,29 +99,81 @@ class Store:
 
     # -- devices ------------------------------------------------------------------------
 
-    async def add_device(self, device_id: str, token_hash: str, attrs: dict[str, Any]) -> None:
-        """Register a device; ids are unique."""
+    async def add_device(self, device_id: str, token_hash: str, claimed: dict[str, Any]) -> None:
+        """Register a pending device; what it claims is kept apart from what policies match."""
         now = time.time()
-        row = {"id": device_id, "token_hash": token_hash, "attrs": json.dumps(attrs),
-               "registered_at": now, "last_seen": now}
+        row = {"id": device_id, "token_hash": token_hash, "state": "pending", "attrs": "{}",
+               "claimed": json.dumps(claimed), "registered_at": now, "last_seen": now}
         try:
             async with self.db.write() as conn:
                 await conn.execute(insert(devices).values(**row))
         except IntegrityError as exc:
             raise ConflictError(f"device id {device_id!r} is already registered") from exc
 
-    async def device_by_token(self, token_hash: str) -> tuple[str, dict[str, Any]] | None:
-        """(device id, attributes) for a token hash, or None."""
+    async def device_by_token(self, token_hash: str) -> tuple[str, str, dict[str, Any]] | None:
+        """(device id, state, approved attributes) for a token hash, or None."""
         async with self.db.read() as conn:
-            q = select(devices.c.id, devices.c.attrs).where(devices.c.token_hash == token_hash)
+            q = select(devices.c.id, devices.c.state, devices.c.attrs).where(
+                devices.c.token_hash == token_hash)
             row = (await conn.execute(q)).first()
-        return None if row is None else (row[0], json.loads(row[1]))
+        return None if row is None else (row[0], row[1], json.loads(row[2]))
 
-    async def all_devices(self) -> list[tuple[str, dict[str, Any]]]:
-        """Every registered device with its attributes (for fleet-wide targeting)."""
+    async def device_by_id(self, device_id: str) -> dict[str, Any] | None:
+        """A device's registry row (attrs and claimed decoded), or None."""
         async with self.db.read() as conn:
-            rows = await conn.execute(select(devices.c.id, devices.c.attrs))
-            return [(r[0], json.loads(r[1])) for r in rows]
+            row = (await conn.execute(select(devices).where(devices.c.id == device_id))).mappings().first()
+        if row is None:
+            return None
+        return dict(row, attrs=json.loads(row["attrs"]), claimed=json.loads(row["claimed"]))
+
+    async def accepted_devices(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every accepted device with its approved attributes (for fleet-wide targeting)."""
+        q = select(devices.c.id, devices.c.attrs).where(devices.c.state == "accepted")
+        async with self.db.read() as conn:
+            return [(r[0], json.loads(r[1])) for r in await conn.execute(q)]
+
+    async def list_devices(self, state: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Registered devices (id, state, attrs, claimed, times), optionally of one state."""
+        q = select(devices.c.id, devices.c.state, devices.c.attrs, devices.c.claimed,
+                   devices.c.registered_at).order_by(devices.c.id).limit(limit)
+        if state is not None:
+            q = q.where(devices.c.state == state)
+        async with self.db.read() as conn:
+            rows = (await conn.execute(q)).mappings().all()
+        return [dict(r, attrs=json.loads(r["attrs"]), claimed=json.loads(r["claimed"]))
+                for r in rows]
+
+    async def set_devices(self, ids: list[str], state: str,
+                          attrs: dict[str, Any] | None = None) -> list[str]:
+        """Set state (and approved attrs; None = each device's claimed ones); returns ids."""
+        ids = sorted(set(ids))
+        async with self.db.write() as conn:
+            found: set[str] = set()
+            for k in range(0, len(ids), 500):  # bounded IN lists
+                q = select(devices.c.id).where(devices.c.id.in_(ids[k : k + 500]))
+                found.update(r[0] for r in await conn.execute(q))
+            missing = [d for d in ids if d not in found]
+            if missing:
+                raise NotFoundError(f"device(s) not registered: {', '.join(missing[:10])}")
+            values: dict[str, Any] = {"state": state}
+            if state == "accepted":  # one statement however many devices
+                values["attrs"] = devices.c.claimed if attrs is None else json.dumps(attrs)
+            for k in range(0, len(ids), 500):
+                await conn.execute(update(devices).where(devices.c.id.in_(ids[k : k + 500]))
+                                   .values(**values))
+        return ids
+
+    async def pending_ids(self) -> list[str]:
+        """Ids of devices waiting for the operator."""
+        q = select(devices.c.id).where(devices.c.state == "pending")
+        async with self.db.read() as conn:
+            return [r[0] for r in await conn.execute(q)]
+
+    async def device_states(self) -> dict[str, int]:
+        """Number of registered devices per state."""
+        q = select(devices.c.state, func.count()).group_by(devices.c.state)
+        async with self.db.read() as conn:
+            return {r[0]: int(r[1]) for r in await conn.execute(q)}
 
     async def device_count(self) -> int:
         """Number of registered devices."""
@@ -156,6 +217,17 @@ class Store:
         async with self.db.write() as conn:
             await conn.execute(update(deployments).where(deployments.c.id == dep_id).values(**values))
 
+    async def advance_stage(self, dep_id: int, from_index: int) -> bool:
+        """Move an active deployment from stage ``from_index`` to the next; False if it is
+        no longer active at that stage (another instance or request got there first)."""
+        async with self.db.write() as conn:
+            res = await conn.execute(
+                update(deployments)
+                .where(deployments.c.id == dep_id, deployments.c.stage_index == from_index,
+                       deployments.c.state == "active")
+                .values(stage_index=from_index + 1, stage_started_at=time.time()))
+        return bool(res.rowcount)
+
     async def previous_release_id(self, task: str, before_id: int) -> int | None:
         """Release of the newest release-kind deployment of ``task`` before ``before_id``."""
         q = (
@@ -193,6 +265,35 @@ class Store:
             async with self.db.write() as conn:
                 await conn.execute(self._insert_ignore(device_status, ["deployment_id", "device_id"]), rows)
 
+    async def history(self, device_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """A device's latest status reports, newest first."""
+        h = status_history.c
+        q = (select(h.deployment_id, h.state, h.detail, h.ts).where(h.device_id == device_id)
+             .order_by(h.id.desc()).limit(limit))
+        async with self.db.read() as conn:
+            return [dict(r) for r in (await conn.execute(q)).mappings()]
+
+    async def failing(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The latest failed (device, deployment) pairs with their error texts."""
+        s = device_status.c
+        q = (select(s.device_id, s.deployment_id, s.failed_at, s.error)
+             .where(s.failed_at.is_not(None), s.installed_at.is_(None))
+             .order_by(s.failed_at.desc()).limit(limit))
+        async with self.db.read() as conn:
+            return [dict(r) for r in (await conn.execute(q)).mappings()]
+
+    async def audit(self, actor: str, action: str, target: str, detail: str = "") -> None:
+        """Append an operator action to the audit log."""
+        async with self.db.write() as conn:
+            await conn.execute(insert(audit_log).values(
+                ts=time.time(), actor=actor, action=action, target=target, detail=detail[:4000]))
+
+    async def audit_entries(self, limit: int = 200) -> list[dict[str, Any]]:
+        """The latest audit log entries, newest first."""
+        q = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+        async with self.db.read() as conn:
+            return [dict(r) for r in (await conn.execute(q)).mappings()]
+
     async def apply(self, reports: list[dict[str, Any]]) -> set[int]:
         """Apply status reports in one transaction; returns the deployments touched.
 
@@ -219,6 +320,11 @@ class Store:
                            "err": str(r.get("detail") or "")[:2000]} for r in batch]
                 await conn.execute(stmt, params)
                 touched.update(r["deployment"] for r in batch)
+            history = [{"device_id": r["device_id"], "deployment_id": r["deployment"],
+                        "state": r["state"], "detail": str(r.get("detail") or "")[:2000],
+                        "ts": r["ts"]} for r in reports if r["state"] != "notified"]
+            if history:
+                await conn.execute(insert(status_history), history)
         return touched
 
     async def counts(self, dep_ids: Iterable[int] | None = None) -> dict[int, dict[str, int]]:
