@@ -18,6 +18,16 @@ int64_t numel(const Shape& shape) {
   return n;
 }
 
+int64_t checked_numel(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || d > kMaxDim) return -1;
+    if (d != 0 && n > kMaxElements / d) return -1;
+    n *= d;
+  }
+  return n;
+}
+
 std::string shape_str(const Shape& shape) {
   std::ostringstream out;
   out << "[";
@@ -67,6 +77,8 @@ std::shared_ptr<void> aligned_alloc_shared(size_t bytes) {
 Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
   for (int64_t d : shape_)
     if (d < 0) throw Error(ErrorKind::Invalid, "negative dimension in shape " + shape_str(shape_));
+  if (checked_numel(shape_) < 0)
+    throw Error(ErrorKind::Invalid, "shape " + shape_str(shape_) + " exceeds the limits (2^40 per dimension, 2^48 elements)");
   size_t bytes = nbytes();
   owner_ = aligned_alloc_shared(bytes);
   data_ = owner_.get();

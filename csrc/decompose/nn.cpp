@@ -362,6 +362,8 @@ void matmul(Decomposer& d) { d.set_output(0, d.matmul(d.input(0), d.input(1))); 
 // fused into the MatMul as its bias.
 void gemm(Decomposer& d) {
   int a = d.input(0), b = d.input(1);
+  d.require_rank(a, 2, 2, "A");
+  d.require_rank(b, 2, 2, "B");
   if (d.node().attr_int("transA", 0)) a = d.transpose(a, {1, 0});
   if (d.node().attr_int("transB", 0)) b = d.transpose(b, {1, 0});
   double alpha = d.node().attr_float("alpha", 1.0), beta = d.node().attr_float("beta", 1.0);

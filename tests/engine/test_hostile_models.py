@@ -13,7 +13,8 @@ from .hostile import FLOAT, INT64, assert_all_raise, const, run_isolated, value,
 SCALAR = [value("x", [])]
 Y = [value("y", [])]
 
-# Op -> (extra inputs as constants, attributes, number of outputs): each applies axis 0 to a
+# Op -> (extra inputs as constants, attributes, number of outputs; "x" among the constants
+# makes the scalar itself a constant): each applies axis 0 to a
 # scalar, which the ONNX spec forbids (axis must lie in [-r, r-1], an empty range for r = 0).
 AXIS_ON_SCALAR = {
     "Split": ({}, {"axis": 0}, 1),
@@ -27,7 +28,7 @@ AXIS_ON_SCALAR = {
     "TopK": ({"k": np.array([1], np.int64)}, {"axis": 0}, 2),
     "GatherElements": ({"i": np.int64(0)}, {"axis": 0}, 1),
     "Compress": ({"c": np.array([True])}, {"axis": 0}, 1),
-    "Unique": ({}, {"axis": 0}, 1),
+    "Unique": ({"x": np.float32(1)}, {"axis": 0}, 1),  # x constant: Unique needs its value to plan
     "ReduceSum": ({"axes": np.array([0], np.int64)}, {}, 1),
     "Squeeze": ({"axes": np.array([0], np.int64)}, {}, 1),
     "ScatterElements": ({"i": np.int64(0), "u": np.float32(1)}, {"axis": 0}, 1),
@@ -45,8 +46,8 @@ def _one_node(tmp_path, op, extra, attrs, n_out, inputs=None, name="hostile_node
     for s in out_specs:
         s.kind = kind
     return write_model(tmp_path / f"{op}.walle",
-                       [NodeSpec(op, name, ["x", *extra], outs, attrs)],
-                       inputs if inputs is not None else SCALAR, out_specs,
+                       [NodeSpec(op, name, ["x", *(k for k in extra if k != "x")], outs, attrs)],
+                       [] if "x" in extra else inputs if inputs is not None else SCALAR, out_specs,
                        [const(k, v) for k, v in extra.items()])
 
 
