@@ -7,7 +7,6 @@ from __future__ import annotations
 import collections
 
 import numpy as np
-
 from walle.errors import ConversionError
 
 from .writer import GraphSpec, NodeSpec

@@ -74,7 +74,7 @@ def run_isolated(cases: dict[str, tuple[Path, dict | None, dict]], tmp_path: Pat
     while remaining:  # after a crash, the cases after the one that crashed run in a new child
         spec.write_bytes(pickle.dumps(remaining))
         proc = subprocess.run([sys.executable, "-c", _CHILD, str(spec)], capture_output=True, text=True,
-                              timeout=timeout, env=env, preexec_fn=limit)
+                              timeout=timeout, env=env, preexec_fn=limit, check=False)
         for line in proc.stdout.splitlines():
             if line.startswith("{"):
                 r = json.loads(line)
