@@ -186,7 +186,25 @@ def _value_spec(v: onnx.ValueInfoProto, where: str) -> ValueSpec:
 
 
 def convert_model(model: onnx.ModelProto, source: str = "<model>") -> tuple[GraphSpec, ConversionReport]:
-    """Converts an in-memory ONNX model; returns the graph to serialize and a report."""
+    """Converts an in-memory ONNX model; returns the graph to serialize and a report.
+
+    Every failure is a walle.Error naming ``source``: the specific checks raise their own, and
+    a malformed model that trips anything else (a mutated protobuf with a bytes name, an
+    attribute of an unexpected kind) is a ConversionError saying what went wrong, never a
+    bare Python exception (tests/fuzz/fuzz_converter.py keeps it so).
+    """
+    try:
+        graph, report = _convert_model(model, source)
+        serialize(graph, producer="check")  # what convert() writes must serialize too
+        return graph, report
+    except (ConversionError, UnsupportedOpError):
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError,
+            UnicodeError, ZeroDivisionError) as e:
+        raise ConversionError(f"{source}: malformed model ({type(e).__name__}: {e})") from e
+
+
+def _convert_model(model: onnx.ModelProto, source: str) -> tuple[GraphSpec, ConversionReport]:
     opset = _opset(model, source)
     graph = model.graph
     _check_supported(graph, source)
