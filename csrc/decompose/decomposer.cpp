@@ -35,6 +35,18 @@ void Decomposer::require_count(const std::vector<int64_t>& values, size_t n, con
     fail(field + " must hold " + std::to_string(n) + " value" + (n == 1 ? "" : "s") + ", got " + std::to_string(values.size()));
 }
 
+int64_t Decomposer::require_range(int64_t value, int64_t lo, int64_t hi, const std::string& field) const {
+  if (value < lo || value > hi)
+    fail(field + " = " + std::to_string(value) + " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return value;
+}
+
+int64_t Decomposer::checked(__int128 value, const std::string& what) const {
+  constexpr __int128 kLimit = static_cast<__int128>(1) << 62;
+  if (value > kLimit || value < -kLimit) fail(what + " overflows (beyond 2^62)");
+  return static_cast<int64_t>(value);
+}
+
 DType Decomposer::dtype_attr(const std::string& key, DType fallback) const {
   if (!node_ || !node_->has(key)) return fallback;
   int64_t code = node_->attr_int(key, 0);

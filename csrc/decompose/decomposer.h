@@ -51,6 +51,11 @@ class Decomposer {
   // An axis of a rank-r tensor, [-r, r-1] -> [0, r); r = 0 has none (pass r + 1 where the
   // spec allows inserting an axis, as Unsqueeze and Scan's outputs do).
   int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& field = "axis") const;
+  // An attribute or constant value within [lo, hi] (strides, dilations, pads, sizes).
+  int64_t require_range(int64_t value, int64_t lo, int64_t hi, const std::string& field) const;
+  // Shape arithmetic on values from the model, done in 128 bits: fails naming `what` when the
+  // result leaves +-2^62 (where int64 arithmetic would soon overflow).
+  int64_t checked(__int128 value, const std::string& what) const;
   // A type code from an attribute (Cast's `to`, RandomUniform's `dtype`...): a tensor type.
   DType dtype_attr(const std::string& key, DType fallback) const;
 

@@ -195,3 +195,26 @@ def test_planner_errors_name_the_file(tmp_path, float_type):
                        [const("w", np.ones(3, np.float32))])
     results, proc = run_isolated({"add": (path, None, {})}, tmp_path)
     assert_all_raise(results, proc, ["add"], "ModelError", {"add": ["hostile_node", "add.walle", "broadcast"]})
+
+
+# --- found by tests/fuzz/fuzz_model (UBSan: signed overflow while planning) ---
+
+@pytest.mark.parametrize("field, attrs", [
+    ("dilations", {"dilations": [2**63 - 1, 2], "pads": [2, 1, 0, 2], "strides": [2, 2]}),
+    ("pads", {"pads": [2**62, 0, 0, 0]}),
+    ("strides", {"strides": [0, 1]}),
+])
+def test_conv_window_attributes_out_of_range(tmp_path, field, attrs):
+    path = write_model(tmp_path / "conv.walle", [NodeSpec("Conv", "hostile_node", ["x", "w"], ["y"], attrs)],
+                       [value("x", [1, 4, 19, 19])], [value("y", [-1, -1, -1, -1])],
+                       [const("w", np.ones((6, 4, 3, 3), np.float32))])
+    results, proc = run_isolated({"conv": (path, None, {})}, tmp_path)
+    assert_all_raise(results, proc, ["conv"], "ModelError", {"conv": ["hostile_node", field, "conv.walle"]})
+
+
+def test_pool_kernel_shape_out_of_range(tmp_path):
+    path = write_model(tmp_path / "pool.walle",
+                       [NodeSpec("MaxPool", "hostile_node", ["x"], ["y"], {"kernel_shape": [-(2**63), 2]})],
+                       [value("x", [1, 4, 19, 19])], [value("y", [-1, -1, -1, -1])])
+    results, proc = run_isolated({"pool": (path, None, {})}, tmp_path)
+    assert_all_raise(results, proc, ["pool"], "ModelError", {"pool": ["hostile_node", "kernel_shape", "pool.walle"]})
