@@ -5,6 +5,7 @@
 #endif
 
 #include <cstdlib>
+#include <limits>
 #include <cstring>
 #include <sstream>
 
@@ -13,8 +14,11 @@
 namespace walle {
 
 int64_t numel(const Shape& shape) {
+  // Saturates instead of overflowing (a hostile shape before it is checked): the result then
+  // fails every limit and size comparison it meets.
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape)
+    if (__builtin_mul_overflow(n, d, &n)) return std::numeric_limits<int64_t>::max();
   return n;
 }
 

@@ -40,6 +40,14 @@ class Reader {
     return v;
   }
 
+  // The FlatBuffers verifier checks a vector's length field is 4-byte aligned, not that its
+  // 8-byte elements are: a hostile file could make every read of them misaligned (undefined
+  // behaviour). Our writer aligns them; anything else is refused.
+  template <typename T> const flatbuffers::Vector<T>* aligned(const flatbuffers::Vector<T>* v, const std::string& where) const {
+    if (v && reinterpret_cast<uintptr_t>(v->data()) % alignof(T) != 0) fail(where + ": a vector of " + std::to_string(sizeof(T)) + "-byte values is misaligned");
+    return v;
+  }
+
   // Printable ASCII kept, other bytes as \xNN: what a message may quote from a bad name.
   static std::string escaped(const std::string& v) {
     static const char* hex = "0123456789abcdef";
@@ -64,7 +72,7 @@ class Reader {
     DType dtype = static_cast<DType>(t->dtype());
     Shape dims;
     uint64_t count = 1;
-    if (t->dims())
+    if (aligned(t->dims(), label + " dims"))
       for (int64_t d : *t->dims()) {
         if (d < 0 || d > kMaxDim) fail(label + ": bad dimension " + std::to_string(d) + " (limit 2^40)");
         dims.push_back(d);
@@ -90,7 +98,7 @@ class Reader {
     if (t->offset() % 64 != 0) fail(label + ": weights offset " + std::to_string(t->offset()) + " is not 64-byte aligned");
     if (t->offset() > weights_size_ || bytes > weights_size_ - t->offset())
       fail(label + ": string bytes [" + std::to_string(t->offset()) + ", +" + std::to_string(bytes) + ") lie outside the weights");
-    const auto* ends = t->string_ends();
+    const auto* ends = aligned(t->string_ends(), label + " string ends");
     uint64_t n_ends = ends ? ends->size() : 0;
     if (n_ends != count)
       fail(label + ": " + std::to_string(n_ends) + " string ends for " + std::to_string(count) + " elements");
@@ -118,7 +126,7 @@ class Reader {
     info.name = str(v->name(), where + " name");
     if (!dtype_is_valid(v->dtype())) fail(where + " '" + info.name + "': unsupported dtype code " + std::to_string(v->dtype()));
     info.dtype = static_cast<DType>(v->dtype());
-    if (v->dims())
+    if (aligned(v->dims(), where + " '" + info.name + "' dims"))
       for (int64_t d : *v->dims()) {
         if (d < -1 || d > kMaxDim)
           fail(where + " '" + info.name + "': bad dimension " + std::to_string(d) + " (limit 2^40)");
@@ -146,11 +154,11 @@ class Reader {
       case fb::AttrKind_String: out.kind = Attribute::Kind::String; out.s = text_attr(a->s(), where); break;
       case fb::AttrKind_Ints:
         out.kind = Attribute::Kind::Ints;
-        if (a->ints()) out.ints.assign(a->ints()->begin(), a->ints()->end());
+        if (aligned(a->ints(), where)) out.ints.assign(a->ints()->begin(), a->ints()->end());
         break;
       case fb::AttrKind_Floats:
         out.kind = Attribute::Kind::Floats;
-        if (a->floats()) out.floats.assign(a->floats()->begin(), a->floats()->end());
+        if (aligned(a->floats(), where)) out.floats.assign(a->floats()->begin(), a->floats()->end());
         break;
       case fb::AttrKind_Strings:
         out.kind = Attribute::Kind::Strings;

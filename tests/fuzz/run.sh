@@ -15,8 +15,11 @@ mkdir -p "$out/work/model" "$out/work/onnx"
 export ASAN_OPTIONS="allocator_may_return_null=1:detect_leaks=0:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 cd "$out"
+# Every input found before (a crash, sanitizer report or OOM, kept in tests/fuzz/regressions):
+# replayed once each.
+./fuzz_model -rss_limit_mb=4096 "$root"/tests/fuzz/regressions/*
 # -timeout: one input planning for longer than this is a hang; -rss_limit_mb: a runaway allocation.
-./fuzz_model work/model corpus/model -max_total_time="$model_s" -timeout=30 -rss_limit_mb=4096 \
+./fuzz_model work/model corpus/model -max_total_time="$model_s" -timeout=60 -rss_limit_mb=4096 \
   -max_len=65536 -print_final_stats=1
 "$py" "$root/tests/fuzz/fuzz_converter.py" work/onnx corpus/onnx -max_total_time="$converter_s" -timeout=60 \
   -rss_limit_mb=4096 -print_final_stats=1
