@@ -17,6 +17,6 @@ NAMED = {None, "Error", "ModelError", "InputError", "UnsupportedOpError", "Backe
 @pytest.mark.skipif(not REGRESSIONS, reason="no fuzzer findings recorded")
 def test_fuzzer_findings_end_in_named_errors(tmp_path):
     cases = {p.name: (p, None, {}) for p in REGRESSIONS}
-    results, proc = run_isolated(cases, tmp_path, memory_limit=8 << 30)
+    results, _ = run_isolated(cases, tmp_path, memory_limit=8 << 30)  # a crash is a result
     bad = {c: r for c, r in results.items() if r["error"] not in NAMED}
     assert not bad and len(results) == len(cases), bad
