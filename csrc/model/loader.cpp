@@ -132,6 +132,9 @@ class Reader {
           fail(where + " '" + info.name + "': bad dimension " + std::to_string(d) + " (limit 2^40)");
         info.dims.push_back(d);
       }
+    Shape known;  // the declared dims, unknown ones as 1: their element count is bounded too
+    for (int64_t d : info.dims) known.push_back(d < 0 ? 1 : d);
+    if (checked_numel(known) < 0) fail(where + " '" + info.name + "': shape " + shape_str(info.dims) + " has more than 2^48 elements");
     // The verifier does not check enum ranges: an unknown kind is a newer or corrupt file.
     if (v->kind() < fb::ValueKind_MIN || v->kind() > fb::ValueKind_MAX)
       fail(where + " '" + info.name + "': unknown value kind " + std::to_string(static_cast<int>(v->kind())));
