@@ -17,7 +17,7 @@ void finish_row(const walle::AtomicOp& op, const float* __restrict res, float* _
   if (res) for (int64_t i = 0; i < n; ++i) d[i] += res[i];
   switch (op.activation) {
     case walle::Activation::None: return;
-    case walle::Activation::Relu: for (int64_t i = 0; i < n; ++i) d[i] = d[i] > 0.f ? d[i] : 0.f; return;
+    case walle::Activation::Relu: for (int64_t i = 0; i < n; ++i) d[i] = d[i] < 0.f ? 0.f : d[i]; return;
     case walle::Activation::Clip: {
       const float lo = op.alpha, hi = op.beta;
       for (int64_t i = 0; i < n; ++i) d[i] = d[i] < lo ? lo : (d[i] > hi ? hi : d[i]);

@@ -28,7 +28,7 @@ namespace {
 template <typename T> T activate(T v, const AtomicOp& op) {
   switch (op.activation) {
     case walle::Activation::None: return v;
-    case walle::Activation::Relu: return v > T(0) ? v : T(0);
+    case walle::Activation::Relu: return v < T(0) ? T(0) : v;  // NaN stays NaN
     case walle::Activation::Clip: return unary_scalar<T>(UnaryOp::Clip, v, op.alpha, op.beta);
     case walle::Activation::Sigmoid: return unary_scalar<T>(UnaryOp::Sigmoid, v, 0, 0);
     case walle::Activation::Gelu: return unary_scalar<T>(UnaryOp::Gelu, v, 0, 0);
@@ -211,7 +211,7 @@ class ConvGemmF32 : public Kernel {
               const float bv = bias ? bias[grp * cout_g_ + oc] : 0.f;
               if (res) for (int64_t p = 0; p < hw_; ++p) d[p] += bv + res[out_off + oc * hw_ + p];
               else for (int64_t p = 0; p < hw_; ++p) d[p] += bv;
-              if (op_.activation == walle::Activation::Relu) for (int64_t p = 0; p < hw_; ++p) d[p] = d[p] > 0.f ? d[p] : 0.f;
+              if (op_.activation == walle::Activation::Relu) for (int64_t p = 0; p < hw_; ++p) d[p] = d[p] < 0.f ? 0.f : d[p];
               else if (op_.activation != walle::Activation::None) for (int64_t p = 0; p < hw_; ++p) d[p] = activate<float>(d[p], op_);
             }
           }

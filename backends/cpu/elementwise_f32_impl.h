@@ -11,7 +11,7 @@ void map_unary(const float* __restrict x, float* __restrict y, int64_t n, F f) {
 void unary_f32(walle::UnaryOp op, const float* x, float* y, int64_t n, float alpha, float beta) {
   using walle::UnaryOp;
   switch (op) {
-    case UnaryOp::Relu: return map_unary(x, y, n, [](float v) { return v > 0.f ? v : 0.f; });
+    case UnaryOp::Relu: return map_unary(x, y, n, [](float v) { return v < 0.f ? 0.f : v; });  // NaN stays NaN
     case UnaryOp::Clip: return map_unary(x, y, n, [=](float v) { return v < alpha ? alpha : (v > beta ? beta : v); });
     case UnaryOp::Sigmoid: return map_unary(x, y, n, [](float v) { return wm_sigmoid(v); });
     case UnaryOp::Tanh: return map_unary(x, y, n, [](float v) { return wm_tanh(v); });

@@ -43,7 +43,7 @@ namespace walle::cpu {
 float apply_activation(float x, const GemmEpilogue& e) {
   switch (e.activation) {
     case Activation::None: return x;
-    case Activation::Relu: return x > 0.f ? x : 0.f;
+    case Activation::Relu: return x < 0.f ? 0.f : x;  // NaN stays NaN
     case Activation::Clip: return std::min(std::max(x, e.clip_min), e.clip_max);
     case Activation::Sigmoid: return 1.f / (1.f + std::exp(-x));
     case Activation::Gelu: return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f));

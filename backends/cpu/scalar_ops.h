@@ -19,7 +19,7 @@ template <typename T> T unary_scalar(UnaryOp op, T x, float alpha, float beta) {
     case UnaryOp::Identity: return x;
     case UnaryOp::Neg: return static_cast<T>(-x);
     case UnaryOp::Abs: if constexpr (std::is_unsigned_v<T>) return x; else return x < 0 ? static_cast<T>(-x) : x;
-    case UnaryOp::Relu: return x > T(0) ? x : T(0);
+    case UnaryOp::Relu: return x < T(0) ? T(0) : x;  // NaN falls through: NaN out, as ORT and numpy
     case UnaryOp::Sigmoid: return static_cast<T>(1 / (1 + std::exp(-v)));
     case UnaryOp::Tanh: return static_cast<T>(std::tanh(v));
     case UnaryOp::Exp: return static_cast<T>(std::exp(v));
@@ -35,13 +35,14 @@ template <typename T> T unary_scalar(UnaryOp op, T x, float alpha, float beta) {
     case UnaryOp::Sin: return static_cast<T>(std::sin(v));
     case UnaryOp::Cos: return static_cast<T>(std::cos(v));
     case UnaryOp::Not: return static_cast<T>(!x);
-    case UnaryOp::Sign: return static_cast<T>(v > 0 ? 1 : (v < 0 ? -1 : 0));
+    case UnaryOp::Sign: return v != v ? x : static_cast<T>(v > 0 ? 1 : (v < 0 ? -1 : 0));  // Sign(NaN) = NaN
     case UnaryOp::Softplus: return static_cast<T>(std::log1p(std::exp(v)));
     case UnaryOp::LeakyRelu: return static_cast<T>(v >= 0 ? v : v * alpha);
     case UnaryOp::Elu: return static_cast<T>(v >= 0 ? v : alpha * (std::exp(v) - 1));
     case UnaryOp::Clip: return static_cast<T>(v < alpha ? alpha : (v > beta ? beta : v));
-    case UnaryOp::HardSigmoid: return static_cast<T>(std::fmax(D(0), std::fmin(D(1), alpha * v + beta)));
-    case UnaryOp::HardSwish: return static_cast<T>(v * std::fmax(D(0), std::fmin(D(1), v / 6 + D(0.5))));
+    // Clamps written with comparisons, not fmax/fmin (which return the number and drop a NaN).
+    case UnaryOp::HardSigmoid: { D t = alpha * v + beta; return static_cast<T>(t < 0 ? D(0) : (t > 1 ? D(1) : t)); }
+    case UnaryOp::HardSwish: { D t = v / 6 + D(0.5); return static_cast<T>(v * (t < 0 ? D(0) : (t > 1 ? D(1) : t))); }
     case UnaryOp::Silu: return static_cast<T>(v / (1 + std::exp(-v)));
     case UnaryOp::Square: return static_cast<T>(x * x);
     case UnaryOp::IsNaN: return static_cast<T>(std::isnan(v));

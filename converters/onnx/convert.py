@@ -15,15 +15,19 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 from walle import _walle
-from walle.errors import ConversionError, UnsupportedOpError
+from walle.errors import ConversionError, ModelError, UnsupportedOpError
 
 from .fold import fold_constants
 from .fuse import fold_batchnorm_into_conv, implicit_inputs, remove_dead_nodes
 from .gradient import expand_gradients
+from .inference import infer_shapes
 from .normalize import MIN_OPSET, normalize_node
 from .writer import GraphSpec, NodeSpec, TensorValue, ValueSpec, serialize
 
 _DEFAULT_DOMAINS = ("", "ai.onnx")
+# If/Loop/Scan bodies nested deeper than this are refused: each level is three FlatBuffers
+# tables (graph, node, attribute) and the loader's verifier stops at a depth of 64.
+MAX_GRAPH_NESTING = 16
 # Other domains whose ops Walle defines (by the same op_type names, which do not collide).
 _EXTRA_DOMAINS = ("ai.onnx.ml", "ai.onnx.preview.training", "ai.onnx.preview")
 
@@ -103,9 +107,17 @@ def _attribute(attr: onnx.AttributeProto, where: str, subgraph=None):
     raise ConversionError(f"{where}: attribute '{attr.name}' has a type Walle does not read ({attr.type})")
 
 
+def _dtype_name(code: int) -> str:
+    """ONNX's name of a type code, or the number for a code onnx does not know either."""
+    try:
+        return onnx.TensorProto.DataType.Name(code)
+    except ValueError:
+        return f"unknown type code {code}"
+
+
 def _to_array(tensor: onnx.TensorProto, where: str) -> np.ndarray:
-    if tensor.data_type in (14, 15) or tensor.data_type > 26:
-        name = onnx.TensorProto.DataType.Name(tensor.data_type)
+    if tensor.data_type in (0, 14, 15) or tensor.data_type > 26:
+        name = _dtype_name(tensor.data_type)
         raise ConversionError(f"{where}: tensor '{tensor.name}' has type {name}, which this build does not support")
     if tensor.data_type == onnx.TensorProto.STRING:
         return _string_array(tensor, where)
@@ -118,16 +130,16 @@ def _to_array(tensor: onnx.TensorProto, where: str) -> np.ndarray:
 def type_name(t: onnx.TypeProto) -> str:
     """ONNX's notation for a type: tensor(float), seq(tensor(int64)), optional(seq(...)), ..."""
     if t.HasField("tensor_type"):
-        return f"tensor({onnx.TensorProto.DataType.Name(t.tensor_type.elem_type).lower()})"
+        return f"tensor({_dtype_name(t.tensor_type.elem_type).lower()})"
     if t.HasField("sequence_type"):
         return f"seq({type_name(t.sequence_type.elem_type)})"
     if t.HasField("optional_type"):
         return f"optional({type_name(t.optional_type.elem_type)})"
     if t.HasField("map_type"):
-        key = onnx.TensorProto.DataType.Name(t.map_type.key_type).lower()
+        key = _dtype_name(t.map_type.key_type).lower()
         return f"map({key}, {type_name(t.map_type.value_type)})"
     if t.HasField("sparse_tensor_type"):
-        return f"sparse_tensor({onnx.TensorProto.DataType.Name(t.sparse_tensor_type.elem_type).lower()})"
+        return f"sparse_tensor({_dtype_name(t.sparse_tensor_type.elem_type).lower()})"
     return "undefined"
 
 
@@ -157,6 +169,8 @@ def _value_spec(v: onnx.ValueInfoProto, where: str) -> ValueSpec:
         raise ConversionError(f"{where} '{v.name}' has type {type_name(v.type)}; Walle supports "
                               "tensors, sequences of tensors and optionals of those (not maps or nested sequences)")
     tt = t.tensor_type
+    if tt.elem_type in (14, 15) or tt.elem_type > 26:
+        raise ConversionError(f"{where} '{v.name}' has type {_dtype_name(tt.elem_type)}, which this build does not support")
     # A sequence element or optional value whose type gives no shape may have any rank. (A plain
     # tensor without a shape keeps its old meaning: rank 0.)
     unknown_rank = kind != "tensor" and not tt.HasField("shape")
@@ -172,14 +186,29 @@ def _value_spec(v: onnx.ValueInfoProto, where: str) -> ValueSpec:
 
 
 def convert_model(model: onnx.ModelProto, source: str = "<model>") -> tuple[GraphSpec, ConversionReport]:
-    """Converts an in-memory ONNX model; returns the graph to serialize and a report."""
+    """Converts an in-memory ONNX model; returns the graph to serialize and a report.
+
+    Every failure is a walle.Error naming ``source``: the specific checks raise their own, and
+    a malformed model that trips anything else (a mutated protobuf with a bytes name, an
+    attribute of an unexpected kind) is a ConversionError saying what went wrong, never a
+    bare Python exception (tests/fuzz/fuzz_converter.py keeps it so).
+    """
+    try:
+        graph, report = _convert_model(model, source)
+        serialize(graph, producer="check")  # what convert() writes must serialize too
+        return graph, report
+    except (ConversionError, UnsupportedOpError):
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError,
+            UnicodeError, ZeroDivisionError) as e:
+        raise ConversionError(f"{source}: malformed model ({type(e).__name__}: {e})") from e
+
+
+def _convert_model(model: onnx.ModelProto, source: str) -> tuple[GraphSpec, ConversionReport]:
     opset = _opset(model, source)
     graph = model.graph
     _check_supported(graph, source)
-    try:
-        inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
-    except Exception:  # noqa: BLE001 - inference only helps folding; conversion goes on without it
-        inferred = model
+    inferred = infer_shapes(model, source)  # in a guarded worker: onnx may crash on malformed models
     report = ConversionReport(source=source, opset=opset, nodes_in=len(graph.node))
 
     constants: dict[str, np.ndarray] = {t.name: _to_array(t, source) for t in graph.initializer}
@@ -191,10 +220,21 @@ def convert_model(model: onnx.ModelProto, source: str = "<model>") -> tuple[Grap
         return name
 
     ranks = _ranks(inferred, constants)
+    nesting = [0]  # bodies being converted, outermost first
 
     def subgraph(g: onnx.GraphProto, where: str) -> GraphSpec:
         """A control-flow body: normalized like the main graph, not folded (the engine
         decomposes it inline at plan time, where outer values are known)."""
+        if len(nesting) > MAX_GRAPH_NESTING:
+            raise ConversionError(f"{source}: {where}: control-flow bodies are nested more than "
+                                  f"{MAX_GRAPH_NESTING} deep (the model file's verifier allows no more)")
+        nesting.append(0)
+        try:
+            return _body(g, where)
+        finally:
+            nesting.pop()
+
+    def _body(g: onnx.GraphProto, where: str) -> GraphSpec:
         own: dict[str, np.ndarray] = {t.name: _to_array(t, where) for t in g.initializer}
 
         def add_own(hint: str, array: np.ndarray) -> str:
@@ -221,7 +261,7 @@ def convert_model(model: onnx.ModelProto, source: str = "<model>") -> tuple[Grap
 
     static_shapes = _static_shapes(inferred)
     nodes, report.folded = fold_constants(nodes, constants, static_shapes, opset)
-    nodes, report.batchnorms_fused = fold_batchnorm_into_conv(nodes, constants)
+    nodes, report.batchnorms_fused = fold_batchnorm_into_conv(nodes, constants, source)
 
     initializer_names = set(constants)
     inputs = [_value_spec(v, "graph input") for v in graph.input if v.name not in initializer_names]
@@ -285,14 +325,24 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Convers
         raise ConversionError(f"{src}: no such file") from e
     except Exception as e:
         raise ConversionError(f"{src}: not a readable ONNX model ({type(e).__name__}: {e})") from e
-    graph, report = convert_model(model, source=src)
+    try:
+        graph, report = convert_model(model, source=src)
+    except ConversionError as e:  # every conversion error names the model
+        if str(e).startswith(src):
+            raise
+        raise ConversionError(f"{src}: {e}") from e
     data = serialize(graph, producer=f"walle-converter onnx-opset-{report.opset}")
-    # Write to a temporary file and rename, so a failed write never leaves half a model.
+    # Write to a temporary file and rename, so a failed write never leaves half a model; the
+    # engine's loader checks the file first, so the converter never leaves one it would refuse.
     directory = Path(dst).resolve().parent
     fd, tmp = tempfile.mkstemp(prefix=".walle-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        try:
+            _walle.check_model(tmp)
+        except ModelError as e:
+            raise ConversionError(f"{src}: the converted model would not load: {e}") from e
         os.replace(tmp, dst)
     except BaseException:
         if os.path.exists(tmp):

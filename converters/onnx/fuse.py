@@ -7,11 +7,13 @@ from __future__ import annotations
 import collections
 
 import numpy as np
+from walle.errors import ConversionError
 
 from .writer import GraphSpec, NodeSpec
 
 
-def fold_batchnorm_into_conv(nodes: list[NodeSpec], constants: dict[str, np.ndarray]) -> tuple[list[NodeSpec], int]:
+def fold_batchnorm_into_conv(nodes: list[NodeSpec], constants: dict[str, np.ndarray],
+                             source: str = "<model>") -> tuple[list[NodeSpec], int]:
     """Conv(W, b) -> BatchNorm(scale, bias, mean, var) becomes Conv(W * s, (b - mean) * s + bias),
     s = scale / sqrt(var + eps), when the conv output feeds only that BatchNorm and all the
     parameters are constants. Computed in float64, stored in the weights' dtype."""
@@ -22,6 +24,9 @@ def fold_batchnorm_into_conv(nodes: list[NodeSpec], constants: dict[str, np.ndar
     for bn in nodes:
         if bn.op_type != "BatchNormalization" or len([o for o in bn.outputs if o]) != 1:
             continue
+        if len(bn.inputs) < 5 or not all(bn.inputs[:5]):
+            raise ConversionError(f"{source}: BatchNormalization '{bn.name}' has inputs {bn.inputs}; it needs 5 "
+                                  "(X, scale, B, input_mean, input_var)")
         conv = producer.get(bn.inputs[0])
         if conv is None or conv.op_type != "Conv" or consumers[conv.outputs[0]] != 1:
             continue

@@ -5,6 +5,7 @@
 #endif
 
 #include <cstdlib>
+#include <limits>
 #include <cstring>
 #include <sstream>
 
@@ -13,8 +14,21 @@
 namespace walle {
 
 int64_t numel(const Shape& shape) {
+  // Saturates instead of overflowing (a hostile shape before it is checked): the result then
+  // fails every limit and size comparison it meets.
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape)
+    if (__builtin_mul_overflow(n, d, &n)) return std::numeric_limits<int64_t>::max();
+  return n;
+}
+
+int64_t checked_numel(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || d > kMaxDim) return -1;
+    if (d != 0 && n > kMaxElements / d) return -1;
+    n *= d;
+  }
   return n;
 }
 
@@ -28,7 +42,8 @@ std::string shape_str(const Shape& shape) {
 
 std::vector<int64_t> contiguous_strides(const Shape& shape) {
   std::vector<int64_t> strides(shape.size(), 1);
-  for (int64_t i = static_cast<int64_t>(shape.size()) - 2; i >= 0; --i) strides[i] = strides[i + 1] * shape[i + 1];
+  for (int64_t i = static_cast<int64_t>(shape.size()) - 2; i >= 0; --i)  // saturating, as numel
+    if (__builtin_mul_overflow(strides[i + 1], shape[i + 1], &strides[i])) strides[i] = std::numeric_limits<int64_t>::max();
   return strides;
 }
 
@@ -67,6 +82,8 @@ std::shared_ptr<void> aligned_alloc_shared(size_t bytes) {
 Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
   for (int64_t d : shape_)
     if (d < 0) throw Error(ErrorKind::Invalid, "negative dimension in shape " + shape_str(shape_));
+  if (checked_numel(shape_) < 0)
+    throw Error(ErrorKind::Invalid, "shape " + shape_str(shape_) + " exceeds the limits (2^40 per dimension, 2^48 elements)");
   size_t bytes = nbytes();
   owner_ = aligned_alloc_shared(bytes);
   data_ = owner_.get();

@@ -18,6 +18,14 @@ namespace walle {
 using Shape = std::vector<int64_t>;
 
 int64_t numel(const Shape& shape);
+// Limits on every shape Walle plans or allocates (model files, planned intermediates): a
+// dimension holds at most 2^40 elements and a tensor at most 2^48, so element counts, strides
+// and byte sizes (16 bytes per string handle) never overflow int64 arithmetic.
+constexpr int64_t kMaxDim = int64_t{1} << 40;
+constexpr int64_t kMaxElements = int64_t{1} << 48;
+// The element count of `shape`, or -1 when a dimension is negative or a limit is exceeded
+// (computed without overflow).
+int64_t checked_numel(const Shape& shape);
 std::string shape_str(const Shape& shape);           // "[1, 3, 224, 224]"
 std::vector<int64_t> contiguous_strides(const Shape& shape);  // in elements
 // Numpy-style broadcast of two shapes; throws walle::Error naming `what` if incompatible.

@@ -77,12 +77,17 @@ void if_op(Decomposer& d) {
 void loop(Decomposer& d) {
   const Graph& g = body(d, "body");
   const Node& node = d.node();
+  d.require_inputs(2, "M and cond, either may be empty");
   std::vector<int> node_inputs;
   for (int i = 0; i < d.num_inputs(); ++i) node_inputs.push_back(d.has_input(i) ? d.input(i) : -1);
   int64_t trips = kMaxIterations;
-  if (node_inputs[0] >= 0) trips = d.const_ints(0, "trip count M")[0];
-  bool cond = node_inputs.size() < 2 || node_inputs[1] < 0 || truth(d, node_inputs[1], "cond");
-  std::vector<int> carried(node_inputs.begin() + std::min<size_t>(2, node_inputs.size()), node_inputs.end());
+  if (node_inputs[0] >= 0) trips = d.const_int(0, "trip count M");
+  bool cond = node_inputs[1] < 0 || truth(d, node_inputs[1], "cond");
+  std::vector<int> carried(node_inputs.begin() + 2, node_inputs.end());
+  if (g.inputs.size() != 2 + carried.size() || g.outputs.size() < 1 + carried.size())
+    d.fail("the body has " + std::to_string(g.inputs.size()) + " inputs and " + std::to_string(g.outputs.size()) +
+           " outputs; with " + std::to_string(carried.size()) + " carried values it needs " + std::to_string(2 + carried.size()) +
+           " inputs (iteration, cond, carried...) and at least " + std::to_string(1 + carried.size()) + " outputs (cond, carried...)");
   size_t n_scan = g.outputs.size() - 1 - carried.size();
   std::vector<std::vector<int>> scans(n_scan);
   int64_t i = 0;
@@ -112,10 +117,17 @@ std::vector<int> scan_once(Decomposer& d, const Graph& g, const std::vector<int>
   const Node& node = d.node();
   int64_t m = static_cast<int64_t>(scans.size()), n_state = static_cast<int64_t>(states.size());
   int64_t n_out = static_cast<int64_t>(g.outputs.size()) - n_state;
+  if (n_out < 0 || static_cast<int64_t>(g.inputs.size()) != n_state + m)
+    d.fail("the body has " + std::to_string(g.inputs.size()) + " inputs and " + std::to_string(g.outputs.size()) +
+           " outputs for " + std::to_string(n_state) + " states and " + std::to_string(m) + " scan inputs");
   std::vector<int64_t> in_axes = batch_major ? std::vector<int64_t>(m, 0) : node.attr_ints("scan_input_axes", std::vector<int64_t>(m, 0));
   std::vector<int64_t> in_dirs = node.attr_ints(batch_major ? "directions" : "scan_input_directions", std::vector<int64_t>(m, 0));
   std::vector<int64_t> out_axes = batch_major ? std::vector<int64_t>(n_out, 0) : node.attr_ints("scan_output_axes", std::vector<int64_t>(n_out, 0));
   std::vector<int64_t> out_dirs = batch_major ? std::vector<int64_t>(n_out, 0) : node.attr_ints("scan_output_directions", std::vector<int64_t>(n_out, 0));
+  d.require_count(in_axes, m, "scan_input_axes");
+  d.require_count(in_dirs, m, "scan_input_directions");
+  d.require_count(out_axes, n_out, "scan_output_axes");
+  d.require_count(out_dirs, n_out, "scan_output_directions");
   int64_t length = -1;
   for (int64_t j = 0; j < m; ++j) {
     in_axes[j] = d.normalize_axis(in_axes[j], d.rank(scans[j]));
@@ -160,6 +172,8 @@ void scan(Decomposer& d) {
     for (size_t k = 0; k < out.size(); ++k) d.set_output(static_cast<int>(k), out[k]);
     return;
   }
+  for (int x : scans) d.require_rank(x, 2, INT64_MAX, "a batch-major scan input");
+  for (int s : states) d.require_rank(s, 1, INT64_MAX, "a batch-major state");
   int64_t batch = d.shape(scans[0])[0];
   if (node_inputs[0] >= 0)
     for (int64_t len : d.const_ints(0, "sequence_lens"))
@@ -181,6 +195,7 @@ void scan(Decomposer& d) {
 void sequence_map(Decomposer& d) {
   const Graph& g = body(d, "body");
   const Node& node = d.node();
+  d.require_inputs(1, "the input sequence");
   std::vector<int> node_inputs;
   for (int i = 0; i < d.num_inputs(); ++i) node_inputs.push_back(d.input(i));
   size_t n = d.sequence(node_inputs[0]).size();

@@ -145,7 +145,7 @@ void non_max_suppression(Decomposer& d) {
   Tensor boxes = d.value(d.input(0), "boxes"), scores = d.value(d.input(1), "scores");
   if (boxes.rank() != 3 || boxes.shape()[2] != 4 || scores.rank() != 3) d.fail("boxes must be [B, N, 4] and scores [B, C, N]");
   int64_t B = boxes.shape()[0], N = boxes.shape()[1], C = scores.shape()[1];
-  int64_t max_out = d.has_input(2) && numel(d.shape(d.input(2))) ? std::max<int64_t>(d.const_ints(2, "max_output_boxes_per_class")[0], 0) : 0;
+  int64_t max_out = d.has_input(2) && numel(d.shape(d.input(2))) ? std::max<int64_t>(d.const_int(2, "max_output_boxes_per_class"), 0) : 0;
   double iou = d.has_input(3) && numel(d.shape(d.input(3))) ? d.const_scalar(3, "iou_threshold") : 0.0;
   bool has_score = d.has_input(4) && numel(d.shape(d.input(4)));
   double min_score = has_score ? d.const_scalar(4, "score_threshold") : 0.0;

@@ -18,6 +18,49 @@ void Decomposer::begin(const Node& node, std::vector<int> inputs) {
   outputs_.assign(node.outputs.size(), -1);
 }
 
+void Decomposer::require_inputs(int n, const char* which) const {
+  if (num_inputs() < n)
+    fail(std::string("needs ") + std::to_string(n) + " inputs (" + which + "), has " + std::to_string(num_inputs()));
+}
+
+void Decomposer::require_rank(int id, int64_t min, int64_t max, const std::string& field) const {
+  int64_t r = rank(id);
+  if (r < min || r > max)
+    fail(field + " must have rank " + (min == max ? std::to_string(min) : std::to_string(min) + " to " + std::to_string(max)) +
+         ", got rank " + std::to_string(r) + " " + shape_str(shape(id)));
+}
+
+void Decomposer::require_count(const std::vector<int64_t>& values, size_t n, const std::string& field) const {
+  if (values.size() != n)
+    fail(field + " must hold " + std::to_string(n) + " value" + (n == 1 ? "" : "s") + ", got " + std::to_string(values.size()));
+}
+
+int64_t Decomposer::require_range(int64_t value, int64_t lo, int64_t hi, const std::string& field) const {
+  if (value < lo || value > hi)
+    fail(field + " = " + std::to_string(value) + " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return value;
+}
+
+int64_t Decomposer::checked(__int128 value, const std::string& what) const {
+  constexpr __int128 kLimit = static_cast<__int128>(1) << 62;
+  if (value > kLimit || value < -kLimit) fail(what + " overflows (beyond 2^62)");
+  return static_cast<int64_t>(value);
+}
+
+DType Decomposer::dtype_attr(const std::string& key, DType fallback) const {
+  if (!node_ || !node_->has(key)) return fallback;
+  int64_t code = node_->attr_int(key, 0);
+  if (code < INT32_MIN || code > INT32_MAX || !dtype_is_valid(static_cast<int32_t>(code)) ||
+      static_cast<DType>(code) == DType::Undefined)
+    fail("attribute '" + key + "' = " + std::to_string(code) + " is not a tensor type code");
+  return static_cast<DType>(code);
+}
+
+void Decomposer::check_shape(const Shape& s) const {
+  if (checked_numel(s) < 0)
+    fail("the planned shape " + shape_str(s) + " is negative or exceeds the limits (2^40 per dimension, 2^48 elements)");
+}
+
 int Decomposer::input(int i) const {
   if (!has_input(i)) fail("input " + std::to_string(i) + " is required but missing");
   return inputs_[i];
@@ -126,6 +169,13 @@ const Tensor& Decomposer::value(int id, const std::string& what) const {
   return *t;
 }
 
+int64_t Decomposer::const_int(int i, const char* what) const {
+  std::vector<int64_t> v = const_ints(i, what);
+  if (v.size() != 1)
+    fail(std::string(what) + " (input " + std::to_string(i) + ") must hold exactly one integer, got " + std::to_string(v.size()));
+  return v[0];
+}
+
 double Decomposer::const_scalar(int i, const char* what) const {
   const Tensor* t = constant(input(i));
   if (!t) need_value(input(i), std::string(what) + " (input " + std::to_string(i) + ") must be a constant scalar");
@@ -147,11 +197,12 @@ int Decomposer::scalar(double value, DType dtype) {
   return dtype == DType::F64 ? id : cast(id, dtype);
 }
 
-int64_t Decomposer::normalize_axis(int64_t axis, int64_t r) const {
-  int64_t a = axis < 0 ? axis + r : axis;
-  if (a < 0 || a >= std::max<int64_t>(r, 1))
-    fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(r));
-  return a;
+int64_t Decomposer::normalize_axis(int64_t axis, int64_t r, const std::string& field) const {
+  // ONNX: axis in [-r, r-1]; a scalar (r = 0) has no axis at all.
+  if (axis < -r || axis >= r)
+    fail(field + " " + std::to_string(axis) + " is out of range for rank " + std::to_string(r) +
+         (r == 0 ? " (a scalar has no axes)" : ""));
+  return axis < 0 ? axis + r : axis;
 }
 
 // A sequence or empty optional placeholder that reaches a tensor op is a model error (Add of a
@@ -182,6 +233,9 @@ void Decomposer::check_strings(const AtomicOp& op, DType out) const {
 
 int Decomposer::emit(AtomicOp op, DType dtype, Shape shape) {
   for (int id : op.inputs) require_tensor(id);
+  if (!dtype_is_valid(static_cast<int32_t>(dtype)) || dtype == DType::Undefined)
+    fail("output type code " + std::to_string(static_cast<int>(dtype)) + " is not a tensor type");
+  check_shape(shape);
   check_strings(op, dtype);
   op.origin = (node_ ? node_->label() : "") + op.origin;  // a preset origin is a detail for errors
   op.output = graph_.add_tensor(dtype, std::move(shape));
@@ -224,6 +278,7 @@ void Decomposer::evaluate(AtomicOp& op) {
 
 int Decomposer::view(int x, Shape shape) {
   require_tensor(x);
+  check_shape(shape);
   if (numel(shape) != numel(this->shape(x)))
     fail("cannot view " + shape_str(this->shape(x)) + " as " + shape_str(shape));
   if (shape == this->shape(x)) return x;
@@ -468,9 +523,21 @@ void simplify(Decomposer::Copy& c) {
   c = s;
 }
 
+// Whether every element a region view touches lies in [0, n): the extremes of
+// offset + sum(i_k * stride_k), computed in 128 bits so hostile strides cannot wrap.
+bool view_inside(const View& v, const int64_t (&size)[3], int64_t n) {
+  __int128 lo = v.offset, hi = v.offset;
+  for (int k = 0; k < 3; ++k) {
+    __int128 span = static_cast<__int128>(size[k] - 1) * v.stride[k];
+    (span < 0 ? lo : hi) += span;
+  }
+  return lo >= 0 && hi < n;
+}
+
 }  // namespace
 
 int Decomposer::raster(const std::vector<Copy>& copies, DType dt, Shape out_shape, bool fill, double fill_value) {
+  check_shape(out_shape);
   AtomicOp op;
   op.kind = AtomicKind::Raster;
   op.fill_output = fill;
@@ -505,6 +572,16 @@ int Decomposer::raster(const std::vector<Copy>& copies, DType dt, Shape out_shap
       }
       op.regions.push_back(r);
     }
+  }
+  // Every copy stays inside its source and destination: a decomposition fed hostile
+  // attributes (steps, pads, offsets) fails here, naming the node, instead of reading or
+  // writing outside a buffer at run time.
+  const int64_t out_n = numel(out_shape);
+  for (const Region& r : op.regions) {
+    if (r.size[0] < 0 || r.size[1] < 0 || r.size[2] < 0) fail("a copy has a negative size");
+    if (r.size[0] == 0 || r.size[1] == 0 || r.size[2] == 0) continue;
+    if (!view_inside(r.from, r.size, numel(shape(op.inputs[r.src]))) || !view_inside(r.to, r.size, out_n))
+      fail("a copy reaches outside its tensors (" + shape_str(shape(op.inputs[r.src])) + " -> " + shape_str(out_shape) + ")");
   }
   if (op.inputs.empty()) {  // nothing to copy: the output is all fill
     Tensor t(dt, out_shape);

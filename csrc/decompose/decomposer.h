@@ -42,6 +42,23 @@ class Decomposer {
   const std::vector<int>& outputs() const { return outputs_; }
   [[noreturn]] void fail(const std::string& why) const;  // Error(Invalid) naming the node
 
+  // --- checks: the ONNX spec's constraints on what a node reads, checked before use ---
+  // Each fails naming the node and the field; the session adds the file. Op families state
+  // their constraints with these (see also const_int below) rather than with ad-hoc ifs.
+  void require_inputs(int n, const char* which) const;  // at least n inputs (empty names count)
+  void require_rank(int id, int64_t min, int64_t max, const std::string& field) const;
+  void require_count(const std::vector<int64_t>& values, size_t n, const std::string& field) const;
+  // An axis of a rank-r tensor, [-r, r-1] -> [0, r); r = 0 has none (pass r + 1 where the
+  // spec allows inserting an axis, as Unsqueeze and Scan's outputs do).
+  int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& field = "axis") const;
+  // An attribute or constant value within [lo, hi] (strides, dilations, pads, sizes).
+  int64_t require_range(int64_t value, int64_t lo, int64_t hi, const std::string& field) const;
+  // Shape arithmetic on values from the model, done in 128 bits: fails naming `what` when the
+  // result leaves +-2^62 (where int64 arithmetic would soon overflow).
+  int64_t checked(__int128 value, const std::string& what) const;
+  // A type code from an attribute (Cast's `to`, RandomUniform's `dtype`...): a tensor type.
+  DType dtype_attr(const std::string& key, DType fallback) const;
+
   // --- tensors ---
   // By value: emitting ops grows the tensor table, which would invalidate a reference.
   Shape shape(int id) const { return graph_.tensors[id].shape; }
@@ -50,6 +67,8 @@ class Decomposer {
   const Tensor* constant(int id) const;  // nullptr unless the value is known at plan time
   // Values of input i, which must be known at plan time (Reshape's shape, Slice's starts...).
   std::vector<int64_t> const_ints(int i, const char* what) const;
+  // The one integer input i holds (TopK's K, DFT's dft_length, Loop's M): exactly one element.
+  int64_t const_int(int i, const char* what) const;
   double const_scalar(int i, const char* what) const;
   // The same for any tensor id (a body's output, a computed condition).
   std::vector<int64_t> value_ints(int id, const std::string& what) const;
@@ -58,7 +77,6 @@ class Decomposer {
   const Tensor& value(int id, const std::string& what) const;
   int add_constant(const Tensor& t);
   int scalar(double value, DType dtype);
-  int64_t normalize_axis(int64_t axis, int64_t rank) const;  // negative axes; range-checked
 
   // --- atomic ops (each returns the output tensor id) ---
   int emit(AtomicOp op, DType dtype, Shape shape);
@@ -110,6 +128,7 @@ class Decomposer {
   void evaluate(AtomicOp& op);
   void require_tensor(int id) const;  // fails naming the node if `id` is a placeholder
   void check_strings(const AtomicOp& op, DType out) const;
+  void check_shape(const Shape& shape) const;  // dims and element count within the limits (core/tensor.h)
   // Throws InputValueNeeded if `id` is a graph input, else fails with `why`.
   [[noreturn]] void need_value(int id, const std::string& why) const;
 

@@ -26,10 +26,10 @@ void resolve_windows(Decomposer& d, std::vector<Window>& w, bool ceil_mode) {
   std::string auto_pad = n.attr_string("auto_pad", "NOTSET");
   for (size_t i = 0; i < k; ++i) {
     Window& a = w[i];
-    a.stride = strides[i];
-    a.dilation = dilations[i];
-    if (a.stride < 1 || a.dilation < 1) d.fail("strides and dilations must be positive");
-    int64_t span = (a.kernel - 1) * a.dilation + 1;
+    a.stride = d.require_range(strides[i], 1, kMaxDim, "strides[" + std::to_string(i) + "]");
+    a.dilation = d.require_range(dilations[i], 1, kMaxDim, "dilations[" + std::to_string(i) + "]");
+    d.require_range(a.kernel, 1, kMaxDim, "kernel_shape[" + std::to_string(i) + "]");
+    int64_t span = d.checked(static_cast<__int128>(a.kernel - 1) * a.dilation + 1, "the dilated kernel");
     if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
       a.out = (a.in + a.stride - 1) / a.stride;
       int64_t total = std::max<int64_t>((a.out - 1) * a.stride + span - a.in, 0);
@@ -38,8 +38,11 @@ void resolve_windows(Decomposer& d, std::vector<Window>& w, bool ceil_mode) {
       continue;
     }
     if (auto_pad == "VALID") a.pad_begin = a.pad_end = 0;
-    else { a.pad_begin = pads[i]; a.pad_end = pads[i + k]; }
-    int64_t room = a.in + a.pad_begin + a.pad_end - span;
+    else {
+      a.pad_begin = d.require_range(pads[i], 0, kMaxDim, "pads[" + std::to_string(i) + "]");
+      a.pad_end = d.require_range(pads[i + k], 0, kMaxDim, "pads[" + std::to_string(i + k) + "]");
+    }
+    int64_t room = d.checked(static_cast<__int128>(a.in) + a.pad_begin + a.pad_end - span, "the padded input");
     if (room < 0) d.fail("kernel is larger than the padded input");
     a.out = (ceil_mode ? (room + a.stride - 1) / a.stride : room / a.stride) + 1;
     // ceil mode: the last window must start inside the input or its leading padding
@@ -362,6 +365,8 @@ void matmul(Decomposer& d) { d.set_output(0, d.matmul(d.input(0), d.input(1))); 
 // fused into the MatMul as its bias.
 void gemm(Decomposer& d) {
   int a = d.input(0), b = d.input(1);
+  d.require_rank(a, 2, 2, "A");
+  d.require_rank(b, 2, 2, "B");
   if (d.node().attr_int("transA", 0)) a = d.transpose(a, {1, 0});
   if (d.node().attr_int("transB", 0)) b = d.transpose(b, {1, 0});
   double alpha = d.node().attr_float("alpha", 1.0), beta = d.node().attr_float("beta", 1.0);

@@ -14,9 +14,12 @@ int centered(Decomposer& d, int x, int zp_input, int64_t axis) {
   if (!d.has_input(zp_input)) return v;
   int zp = d.cast(d.input(zp_input), DType::F64);
   Shape zs = d.shape(zp);
-  if (numel(zs) > 1) {  // per row / column / channel
+  if (numel(zs) > 1) {  // per row / column / channel: a 1-d zero point as long as that axis
+    int64_t a = d.normalize_axis(axis, d.rank(x), "the zero point's axis");
+    if (numel(zs) != d.shape(x)[a])
+      d.fail("a per-axis zero point has " + std::to_string(numel(zs)) + " values for an axis of " + std::to_string(d.shape(x)[a]));
     Shape s(static_cast<size_t>(d.rank(x)), 1);
-    s[axis] = numel(zs);
+    s[a] = numel(zs);
     zp = d.view(zp, s);
   }
   return d.binary(BinaryOp::Sub, v, zp);
@@ -24,8 +27,9 @@ int centered(Decomposer& d, int x, int zp_input, int64_t axis) {
 
 int per_axis(Decomposer& d, int scale, int64_t rank, int64_t axis) {
   if (numel(d.shape(scale)) <= 1) return scale;
+  int64_t a = d.normalize_axis(axis, rank, "the scale's axis");
   Shape s(static_cast<size_t>(rank), 1);
-  s[axis] = numel(d.shape(scale));
+  s[a] = numel(d.shape(scale));
   return d.view(scale, s);
 }
 

@@ -49,7 +49,11 @@ void bernoulli(Decomposer& d) {
 // each element where a uniform draw >= ratio and scale by 1 / (1 - ratio) (reference _dropout).
 void dropout(Decomposer& d) {
   int x = d.input(0);
-  bool training = d.has_input(2) && d.value_ints(d.input(2), "training_mode")[0] != 0;
+  bool training = d.has_input(2) && [&] {
+    std::vector<int64_t> v = d.value_ints(d.input(2), "training_mode");
+    d.require_count(v, 1, "training_mode");
+    return v[0] != 0;
+  }();
   float ratio = d.has_input(1) ? static_cast<float>(d.const_scalar(1, "ratio")) : 0.5f;
   if (!training || ratio == 0.0f) {
     d.set_output(0, x);

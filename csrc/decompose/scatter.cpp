@@ -134,7 +134,7 @@ void topk(Decomposer& d) {
   int x = d.input(0);
   Shape s = d.shape(x);
   int64_t axis = d.normalize_axis(d.node().attr_int("axis", -1), d.rank(x));
-  int64_t k = d.const_ints(1, "K")[0];
+  int64_t k = d.const_int(1, "K");
   if (k < 0 || k > s[axis]) d.fail("K = " + std::to_string(k) + " is out of range for an axis of " + std::to_string(s[axis]));
   AtomicOp op;
   op.kind = AtomicKind::TopK;

@@ -100,6 +100,7 @@ void split_to_sequence(Decomposer& d) {
   } else {
     std::vector<int64_t> v = d.const_ints(1, "split");
     if (d.rank(d.input(1)) == 0) {
+      d.require_count(v, 1, "split");
       if (v[0] < 1) d.fail("split must be positive");
       for (int64_t at = 0; at < s[axis]; at += v[0]) sizes.push_back(std::min(v[0], s[axis] - at));
     } else {

@@ -80,12 +80,12 @@ int dft_last(Decomposer& d, int x, int64_t len, bool inverse, bool onesided) {
 void dft(Decomposer& d) {
   int x = d.input(0);
   int64_t r = d.rank(x);
-  int64_t axis = d.has_input(2) ? d.const_ints(2, "axis")[0] : d.node().attr_int("axis", -2);
+  int64_t axis = d.has_input(2) ? d.const_int(2, "axis") : d.node().attr_int("axis", -2);
   axis = axis < 0 ? axis + r : axis;
   if (axis < 0 || axis >= r - 1) d.fail("axis " + std::to_string(axis) + " must be a signal axis, not the last one");
   bool inverse = d.node().attr_int("inverse", 0) != 0, onesided = d.node().attr_int("onesided", 0) != 0;
   int64_t n = d.shape(x)[axis];
-  int64_t len = d.has_input(1) ? d.const_ints(1, "dft_length")[0] : (inverse && onesided ? 2 * (n - 1) : n);
+  int64_t len = d.has_input(1) ? d.const_int(1, "dft_length") : (inverse && onesided ? 2 * (n - 1) : n);
   if (len < 1) d.fail("dft_length must be positive");
   std::vector<int64_t> perm;
   for (int64_t a = 0; a < r - 1; ++a)
@@ -102,9 +102,9 @@ void stft(Decomposer& d) {
   int x = d.input(0);
   Shape s = d.shape(x);
   if (s.size() != 3) d.fail("signal must be [batch, length, 1 or 2]");
-  int64_t step = d.const_ints(1, "frame_step")[0];
+  int64_t step = d.const_int(1, "frame_step");
   int window = d.has_input(2) ? d.input(2) : -1;
-  int64_t flen = d.has_input(3) ? d.const_ints(3, "frame_length")[0] : window >= 0 ? d.shape(window)[0] : s[1];
+  int64_t flen = d.has_input(3) ? d.const_int(3, "frame_length") : window >= 0 ? d.shape(window)[0] : s[1];
   if (step < 1 || flen < 1 || flen > s[1]) d.fail("frame_step and frame_length must be positive and fit the signal");
   int64_t frames = 1 + (s[1] - flen) / step;
   Shape fs{s[0], frames, flen, s[2]};
@@ -116,7 +116,7 @@ void stft(Decomposer& d) {
 
 // Window generators: w[n] from the doc's formula, N = size (periodic) or size - 1.
 template <int Kind> void window(Decomposer& d) {
-  int64_t size = d.const_ints(0, "size")[0];
+  int64_t size = d.const_int(0, "size");
   if (size < 0) d.fail("size must be non-negative");
   double N = static_cast<double>(d.node().attr_int("periodic", 1) ? size : size - 1);
   Tensor w(DType::F64, {size});
@@ -133,7 +133,7 @@ template <int Kind> void window(Decomposer& d) {
 // MelWeightMatrix (opset 17): triangular filters between mel-spaced bin edges, computed as
 // the reference does (its float32 log1p, and a mel step over num_mel_bins + 2 points).
 void mel_weight_matrix(Decomposer& d) {
-  int64_t bins = d.const_ints(0, "num_mel_bins")[0], dft = d.const_ints(1, "dft_length")[0], rate = d.const_ints(2, "sample_rate")[0];
+  int64_t bins = d.const_int(0, "num_mel_bins"), dft = d.const_int(1, "dft_length"), rate = d.const_int(2, "sample_rate");
   double lo = d.const_scalar(3, "lower_edge_hertz"), hi = d.const_scalar(4, "upper_edge_hertz");
   if (bins < 1 || dft < 1 || rate < 1) d.fail("num_mel_bins, dft_length and sample_rate must be positive");
   auto mel = [](double hz) { return static_cast<double>(2595.0f * std::log1p(static_cast<float>(hz) / 700.0f)) / std::log(10.0); };

@@ -32,28 +32,52 @@ class Reader {
     throw Error(ErrorKind::Model, "invalid model file '" + name_ + "': " + what);
   }
 
-  std::string str(const flatbuffers::String* s) const { return s ? s->str() : std::string(); }
+  // Every name in a model (values, nodes, op types, attributes) reaches error messages and
+  // Python strings: it must be valid UTF-8.
+  std::string str(const flatbuffers::String* s, const std::string& where = "a name") const {
+    std::string v = s ? s->str() : std::string();
+    if (!text::utf8_valid(v)) fail(where + " is not valid UTF-8 (" + escaped(v) + ")");
+    return v;
+  }
+
+  // The FlatBuffers verifier checks a vector's length field is 4-byte aligned, not that its
+  // 8-byte elements are: a hostile file could make every read of them misaligned (undefined
+  // behaviour). Our writer aligns them; anything else is refused.
+  template <typename T> const flatbuffers::Vector<T>* aligned(const flatbuffers::Vector<T>* v, const std::string& where) const {
+    if (v && reinterpret_cast<uintptr_t>(v->data()) % alignof(T) != 0) fail(where + ": a vector of " + std::to_string(sizeof(T)) + "-byte values is misaligned");
+    return v;
+  }
+
+  // Printable ASCII kept, other bytes as \xNN: what a message may quote from a bad name.
+  static std::string escaped(const std::string& v) {
+    static const char* hex = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : v.substr(0, 64)) {
+      if (c >= 0x20 && c < 0x7f) out += static_cast<char>(c);
+      else out += std::string("\\x") + hex[c >> 4] + hex[c & 15];
+    }
+    return out;
+  }
 
   // String attributes become string tensor elements (stopwords, LabelEncoder values) and
   // delimiters: like string constants, they must be valid UTF-8.
   std::string text_attr(const flatbuffers::String* s, const std::string& where) const {
-    std::string v = str(s);
-    if (!text::utf8_valid(v)) fail(where + ": a string is not valid UTF-8");
-    return v;
+    return str(s, where + ": a string");
   }
 
   Tensor tensor(const fb::TensorData* t, const std::string& where) const {
     if (!t) fail(where + ": missing tensor");
-    std::string label = where + " tensor '" + str(t->name()) + "'";
+    std::string label = where + " tensor '" + str(t->name(), where + " tensor name") + "'";
     if (!dtype_is_valid(t->dtype())) fail(label + ": unsupported dtype code " + std::to_string(t->dtype()));
     DType dtype = static_cast<DType>(t->dtype());
     Shape dims;
     uint64_t count = 1;
-    if (t->dims())
+    if (aligned(t->dims(), label + " dims"))
       for (int64_t d : *t->dims()) {
-        if (d < 0 || d > (int64_t(1) << 40)) fail(label + ": bad dimension " + std::to_string(d));
+        if (d < 0 || d > kMaxDim) fail(label + ": bad dimension " + std::to_string(d) + " (limit 2^40)");
         dims.push_back(d);
-        if (d && count > (uint64_t(1) << 48) / static_cast<uint64_t>(d)) fail(label + ": too many elements");
+        if (d && count > static_cast<uint64_t>(kMaxElements) / static_cast<uint64_t>(d))
+          fail(label + ": too many elements (limit 2^48)");
         count *= static_cast<uint64_t>(d);
       }
     if (dtype == DType::String) return string_tensor(t, label, dims, count);
@@ -74,7 +98,7 @@ class Reader {
     if (t->offset() % 64 != 0) fail(label + ": weights offset " + std::to_string(t->offset()) + " is not 64-byte aligned");
     if (t->offset() > weights_size_ || bytes > weights_size_ - t->offset())
       fail(label + ": string bytes [" + std::to_string(t->offset()) + ", +" + std::to_string(bytes) + ") lie outside the weights");
-    const auto* ends = t->string_ends();
+    const auto* ends = aligned(t->string_ends(), label + " string ends");
     uint64_t n_ends = ends ? ends->size() : 0;
     if (n_ends != count)
       fail(label + ": " + std::to_string(n_ends) + " string ends for " + std::to_string(count) + " elements");
@@ -99,14 +123,18 @@ class Reader {
   ValueInfo value_info(const fb::ValueInfo* v, const std::string& where) const {
     if (!v || !v->name()) fail(where + ": missing name");
     ValueInfo info;
-    info.name = v->name()->str();
+    info.name = str(v->name(), where + " name");
     if (!dtype_is_valid(v->dtype())) fail(where + " '" + info.name + "': unsupported dtype code " + std::to_string(v->dtype()));
     info.dtype = static_cast<DType>(v->dtype());
-    if (v->dims())
+    if (aligned(v->dims(), where + " '" + info.name + "' dims"))
       for (int64_t d : *v->dims()) {
-        if (d < -1) fail(where + " '" + info.name + "': bad dimension " + std::to_string(d));
+        if (d < -1 || d > kMaxDim)
+          fail(where + " '" + info.name + "': bad dimension " + std::to_string(d) + " (limit 2^40)");
         info.dims.push_back(d);
       }
+    Shape known;  // the declared dims, unknown ones as 1: their element count is bounded too
+    for (int64_t d : info.dims) known.push_back(d < 0 ? 1 : d);
+    if (checked_numel(known) < 0) fail(where + " '" + info.name + "': shape " + shape_str(info.dims) + " has more than 2^48 elements");
     // The verifier does not check enum ranges: an unknown kind is a newer or corrupt file.
     if (v->kind() < fb::ValueKind_MIN || v->kind() > fb::ValueKind_MAX)
       fail(where + " '" + info.name + "': unknown value kind " + std::to_string(static_cast<int>(v->kind())));
@@ -117,7 +145,7 @@ class Reader {
     info.dim_names.assign(info.dims.size(), "");
     if (v->dim_names())
       for (flatbuffers::uoffset_t i = 0; i < v->dim_names()->size() && i < info.dims.size(); ++i)
-        info.dim_names[i] = str(v->dim_names()->Get(i));
+        info.dim_names[i] = str(v->dim_names()->Get(i), where + " '" + info.name + "' dimension name");
     return info;
   }
 
@@ -129,11 +157,11 @@ class Reader {
       case fb::AttrKind_String: out.kind = Attribute::Kind::String; out.s = text_attr(a->s(), where); break;
       case fb::AttrKind_Ints:
         out.kind = Attribute::Kind::Ints;
-        if (a->ints()) out.ints.assign(a->ints()->begin(), a->ints()->end());
+        if (aligned(a->ints(), where)) out.ints.assign(a->ints()->begin(), a->ints()->end());
         break;
       case fb::AttrKind_Floats:
         out.kind = Attribute::Kind::Floats;
-        if (a->floats()) out.floats.assign(a->floats()->begin(), a->floats()->end());
+        if (aligned(a->floats(), where)) out.floats.assign(a->floats()->begin(), a->floats()->end());
         break;
       case fb::AttrKind_Strings:
         out.kind = Attribute::Kind::Strings;
@@ -160,22 +188,24 @@ class Reader {
     if (g->initializers())
       for (const auto* t : *g->initializers()) {
         Tensor value = tensor(t, where + " initializer");
-        out.initializers[str(t->name())] = value;
+        out.initializers[str(t->name(), where + " initializer name")] = value;
       }
     if (g->nodes())
       for (const auto* n : *g->nodes()) {
         if (!n->op_type()) fail(where + ": a node has no op_type");
         Node node;
-        node.op_type = n->op_type()->str();
-        node.name = str(n->name());
+        std::string at = where + " node " + std::to_string(out.nodes.size());
+        node.op_type = str(n->op_type(), at + " op_type");
+        node.name = str(n->name(), at + " name");
         if (n->inputs())
-          for (const auto* s : *n->inputs()) node.inputs.push_back(str(s));
+          for (const auto* s : *n->inputs()) node.inputs.push_back(str(s, node.label() + " input name"));
         if (n->outputs())
-          for (const auto* s : *n->outputs()) node.outputs.push_back(str(s));
+          for (const auto* s : *n->outputs()) node.outputs.push_back(str(s, node.label() + " output name"));
         if (n->attrs())
           for (const auto* a : *n->attrs()) {
             if (!a->name()) fail(node.label() + ": an attribute has no name");
-            node.attrs[a->name()->str()] = attribute(a, node.label() + " attribute '" + a->name()->str() + "'");
+            std::string key = str(a->name(), node.label() + " attribute name");
+            node.attrs[key] = attribute(a, node.label() + " attribute '" + key + "'");
           }
         out.nodes.push_back(std::move(node));
       }

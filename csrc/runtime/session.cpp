@@ -31,13 +31,29 @@ struct Session::Plan {
   int64_t runs = 0;
 };
 
+namespace {
+
+int checked_threads(int threads) {
+  if (threads < 1 || threads > kMaxThreads)
+    throw Error(ErrorKind::Input, "threads must be 1 to " + std::to_string(kMaxThreads) + ", got " + std::to_string(threads));
+  return threads;
+}
+
+// A planning failure as the caller sees it: the file named, and an inconsistency found while
+// decomposing (Error(Invalid), naming the node and field) reported as `kind`: a model error
+// at load, an input error at run (the given inputs' shapes or values made the plan fail).
+Error planning_error(const Error& e, ErrorKind kind, const std::string& path) {
+  return Error(e.kind() == ErrorKind::Invalid ? kind : e.kind(), "model '" + path + "': " + e.what());
+}
+
+}  // namespace
+
 Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
     : model_(std::move(model)),
       options_(std::move(options)),
       backend_(make_backend(options_.backend == "auto" ? "cpu" : options_.backend, options_.isa)),
       evaluator_(make_backend("cpu")),
-      pool_(options_.threads) {
-  if (options_.threads < 1) throw Error(ErrorKind::Invalid, "threads must be at least 1");
+      pool_(checked_threads(options_.threads)) {
   open_backends();
   if (const char* env = std::getenv("WALLE_PROFILE"); env && std::string(env) == "1") options_.profile = true;
   // Plan now for the declared shapes when they are all fixed, so load errors surface early
@@ -55,6 +71,8 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
   try {
     plan(signature);
   } catch (const InputValueNeeded&) {  // planned at the first run, when the value is known
+  } catch (const Error& e) {
+    throw planning_error(e, ErrorKind::Model, model_->path);
   }
 }
 
@@ -353,7 +371,11 @@ std::vector<Value> Session::run(const std::vector<Value>& inputs) {
     // Flat indices shift when a sequence's length or an optional's presence changes: the
     // inputs needed by value are found again.
     if (!signature.same_layout(planned_)) value_inputs_.clear();
-    plan(signature, &given);
+    try {
+      plan(signature, &given);
+    } catch (const Error& e) {
+      throw planning_error(e, ErrorKind::Input, model_->path);
+    }
   }
   Plan& p = *plan_;
   AtomicGraph& g = p.graph;

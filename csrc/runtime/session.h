@@ -43,10 +43,14 @@ struct Value {
   static Value none() { return {Kind::None, {}}; }
 };
 
+// Bounds on session options (checked by Session, mirrored by walle.load): a thread pool of
+// more than this many threads is a mistake, not a configuration (each thread reserves a stack).
+constexpr int kMaxThreads = 1024;
+
 struct SessionOptions {
   std::string backend = "cpu";  // or "cpu-reference", "opencl", "vulkan", "cuda", "auto"
   std::string isa = "auto";
-  int threads = 1;
+  int threads = 1;  // 1 to kMaxThreads
   std::string mode = "estimate";  // backend choice by cost model, or "tune": by measurement
   // Time every kernel of every run (reported by plan_report); also on with WALLE_PROFILE=1.
   bool profile = false;

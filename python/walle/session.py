@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from typing import Any, Self
 
 Tensor = _walle.Tensor
+# The most threads one session may have (the engine's kMaxThreads, csrc/runtime/session.h).
+MAX_THREADS = 1024
 
 
 def _in_main_interpreter() -> bool:
@@ -154,8 +156,8 @@ class Session:
 
     def __init__(self, path: str | os.PathLike[str], backend: str = "cpu", threads: int = 1, isa: str = "auto",
                  mode: str = "estimate"):
-        if not isinstance(threads, int) or threads < 1:
-            raise InputError(f"threads must be a positive integer, got {threads!r}")
+        if not isinstance(threads, int) or isinstance(threads, bool) or not 1 <= threads <= MAX_THREADS:
+            raise InputError(f"threads must be an integer from 1 to {MAX_THREADS}, got {threads!r}")
         if mode not in ("estimate", "tune"):
             raise InputError(f"mode must be 'estimate' or 'tune', got {mode!r}")
         self.path = os.fspath(path)

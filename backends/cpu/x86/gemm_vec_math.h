@@ -61,7 +61,7 @@ inline VF verf(VF x) {
 template <class VF, class VI>
 inline VF vactivate(VF x, const TileEpilogue& e) {
   switch (e.activation) {
-    case 1: return x > 0.0f ? x : VF{};
+    case 1: return x < 0.0f ? VF{} : x;  // NaN lanes stay NaN
     case 2: {
       x = x < e.clip_min ? VF{} + e.clip_min : x;
       return x > e.clip_max ? VF{} + e.clip_max : x;
