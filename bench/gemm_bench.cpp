@@ -34,10 +34,10 @@ const Shape kShapes[] = {
     {"square1024", 1024, 1024, 1024, false},
     {"square2048", 2048, 2048, 2048, false},
     {"resnet_conv_64x3136x576", 64, 3136, 576, true},
-    {"pointwise_256x3136x64", 256, 3136, 64, true},   // ResNet-50's 1x1 convs (A = weights)
+    {"pointwise_256x3136x64", 256, 3136, 64, true},  // ResNet-50's 1x1 convs (A = weights)
     {"pointwise_64x3136x256", 64, 3136, 256, true},
     {"pointwise_1024x196x256", 1024, 196, 256, true},
-    {"pointwise_1280x49x320", 1280, 49, 320, true},   // MobileNetV2's last 1x1
+    {"pointwise_1280x49x320", 1280, 49, 320, true},  // MobileNetV2's last 1x1
     {"bert_linear_128x256x256", 128, 256, 256, false},
     {"bert_ffn_128x3072x768", 128, 3072, 768, false},
     {"gemv_1x1024x1024", 1, 1024, 1024, false},
@@ -60,8 +60,10 @@ void run(benchmark::State& state, Shape s, Isa isa, int threads, bool packed) {
   ob.view = {b.data(), s.n, 1};
   std::unique_ptr<PackedMatrix> pw;
   if (packed) {
-    if (s.weights_in_a) oa.packed = (pw = pack_a(s.m, s.k, oa.view, isa)).get();
-    else ob.packed = (pw = pack_b(s.k, s.n, ob.view, isa)).get();
+    if (s.weights_in_a)
+      oa.packed = (pw = pack_a(s.m, s.k, oa.view, isa)).get();
+    else
+      ob.packed = (pw = pack_b(s.k, s.n, ob.view, isa)).get();
   }
   GemmEpilogue e;
   for (auto _ : state) {
@@ -90,7 +92,8 @@ int register_all() {
               ->Unit(benchmark::kMicrosecond)
               // With --benchmark_repetitions, the "_max" row's GFLOP/s is the best repetition:
               // the robust number on a machine shared with other jobs.
-              ->ComputeStatistics("max", [](const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()); });
+              ->ComputeStatistics("max",
+                                  [](const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()); });
         }
   return 0;
 }

@@ -67,7 +67,8 @@ void run_op(benchmark::State& state, OneOp& o, int threads, const char* algo, do
     k->run(io, pool);
     benchmark::ClobberMemory();
   }
-  state.counters[bytes ? "GB/s" : "GFLOP/s"] = benchmark::Counter(work * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters[bytes ? "GB/s" : "GFLOP/s"] =
+      benchmark::Counter(work * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 struct ConvShape {
@@ -115,7 +116,10 @@ void conv(benchmark::State& state, ConvShape s, int threads, const char* algo) {
   o.input({s.oc, s.c / s.group, s.k, s.k}, true);
   o.input({s.oc}, true);
   o.output(blocked ? Shape{1, ocb, o.op.out_h, o.op.out_w, b} : Shape{1, s.oc, o.op.out_h, o.op.out_w});
-  if (blocked) algo = std::string(algo) == "blocked-direct" ? "direct" : std::string(algo) == "blocked-winograd" ? "winograd" : nullptr;
+  if (blocked)
+    algo = std::string(algo) == "blocked-direct"     ? "direct"
+           : std::string(algo) == "blocked-winograd" ? "winograd"
+                                                     : nullptr;
   const double macs = 1.0 * s.oc * o.op.out_h * o.op.out_w * (s.c / s.group) * s.k * s.k;
   run_op(state, o, threads, algo, 2 * macs, false);
 }
@@ -165,7 +169,8 @@ int register_all() {
     const std::string tn = "/t" + std::to_string(t);
     for (const ConvShape& s : kConvs) {
       const bool winograd = s.k == 3 && s.stride == 1 && s.group == 1;
-      for (const char* algo : {"auto", "im2col", "winograd-f23", "winograd-f43", "blocked", "blocked-direct", "blocked-winograd"}) {
+      for (const char* algo :
+           {"auto", "im2col", "winograd-f23", "winograd-f43", "blocked", "blocked-direct", "blocked-winograd"}) {
         if (std::string(algo).find("winograd") != std::string::npos && !winograd) continue;
         if (std::string(algo) == "blocked-direct" && !winograd) continue;
         if (std::string(algo) == "im2col" && s.group > 1) continue;

@@ -9,11 +9,11 @@
 namespace walle::cpu {
 
 struct BroadcastPlan {
-  int64_t rows = 1;       // number of output rows
-  int64_t row_size = 1;   // elements per row
-  std::vector<int64_t> outer_dims;               // collapsed dims before the row
+  int64_t rows = 1;                                 // number of output rows
+  int64_t row_size = 1;                             // elements per row
+  std::vector<int64_t> outer_dims;                  // collapsed dims before the row
   std::vector<std::vector<int64_t>> outer_strides;  // per input, per outer dim (elements)
-  std::vector<int64_t> row_strides;              // per input: 0 or 1 (or a general stride)
+  std::vector<int64_t> row_strides;                 // per input: 0 or 1 (or a general stride)
 
   // Element offset of row `row` in input `i`.
   int64_t offset(int i, int64_t row) const {

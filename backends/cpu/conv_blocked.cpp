@@ -32,7 +32,7 @@ cpu::Activation to_gemm_activation(walle::Activation a);
 namespace {
 
 constexpr int64_t kB = kChannelBlock;
-constexpr int kMaxTile = 14;  // pixels per direct-conv tile (28 accumulators)
+constexpr int kMaxTile = 14;    // pixels per direct-conv tile (28 accumulators)
 constexpr int64_t kPanel = 32;  // output channels per weight panel
 
 using PackedWeights = std::vector<float, LargeAllocator<float>>;
@@ -64,9 +64,9 @@ bool constant_or_absent(const AtomicOp& op, const AtomicGraph& g, size_t k) {
 // run past the input), so that no tap needs a bounds check; for a strided 1x1 convolution,
 // only the pixels it reads (the tiles then run over a dense plane, as in the stride-1 case).
 struct PaddedInput {
-  int64_t h, w;          // extent of the image the tiles read
-  bool copy;             // false: the input is read in place
-  bool subsample;        // copy every stride-th pixel (1x1, unpadded)
+  int64_t h, w;    // extent of the image the tiles read
+  bool copy;       // false: the input is read in place
+  bool subsample;  // copy every stride-th pixel (1x1, unpadded)
 };
 
 PaddedInput padded_extent(const AtomicOp& op) {
@@ -75,8 +75,10 @@ PaddedInput padded_extent(const AtomicOp& op) {
   p.w = (op.out_w - 1) * op.stride_w + (op.kernel_w - 1) * op.dilation_w + 1;
   p.copy = op.pad_top > 0 || op.pad_left > 0 || p.h - op.pad_top > op.h || p.w - op.pad_left > op.w;
   p.subsample = !p.copy && op.kernel_h == 1 && op.kernel_w == 1 && (op.stride_h > 1 || op.stride_w > 1);
-  if (p.subsample) p.copy = true, p.h = op.out_h, p.w = op.out_w;
-  else if (!p.copy) p.h = op.h, p.w = op.w;
+  if (p.subsample)
+    p.copy = true, p.h = op.out_h, p.w = op.out_w;
+  else if (!p.copy)
+    p.h = op.h, p.w = op.w;
   return p;
 }
 
@@ -86,7 +88,8 @@ class ConvBlockedF32 : public Kernel {
     unit_ = op.blocked_input ? kB : 1;
     groups_ = op.blocked_input ? blocks(op.c) : 1;
     group_channels_ = op.blocked_input ? kB : op.c;
-    flat_ = op.kernel_h == 1 && op.kernel_w == 1 && (pad_.subsample || (op.stride_h == 1 && op.stride_w == 1 && !pad_.copy));
+    flat_ = op.kernel_h == 1 && op.kernel_w == 1 &&
+            (pad_.subsample || (op.stride_h == 1 && op.stride_w == 1 && !pad_.copy));
     for (int64_t ky = 0; ky < op.kernel_h; ++ky)
       for (int64_t kx = 0; kx < op.kernel_w; ++kx)
         taps_.push_back((ky * op.dilation_h * pad_.w + kx * op.dilation_w) * unit_);
@@ -183,7 +186,9 @@ class ConvBlockedF32 : public Kernel {
     }
   }
 
-  std::string name() const override { return op_.blocked_input ? "f32-conv-blocked-avx512" : "f32-conv-blocked-from-nchw-avx512"; }
+  std::string name() const override {
+    return op_.blocked_input ? "f32-conv-blocked-avx512" : "f32-conv-blocked-from-nchw-avx512";
+  }
 
  private:
   struct Tile {
@@ -261,7 +266,8 @@ class ConvWinogradBlockedF32 : public Kernel {
       if (bias) bias_[oc] = bias[oc];
       for (int64_t ic = 0; ic < op.c; ++ic) {
         winograd_kernel_transform(4, w + (oc * op.c + ic) * 9, u);
-        for (int xi = 0; xi < kPositions; ++xi) u_[(xi * panels_ + oc / kPanel) * panel_floats_ + ic * kPanel + oc % kPanel] = u[xi];
+        for (int xi = 0; xi < kPositions; ++xi)
+          u_[(xi * panels_ + oc / kPanel) * panel_floats_ + ic * kPanel + oc % kPanel] = u[xi];
       }
     }
   }
@@ -275,7 +281,8 @@ class ConvWinogradBlockedF32 : public Kernel {
       return;
     }
     // Otherwise blocks whose V and M fit in about half of L2, at least one per thread.
-    const int64_t cap = std::max<int64_t>(kMaxTile, kBlockBytes / (kPositions * kB * (icb_ + ocb_) * int64_t(sizeof(float))));
+    const int64_t cap =
+        std::max<int64_t>(kMaxTile, kBlockBytes / (kPositions * kB * (icb_ + ocb_) * int64_t(sizeof(float))));
     int64_t per_image = std::max<int64_t>((tiles_ + cap - 1) / cap, std::min(threads, tiles_));
     if (op_.n * per_image < threads) per_image = std::min(tiles_, (threads + op_.n - 1) / op_.n);
     const int64_t block = (tiles_ + per_image - 1) / per_image;
@@ -291,7 +298,7 @@ class ConvWinogradBlockedF32 : public Kernel {
   std::string name() const override { return "f32-conv-winograd-blocked-avx512"; }
 
  private:
-  static constexpr int kPositions = 36;          // 6 x 6 transformed values per tile
+  static constexpr int kPositions = 36;  // 6 x 6 transformed values per tile
   static constexpr int64_t kBlockBytes = 1 << 20;
 
   // Tiles [t0, t1) of image n; with `pool`, each step split over its threads (input blocks,
@@ -302,13 +309,16 @@ class ConvWinogradBlockedF32 : public Kernel {
     float* v = thread_buffer(static_cast<size_t>(kPositions * (v_xi + m_xi)));
     float* m = v + kPositions * v_xi;
     auto each = [pool](int64_t count, const std::function<void(int64_t, int64_t)>& fn) {
-      if (pool) pool->parallel_for(count, fn);
-      else fn(0, count);
+      if (pool)
+        pool->parallel_for(count, fn);
+      else
+        fn(0, count);
     };
     const float* x = static_cast<const float*>(io.inputs[0]) + n * icb_ * op.h * op.w * kB;
     each(icb_, [&](int64_t b, int64_t e) {
       for (int64_t cb = b; cb < e; ++cb) {
-        x86::WinogradInputArgs a{x + cb * op.h * op.w * kB, op.h, op.w, op.pad_top, op.pad_left, tiles_w_, v + cb * nt * kB, v_xi};
+        x86::WinogradInputArgs a{x + cb * op.h * op.w * kB, op.h, op.w, op.pad_top, op.pad_left, tiles_w_,
+                                 v + cb * nt * kB,          v_xi};
         x86::winograd_input_blocked_avx512(a, t0, t1);
       }
     });
@@ -342,8 +352,15 @@ class ConvWinogradBlockedF32 : public Kernel {
     float* y = static_cast<float*>(io.output) + n * ocb_ * plane * kB;
     each(ocb_, [&](int64_t b, int64_t e) {
       for (int64_t cb = b; cb < e; ++cb) {
-        x86::WinogradOutputArgs o{m + cb * nt * kB, m_xi, op.out_h, op.out_w, tiles_w_, bias_.data() + cb * kB,
-                                  res ? res + cb * plane * kB : nullptr, y + cb * plane * kB, lane_mask(op.out_c, cb),
+        x86::WinogradOutputArgs o{m + cb * nt * kB,
+                                  m_xi,
+                                  op.out_h,
+                                  op.out_w,
+                                  tiles_w_,
+                                  bias_.data() + cb * kB,
+                                  res ? res + cb * plane * kB : nullptr,
+                                  y + cb * plane * kB,
+                                  lane_mask(op.out_c, cb),
                                   tile_epilogue(op)};
         x86::winograd_output_blocked_avx512(o, t0, t1);
       }
@@ -390,7 +407,8 @@ class WindowBlockedF32 : public Kernel {
     // On small maps (7x7) their weights dominate and they split by output channels: so do we.
     // (MobileNetV2, 2 threads: 2.69 -> 2.62 ms against splitting by channels everywhere.)
     const bool small_map = op.out_h * op.out_w <= 64;
-    const int64_t bands = small_map ? 1 : std::min<int64_t>(pool.size(), op.out_h), band_rows = (op.out_h + bands - 1) / bands;
+    const int64_t bands = small_map ? 1 : std::min<int64_t>(pool.size(), op.out_h),
+                  band_rows = (op.out_h + bands - 1) / bands;
     parallel_rows(pool, op.n * bands * cb * band_rows, op.out_w * T * kB, [&](int64_t b, int64_t e) {
       for (int64_t item = b; item < e; ++item) {
         const int64_t c = item / band_rows % cb, band = item / (band_rows * cb) % bands;
@@ -416,7 +434,8 @@ class WindowBlockedF32 : public Kernel {
 
   std::string name() const override {
     return op_.kind == AtomicKind::Conv ? "f32-conv-depthwise-blocked-avx512"
-                                        : op_.max_pool ? "f32-maxpool-blocked-avx512" : "f32-avgpool-blocked-avx512";
+           : op_.max_pool               ? "f32-maxpool-blocked-avx512"
+                                        : "f32-avgpool-blocked-avx512";
   }
 
  private:
@@ -434,8 +453,8 @@ bool blocked_enabled() {
 // (cold caches): for choosing an algorithm, not for predicting times.
 constexpr double kDirectFlopsPerUs = 190e3;
 constexpr double kWinogradGemmFlopsPerUs = 150e3;
-constexpr double kTransformValuesPerUs = 12e3;     // values of V and M through the transforms
-constexpr double kWeightBytesPerUs = 20e3;         // weights streamed from L3/DRAM
+constexpr double kTransformValuesPerUs = 12e3;  // values of V and M through the transforms
+constexpr double kWeightBytesPerUs = 20e3;      // weights streamed from L3/DRAM
 
 // Winograd or direct convolution for a blocked 3x3 stride-1 convolution, by estimated time:
 // Winograd does 4x fewer multiplies but streams 4x more weight bytes (36 values per 3x3
@@ -449,11 +468,12 @@ bool blocked_winograd_wins(const AtomicOp& op) {
     if (f == "direct") return false;
   }
   const double ic = blocks(op.c) * kB, oc = blocks(op.out_c) * kB, weight_bytes = 4.0 * ic * oc * 9;
-  const double direct = op.n * 2.0 * ic * oc * 9 * op.out_h * op.out_w / kDirectFlopsPerUs + weight_bytes / kWeightBytesPerUs;
+  const double direct =
+      op.n * 2.0 * ic * oc * 9 * op.out_h * op.out_w / kDirectFlopsPerUs + weight_bytes / kWeightBytesPerUs;
   const int64_t tiles = (op.out_h + 3) / 4 * ((op.out_w + 3) / 4);
-  const double winograd = op.n * (2.0 * 36 * tiles * ic * oc / kWinogradGemmFlopsPerUs +
-                                  36.0 * tiles * (ic + oc) / kTransformValuesPerUs) +
-                          4 * weight_bytes / kWeightBytesPerUs;
+  const double winograd =
+      op.n * (2.0 * 36 * tiles * ic * oc / kWinogradGemmFlopsPerUs + 36.0 * tiles * (ic + oc) / kTransformValuesPerUs) +
+      4 * weight_bytes / kWeightBytesPerUs;
   return winograd < direct;
 }
 
@@ -462,22 +482,25 @@ bool f32_out(const AtomicOp& op, const AtomicGraph& g) { return g.tensors[op.out
 }  // namespace
 
 void register_blocked_kernels(KernelRegistry& r) {
-  r.add(AtomicKind::Conv, {"f32-conv-blocked", Isa::Avx512, [](const AtomicOp& op, const AtomicGraph& g) {
-                             const bool depthwise = op.group == op.c && op.out_c == op.c && op.group > 1;
-                             return blocked_enabled() && op.blocked_output && f32_out(op, g) && g.is_constant(op.inputs[1]) &&
-                                    constant_or_absent(op, g, 2) &&
-                                    (depthwise ? op.blocked_input
-                                               : op.group == 1 && (op.stride_w == 1 || op.stride_w == 2));
-                           },
-                           [](const AtomicOp& op, const AtomicGraph&) -> std::unique_ptr<Kernel> {
-                             if (op.group > 1) return std::make_unique<WindowBlockedF32>(op);
-                             if (blocked_winograd_wins(op)) return std::make_unique<ConvWinogradBlockedF32>(op);
-                             return std::make_unique<ConvBlockedF32>(op);
-                           }});
-  r.add(AtomicKind::Pool, {"f32-pool-blocked", Isa::Avx512, [](const AtomicOp& op, const AtomicGraph& g) {
-                             return blocked_enabled() && op.blocked_input && op.blocked_output && f32_out(op, g);
-                           },
-                           [](const AtomicOp& op, const AtomicGraph&) { return std::make_unique<WindowBlockedF32>(op); }});
+  r.add(AtomicKind::Conv,
+        {"f32-conv-blocked", Isa::Avx512,
+         [](const AtomicOp& op, const AtomicGraph& g) {
+           const bool depthwise = op.group == op.c && op.out_c == op.c && op.group > 1;
+           return blocked_enabled() && op.blocked_output && f32_out(op, g) && g.is_constant(op.inputs[1]) &&
+                  constant_or_absent(op, g, 2) &&
+                  (depthwise ? op.blocked_input : op.group == 1 && (op.stride_w == 1 || op.stride_w == 2));
+         },
+         [](const AtomicOp& op, const AtomicGraph&) -> std::unique_ptr<Kernel> {
+           if (op.group > 1) return std::make_unique<WindowBlockedF32>(op);
+           if (blocked_winograd_wins(op)) return std::make_unique<ConvWinogradBlockedF32>(op);
+           return std::make_unique<ConvBlockedF32>(op);
+         }});
+  r.add(AtomicKind::Pool,
+        {"f32-pool-blocked", Isa::Avx512,
+         [](const AtomicOp& op, const AtomicGraph& g) {
+           return blocked_enabled() && op.blocked_input && op.blocked_output && f32_out(op, g);
+         },
+         [](const AtomicOp& op, const AtomicGraph&) { return std::make_unique<WindowBlockedF32>(op); }});
 }
 #else
 void register_blocked_kernels(KernelRegistry&) {}

@@ -23,9 +23,8 @@ struct ConvF32 {
   // Input transform of tiles [t0, t1) of one input channel plane (h x w): value xi
   // (0..alpha^2-1) of B^T d B goes to v[xi * xi_stride + (l / nr) * panel_stride + l % nr],
   // l = t - t0 (the GEMM's packed B panel layout).
-  void (*winograd_input[2])(const float* x, int64_t h, int64_t w, int64_t pad_top, int64_t pad_left,
-                            int64_t tiles_w, int64_t t0, int64_t t1, float* v, int64_t xi_stride,
-                            int64_t panel_stride, int64_t nr);
+  void (*winograd_input[2])(const float* x, int64_t h, int64_t w, int64_t pad_top, int64_t pad_left, int64_t tiles_w,
+                            int64_t t0, int64_t t1, float* v, int64_t xi_stride, int64_t panel_stride, int64_t nr);
   // Output transform of tiles [t0, t1) of one output channel: m[xi * xi_stride + t - t0] ->
   // A^T M A + bias (+ residual), then the op's activation, into the out_h x out_w plane y.
   void (*winograd_output[2])(const AtomicOp& op, const float* m, int64_t xi_stride, int64_t tiles_w, int64_t t0,

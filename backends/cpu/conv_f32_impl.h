@@ -14,23 +14,33 @@ inline void valid_columns(const walle::AtomicOp& op, int64_t off, int64_t* ow0, 
 }
 
 void finish_row(const walle::AtomicOp& op, const float* __restrict res, float* __restrict d, int64_t n) {
-  if (res) for (int64_t i = 0; i < n; ++i) d[i] += res[i];
+  if (res)
+    for (int64_t i = 0; i < n; ++i) d[i] += res[i];
   switch (op.activation) {
     case walle::Activation::None: return;
-    case walle::Activation::Relu: for (int64_t i = 0; i < n; ++i) d[i] = d[i] < 0.f ? 0.f : d[i]; return;
+    case walle::Activation::Relu:
+      for (int64_t i = 0; i < n; ++i) d[i] = d[i] < 0.f ? 0.f : d[i];
+      return;
     case walle::Activation::Clip: {
       const float lo = op.alpha, hi = op.beta;
       for (int64_t i = 0; i < n; ++i) d[i] = d[i] < lo ? lo : (d[i] > hi ? hi : d[i]);
       return;
     }
-    case walle::Activation::Sigmoid: for (int64_t i = 0; i < n; ++i) d[i] = wm_sigmoid(d[i]); return;
-    case walle::Activation::Gelu: for (int64_t i = 0; i < n; ++i) d[i] = wm_gelu(d[i]); return;
-    case walle::Activation::Silu: for (int64_t i = 0; i < n; ++i) d[i] = d[i] * wm_sigmoid(d[i]); return;
+    case walle::Activation::Sigmoid:
+      for (int64_t i = 0; i < n; ++i) d[i] = wm_sigmoid(d[i]);
+      return;
+    case walle::Activation::Gelu:
+      for (int64_t i = 0; i < n; ++i) d[i] = wm_gelu(d[i]);
+      return;
+    case walle::Activation::Silu:
+      for (int64_t i = 0; i < n; ++i) d[i] = d[i] * wm_sigmoid(d[i]);
+      return;
   }
 }
 
 // One output element of a depthwise conv, bounds-checked (border columns and rows).
-inline float depthwise_at(const walle::AtomicOp& op, const float* src, const float* w, float bias, int64_t oh, int64_t ow) {
+inline float depthwise_at(const walle::AtomicOp& op, const float* src, const float* w, float bias, int64_t oh,
+                          int64_t ow) {
   float acc = bias;
   for (int64_t kh = 0; kh < op.kernel_h; ++kh) {
     const int64_t ih = oh * op.stride_h - op.pad_top + kh * op.dilation_h;
@@ -62,7 +72,8 @@ inline const float* padded_plane(const walle::AtomicOp& op, const float* src, fl
     const int64_t ih = r - op.pad_top;
     if (ih < 0 || ih >= op.h) continue;
     const int64_t c0 = std::max<int64_t>(0, op.pad_left), c1 = std::min<int64_t>(*pw, op.w + op.pad_left);
-    if (c1 > c0) std::memcpy(buf.data() + r * *pw + c0, src + ih * op.w + (c0 - op.pad_left), (c1 - c0) * sizeof(float));
+    if (c1 > c0)
+      std::memcpy(buf.data() + r * *pw + c0, src + ih * op.w + (c0 - op.pad_left), (c1 - c0) * sizeof(float));
   }
   return buf.data();
 }
@@ -82,7 +93,8 @@ struct Window3x3 {
 // 3x3, stride 1 or 2, undilated (MobileNet's depthwise layers): on a zero-padded copy of the
 // plane every output keeps all nine taps in registers and sums them in one pass.
 template <int kStride>
-void depthwise_3x3(const walle::AtomicOp& op, const float* src, const float* w, float bias, const float* residual, float* dst) {
+void depthwise_3x3(const walle::AtomicOp& op, const float* src, const float* w, float bias, const float* residual,
+                   float* dst) {
   int64_t pw;
   const float* p = padded_plane(op, src, 0.f, &pw);
   const Window3x3 k(w, bias);
@@ -157,10 +169,10 @@ void depthwise_plane_f32(const walle::AtomicOp& op, const float* src, const floa
                          float* dst) {
   const int64_t sw = op.stride_w;
   const bool k3 = op.kernel_h == 3 && op.kernel_w == 3 && op.dilation_h == 1 && op.dilation_w == 1;
-  if (k3 && op.stride_h == 1 && sw == 1 && op.out_w < 32)
-    return depthwise_3x3_flat(op, src, w, bias, residual, dst);
+  if (k3 && op.stride_h == 1 && sw == 1 && op.out_w < 32) return depthwise_3x3_flat(op, src, w, bias, residual, dst);
   if (k3 && (sw == 1 || sw == 2))
-    return sw == 1 ? depthwise_3x3<1>(op, src, w, bias, residual, dst) : depthwise_3x3_s2(op, src, w, bias, residual, dst);
+    return sw == 1 ? depthwise_3x3<1>(op, src, w, bias, residual, dst)
+                   : depthwise_3x3_s2(op, src, w, bias, residual, dst);
   for (int64_t oh = 0; oh < op.out_h; ++oh) {
     float* __restrict d = dst + oh * op.out_w;
     for (int64_t i = 0; i < op.out_w; ++i) d[i] = bias;
@@ -173,9 +185,12 @@ void depthwise_plane_f32(const walle::AtomicOp& op, const float* src, const floa
         int64_t ow0, ow1;
         valid_columns(op, off, &ow0, &ow1);
         const float* __restrict s = src + ih * op.w + off;
-        if (sw == 1) for (int64_t ow = ow0; ow < ow1; ++ow) d[ow] += wv * s[ow];
-        else if (sw == 2) for (int64_t ow = ow0; ow < ow1; ++ow) d[ow] += wv * s[2 * ow];
-        else for (int64_t ow = ow0; ow < ow1; ++ow) d[ow] += wv * s[ow * sw];
+        if (sw == 1)
+          for (int64_t ow = ow0; ow < ow1; ++ow) d[ow] += wv * s[ow];
+        else if (sw == 2)
+          for (int64_t ow = ow0; ow < ow1; ++ow) d[ow] += wv * s[2 * ow];
+        else
+          for (int64_t ow = ow0; ow < ow1; ++ow) d[ow] += wv * s[ow * sw];
       }
     }
     finish_row(op, residual ? residual + oh * op.out_w : nullptr, d, op.out_w);
@@ -199,9 +214,14 @@ void maxpool_3x3(const walle::AtomicOp& op, const float* src, float* dst) {
     for (int64_t ow = 0; ow < op.out_w; ++ow) {
       const int64_t c = ow * kStride;
       float m = r0[c];
-      m = max_nan(m, r0[c + 1]); m = max_nan(m, r0[c + 2]);
-      m = max_nan(m, r1[c]); m = max_nan(m, r1[c + 1]); m = max_nan(m, r1[c + 2]);
-      m = max_nan(m, r2[c]); m = max_nan(m, r2[c + 1]); m = max_nan(m, r2[c + 2]);
+      m = max_nan(m, r0[c + 1]);
+      m = max_nan(m, r0[c + 2]);
+      m = max_nan(m, r1[c]);
+      m = max_nan(m, r1[c + 1]);
+      m = max_nan(m, r1[c + 2]);
+      m = max_nan(m, r2[c]);
+      m = max_nan(m, r2[c + 1]);
+      m = max_nan(m, r2[c + 2]);
       d[ow] = m;
     }
   }
@@ -325,9 +345,21 @@ void pool_plane_f32(const walle::AtomicOp& op, const float* src, float* dst) {
         valid_columns(op, off, &ow0, &ow1);
         const float* __restrict s = src + ih * op.w + off;
         if (op.max_pool) {
-          if (sw == 1) for (int64_t ow = ow0; ow < ow1; ++ow) { float v = s[ow]; d[ow] = (v > d[ow] || v != v) ? v : d[ow]; }
-          else if (sw == 2) for (int64_t ow = ow0; ow < ow1; ++ow) { float v = s[2 * ow]; d[ow] = (v > d[ow] || v != v) ? v : d[ow]; }
-          else for (int64_t ow = ow0; ow < ow1; ++ow) { float v = s[ow * sw]; d[ow] = (v > d[ow] || v != v) ? v : d[ow]; }
+          if (sw == 1)
+            for (int64_t ow = ow0; ow < ow1; ++ow) {
+              float v = s[ow];
+              d[ow] = (v > d[ow] || v != v) ? v : d[ow];
+            }
+          else if (sw == 2)
+            for (int64_t ow = ow0; ow < ow1; ++ow) {
+              float v = s[2 * ow];
+              d[ow] = (v > d[ow] || v != v) ? v : d[ow];
+            }
+          else
+            for (int64_t ow = ow0; ow < ow1; ++ow) {
+              float v = s[ow * sw];
+              d[ow] = (v > d[ow] || v != v) ? v : d[ow];
+            }
         } else {
           for (int64_t ow = ow0; ow < ow1; ++ow) d[ow] += s[ow * sw];
         }
@@ -347,7 +379,8 @@ using walle::cpu::Winograd;  // cpu/winograd_transforms.h
 // The tile loop is innermost over contiguous rows, so it vectorizes across tiles; the rows
 // never overlap (ivdep: without it GCC falls back to scalar code behind alias checks).
 template <int I, int O, typename Transform>
-inline void transform_rows(const float* const (&in)[I], float* const (&out)[O], int64_t n, float add, Transform transform) {
+inline void transform_rows(const float* const (&in)[I], float* const (&out)[O], int64_t n, float add,
+                           Transform transform) {
 #pragma GCC ivdep
   for (int64_t tx = 0; tx < n; ++tx) {
     float d[I], r[O];
@@ -405,12 +438,14 @@ void winograd_input_f32(const float* x, int64_t h, int64_t w, int64_t pad_top, i
 #if defined(__AVX512F__)
       // Tap c of 16 tiles is a stride-M gather; a tile row is often shorter than 16 tiles
       // (14 at 56 x 56), where a compiler-vectorized loop would fall back to scalar code.
-      const __m512i index = _mm512_mullo_epi32(_mm512_set1_epi32(M), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+      const __m512i index = _mm512_mullo_epi32(_mm512_set1_epi32(M),
+                                               _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
       for (; j < n; j += 16) {
         const __mmask16 mask = n - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - j)) - 1);
 #pragma GCC unroll 8
         for (int c = 0; c < A; ++c)
-          _mm512_mask_storeu_ps(dst[c] + j, mask, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, index, src + M * j + c, 4));
+          _mm512_mask_storeu_ps(dst[c] + j, mask,
+                                _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, index, src + M * j + c, 4));
       }
 #endif
       for (; j < n; ++j) {  // tile by tile: its A taps of this row are contiguous in the input
@@ -440,7 +475,8 @@ void winograd_input_f32(const float* x, int64_t h, int64_t w, int64_t pad_top, i
   for (int64_t l0 = 0; l0 < nt;) {  // runs of tiles that stay inside one B panel
     const int64_t len = std::min(nr - l0 % nr, nt - l0);
     float* dst = v + (l0 / nr) * panel_stride + l0 % nr;
-    for (int xi = 0; xi < A * A; ++xi) std::memcpy(dst + xi * xi_stride, out.data() + xi * nt + l0, len * sizeof(float));
+    for (int xi = 0; xi < A * A; ++xi)
+      std::memcpy(dst + xi * xi_stride, out.data() + xi * nt + l0, len * sizeof(float));
     l0 += len;
   }
 }

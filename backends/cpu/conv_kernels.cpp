@@ -25,7 +25,8 @@ cpu::Activation to_gemm_activation(walle::Activation a);
 
 namespace {
 
-template <typename T> T activate(T v, const AtomicOp& op) {
+template <typename T>
+T activate(T v, const AtomicOp& op) {
   switch (op.activation) {
     case walle::Activation::None: return v;
     case walle::Activation::Relu: return v < T(0) ? T(0) : v;  // NaN stays NaN
@@ -47,29 +48,30 @@ std::unique_ptr<Kernel> conv_reference(const AtomicOp& op) {
     const T* res = io.inputs.size() > 3 ? static_cast<const T*>(io.inputs[3]) : nullptr;
     T* y = static_cast<T*>(io.output);
     int64_t cin_g = op.c / op.group, cout_g = op.out_c / op.group;
-    parallel_rows(pool, op.n * op.out_c, op.out_h * op.out_w * cin_g * op.kernel_h * op.kernel_w, [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) {
-        int64_t n = t / op.out_c, oc = t % op.out_c, g = oc / cout_g;
-        for (int64_t oh = 0; oh < op.out_h; ++oh)
-          for (int64_t ow = 0; ow < op.out_w; ++ow) {
-            C acc = bias ? Compute<T>::load(bias[oc]) : C(0);
-            for (int64_t ic = 0; ic < cin_g; ++ic)
-              for (int64_t kh = 0; kh < op.kernel_h; ++kh) {
-                int64_t ih = oh * op.stride_h - op.pad_top + kh * op.dilation_h;
-                if (ih < 0 || ih >= op.h) continue;
-                for (int64_t kw = 0; kw < op.kernel_w; ++kw) {
-                  int64_t iw = ow * op.stride_w - op.pad_left + kw * op.dilation_w;
-                  if (iw < 0 || iw >= op.w) continue;
-                  acc += Compute<T>::load(x[((n * op.c + g * cin_g + ic) * op.h + ih) * op.w + iw]) *
-                         Compute<T>::load(w[((oc * cin_g + ic) * op.kernel_h + kh) * op.kernel_w + kw]);
-                }
-              }
-            int64_t o = ((n * op.out_c + oc) * op.out_h + oh) * op.out_w + ow;
-            if (res) acc += Compute<T>::load(res[o]);
-            y[o] = Compute<T>::store(activate<C>(acc, op));
-          }
-      }
-    });
+    parallel_rows(pool, op.n * op.out_c, op.out_h * op.out_w * cin_g * op.kernel_h * op.kernel_w,
+                  [&](int64_t b, int64_t e) {
+                    for (int64_t t = b; t < e; ++t) {
+                      int64_t n = t / op.out_c, oc = t % op.out_c, g = oc / cout_g;
+                      for (int64_t oh = 0; oh < op.out_h; ++oh)
+                        for (int64_t ow = 0; ow < op.out_w; ++ow) {
+                          C acc = bias ? Compute<T>::load(bias[oc]) : C(0);
+                          for (int64_t ic = 0; ic < cin_g; ++ic)
+                            for (int64_t kh = 0; kh < op.kernel_h; ++kh) {
+                              int64_t ih = oh * op.stride_h - op.pad_top + kh * op.dilation_h;
+                              if (ih < 0 || ih >= op.h) continue;
+                              for (int64_t kw = 0; kw < op.kernel_w; ++kw) {
+                                int64_t iw = ow * op.stride_w - op.pad_left + kw * op.dilation_w;
+                                if (iw < 0 || iw >= op.w) continue;
+                                acc += Compute<T>::load(x[((n * op.c + g * cin_g + ic) * op.h + ih) * op.w + iw]) *
+                                       Compute<T>::load(w[((oc * cin_g + ic) * op.kernel_h + kh) * op.kernel_w + kw]);
+                              }
+                            }
+                          int64_t o = ((n * op.out_c + oc) * op.out_h + oh) * op.out_w + ow;
+                          if (res) acc += Compute<T>::load(res[o]);
+                          y[o] = Compute<T>::store(activate<C>(acc, op));
+                        }
+                    }
+                  });
   });
 }
 
@@ -101,10 +103,13 @@ inline void copy_taps(const float* s, int64_t stride, int64_t begin, int64_t end
   for (int64_t o = begin; o < lo; ++o) d[o - begin] = 0.f;
   if (stride == 1) std::memcpy(d + (lo - begin), s + lo, (hi - lo) * sizeof(float));
 #if defined(__x86_64__)
-  else if (stride == 2 && avx512) gather_stride2_avx512(s + 2 * lo, hi - lo, d + (lo - begin));
+  else if (stride == 2 && avx512)
+    gather_stride2_avx512(s + 2 * lo, hi - lo, d + (lo - begin));
 #endif
-  else if (stride == 2) for (int64_t o = lo; o < hi; ++o) d[o - begin] = s[2 * o];
-  else for (int64_t o = lo; o < hi; ++o) d[o - begin] = s[o * stride];
+  else if (stride == 2)
+    for (int64_t o = lo; o < hi; ++o) d[o - begin] = s[2 * o];
+  else
+    for (int64_t o = lo; o < hi; ++o) d[o - begin] = s[o * stride];
   for (int64_t o = hi; o < end; ++o) d[o - begin] = 0.f;
 }
 
@@ -116,7 +121,8 @@ class ConvGemmF32 : public Kernel {
     k_ = cin_g_ * op.kernel_h * op.kernel_w;
     hw_ = op.out_h * op.out_w;
     for (int64_t row = 0; row < k_; ++row) {
-      const int64_t kw = row % op.kernel_w, kh = (row / op.kernel_w) % op.kernel_h, ic = row / (op.kernel_w * op.kernel_h);
+      const int64_t kw = row % op.kernel_w, kh = (row / op.kernel_w) % op.kernel_h,
+                    ic = row / (op.kernel_w * op.kernel_h);
       Tap t{ic * op.h * op.w, kh * op.dilation_h - op.pad_top, kw * op.dilation_w - op.pad_left, 0, 0};
       valid_columns(t.dx, &t.ow0, &t.ow1);
       taps_.push_back(t);
@@ -127,13 +133,15 @@ class ConvGemmF32 : public Kernel {
     // (pixels as rows, output channels as columns) wastes less of each microkernel tile.
     const int64_t mr = gemm_a_panel_height(isa), nr = gemm_b_panel_width(isa);
     auto eff = [](int64_t rows, int64_t r_tile, int64_t cols, int64_t c_tile) {
-      return static_cast<double>(rows) / ((rows + r_tile - 1) / r_tile * r_tile) * cols / ((cols + c_tile - 1) / c_tile * c_tile);
+      return static_cast<double>(rows) / ((rows + r_tile - 1) / r_tile * r_tile) * cols /
+             ((cols + c_tile - 1) / c_tile * c_tile);
     };
     // With im2col up to 400 pixels (3x3 at 7x7: 131 vs 102 GFLOP/s). A 1x1 conv would pack the
     // image transposed on every call (a strided gather): that pays at 7x7 (ResNet-50's and
     // MobileNetV2's last 1x1 layers: 124 -> 138, 126 -> 156, 116 -> 136 GFLOP/s) but not at 14x14
     // (96->576: 107 vs 136; 256->1024: 148 vs 156).
-    transposed_ = hw_ <= (direct_ ? 64 : 400) && cout_g_ >= nr && eff(hw_, mr, cout_g_, nr) > 1.08 * eff(cout_g_, mr, hw_, nr);
+    transposed_ =
+        hw_ <= (direct_ ? 64 : 400) && cout_g_ >= nr && eff(hw_, mr, cout_g_, nr) > 1.08 * eff(cout_g_, mr, hw_, nr);
     if (const char* forced = std::getenv("WALLE_CONV_GEMM"))  // "t" | "n": force the orientation (tests, tuning)
       transposed_ = std::string(forced) == "t";
   }
@@ -178,7 +186,8 @@ class ConvGemmF32 : public Kernel {
   }
 
   std::string name() const override {
-    return std::string("f32-conv-") + (direct_ ? "1x1-gemm-" : "im2col-gemm-") + (transposed_ ? "t-" : "") + isa_name(isa_);
+    return std::string("f32-conv-") + (direct_ ? "1x1-gemm-" : "im2col-gemm-") + (transposed_ ? "t-" : "") +
+           isa_name(isa_);
   }
 
  private:
@@ -209,10 +218,14 @@ class ConvGemmF32 : public Kernel {
             for (int64_t oc = oc0; oc < oc1; ++oc) {
               float* d = y + out_off + oc * hw_;
               const float bv = bias ? bias[grp * cout_g_ + oc] : 0.f;
-              if (res) for (int64_t p = 0; p < hw_; ++p) d[p] += bv + res[out_off + oc * hw_ + p];
-              else for (int64_t p = 0; p < hw_; ++p) d[p] += bv;
-              if (op_.activation == walle::Activation::Relu) for (int64_t p = 0; p < hw_; ++p) d[p] = d[p] < 0.f ? 0.f : d[p];
-              else if (op_.activation != walle::Activation::None) for (int64_t p = 0; p < hw_; ++p) d[p] = activate<float>(d[p], op_);
+              if (res)
+                for (int64_t p = 0; p < hw_; ++p) d[p] += bv + res[out_off + oc * hw_ + p];
+              else
+                for (int64_t p = 0; p < hw_; ++p) d[p] += bv;
+              if (op_.activation == walle::Activation::Relu)
+                for (int64_t p = 0; p < hw_; ++p) d[p] = d[p] < 0.f ? 0.f : d[p];
+              else if (op_.activation != walle::Activation::None)
+                for (int64_t p = 0; p < hw_; ++p) d[p] = activate<float>(d[p], op_);
             }
           }
         });
@@ -228,8 +241,10 @@ class ConvGemmF32 : public Kernel {
         for (int64_t oh = 0; oh < op.out_h; ++oh) {
           const int64_t ih = oh * op.stride_h + t.dy;
           float* d = cols + row * hw_ + oh * op.out_w;
-          if (ih < 0 || ih >= op.h) std::memset(d, 0, op.out_w * sizeof(float));
-          else copy_taps(x + t.plane + ih * op.w + t.dx, op.stride_w, 0, op.out_w, t.ow0, t.ow1, d, isa_ == Isa::Avx512);
+          if (ih < 0 || ih >= op.h)
+            std::memset(d, 0, op.out_w * sizeof(float));
+          else
+            copy_taps(x + t.plane + ih * op.w + t.dx, op.stride_w, 0, op.out_w, t.ow0, t.ow1, d, isa_ == Isa::Avx512);
         }
       }
     });
@@ -237,8 +252,14 @@ class ConvGemmF32 : public Kernel {
 
   GemmEpilogue epilogue(const float* bias, const float* res, int64_t grp, int64_t out_off) const {
     GemmEpilogue e;
-    if (bias) { e.bias_kind = GemmEpilogue::Bias::PerRow; e.bias = bias + grp * cout_g_; }
-    if (res) { e.residual = res + out_off; e.residual_ld = hw_; }
+    if (bias) {
+      e.bias_kind = GemmEpilogue::Bias::PerRow;
+      e.bias = bias + grp * cout_g_;
+    }
+    if (res) {
+      e.residual = res + out_off;
+      e.residual_ld = hw_;
+    }
     e.activation = to_gemm_activation(op_.activation);
     e.clip_min = op_.alpha;
     e.clip_max = op_.beta;
@@ -277,8 +298,8 @@ class ConvGemmF32 : public Kernel {
 
   // Where row (ic, kh, kw) of the column matrix reads the input, computed once per kernel.
   struct Tap {
-    int64_t plane;    // ic * h * w
-    int64_t dy, dx;   // input row/column of output (0, 0): kh * dilation - pad_top, kw * dilation - pad_left
+    int64_t plane;     // ic * h * w
+    int64_t dy, dx;    // input row/column of output (0, 0): kh * dilation - pad_top, kw * dilation - pad_left
     int64_t ow0, ow1;  // output columns whose tap lands inside the row
   };
 
@@ -313,8 +334,10 @@ class ConvGemmF32 : public Kernel {
           continue;
         }
         const float* s = x + t.plane + ih * op.w + t.dx;
-        if (op.stride_w == 1 && ow >= t.ow0 && ow + len <= t.ow1) std::memcpy(d, s + ow, len * sizeof(float));
-        else copy_taps(s, op.stride_w, ow, ow + len, t.ow0, t.ow1, d, avx512);
+        if (op.stride_w == 1 && ow >= t.ow0 && ow + len <= t.ow1)
+          std::memcpy(d, s + ow, len * sizeof(float));
+        else
+          copy_taps(s, op.stride_w, ow, ow + len, t.ow0, t.ow1, d, avx512);
       }
       p += len;
     }
@@ -334,69 +357,78 @@ class ConvGemmF32 : public Kernel {
 // Depthwise convolution, one channel plane per task, through the per-ISA row loops.
 std::unique_ptr<Kernel> depthwise_f32(const AtomicOp& op, Isa isa) {
   const ConvF32& t = conv_f32(isa);
-  return std::make_unique<FunctionKernel>(std::string("f32-conv-depthwise-") + isa_name(isa), [op, &t](const KernelIO& io, ThreadPool& pool) {
-    const float* x = static_cast<const float*>(io.inputs[0]);
-    const float* w = static_cast<const float*>(io.inputs[1]);
-    const float* bias = io.inputs.size() > 2 ? static_cast<const float*>(io.inputs[2]) : nullptr;
-    const float* res = io.inputs.size() > 3 ? static_cast<const float*>(io.inputs[3]) : nullptr;
-    float* y = static_cast<float*>(io.output);
-    const int64_t plane = op.out_h * op.out_w;
-    parallel_rows(pool, op.n * op.c, plane * op.kernel_h * op.kernel_w, [&](int64_t b, int64_t e) {
-      for (int64_t p = b; p < e; ++p) {
-        const int64_t ch = p % op.c;
-        t.depthwise_plane(op, x + p * op.h * op.w, w + ch * op.kernel_h * op.kernel_w, bias ? bias[ch] : 0.f,
-                          res ? res + p * plane : nullptr, y + p * plane);
-      }
-    });
-  });
+  return std::make_unique<FunctionKernel>(
+      std::string("f32-conv-depthwise-") + isa_name(isa), [op, &t](const KernelIO& io, ThreadPool& pool) {
+        const float* x = static_cast<const float*>(io.inputs[0]);
+        const float* w = static_cast<const float*>(io.inputs[1]);
+        const float* bias = io.inputs.size() > 2 ? static_cast<const float*>(io.inputs[2]) : nullptr;
+        const float* res = io.inputs.size() > 3 ? static_cast<const float*>(io.inputs[3]) : nullptr;
+        float* y = static_cast<float*>(io.output);
+        const int64_t plane = op.out_h * op.out_w;
+        parallel_rows(pool, op.n * op.c, plane * op.kernel_h * op.kernel_w, [&](int64_t b, int64_t e) {
+          for (int64_t p = b; p < e; ++p) {
+            const int64_t ch = p % op.c;
+            t.depthwise_plane(op, x + p * op.h * op.w, w + ch * op.kernel_h * op.kernel_w, bias ? bias[ch] : 0.f,
+                              res ? res + p * plane : nullptr, y + p * plane);
+          }
+        });
+      });
 }
 
 std::unique_ptr<Kernel> pool_f32(const AtomicOp& op, Isa isa) {
   const ConvF32& t = conv_f32(isa);
   return std::make_unique<FunctionKernel>(std::string(op.max_pool ? "f32-maxpool-" : "f32-avgpool-") + isa_name(isa),
                                           [op, &t](const KernelIO& io, ThreadPool& pool) {
-    const float* x = static_cast<const float*>(io.inputs[0]);
-    float* y = static_cast<float*>(io.output);
-    const int64_t plane = op.out_h * op.out_w;
-    parallel_rows(pool, op.n * op.c, plane * op.kernel_h * op.kernel_w, [&](int64_t b, int64_t e) {
-      for (int64_t p = b; p < e; ++p) t.pool_plane(op, x + p * op.h * op.w, y + p * plane);
-    });
-  });
+                                            const float* x = static_cast<const float*>(io.inputs[0]);
+                                            float* y = static_cast<float*>(io.output);
+                                            const int64_t plane = op.out_h * op.out_w;
+                                            parallel_rows(pool, op.n * op.c, plane * op.kernel_h * op.kernel_w,
+                                                          [&](int64_t b, int64_t e) {
+                                                            for (int64_t p = b; p < e; ++p)
+                                                              t.pool_plane(op, x + p * op.h * op.w, y + p * plane);
+                                                          });
+                                          });
 }
 
 template <typename T>
 std::unique_ptr<Kernel> pool_reference(const AtomicOp& op) {
   using C = typename Compute<T>::type;
-  return std::make_unique<FunctionKernel>(op.max_pool ? "maxpool" : "avgpool", [op](const KernelIO& io, ThreadPool& pool) {
-    const T* x = static_cast<const T*>(io.inputs[0]);
-    T* y = static_cast<T*>(io.output);
-    parallel_rows(pool, op.n * op.c, op.out_h * op.out_w * op.kernel_h * op.kernel_w, [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) {
-        const T* src = x + t * op.h * op.w;
-        for (int64_t oh = 0; oh < op.out_h; ++oh)
-          for (int64_t ow = 0; ow < op.out_w; ++ow) {
-            C acc = op.max_pool ? -std::numeric_limits<C>::infinity() : C(0);
-            int64_t count = 0;
-            for (int64_t kh = 0; kh < op.kernel_h; ++kh) {
-              int64_t ih = oh * op.stride_h - op.pad_top + kh * op.dilation_h;
-              for (int64_t kw = 0; kw < op.kernel_w; ++kw) {
-                int64_t iw = ow * op.stride_w - op.pad_left + kw * op.dilation_w;
-                bool inside = ih >= 0 && ih < op.h && iw >= 0 && iw < op.w;
-                // count_include_pad counts the explicit padding but never the ceil-mode overhang
-                bool in_padded = ih < op.h + op.pad_top && iw < op.w + op.pad_left;
-                if (!inside) { if (op.count_include_pad && in_padded) ++count; continue; }
-                C v = Compute<T>::load(src[ih * op.w + iw]);
-                if (op.max_pool) acc = (v > acc || v != v) ? v : acc;
-                else acc += v;
-                ++count;
+  return std::make_unique<FunctionKernel>(
+      op.max_pool ? "maxpool" : "avgpool", [op](const KernelIO& io, ThreadPool& pool) {
+        const T* x = static_cast<const T*>(io.inputs[0]);
+        T* y = static_cast<T*>(io.output);
+        parallel_rows(pool, op.n * op.c, op.out_h * op.out_w * op.kernel_h * op.kernel_w, [&](int64_t b, int64_t e) {
+          for (int64_t t = b; t < e; ++t) {
+            const T* src = x + t * op.h * op.w;
+            for (int64_t oh = 0; oh < op.out_h; ++oh)
+              for (int64_t ow = 0; ow < op.out_w; ++ow) {
+                C acc = op.max_pool ? -std::numeric_limits<C>::infinity() : C(0);
+                int64_t count = 0;
+                for (int64_t kh = 0; kh < op.kernel_h; ++kh) {
+                  int64_t ih = oh * op.stride_h - op.pad_top + kh * op.dilation_h;
+                  for (int64_t kw = 0; kw < op.kernel_w; ++kw) {
+                    int64_t iw = ow * op.stride_w - op.pad_left + kw * op.dilation_w;
+                    bool inside = ih >= 0 && ih < op.h && iw >= 0 && iw < op.w;
+                    // count_include_pad counts the explicit padding but never the ceil-mode overhang
+                    bool in_padded = ih < op.h + op.pad_top && iw < op.w + op.pad_left;
+                    if (!inside) {
+                      if (op.count_include_pad && in_padded) ++count;
+                      continue;
+                    }
+                    C v = Compute<T>::load(src[ih * op.w + iw]);
+                    if (op.max_pool)
+                      acc = (v > acc || v != v) ? v : acc;
+                    else
+                      acc += v;
+                    ++count;
+                  }
+                }
+                if (!op.max_pool) acc = count ? acc / static_cast<C>(count) : C(0);
+                y[(t * op.out_h + oh) * op.out_w + ow] = Compute<T>::store(acc);
               }
-            }
-            if (!op.max_pool) acc = count ? acc / static_cast<C>(count) : C(0);
-            y[(t * op.out_h + oh) * op.out_w + ow] = Compute<T>::store(acc);
           }
-      }
-    });
-  });
+        });
+      });
 }
 
 bool is_float(DType t) { return t == DType::F32 || t == DType::F64 || t == DType::F16 || t == DType::BF16; }
@@ -410,8 +442,14 @@ std::unique_ptr<Kernel> for_float(const AtomicOp& op, const AtomicGraph& g) {
     default: return Make<BFloat16>::make(op);
   }
 }
-template <typename T> struct MakeConv { static std::unique_ptr<Kernel> make(const AtomicOp& op) { return conv_reference<T>(op); } };
-template <typename T> struct MakePool { static std::unique_ptr<Kernel> make(const AtomicOp& op) { return pool_reference<T>(op); } };
+template <typename T>
+struct MakeConv {
+  static std::unique_ptr<Kernel> make(const AtomicOp& op) { return conv_reference<T>(op); }
+};
+template <typename T>
+struct MakePool {
+  static std::unique_ptr<Kernel> make(const AtomicOp& op) { return pool_reference<T>(op); }
+};
 
 }  // namespace
 
@@ -443,7 +481,8 @@ void register_conv_kernels(KernelRegistry& r) {
                              [isa](const AtomicOp& op, const AtomicGraph&) {
                                return make_conv_winograd(op, isa, choose_conv_algorithm(op, isa));
                              }});
-    r.add(AtomicKind::Pool, {"f32-pool", isa, f32, [isa](const AtomicOp& op, const AtomicGraph&) { return pool_f32(op, isa); }});
+    r.add(AtomicKind::Pool,
+          {"f32-pool", isa, f32, [isa](const AtomicOp& op, const AtomicGraph&) { return pool_f32(op, isa); }});
   }
 }
 

@@ -94,8 +94,10 @@ class ConvWinograd : public Kernel {
     float* v = thread_buffer(static_cast<size_t>(A2 * (v_xi + m_xi)));
     float* m = v + A2 * v_xi;
     auto each = [pool](int64_t count, int64_t work, const std::function<void(int64_t, int64_t)>& fn) {
-      if (pool) parallel_rows(*pool, count, work, fn);
-      else fn(0, count);
+      if (pool)
+        parallel_rows(*pool, count, work, fn);
+      else
+        fn(0, count);
     };
     // Columns past the last tile of the last panel must be zero (the microkernel reads them).
     if (nt % nr_)
@@ -132,11 +134,11 @@ class ConvWinograd : public Kernel {
 };
 
 // Rough rates of this code on one core, for comparing algorithms (not absolute times).
-constexpr double kGemmFlopsPerUs = 150e3;  // the packed GEMM on full tiles
-constexpr double kCopyFloatsPerUs = 4e3;   // strided gathers (im2col)
+constexpr double kGemmFlopsPerUs = 150e3;      // the packed GEMM on full tiles
+constexpr double kCopyFloatsPerUs = 4e3;       // strided gathers (im2col)
 constexpr double kTransformFloatsPerUs = 4e3;  // Winograd transforms, per value of V or M
-constexpr double kWeightBytesPerUs = 8e3;  // packed weights streamed from L3/DRAM
-constexpr double kL2Bytes = 1.5e6;         // weights up to this size stay cached between blocks
+constexpr double kWeightBytesPerUs = 8e3;      // packed weights streamed from L3/DRAM
+constexpr double kL2Bytes = 1.5e6;             // weights up to this size stay cached between blocks
 
 // A short K block costs a C tile load/store per kc step: efficiency ~ K / (K + 32).
 double gemm_us(int64_t M, int64_t N, int64_t K, Isa isa) {
@@ -167,8 +169,9 @@ ConvEstimate estimate_conv(const AtomicOp& op, Isa isa) {
   const int64_t hw = op.out_h * op.out_w, k = op.c / op.group * op.kernel_h * op.kernel_w;
   // Deep layers (512 channels at 7x7) are bound by streaming the weights, which Winograd makes
   // alpha^2/9 larger; wide shallow layers by arithmetic, which it cuts by 2.25x or 4x.
-  e.im2col_us = op.n * op.group * (gemm_us(op.out_c / op.group, hw, k, isa) + static_cast<double>(k) * hw / kCopyFloatsPerUs) +
-                4.0 * op.out_c * k / kWeightBytesPerUs;
+  e.im2col_us =
+      op.n * op.group * (gemm_us(op.out_c / op.group, hw, k, isa) + static_cast<double>(k) * hw / kCopyFloatsPerUs) +
+      4.0 * op.out_c * k / kWeightBytesPerUs;
   if (winograd_applies(op)) {
     e.winograd_f23_us = winograd_us(op, isa, 2);
     e.winograd_f43_us = winograd_us(op, isa, 4);
@@ -179,7 +182,8 @@ ConvEstimate estimate_conv(const AtomicOp& op, Isa isa) {
 ConvAlgorithm choose_conv_algorithm(const AtomicOp& op, Isa isa) {
   const bool winograd_ok = winograd_applies(op) && isa != Isa::Reference;
   const ConvEstimate e = estimate_conv(op, isa);
-  const ConvAlgorithm best_winograd = e.winograd_f43_us < e.winograd_f23_us ? ConvAlgorithm::WinogradF43 : ConvAlgorithm::WinogradF23;
+  const ConvAlgorithm best_winograd =
+      e.winograd_f43_us < e.winograd_f23_us ? ConvAlgorithm::WinogradF43 : ConvAlgorithm::WinogradF23;
   if (const char* forced = std::getenv("WALLE_CONV_ALGO")) {
     const std::string f(forced);
     if (f == "im2col" || !winograd_ok) return ConvAlgorithm::Im2colGemm;

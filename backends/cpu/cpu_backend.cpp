@@ -62,8 +62,9 @@ class CpuBackend : public Backend {
   std::unique_ptr<Kernel> make(const AtomicOp& op, const AtomicGraph& graph) const override {
     const KernelRegistry::Entry* entry = cpu_registry().find(op, graph, isa_);
     if (!entry)
-      throw Error(ErrorKind::Unsupported, op.origin + ": the " + name_ + " backend has no " + atomic_kind_name(op.kind) +
-                                              " kernel for " + dtype_name(graph.tensors[op.output].dtype));
+      throw Error(ErrorKind::Unsupported, op.origin + ": the " + name_ + " backend has no " +
+                                              atomic_kind_name(op.kind) + " kernel for " +
+                                              dtype_name(graph.tensors[op.output].dtype));
     return entry->factory(op, graph);
   }
 

@@ -11,7 +11,9 @@ namespace walle::cpu {
 namespace {
 
 // A string element: a 16-byte handle (core/strings.h), moved like any other element.
-struct Bytes16 { uint64_t lo, hi; };
+struct Bytes16 {
+  uint64_t lo, hi;
+};
 
 template <typename E>
 void copy_region(const char* src, const Region& r, char* dst, int64_t i) {
@@ -33,15 +35,20 @@ void copy_region(const char* src, const Region& r, char* dst, int64_t i) {
   for (int64_t j = 0; j < r.size[1]; ++j) {
     const E* sj = s + j * r.from.stride[1];
     E* dj = d + j * r.to.stride[1];
-    if (r.from.stride[2] == 1 && r.to.stride[2] == 1) std::memcpy(dj, sj, r.size[2] * sizeof(E));
-    else for (int64_t k = 0; k < r.size[2]; ++k) dj[k * r.to.stride[2]] = sj[k * r.from.stride[2]];
+    if (r.from.stride[2] == 1 && r.to.stride[2] == 1)
+      std::memcpy(dj, sj, r.size[2] * sizeof(E));
+    else
+      for (int64_t k = 0; k < r.size[2]; ++k) dj[k * r.to.stride[2]] = sj[k * r.from.stride[2]];
   }
 }
 
 void fill_bytes(char* out, int64_t n, size_t elem, const std::vector<char>& value) {
   bool zero = true;
   for (char c : value) zero = zero && c == 0;
-  if (zero) { std::memset(out, 0, n * elem); return; }
+  if (zero) {
+    std::memset(out, 0, n * elem);
+    return;
+  }
   for (int64_t i = 0; i < n; ++i) std::memcpy(out + i * elem, value.data(), elem);
 }
 
@@ -72,7 +79,8 @@ std::unique_ptr<Kernel> make_raster(const AtomicOp& op, const AtomicGraph& g) {
   const AtomicTensor& out = g.tensors[op.output];
   size_t elem = dtype_size(out.dtype);
   if (elem != 1 && elem != 2 && elem != 4 && elem != 8 && elem != 16)
-    throw Error(ErrorKind::Unsupported, op.origin + ": raster has no copy for " + std::to_string(elem) + "-byte elements");
+    throw Error(ErrorKind::Unsupported,
+                op.origin + ": raster has no copy for " + std::to_string(elem) + "-byte elements");
   int64_t n_out = numel(out.shape);
   std::vector<char> fill = encode_fill(op.fill, out.dtype);
   // Work items: (region, index along size[0]); lets one big transpose use every thread.
@@ -103,7 +111,9 @@ std::unique_ptr<Kernel> make_raster(const AtomicOp& op, const AtomicGraph& g) {
 }
 
 template <typename I>
-int64_t index_at(const void* p, int64_t i) { return static_cast<int64_t>(static_cast<const I*>(p)[i]); }
+int64_t index_at(const void* p, int64_t i) {
+  return static_cast<int64_t>(static_cast<const I*>(p)[i]);
+}
 
 std::unique_ptr<Kernel> make_gather(const AtomicOp& op, const AtomicGraph& g) {
   size_t elem = dtype_size(g.tensors[op.output].dtype);

@@ -9,20 +9,28 @@
 
 namespace walle::cpu {
 
-template <typename T> struct Compute { using type = T; static T load(T v) { return v; } static T store(T v) { return v; } };
-template <> struct Compute<Half> {
+template <typename T>
+struct Compute {
+  using type = T;
+  static T load(T v) { return v; }
+  static T store(T v) { return v; }
+};
+template <>
+struct Compute<Half> {
   using type = float;
   static float load(Half v) { return half_to_float(v.bits); }
   static Half store(float v) { return Half{float_to_half(v)}; }
 };
-template <> struct Compute<BFloat16> {
+template <>
+struct Compute<BFloat16> {
   using type = float;
   static float load(BFloat16 v) { return bf16_to_float(v.bits); }
   static BFloat16 store(float v) { return BFloat16{float_to_bf16(v)}; }
 };
 
 // fn(T{}) for every numeric dtype and bool.
-template <typename Fn> auto visit_dtype(DType t, Fn&& fn) {
+template <typename Fn>
+auto visit_dtype(DType t, Fn&& fn) {
   switch (t) {
     case DType::F32: return fn(float{});
     case DType::F64: return fn(double{});

@@ -24,7 +24,8 @@ struct ElementwiseF32 {
   void (*masked_softmax)(const float* x, const uint8_t* cond, int64_t row0, int64_t rows, int64_t R,
                          int64_t rows_per_cond, float scale, float fill, float* y);
   // Row-wise layer normalization; scale and bias ([R]) may be null (the Fused LayerNorm pattern).
-  void (*layernorm)(const float* x, int64_t rows, int64_t R, const float* scale, const float* bias, float eps, float* y);
+  void (*layernorm)(const float* x, int64_t rows, int64_t R, const float* scale, const float* bias, float eps,
+                    float* y);
 };
 
 const ElementwiseF32& elementwise_f32(Isa isa);

@@ -28,9 +28,15 @@ void unary_f32(walle::UnaryOp op, const float* x, float* y, int64_t n, float alp
     case UnaryOp::Identity: return map_unary(x, y, n, [](float v) { return v; });
     case UnaryOp::LeakyRelu: return map_unary(x, y, n, [=](float v) { return v >= 0.f ? v : v * alpha; });
     case UnaryOp::HardSigmoid:
-      return map_unary(x, y, n, [=](float v) { float t = alpha * v + beta; return t < 0.f ? 0.f : (t > 1.f ? 1.f : t); });
+      return map_unary(x, y, n, [=](float v) {
+        float t = alpha * v + beta;
+        return t < 0.f ? 0.f : (t > 1.f ? 1.f : t);
+      });
     case UnaryOp::HardSwish:
-      return map_unary(x, y, n, [](float v) { float t = v / 6.f + 0.5f; return v * (t < 0.f ? 0.f : (t > 1.f ? 1.f : t)); });
+      return map_unary(x, y, n, [](float v) {
+        float t = v / 6.f + 0.5f;
+        return v * (t < 0.f ? 0.f : (t > 1.f ? 1.f : t));
+      });
     default:  // the rest go through libm one element at a time
       for (int64_t i = 0; i < n; ++i) y[i] = walle::cpu::unary_scalar(op, x[i], alpha, beta);
   }
@@ -40,10 +46,16 @@ template <typename F>
 void map_binary(const float* __restrict a, int64_t sa, const float* __restrict b, int64_t sb, float* __restrict y,
                 int64_t n, F f) {
   // Separate loops for the three stride patterns so each one vectorizes.
-  if (sa == 1 && sb == 1) for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i]);
-  else if (sa == 1 && sb == 0) { float bv = b[0]; for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], bv); }
-  else if (sa == 0 && sb == 1) { float av = a[0]; for (int64_t i = 0; i < n; ++i) y[i] = f(av, b[i]); }
-  else for (int64_t i = 0; i < n; ++i) y[i] = f(a[i * sa], b[i * sb]);
+  if (sa == 1 && sb == 1)
+    for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i]);
+  else if (sa == 1 && sb == 0) {
+    float bv = b[0];
+    for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], bv);
+  } else if (sa == 0 && sb == 1) {
+    float av = a[0];
+    for (int64_t i = 0; i < n; ++i) y[i] = f(av, b[i]);
+  } else
+    for (int64_t i = 0; i < n; ++i) y[i] = f(a[i * sa], b[i * sb]);
 }
 
 void binary_f32(walle::BinaryOp op, const float* a, int64_t sa, const float* b, int64_t sb, float* y, int64_t n) {
@@ -53,8 +65,10 @@ void binary_f32(walle::BinaryOp op, const float* a, int64_t sa, const float* b, 
     case BinaryOp::Sub: return map_binary(a, sa, b, sb, y, n, [](float p, float q) { return p - q; });
     case BinaryOp::Mul: return map_binary(a, sa, b, sb, y, n, [](float p, float q) { return p * q; });
     case BinaryOp::Div: return map_binary(a, sa, b, sb, y, n, [](float p, float q) { return p / q; });
-    case BinaryOp::Max: return map_binary(a, sa, b, sb, y, n, [](float p, float q) { return p != p ? p : (p > q ? p : q); });
-    case BinaryOp::Min: return map_binary(a, sa, b, sb, y, n, [](float p, float q) { return p != p ? p : (p < q ? p : q); });
+    case BinaryOp::Max:
+      return map_binary(a, sa, b, sb, y, n, [](float p, float q) { return p != p ? p : (p > q ? p : q); });
+    case BinaryOp::Min:
+      return map_binary(a, sa, b, sb, y, n, [](float p, float q) { return p != p ? p : (p < q ? p : q); });
     case BinaryOp::PRelu: return map_binary(a, sa, b, sb, y, n, [](float p, float q) { return p >= 0.f ? p : p * q; });
     default:
       for (int64_t i = 0; i < n; ++i) y[i] = walle::cpu::binary_scalar(op, a[i * sa], b[i * sb]);
@@ -74,11 +88,15 @@ void reduce_f32(walle::ReduceOp op, const float* x, int64_t outer, int64_t R, in
       for (; r + 16 <= R; r += 16)
         for (int k = 0; k < 16; ++k) {
           float v = src[r + k];
-          acc[k] = is_max ? (v > acc[k] ? v : acc[k]) : is_min ? (v < acc[k] ? v : acc[k]) : acc[k] + (square ? v * v : v);
+          acc[k] = is_max   ? (v > acc[k] ? v : acc[k])
+                   : is_min ? (v < acc[k] ? v : acc[k])
+                            : acc[k] + (square ? v * v : v);
         }
       float total = acc[0];
       for (int k = 1; k < 16; ++k)
-        total = is_max ? (acc[k] > total ? acc[k] : total) : is_min ? (acc[k] < total ? acc[k] : total) : total + acc[k];
+        total = is_max   ? (acc[k] > total ? acc[k] : total)
+                : is_min ? (acc[k] < total ? acc[k] : total)
+                         : total + acc[k];
       for (; r < R; ++r) {
         float v = src[r];
         total = is_max ? (v > total ? v : total) : is_min ? (v < total ? v : total) : total + (square ? v * v : v);
@@ -89,10 +107,14 @@ void reduce_f32(walle::ReduceOp op, const float* x, int64_t outer, int64_t R, in
     for (int64_t i = 0; i < inner; ++i) dst[i] = (is_max || is_min) ? src[i] : (square ? src[i] * src[i] : src[i]);
     for (int64_t r = 1; r < R; ++r) {
       const float* row = src + r * inner;
-      if (is_max) for (int64_t i = 0; i < inner; ++i) dst[i] = row[i] > dst[i] ? row[i] : dst[i];
-      else if (is_min) for (int64_t i = 0; i < inner; ++i) dst[i] = row[i] < dst[i] ? row[i] : dst[i];
-      else if (square) for (int64_t i = 0; i < inner; ++i) dst[i] += row[i] * row[i];
-      else for (int64_t i = 0; i < inner; ++i) dst[i] += row[i];
+      if (is_max)
+        for (int64_t i = 0; i < inner; ++i) dst[i] = row[i] > dst[i] ? row[i] : dst[i];
+      else if (is_min)
+        for (int64_t i = 0; i < inner; ++i) dst[i] = row[i] < dst[i] ? row[i] : dst[i];
+      else if (square)
+        for (int64_t i = 0; i < inner; ++i) dst[i] += row[i] * row[i];
+      else
+        for (int64_t i = 0; i < inner; ++i) dst[i] += row[i];
     }
     if (op == ReduceOp::Mean) {
       float scale = 1.0f / static_cast<float>(R);
@@ -141,8 +163,8 @@ void softmax_f32(const float* x_, int64_t rows, int64_t R, float* y_) {
 }
 
 // The scores row is formed in a per-thread buffer that stays in L1, then softmax_f32 runs on it.
-void masked_softmax_f32(const float* x, const uint8_t* cond, int64_t row0, int64_t rows, int64_t R, int64_t rows_per_cond,
-                        float scale, float fill, float* y) {
+void masked_softmax_f32(const float* x, const uint8_t* cond, int64_t row0, int64_t rows, int64_t R,
+                        int64_t rows_per_cond, float scale, float fill, float* y) {
   thread_local std::vector<float> buffer;
   buffer.resize(static_cast<size_t>(R));
   float* __restrict v = buffer.data();
@@ -159,7 +181,8 @@ void masked_softmax_f32(const float* x, const uint8_t* cond, int64_t row0, int64
 }
 
 // Two-pass mean and variance (as the decomposition computes them), then one fused store.
-void layernorm_f32(const float* x, int64_t rows, int64_t R, const float* scale, const float* bias, float eps, float* y) {
+void layernorm_f32(const float* x, int64_t rows, int64_t R, const float* scale, const float* bias, float eps,
+                   float* y) {
   for (int64_t r = 0; r < rows; ++r, x += R, y += R) {
     const float mean = row_sum(x, R) / static_cast<float>(R);
     float acc[16] = {};
@@ -170,10 +193,14 @@ void layernorm_f32(const float* x, int64_t rows, int64_t R, const float* scale, 
     for (int k = 0; k < 16; ++k) var += acc[k];
     for (; i < R; ++i) var += (x[i] - mean) * (x[i] - mean);
     const float inv = 1.0f / std::sqrt(var / static_cast<float>(R) + eps);
-    if (scale && bias) for (i = 0; i < R; ++i) y[i] = (x[i] - mean) * inv * scale[i] + bias[i];
-    else if (scale) for (i = 0; i < R; ++i) y[i] = (x[i] - mean) * inv * scale[i];
-    else for (i = 0; i < R; ++i) y[i] = (x[i] - mean) * inv;
+    if (scale && bias)
+      for (i = 0; i < R; ++i) y[i] = (x[i] - mean) * inv * scale[i] + bias[i];
+    else if (scale)
+      for (i = 0; i < R; ++i) y[i] = (x[i] - mean) * inv * scale[i];
+    else
+      for (i = 0; i < R; ++i) y[i] = (x[i] - mean) * inv;
   }
 }
 
-const walle::cpu::ElementwiseF32 kTable = {unary_f32, binary_f32, reduce_f32, softmax_f32, masked_softmax_f32, layernorm_f32};
+const walle::cpu::ElementwiseF32 kTable = {unary_f32,   binary_f32,         reduce_f32,
+                                           softmax_f32, masked_softmax_f32, layernorm_f32};

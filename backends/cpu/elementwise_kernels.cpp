@@ -26,7 +26,8 @@ std::unique_ptr<Kernel> make_unary_generic(const AtomicOp& op, const AtomicGraph
       const T* x = static_cast<const T*>(io.inputs[0]);
       T* y = static_cast<T*>(io.output);
       parallel_rows(pool, n, 1, [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) y[i] = Compute<T>::store(unary_scalar<C>(u, Compute<T>::load(x[i]), alpha, beta));
+        for (int64_t i = b; i < e; ++i)
+          y[i] = Compute<T>::store(unary_scalar<C>(u, Compute<T>::load(x[i]), alpha, beta));
       });
     });
   });
@@ -37,11 +38,12 @@ std::unique_ptr<Kernel> make_unary_f32(const AtomicOp& op, const AtomicGraph& g,
   const ElementwiseF32& table = elementwise_f32(isa);
   UnaryOp u = op.unary;
   float alpha = op.alpha, beta = op.beta;
-  return std::make_unique<FunctionKernel>(std::string("f32-unary-") + isa_name(isa), [=, &table](const KernelIO& io, ThreadPool& pool) {
-    const float* x = static_cast<const float*>(io.inputs[0]);
-    float* y = static_cast<float*>(io.output);
-    parallel_rows(pool, n, 1, [&](int64_t b, int64_t e) { table.unary(u, x + b, y + b, e - b, alpha, beta); });
-  });
+  return std::make_unique<FunctionKernel>(
+      std::string("f32-unary-") + isa_name(isa), [=, &table](const KernelIO& io, ThreadPool& pool) {
+        const float* x = static_cast<const float*>(io.inputs[0]);
+        float* y = static_cast<float*>(io.output);
+        parallel_rows(pool, n, 1, [&](int64_t b, int64_t e) { table.unary(u, x + b, y + b, e - b, alpha, beta); });
+      });
 }
 
 std::unique_ptr<Kernel> make_binary_generic(const AtomicOp& op, const AtomicGraph& g) {
@@ -61,8 +63,10 @@ std::unique_ptr<Kernel> make_binary_generic(const AtomicOp& op, const AtomicGrap
           int64_t sa = plan.row_strides[0], sb = plan.row_strides[1], base = r * plan.row_size;
           for (int64_t i = 0; i < plan.row_size; ++i) {
             C va = Compute<T>::load(pa[i * sa]), vb = Compute<T>::load(pb[i * sb]);
-            if (compare) static_cast<bool*>(io.output)[base + i] = compare_scalar<C>(b, va, vb);
-            else static_cast<T*>(io.output)[base + i] = Compute<T>::store(binary_scalar<C>(b, va, vb));
+            if (compare)
+              static_cast<bool*>(io.output)[base + i] = compare_scalar<C>(b, va, vb);
+            else
+              static_cast<T*>(io.output)[base + i] = Compute<T>::store(binary_scalar<C>(b, va, vb));
           }
         }
       });
@@ -74,23 +78,24 @@ std::unique_ptr<Kernel> make_binary_f32(const AtomicOp& op, const AtomicGraph& g
   BroadcastPlan plan = plan_broadcast(out_t(op, g).shape, {in_t(op, g, 0).shape, in_t(op, g, 1).shape});
   const ElementwiseF32& table = elementwise_f32(isa);
   BinaryOp b = op.binary;
-  return std::make_unique<FunctionKernel>(std::string("f32-binary-") + isa_name(isa), [=, &table](const KernelIO& io, ThreadPool& pool) {
-    const float* a = static_cast<const float*>(io.inputs[0]);
-    const float* c = static_cast<const float*>(io.inputs[1]);
-    float* y = static_cast<float*>(io.output);
-    if (plan.rows == 1) {  // one long row: split the row itself across threads
-      parallel_rows(pool, plan.row_size, 1, [&](int64_t i0, int64_t i1) {
-        table.binary(b, a + i0 * plan.row_strides[0], plan.row_strides[0], c + i0 * plan.row_strides[1],
-                     plan.row_strides[1], y + i0, i1 - i0);
+  return std::make_unique<FunctionKernel>(
+      std::string("f32-binary-") + isa_name(isa), [=, &table](const KernelIO& io, ThreadPool& pool) {
+        const float* a = static_cast<const float*>(io.inputs[0]);
+        const float* c = static_cast<const float*>(io.inputs[1]);
+        float* y = static_cast<float*>(io.output);
+        if (plan.rows == 1) {  // one long row: split the row itself across threads
+          parallel_rows(pool, plan.row_size, 1, [&](int64_t i0, int64_t i1) {
+            table.binary(b, a + i0 * plan.row_strides[0], plan.row_strides[0], c + i0 * plan.row_strides[1],
+                         plan.row_strides[1], y + i0, i1 - i0);
+          });
+          return;
+        }
+        parallel_rows(pool, plan.rows, plan.row_size, [&](int64_t r0, int64_t r1) {
+          for (int64_t r = r0; r < r1; ++r)
+            table.binary(b, a + plan.offset(0, r), plan.row_strides[0], c + plan.offset(1, r), plan.row_strides[1],
+                         y + r * plan.row_size, plan.row_size);
+        });
       });
-      return;
-    }
-    parallel_rows(pool, plan.rows, plan.row_size, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r)
-        table.binary(b, a + plan.offset(0, r), plan.row_strides[0], c + plan.offset(1, r), plan.row_strides[1],
-                     y + r * plan.row_size, plan.row_size);
-    });
-  });
 }
 
 // Select on 4-byte elements (float32, int32): a branch-free word copy per element, with the
@@ -139,7 +144,8 @@ std::unique_ptr<Kernel> make_select(const AtomicOp& op, const AtomicGraph& g) {
         const char* py = y + plan.offset(2, r) * elem;
         char* po = out + r * plan.row_size * elem;
         for (int64_t i = 0; i < plan.row_size; ++i) {
-          const char* src = pc[i * plan.row_strides[0]] ? px + i * plan.row_strides[1] * elem : py + i * plan.row_strides[2] * elem;
+          const char* src =
+              pc[i * plan.row_strides[0]] ? px + i * plan.row_strides[1] * elem : py + i * plan.row_strides[2] * elem;
           std::memcpy(po + i * elem, src, elem);
         }
       }
@@ -148,17 +154,20 @@ std::unique_ptr<Kernel> make_select(const AtomicOp& op, const AtomicGraph& g) {
 }
 
 // Float to integer conversion saturates like ONNX Runtime's (NaN -> 0) instead of being UB.
-template <typename To, typename From> To convert_value(From v) {
+template <typename To, typename From>
+To convert_value(From v) {
   using CF = typename Compute<From>::type;
   using CT = typename Compute<To>::type;
   CF x = Compute<From>::load(v);
-  if constexpr (std::is_same_v<CT, bool>) return Compute<To>::store(x != CF(0));
+  if constexpr (std::is_same_v<CT, bool>)
+    return Compute<To>::store(x != CF(0));
   else if constexpr (std::is_integral_v<CT> && std::is_floating_point_v<CF>) {
     if (std::isnan(x)) return Compute<To>::store(CT(0));
     if (x <= static_cast<CF>(std::numeric_limits<CT>::lowest())) return std::numeric_limits<CT>::lowest();
     if (x >= static_cast<CF>(std::numeric_limits<CT>::max())) return std::numeric_limits<CT>::max();
     return static_cast<CT>(x);
-  } else return Compute<To>::store(static_cast<CT>(x));
+  } else
+    return Compute<To>::store(static_cast<CT>(x));
 }
 
 // Casts from or to the sub-16-bit types go through double (core/small_types.h).
@@ -179,7 +188,10 @@ std::unique_ptr<Kernel> make_small_cast(const AtomicOp& op, const AtomicGraph& g
       static_cast<uint8_t*>(p)[i] = double_to_small(to, v, saturate, round);
       return;
     }
-    visit_dtype(to, [&](auto tag) { using T = decltype(tag); static_cast<T*>(p)[i] = convert_value<T, double>(v); });
+    visit_dtype(to, [&](auto tag) {
+      using T = decltype(tag);
+      static_cast<T*>(p)[i] = convert_value<T, double>(v);
+    });
   };
   return std::make_unique<FunctionKernel>("cast-small-reference", [=](const KernelIO& io, ThreadPool&) {
     for (int64_t i = 0; i < n; ++i) store(io.output, i, load(io.inputs[0], i));
@@ -215,9 +227,10 @@ bool is_f32(const AtomicOp& op, const AtomicGraph& g) {
 void register_elementwise_kernels(KernelRegistry& r) {
   r.add(AtomicKind::Unary, {"unary-reference", Isa::Reference, nullptr, make_unary_generic});
   // Equal on strings has its own kernel (text_kernels.cpp); this one computes on numbers.
-  r.add(AtomicKind::Binary, {"binary-reference", Isa::Reference,
-                             [](const AtomicOp& op, const AtomicGraph& g) { return in_t(op, g, 0).dtype != DType::String; },
-                             make_binary_generic});
+  r.add(AtomicKind::Binary,
+        {"binary-reference", Isa::Reference,
+         [](const AtomicOp& op, const AtomicGraph& g) { return in_t(op, g, 0).dtype != DType::String; },
+         make_binary_generic});
   r.add(AtomicKind::Select, {"select-reference", Isa::Reference, nullptr, make_select});
   r.add(AtomicKind::Cast, {"cast-reference", Isa::Reference, nullptr, make_cast});
   for (Isa isa : simd_isas()) {
@@ -230,7 +243,9 @@ void register_elementwise_kernels(KernelRegistry& r) {
                               [isa](const AtomicOp& op, const AtomicGraph& g) { return make_unary_f32(op, g, isa); }});
     r.add(AtomicKind::Binary,
           {"f32-binary", isa,
-           [](const AtomicOp& op, const AtomicGraph& g) { return is_f32(op, g) && elementwise_f32_has_binary(op.binary); },
+           [](const AtomicOp& op, const AtomicGraph& g) {
+             return is_f32(op, g) && elementwise_f32_has_binary(op.binary);
+           },
            [isa](const AtomicOp& op, const AtomicGraph& g) { return make_binary_f32(op, g, isa); }});
   }
 }

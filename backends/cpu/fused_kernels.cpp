@@ -24,11 +24,12 @@ std::unique_ptr<Kernel> make_fused(const AtomicOp& op, Isa isa) {
   const int64_t rows = op.outer, R = op.reduce_size;
   const std::string suffix = std::string("-") + isa_name(isa);
   if (op.fused == FusedOp::Softmax)
-    return std::make_unique<FunctionKernel>("f32-softmax" + suffix, [&t, rows, R](const KernelIO& io, ThreadPool& pool) {
-      const float* x = static_cast<const float*>(io.inputs[0]);
-      float* y = static_cast<float*>(io.output);
-      parallel_rows(pool, rows, 8 * R, [&](int64_t b, int64_t e) { t.softmax(x + b * R, e - b, R, y + b * R); });
-    });
+    return std::make_unique<FunctionKernel>(
+        "f32-softmax" + suffix, [&t, rows, R](const KernelIO& io, ThreadPool& pool) {
+          const float* x = static_cast<const float*>(io.inputs[0]);
+          float* y = static_cast<float*>(io.output);
+          parallel_rows(pool, rows, 8 * R, [&](int64_t b, int64_t e) { t.softmax(x + b * R, e - b, R, y + b * R); });
+        });
   if (op.fused == FusedOp::MaskedSoftmax) {
     const int64_t rows_per_cond = op.inner;
     const float scale = op.alpha, fill = op.beta;
@@ -43,20 +44,23 @@ std::unique_ptr<Kernel> make_fused(const AtomicOp& op, Isa isa) {
     return std::make_unique<FunctionKernel>("f32-masked-softmax" + suffix, run);
   }
   const float eps = op.alpha;
-  return std::make_unique<FunctionKernel>("f32-layernorm" + suffix, [&t, rows, R, eps](const KernelIO& io, ThreadPool& pool) {
-    const float* x = static_cast<const float*>(io.inputs[0]);
-    const float* scale = static_cast<const float*>(io.inputs[1]);
-    const float* bias = static_cast<const float*>(io.inputs[2]);
-    float* y = static_cast<float*>(io.output);
-    parallel_rows(pool, rows, 4 * R, [&](int64_t b, int64_t e) { t.layernorm(x + b * R, e - b, R, scale, bias, eps, y + b * R); });
-  });
+  return std::make_unique<FunctionKernel>(
+      "f32-layernorm" + suffix, [&t, rows, R, eps](const KernelIO& io, ThreadPool& pool) {
+        const float* x = static_cast<const float*>(io.inputs[0]);
+        const float* scale = static_cast<const float*>(io.inputs[1]);
+        const float* bias = static_cast<const float*>(io.inputs[2]);
+        float* y = static_cast<float*>(io.output);
+        parallel_rows(pool, rows, 4 * R,
+                      [&](int64_t b, int64_t e) { t.layernorm(x + b * R, e - b, R, scale, bias, eps, y + b * R); });
+      });
 }
 
 }  // namespace
 
 void register_fused_kernels(KernelRegistry& r) {
   for (Isa isa : simd_isas())
-    r.add(AtomicKind::Fused, {"f32-fused", isa, accepts, [isa](const AtomicOp& op, const AtomicGraph&) { return make_fused(op, isa); }});
+    r.add(AtomicKind::Fused,
+          {"f32-fused", isa, accepts, [isa](const AtomicOp& op, const AtomicGraph&) { return make_fused(op, isa); }});
 }
 
 }  // namespace walle::cpu

@@ -75,8 +75,8 @@ namespace {
 // for the baseline target. Same contract as the x86 kernels (see gemm_kernels.h).
 constexpr int kRefMR = 4, kRefNR = 16;
 
-void f32_gemm_4x16_scalar(size_t mr, size_t nr, size_t kc, const float* a, const float* b, size_t bs,
-                          float* c, size_t ldc, bool accumulate, const TileEpilogue* epi) {
+void f32_gemm_4x16_scalar(size_t mr, size_t nr, size_t kc, const float* a, const float* b, size_t bs, float* c,
+                          size_t ldc, bool accumulate, const TileEpilogue* epi) {
   float acc[kRefMR][kRefNR] = {};
   for (size_t k = 0; k < kc; ++k, a += kRefMR, b += bs)
     for (int i = 0; i < kRefMR; ++i)
@@ -177,8 +177,7 @@ void pack_a_rowmajor_full(const float* A, int64_t lda, int64_t kc, float* dst) {
   }
 }
 
-void pack_a_panel(const MatrixView& A, int64_t r0, int64_t mr, int64_t k0, int64_t kc, int MR, float* dst,
-                  bool pad) {
+void pack_a_panel(const MatrixView& A, int64_t r0, int64_t mr, int64_t k0, int64_t kc, int MR, float* dst, bool pad) {
   if (A.col_stride == 1 && mr == MR) {
     const float* src = A.data + r0 * A.row_stride + k0;
     switch (MR) {
@@ -240,8 +239,10 @@ void pack_b_rows(const MatrixView& B, int64_t k0, int64_t kc, int64_t c0, int64_
     const float* src = B.data + (k0 + k) * B.row_stride + c0;
     float* d = dst + k * NR;
     for (int64_t q = 0; q < full; ++q, src += NR, d += kc * NR) {
-      if constexpr (kNR > 0) std::memcpy(d, src, kNR * sizeof(float));
-      else for (int j = 0; j < NR; ++j) d[j] = src[j];
+      if constexpr (kNR > 0)
+        std::memcpy(d, src, kNR * sizeof(float));
+      else
+        for (int j = 0; j < NR; ++j) d[j] = src[j];
     }
     if (rem) {
       for (int64_t j = 0; j < rem; ++j) d[j] = src[j];
@@ -253,7 +254,8 @@ void pack_b_rows(const MatrixView& B, int64_t k0, int64_t kc, int64_t c0, int64_
 // B slice [k0, k0+kc) x columns [c0, c0+nc) -> consecutive panels of kc*NR floats.
 void pack_b_block(const MatrixView& B, int64_t k0, int64_t kc, int64_t c0, int64_t nc, int NR, float* dst) {
   if (B.col_stride != 1) {
-    for (int64_t j = 0; j < nc; j += NR) pack_b_panel(B, k0, kc, c0 + j, std::min<int64_t>(NR, nc - j), NR, dst + (j / NR) * kc * NR);
+    for (int64_t j = 0; j < nc; j += NR)
+      pack_b_panel(B, k0, kc, c0 + j, std::min<int64_t>(NR, nc - j), NR, dst + (j / NR) * kc * NR);
     return;
   }
   // Row-major B: walk each row of the block once, left to right (one contiguous read
@@ -271,10 +273,20 @@ void pack_b_block(const MatrixView& B, int64_t k0, int64_t kc, int64_t c0, int64
 class PackedPanels final : public PackedMatrix {
  public:
   PackedPanels(bool is_a, int64_t rows, int64_t cols, Isa isa, int tile, int64_t depth, int64_t panels)
-      : is_a_(is_a), rows_(rows), cols_(cols), isa_(isa), tile_(tile), depth_(depth),
+      : is_a_(is_a),
+        rows_(rows),
+        cols_(cols),
+        isa_(isa),
+        tile_(tile),
+        depth_(depth),
         data_(alloc_floats(static_cast<size_t>(panels * depth * tile))) {}
   PackedPanels(bool is_a, int64_t rows, int64_t cols, Isa isa, int tile, int64_t depth, float* external)
-      : is_a_(is_a), rows_(rows), cols_(cols), isa_(isa), tile_(tile), depth_(depth),
+      : is_a_(is_a),
+        rows_(rows),
+        cols_(cols),
+        isa_(isa),
+        tile_(tile),
+        depth_(depth),
         data_(external, AlignedFree{false}) {}
   int64_t rows() const override { return rows_; }
   int64_t cols() const override { return cols_; }
@@ -284,7 +296,7 @@ class PackedPanels final : public PackedMatrix {
   const bool is_a_;
   const int64_t rows_, cols_;
   const Isa isa_;
-  const int tile_;      // MR for A, NR for B
+  const int tile_;       // MR for A, NR for B
   const int64_t depth_;  // K
 
  private:
@@ -298,12 +310,14 @@ const PackedPanels* checked_packed(const GemmOperand& op, bool is_a, int64_t row
   }
   const auto* p = dynamic_cast<const PackedPanels*>(op.packed);
   const char* name = is_a ? "A" : "B";
-  WALLE_CHECK(p && p->is_a_ == is_a, Invalid, std::string("sgemm: packed ") + name + " was not made by pack_" + (is_a ? "a" : "b"));
+  WALLE_CHECK(p && p->is_a_ == is_a, Invalid,
+              std::string("sgemm: packed ") + name + " was not made by pack_" + (is_a ? "a" : "b"));
   WALLE_CHECK(p->isa_ == isa, Invalid,
-              std::string("sgemm: packed ") + name + " was packed for isa '" + isa_name(p->isa_) + "', not '" + isa_name(isa) + "'");
+              std::string("sgemm: packed ") + name + " was packed for isa '" + isa_name(p->isa_) + "', not '" +
+                  isa_name(isa) + "'");
   WALLE_CHECK(p->rows_ == rows && p->cols_ == cols, Invalid,
-              std::string("sgemm: packed ") + name + " is " + std::to_string(p->rows_) + "x" + std::to_string(p->cols_) +
-                  ", expected " + std::to_string(rows) + "x" + std::to_string(cols));
+              std::string("sgemm: packed ") + name + " is " + std::to_string(p->rows_) + "x" +
+                  std::to_string(p->cols_) + ", expected " + std::to_string(rows) + "x" + std::to_string(cols));
   return p;
 }
 
@@ -449,8 +463,8 @@ Grid plan_grid(const Ctx& x, int threads) {
           const double rows = std::min(pm1 * MR, x.M) - pm0 * MR;
           const double cols = std::min(pn1 * NR, x.N) - pn0 * NR;
           // A short last panel (mr < MR) costs nearly as much per k step as a full one.
-          const double row_work = static_cast<double>(pm1 - pm0 - 1) * MR +
-                                  std::max<double>(rows - (pm1 - pm0 - 1) * MR, MR / 2.0);
+          const double row_work =
+              static_cast<double>(pm1 - pm0 - 1) * MR + std::max<double>(rows - (pm1 - pm0 - 1) * MR, MR / 2.0);
           double cost = 2.0 * row_work * (pn1 - pn0) * NR * x.K;
           if (!x.Ap) cost += kPackCost * rows * x.K * ceil_div(static_cast<int64_t>(cols), x.ks.nc);
           if (!x.Bp && !x.b_direct) cost += kPackCost * cols * x.K;

@@ -64,8 +64,8 @@ struct GemmOperand {
 };
 
 // C has row stride ldc and unit column stride. Work is split over pool's threads.
-void sgemm(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const GemmOperand& B, float* C,
-           int64_t ldc, const GemmEpilogue& epilogue, ThreadPool& pool, Isa isa);
+void sgemm(int64_t M, int64_t N, int64_t K, const GemmOperand& A, const GemmOperand& B, float* C, int64_t ldc,
+           const GemmEpilogue& epilogue, ThreadPool& pool, Isa isa);
 
 // C (M x N, row stride ldc) = epilogue(A * B) on the calling thread only: A made by pack_a, B
 // in pack_b's layout over caller memory (as packed_b_view describes). For kernels that split

@@ -18,16 +18,15 @@ namespace walle::cpu {
 
 // The part of GemmEpilogue that touches one tile, with pointers already offset to it.
 struct TileEpilogue {
-  const float* row_bias;   // row_bias[i], i < mr; or null
-  const float* col_bias;   // col_bias[j], j < nr; or null
-  const float* residual;   // residual[i * residual_ld + j]; or null
+  const float* row_bias;  // row_bias[i], i < mr; or null
+  const float* col_bias;  // col_bias[j], j < nr; or null
+  const float* residual;  // residual[i * residual_ld + j]; or null
   int64_t residual_ld;
-  int activation;          // static_cast<int>(walle::cpu::Activation)
+  int activation;  // static_cast<int>(walle::cpu::Activation)
   float clip_min, clip_max;
 };
 
-using GemmUkernelFn = void (*)(size_t mr, size_t nr, size_t kc, const float* a, const float* b,
-                               size_t b_stride, float* c, size_t ldc, bool accumulate,
-                               const TileEpilogue* epi);
+using GemmUkernelFn = void (*)(size_t mr, size_t nr, size_t kc, const float* a, const float* b, size_t b_stride,
+                               float* c, size_t ldc, bool accumulate, const TileEpilogue* epi);
 
 }  // namespace walle::cpu

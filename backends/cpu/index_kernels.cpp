@@ -26,7 +26,8 @@ std::vector<int64_t> tuple_offsets(const AtomicOp& op, const int64_t* idx, int64
       int64_t dim = op.scatter_dims[j], v = idx[t * q + j];
       if (v < 0) v += dim;
       if (v < 0 || v >= dim)
-        throw Error(ErrorKind::Input, op.origin + ": index " + std::to_string(idx[t * q + j]) + " is out of range for a dimension of " + std::to_string(dim));
+        throw Error(ErrorKind::Input, op.origin + ": index " + std::to_string(idx[t * q + j]) +
+                                          " is out of range for a dimension of " + std::to_string(dim));
       off = off * dim + v;
     }
     offsets[t] = off * inner;
@@ -40,7 +41,8 @@ std::unique_ptr<Kernel> make_scatter(const AtomicOp& op, const AtomicGraph& g) {
   size_t q = op.scatter_dims.size();
   int64_t count = q ? numel(g.tensors[op.inputs[1]].shape) / static_cast<int64_t>(q) : 0;
   int64_t inner = op.inner;
-  return std::make_unique<FunctionKernel>(op.accumulate ? "scatter-reduce" : "scatter", [=](const KernelIO& io, ThreadPool&) {
+  return std::make_unique<FunctionKernel>(op.accumulate ? "scatter-reduce" : "scatter", [=](const KernelIO& io,
+                                                                                            ThreadPool&) {
     size_t elem = dtype_size(t);
     if (io.output != io.inputs[0]) std::memcpy(io.output, io.inputs[0], n_out * elem);
     std::vector<int64_t> offsets = tuple_offsets(op, static_cast<const int64_t*>(io.inputs[1]), count, inner);
@@ -58,7 +60,8 @@ std::unique_ptr<Kernel> make_scatter(const AtomicOp& op, const AtomicGraph& g) {
       for (int64_t k = 0; k < count; ++k)
         for (int64_t i = 0; i < inner; ++i) {
           T& dst = o[offsets[k] + i];
-          dst = Compute<T>::store(binary_scalar<C>(op.binary, Compute<T>::load(dst), Compute<T>::load(u[k * inner + i])));
+          dst =
+              Compute<T>::store(binary_scalar<C>(op.binary, Compute<T>::load(dst), Compute<T>::load(u[k * inner + i])));
         }
     });
   });
@@ -136,8 +139,14 @@ int64_t bernoulli_draw(Mt19937& rng, double p) {
   double px = qn, u = rng.next_double();
   while (u > px) {
     ++x;
-    if (x > bound) { x = 0; px = qn; u = rng.next_double(); }
-    else { u -= px; px = ((1 - x + 1) * p * px) / (x * q); }
+    if (x > bound) {
+      x = 0;
+      px = qn;
+      u = rng.next_double();
+    } else {
+      u -= px;
+      px = ((1 - x + 1) * p * px) / (x * q);
+    }
   }
   return flip ? 1 - x : x;
 }
@@ -146,26 +155,27 @@ std::unique_ptr<Kernel> make_random(const AtomicOp& op, const AtomicGraph& g) {
   DType t = g.tensors[op.output].dtype;
   DType in = op.bernoulli ? g.tensors[op.inputs[0]].dtype : DType::F64;
   int64_t n = numel(g.tensors[op.output].shape);
-  return std::make_unique<FunctionKernel>(op.bernoulli ? "random-bernoulli" : "random-uniform", [=](const KernelIO& io, ThreadPool&) {
-    Mt19937 rng(op.seed >= 0 ? static_cast<uint32_t>(op.seed) : std::random_device{}());
-    if (!op.bernoulli) {
-      double* out = static_cast<double*>(io.output);
-      for (int64_t i = 0; i < n; ++i) out[i] = rng.next_double();
-      return;
-    }
-    std::vector<double> p(n);
-    visit_dtype(in, [&](auto zero) {
-      using T = decltype(zero);
-      const T* x = static_cast<const T*>(io.inputs[0]);
-      for (int64_t i = 0; i < n; ++i) p[i] = static_cast<double>(Compute<T>::load(x[i]));
-    });
-    visit_dtype(t, [&](auto zero) {
-      using T = decltype(zero);
-      using C = typename Compute<T>::type;
-      T* out = static_cast<T*>(io.output);
-      for (int64_t i = 0; i < n; ++i) out[i] = Compute<T>::store(static_cast<C>(bernoulli_draw(rng, p[i])));
-    });
-  });
+  return std::make_unique<FunctionKernel>(
+      op.bernoulli ? "random-bernoulli" : "random-uniform", [=](const KernelIO& io, ThreadPool&) {
+        Mt19937 rng(op.seed >= 0 ? static_cast<uint32_t>(op.seed) : std::random_device{}());
+        if (!op.bernoulli) {
+          double* out = static_cast<double*>(io.output);
+          for (int64_t i = 0; i < n; ++i) out[i] = rng.next_double();
+          return;
+        }
+        std::vector<double> p(n);
+        visit_dtype(in, [&](auto zero) {
+          using T = decltype(zero);
+          const T* x = static_cast<const T*>(io.inputs[0]);
+          for (int64_t i = 0; i < n; ++i) p[i] = static_cast<double>(Compute<T>::load(x[i]));
+        });
+        visit_dtype(t, [&](auto zero) {
+          using T = decltype(zero);
+          using C = typename Compute<T>::type;
+          T* out = static_cast<T*>(io.output);
+          for (int64_t i = 0; i < n; ++i) out[i] = Compute<T>::store(static_cast<C>(bernoulli_draw(rng, p[i])));
+        });
+      });
 }
 
 bool int64_indices(const AtomicOp& op, const AtomicGraph& g) { return g.tensors[op.inputs[1]].dtype == DType::I64; }

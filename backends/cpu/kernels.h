@@ -23,11 +23,11 @@ void register_elementwise_kernels(KernelRegistry& registry);  // Unary, Binary, 
 void register_data_kernels(KernelRegistry& registry);         // Raster, Gather
 void register_reduce_kernels(KernelRegistry& registry);
 void register_matmul_kernels(KernelRegistry& registry);
-void register_conv_kernels(KernelRegistry& registry);         // Conv, Pool
-void register_blocked_kernels(KernelRegistry& registry);      // Conv, Pool on the channel-blocked layout
-void register_fused_kernels(KernelRegistry& registry);        // Fused (softmax, layernorm)
-void register_index_kernels(KernelRegistry& registry);        // Scatter, TopK, Random
-void register_text_kernels(KernelRegistry& registry);         // Text, and Equal on strings
+void register_conv_kernels(KernelRegistry& registry);     // Conv, Pool
+void register_blocked_kernels(KernelRegistry& registry);  // Conv, Pool on the channel-blocked layout
+void register_fused_kernels(KernelRegistry& registry);    // Fused (softmax, layernorm)
+void register_index_kernels(KernelRegistry& registry);    // Scatter, TopK, Random
+void register_text_kernels(KernelRegistry& registry);     // Text, and Equal on strings
 
 // Shorthand for kernels whose run() is one lambda fixed at plan time.
 class FunctionKernel : public Kernel {
@@ -48,8 +48,10 @@ constexpr int64_t kMinParallelWork = 16384;
 // Runs fn(begin, end) over [0, n) on the pool if the total work is large enough.
 inline void parallel_rows(ThreadPool& pool, int64_t n, int64_t work_per_row,
                           const std::function<void(int64_t, int64_t)>& fn) {
-  if (n > 1 && n * work_per_row >= kMinParallelWork) pool.parallel_for(n, fn);
-  else fn(0, n);
+  if (n > 1 && n * work_per_row >= kMinParallelWork)
+    pool.parallel_for(n, fn);
+  else
+    fn(0, n);
 }
 
 // A per-thread 64-byte aligned float buffer that only grows, for kernels that split their own

@@ -44,8 +44,14 @@ inline float wm_tanh(float x) {
 inline float wm_erf(float x) {
   float z = std::fabs(x);
   float t = 1.0f / (1.0f + 0.5f * z);
-  float poly = -1.26551223f + t * (1.00002368f + t * (0.37409196f + t * (0.09678418f + t * (-0.18628806f +
-               t * (0.27886807f + t * (-1.13520398f + t * (1.48851587f + t * (-0.82215223f + t * 0.17087277f))))))));
+  float poly =
+      -1.26551223f +
+      t * (1.00002368f +
+           t * (0.37409196f +
+                t * (0.09678418f +
+                     t * (-0.18628806f +
+                          t * (0.27886807f +
+                               t * (-1.13520398f + t * (1.48851587f + t * (-0.82215223f + t * 0.17087277f))))))));
   float erfc = t * wm_exp(-z * z + poly);
   float r = 1.0f - erfc;
   // near zero use the series, whose relative error stays small

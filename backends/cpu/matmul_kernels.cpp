@@ -60,7 +60,10 @@ class MatMulF32Kernel : public Kernel {
     // Constant weights: pack every distinct B matrix once.
     const float* b = g.tensors[g.root(op.inputs[1])].constant.data_as<float>();
     for (int64_t t = 0; t < op.batch; ++t) {
-      if (t > 0 && offsets_.b[t] == offsets_.b[t - 1]) { packed_b_.push_back(packed_b_.back()); continue; }
+      if (t > 0 && offsets_.b[t] == offsets_.b[t - 1]) {
+        packed_b_.push_back(packed_b_.back());
+        continue;
+      }
       packed_b_.push_back(pack_b(op.K, op.N, view_b(b + offsets_.b[t], op), isa_));
     }
   }
@@ -70,17 +73,25 @@ class MatMulF32Kernel : public Kernel {
     const float* b = static_cast<const float*>(io.inputs[1]);
     float* c = static_cast<float*>(io.output);
     GemmEpilogue e;
-    if (io.inputs.size() > 2 && io.inputs[2]) { e.bias_kind = GemmEpilogue::Bias::PerCol; e.bias = static_cast<const float*>(io.inputs[2]); }
+    if (io.inputs.size() > 2 && io.inputs[2]) {
+      e.bias_kind = GemmEpilogue::Bias::PerCol;
+      e.bias = static_cast<const float*>(io.inputs[2]);
+    }
     e.activation = to_gemm_activation(op_.activation);
     e.clip_min = op_.alpha;
     e.clip_max = op_.beta;
     const float* residual = io.inputs.size() > 3 ? static_cast<const float*>(io.inputs[3]) : nullptr;
     auto item = [&](int64_t t, GemmEpilogue e, ThreadPool& p) {
-      if (residual) { e.residual = residual + offsets_.c[t]; e.residual_ld = op_.N; }
+      if (residual) {
+        e.residual = residual + offsets_.c[t];
+        e.residual_ld = op_.N;
+      }
       GemmOperand A{view_a(a + offsets_.a[t], op_), nullptr};
       GemmOperand B{view_b(b + offsets_.b[t], op_), packed_b_.empty() ? nullptr : packed_b_[t].get()};
-      if (isa_ == Isa::Reference) sgemm_reference(op_.M, op_.N, op_.K, A.view, B.view, c + offsets_.c[t], op_.N, e);
-      else sgemm(op_.M, op_.N, op_.K, A, B, c + offsets_.c[t], op_.N, e, p, isa_);
+      if (isa_ == Isa::Reference)
+        sgemm_reference(op_.M, op_.N, op_.K, A.view, B.view, c + offsets_.c[t], op_.N, e);
+      else
+        sgemm(op_.M, op_.N, op_.K, A, B, c + offsets_.c[t], op_.N, e, p, isa_);
     };
     // Many small matrices (attention heads: 4 x 128x128x64): one whole matrix per task beats
     // splitting each one across the threads (no per-matrix wake-up, no duplicated packing).
@@ -148,8 +159,10 @@ std::unique_ptr<Kernel> matmul_generic(const AtomicOp& op) {
 
 void register_matmul_kernels(KernelRegistry& r) {
   r.add(AtomicKind::MatMul, {"matmul-reference", Isa::Reference, nullptr, [](const AtomicOp& op, const AtomicGraph& g) {
-                               if (g.tensors[op.output].dtype == DType::F32) return std::unique_ptr<Kernel>(new MatMulF32Kernel(op, Isa::Reference));
-                               return visit_dtype(g.tensors[op.output].dtype, [&](auto tag) { return matmul_generic<decltype(tag)>(op); });
+                               if (g.tensors[op.output].dtype == DType::F32)
+                                 return std::unique_ptr<Kernel>(new MatMulF32Kernel(op, Isa::Reference));
+                               return visit_dtype(g.tensors[op.output].dtype,
+                                                  [&](auto tag) { return matmul_generic<decltype(tag)>(op); });
                              }});
   auto is_f32 = [](const AtomicOp& op, const AtomicGraph& g) { return g.tensors[op.output].dtype == DType::F32; };
   for (Isa isa : simd_isas())

@@ -63,9 +63,12 @@ std::unique_ptr<Kernel> reduce_generic(const AtomicOp& op) {
             acc = 0;
             for (int64_t r = 0; r < R; ++r) {
               Acc v = at(r);
-              if (rop == ReduceOp::SumSquare || rop == ReduceOp::L2) acc += v * v;
-              else if (rop == ReduceOp::L1) acc += v < 0 ? -v : v;
-              else acc += v;
+              if (rop == ReduceOp::SumSquare || rop == ReduceOp::L2)
+                acc += v * v;
+              else if (rop == ReduceOp::L1)
+                acc += v < 0 ? -v : v;
+              else
+                acc += v;
             }
             if (rop == ReduceOp::Mean) acc = R ? static_cast<Acc>(acc / static_cast<Acc>(R)) : acc;
             if (rop == ReduceOp::L2) acc = static_cast<Acc>(std::sqrt(static_cast<double>(acc)));
@@ -86,13 +89,14 @@ std::unique_ptr<Kernel> make_reduce_f32(const AtomicOp& op, Isa isa) {
   const ElementwiseF32& table = elementwise_f32(isa);
   int64_t outer = op.outer, R = op.reduce_size, inner = op.inner;
   ReduceOp rop = op.reduce;
-  return std::make_unique<FunctionKernel>(std::string("f32-reduce-") + isa_name(isa), [=, &table](const KernelIO& io, ThreadPool& pool) {
-    const float* x = static_cast<const float*>(io.inputs[0]);
-    float* y = static_cast<float*>(io.output);
-    parallel_rows(pool, outer, R * inner, [&](int64_t b, int64_t e) {
-      table.reduce(rop, x + b * R * inner, e - b, R, inner, y + b * inner);
-    });
-  });
+  return std::make_unique<FunctionKernel>(std::string("f32-reduce-") + isa_name(isa),
+                                          [=, &table](const KernelIO& io, ThreadPool& pool) {
+                                            const float* x = static_cast<const float*>(io.inputs[0]);
+                                            float* y = static_cast<float*>(io.output);
+                                            parallel_rows(pool, outer, R * inner, [&](int64_t b, int64_t e) {
+                                              table.reduce(rop, x + b * R * inner, e - b, R, inner, y + b * inner);
+                                            });
+                                          });
 }
 
 }  // namespace
@@ -100,12 +104,12 @@ std::unique_ptr<Kernel> make_reduce_f32(const AtomicOp& op, Isa isa) {
 void register_reduce_kernels(KernelRegistry& r) {
   r.add(AtomicKind::Reduce, {"reduce-reference", Isa::Reference, nullptr, make_reduce_generic});
   for (Isa isa : simd_isas())
-    r.add(AtomicKind::Reduce,
-          {"f32-reduce", isa,
-           [](const AtomicOp& op, const AtomicGraph& g) {
-             return g.tensors[op.inputs[0]].dtype == DType::F32 && op.reduce_size > 0 && elementwise_f32_has_reduce(op.reduce);
-           },
-           [isa](const AtomicOp& op, const AtomicGraph&) { return make_reduce_f32(op, isa); }});
+    r.add(AtomicKind::Reduce, {"f32-reduce", isa,
+                               [](const AtomicOp& op, const AtomicGraph& g) {
+                                 return g.tensors[op.inputs[0]].dtype == DType::F32 && op.reduce_size > 0 &&
+                                        elementwise_f32_has_reduce(op.reduce);
+                               },
+                               [isa](const AtomicOp& op, const AtomicGraph&) { return make_reduce_f32(op, isa); }});
 }
 
 }  // namespace walle::cpu

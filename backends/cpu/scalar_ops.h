@@ -12,13 +12,18 @@
 namespace walle::cpu {
 namespace {
 
-template <typename T> T unary_scalar(UnaryOp op, T x, float alpha, float beta) {
+template <typename T>
+T unary_scalar(UnaryOp op, T x, float alpha, float beta) {
   using D = std::conditional_t<std::is_same_v<T, double>, double, float>;
   const D v = static_cast<D>(x);
   switch (op) {
     case UnaryOp::Identity: return x;
     case UnaryOp::Neg: return static_cast<T>(-x);
-    case UnaryOp::Abs: if constexpr (std::is_unsigned_v<T>) return x; else return x < 0 ? static_cast<T>(-x) : x;
+    case UnaryOp::Abs:
+      if constexpr (std::is_unsigned_v<T>)
+        return x;
+      else
+        return x < 0 ? static_cast<T>(-x) : x;
     case UnaryOp::Relu: return x < T(0) ? T(0) : x;  // NaN falls through: NaN out, as ORT and numpy
     case UnaryOp::Sigmoid: return static_cast<T>(1 / (1 + std::exp(-v)));
     case UnaryOp::Tanh: return static_cast<T>(std::tanh(v));
@@ -41,8 +46,14 @@ template <typename T> T unary_scalar(UnaryOp op, T x, float alpha, float beta) {
     case UnaryOp::Elu: return static_cast<T>(v >= 0 ? v : alpha * (std::exp(v) - 1));
     case UnaryOp::Clip: return static_cast<T>(v < alpha ? alpha : (v > beta ? beta : v));
     // Clamps written with comparisons, not fmax/fmin (which return the number and drop a NaN).
-    case UnaryOp::HardSigmoid: { D t = alpha * v + beta; return static_cast<T>(t < 0 ? D(0) : (t > 1 ? D(1) : t)); }
-    case UnaryOp::HardSwish: { D t = v / 6 + D(0.5); return static_cast<T>(v * (t < 0 ? D(0) : (t > 1 ? D(1) : t))); }
+    case UnaryOp::HardSigmoid: {
+      D t = alpha * v + beta;
+      return static_cast<T>(t < 0 ? D(0) : (t > 1 ? D(1) : t));
+    }
+    case UnaryOp::HardSwish: {
+      D t = v / 6 + D(0.5);
+      return static_cast<T>(v * (t < 0 ? D(0) : (t > 1 ? D(1) : t)));
+    }
     case UnaryOp::Silu: return static_cast<T>(v / (1 + std::exp(-v)));
     case UnaryOp::Square: return static_cast<T>(x * x);
     case UnaryOp::IsNaN: return static_cast<T>(std::isnan(v));
@@ -58,28 +69,43 @@ template <typename T> T unary_scalar(UnaryOp op, T x, float alpha, float beta) {
     case UnaryOp::Asinh: return static_cast<T>(std::asinh(v));
     case UnaryOp::Acosh: return static_cast<T>(std::acosh(v));
     case UnaryOp::Atanh: return static_cast<T>(std::atanh(v));
-    case UnaryOp::BitNot: if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) return static_cast<T>(~x); else return x;
+    case UnaryOp::BitNot:
+      if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
+        return static_cast<T>(~x);
+      else
+        return x;
   }
   return x;
 }
 
-template <typename T> T binary_scalar(BinaryOp op, T a, T b) {
+template <typename T>
+T binary_scalar(BinaryOp op, T a, T b) {
   switch (op) {
     case BinaryOp::Add: return static_cast<T>(a + b);
     case BinaryOp::Sub: return static_cast<T>(a - b);
     case BinaryOp::Mul: return static_cast<T>(a * b);
     case BinaryOp::Div:
-      if constexpr (std::is_integral_v<T>) return b == 0 ? T(0) : static_cast<T>(a / b);  // ORT: no trap
-      else return a / b;
-    case BinaryOp::Pow:
-      return static_cast<T>(std::pow(static_cast<double>(a), static_cast<double>(b)));
-    case BinaryOp::Max: if constexpr (std::is_floating_point_v<T>) { if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<T>::quiet_NaN(); } return a > b ? a : b;
-    case BinaryOp::Min: if constexpr (std::is_floating_point_v<T>) { if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<T>::quiet_NaN(); } return a < b ? a : b;
+      if constexpr (std::is_integral_v<T>)
+        return b == 0 ? T(0) : static_cast<T>(a / b);  // ORT: no trap
+      else
+        return a / b;
+    case BinaryOp::Pow: return static_cast<T>(std::pow(static_cast<double>(a), static_cast<double>(b)));
+    case BinaryOp::Max:
+      if constexpr (std::is_floating_point_v<T>) {
+        if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<T>::quiet_NaN();
+      }
+      return a > b ? a : b;
+    case BinaryOp::Min:
+      if constexpr (std::is_floating_point_v<T>) {
+        if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<T>::quiet_NaN();
+      }
+      return a < b ? a : b;
     case BinaryOp::Mod:
       if constexpr (std::is_integral_v<T>) {
         if (b == 0) return T(0);
         T r = static_cast<T>(a % b);
-        if constexpr (std::is_signed_v<T>) if (r != 0 && ((r < 0) != (b < 0))) r = static_cast<T>(r + b);
+        if constexpr (std::is_signed_v<T>)
+          if (r != 0 && ((r < 0) != (b < 0))) r = static_cast<T>(r + b);
         return r;
       } else {
         T r = std::fmod(a, b);
@@ -87,23 +113,44 @@ template <typename T> T binary_scalar(BinaryOp op, T a, T b) {
         return r;
       }
     case BinaryOp::FMod:
-      if constexpr (std::is_integral_v<T>) return b == 0 ? T(0) : static_cast<T>(a % b);
-      else return std::fmod(a, b);
+      if constexpr (std::is_integral_v<T>)
+        return b == 0 ? T(0) : static_cast<T>(a % b);
+      else
+        return std::fmod(a, b);
     case BinaryOp::PRelu: return a >= T(0) ? a : static_cast<T>(a * b);
     // Shifting by the bit width or more (or a negative amount) is UB in C++; ONNX shifts every
     // bit out: 0, or -1 for a negative value shifted right (arithmetic shift).
     case BinaryOp::BitShiftLeft:
-      if constexpr (std::is_integral_v<T>) return (b < T(0) || b >= T(8 * sizeof(T))) ? T(0) : static_cast<T>(a << b); else return a;
+      if constexpr (std::is_integral_v<T>)
+        return (b < T(0) || b >= T(8 * sizeof(T))) ? T(0) : static_cast<T>(a << b);
+      else
+        return a;
     case BinaryOp::BitShiftRight:
-      if constexpr (std::is_integral_v<T>) return (b < T(0) || b >= T(8 * sizeof(T))) ? (a < T(0) ? T(-1) : T(0)) : static_cast<T>(a >> b); else return a;
-    case BinaryOp::BitAnd: if constexpr (std::is_integral_v<T>) return static_cast<T>(a & b); else return a;
-    case BinaryOp::BitOr: if constexpr (std::is_integral_v<T>) return static_cast<T>(a | b); else return a;
-    case BinaryOp::BitXor: if constexpr (std::is_integral_v<T>) return static_cast<T>(a ^ b); else return a;
+      if constexpr (std::is_integral_v<T>)
+        return (b < T(0) || b >= T(8 * sizeof(T))) ? (a < T(0) ? T(-1) : T(0)) : static_cast<T>(a >> b);
+      else
+        return a;
+    case BinaryOp::BitAnd:
+      if constexpr (std::is_integral_v<T>)
+        return static_cast<T>(a & b);
+      else
+        return a;
+    case BinaryOp::BitOr:
+      if constexpr (std::is_integral_v<T>)
+        return static_cast<T>(a | b);
+      else
+        return a;
+    case BinaryOp::BitXor:
+      if constexpr (std::is_integral_v<T>)
+        return static_cast<T>(a ^ b);
+      else
+        return a;
     default: return a;  // comparisons are handled by compare_scalar
   }
 }
 
-template <typename T> bool compare_scalar(BinaryOp op, T a, T b) {
+template <typename T>
+bool compare_scalar(BinaryOp op, T a, T b) {
   switch (op) {
     case BinaryOp::Equal: return a == b;
     case BinaryOp::Less: return a < b;

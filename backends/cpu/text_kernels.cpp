@@ -46,10 +46,14 @@ int float_bits(DType t) {
   }
 }
 
-template <typename T> std::string format_value(T v, DType t) {
-  if constexpr (std::is_same_v<T, bool>) return v ? "True" : "False";
-  else if constexpr (std::is_integral_v<T>) return std::to_string(static_cast<std::conditional_t<std::is_signed_v<T>, int64_t, uint64_t>>(v));
-  else return text::format_float(static_cast<double>(Compute<T>::load(v)), float_bits(t));
+template <typename T>
+std::string format_value(T v, DType t) {
+  if constexpr (std::is_same_v<T, bool>)
+    return v ? "True" : "False";
+  else if constexpr (std::is_integral_v<T>)
+    return std::to_string(static_cast<std::conditional_t<std::is_signed_v<T>, int64_t, uint64_t>>(v));
+  else
+    return text::format_float(static_cast<double>(Compute<T>::load(v)), float_bits(t));
 }
 
 std::unique_ptr<Kernel> make_format(const AtomicOp& op, const AtomicGraph& g) {
@@ -66,7 +70,8 @@ std::unique_ptr<Kernel> make_format(const AtomicOp& op, const AtomicGraph& g) {
 }
 
 // Integers saturate and NaN reads as 0, as the engine's float -> integer Cast does.
-template <typename C> C saturate(double v) {
+template <typename C>
+C saturate(double v) {
   if (std::isnan(v)) return C(0);
   if (v <= static_cast<double>(std::numeric_limits<C>::lowest())) return std::numeric_limits<C>::lowest();
   if (v >= static_cast<double>(std::numeric_limits<C>::max())) return std::numeric_limits<C>::max();
@@ -74,11 +79,13 @@ template <typename C> C saturate(double v) {
 }
 
 // One string read as a T; throws naming the string when it is not a number.
-template <typename T> T parse_value(std::string_view s, const AtomicOp& op, DType to) {
+template <typename T>
+T parse_value(std::string_view s, const AtomicOp& op, DType to) {
   using C = typename Compute<T>::type;
   auto bad = [&]() -> T {
     size_t cut = std::min<size_t>(s.size(), 64);
-    while (cut < s.size() && cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // whole code points
+    while (cut < s.size() && cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80)
+      --cut;  // whole code points
     std::string shown(s.substr(0, cut));
     throw Error(ErrorKind::Input, op.origin + ": cannot read the string '" + shown + (s.size() > 64 ? "...'" : "'") +
                                       " as " + dtype_name(to));
@@ -97,7 +104,8 @@ template <typename T> T parse_value(std::string_view s, const AtomicOp& op, DTyp
       if constexpr (std::is_signed_v<C>)
         return static_cast<C>(std::clamp<int64_t>(i, std::numeric_limits<C>::lowest(), std::numeric_limits<C>::max()));
       else
-        return i < 0 ? C(0) : static_cast<C>(std::min<uint64_t>(static_cast<uint64_t>(i), std::numeric_limits<C>::max()));
+        return i < 0 ? C(0)
+                     : static_cast<C>(std::min<uint64_t>(static_cast<uint64_t>(i), std::numeric_limits<C>::max()));
     }
     if (!text::parse_double(s, &d)) return bad();  // "100.5" -> 100, "1e3" -> 1000
     return saturate<C>(d);
@@ -134,7 +142,8 @@ std::unique_ptr<Kernel> make_case(const AtomicOp& op, const AtomicGraph& g) {
 }
 
 std::unique_ptr<Kernel> make_concat(const AtomicOp& op, const AtomicGraph& g) {
-  BroadcastPlan plan = plan_broadcast(g.tensors[op.output].shape, {g.tensors[op.inputs[0]].shape, g.tensors[op.inputs[1]].shape});
+  BroadcastPlan plan =
+      plan_broadcast(g.tensors[op.output].shape, {g.tensors[op.inputs[0]].shape, g.tensors[op.inputs[1]].shape});
   return text_kernel(op, [=](const KernelIO& io) {
     StringArena& a = arena(io, op);
     std::string joined;
@@ -164,7 +173,9 @@ std::unique_ptr<Kernel> make_split(const AtomicOp& op, const AtomicGraph& g) {
         static_cast<int64_t*>(io.output)[i] = count;
         continue;
       }
-      if (count > k) throw Error(ErrorKind::Invalid, op.origin + ": a string splits into more than the planned " + std::to_string(k) + " parts");
+      if (count > k)
+        throw Error(ErrorKind::Invalid,
+                    op.origin + ": a string splits into more than the planned " + std::to_string(k) + " parts");
       StringRef* out = strings_out(io) + i * k;
       for (int64_t j = 0; j < k; ++j) out[j] = j < count ? StringRef{parts[j].data(), parts[j].size()} : StringRef{};
     }
@@ -176,9 +187,7 @@ std::unique_ptr<Kernel> make_regex(const AtomicOp& op, const AtomicGraph& g) {
   std::shared_ptr<text::Regex> regex;
   try {
     regex = std::make_shared<text::Regex>(op.text_arg);
-  } catch (const Error& e) {
-    throw Error(e.kind(), op.origin + ": " + e.what());
-  }
+  } catch (const Error& e) { throw Error(e.kind(), op.origin + ": " + e.what()); }
   return text_kernel(op, [=](const KernelIO& io) {
     bool* y = static_cast<bool*>(io.output);
     for (int64_t i = 0; i < n; ++i) y[i] = regex->full_match(strings_in(io, 0)[i].view());
@@ -191,22 +200,26 @@ void check_text_types(const AtomicOp& op, const AtomicGraph& g) {
   auto is_string = [&](int id) { return g.tensors[id].dtype == DType::String; };
   size_t inputs = op.text == TextOp::Concat ? 2 : 1;
   bool ok = op.inputs.size() == inputs;
-  for (size_t i = 0; ok && i < inputs; ++i) ok = op.inputs[i] >= 0 && is_string(op.inputs[i]) == (op.text != TextOp::Format);
+  for (size_t i = 0; ok && i < inputs; ++i)
+    ok = op.inputs[i] >= 0 && is_string(op.inputs[i]) == (op.text != TextOp::Format);
   switch (op.text) {
     case TextOp::SplitCount: ok = ok && g.tensors[op.output].dtype == DType::I64; break;
     case TextOp::RegexFullMatch: ok = ok && g.tensors[op.output].dtype == DType::Bool; break;
     case TextOp::Parse: ok = ok && !is_string(op.output); break;
     default: ok = ok && is_string(op.output); break;
   }
-  if (!ok) throw Error(ErrorKind::Invalid, op.origin + ": Text " + text_op_name(op.text) + " got operands of the wrong types");
+  if (!ok)
+    throw Error(ErrorKind::Invalid, op.origin + ": Text " + text_op_name(op.text) + " got operands of the wrong types");
 }
 
 std::unique_ptr<Kernel> make_text(const AtomicOp& op, const AtomicGraph& g) {
   check_text_types(op, g);
   switch (op.text) {
-    case TextOp::Upper: case TextOp::Lower: return make_case(op, g);
+    case TextOp::Upper:
+    case TextOp::Lower: return make_case(op, g);
     case TextOp::Concat: return make_concat(op, g);
-    case TextOp::SplitCount: case TextOp::Split: return make_split(op, g);
+    case TextOp::SplitCount:
+    case TextOp::Split: return make_split(op, g);
     case TextOp::RegexFullMatch: return make_regex(op, g);
     case TextOp::Format: return make_format(op, g);
     case TextOp::Parse: return make_parse(op, g);
@@ -217,10 +230,13 @@ std::unique_ptr<Kernel> make_text(const AtomicOp& op, const AtomicGraph& g) {
 // Equal on strings: byte-wise equality of the contents (UTF-8 has one encoding per text).
 std::unique_ptr<Kernel> make_string_equal(const AtomicOp& op, const AtomicGraph& g) {
   if (g.tensors[op.inputs[1]].dtype != DType::String)
-    throw Error(ErrorKind::Invalid, op.origin + ": Equal compares a string with a " + dtype_name(g.tensors[op.inputs[1]].dtype));
+    throw Error(ErrorKind::Invalid,
+                op.origin + ": Equal compares a string with a " + dtype_name(g.tensors[op.inputs[1]].dtype));
   if (op.binary != BinaryOp::Equal)
-    throw Error(ErrorKind::Unsupported, op.origin + ": Binary " + binary_name(op.binary) + " is not defined on strings");
-  BroadcastPlan plan = plan_broadcast(g.tensors[op.output].shape, {g.tensors[op.inputs[0]].shape, g.tensors[op.inputs[1]].shape});
+    throw Error(ErrorKind::Unsupported,
+                op.origin + ": Binary " + binary_name(op.binary) + " is not defined on strings");
+  BroadcastPlan plan =
+      plan_broadcast(g.tensors[op.output].shape, {g.tensors[op.inputs[0]].shape, g.tensors[op.inputs[1]].shape});
   return std::make_unique<FunctionKernel>("string-equal", [plan](const KernelIO& io, ThreadPool&) {
     bool* y = static_cast<bool*>(io.output);
     for (int64_t r = 0; r < plan.rows; ++r) {

@@ -10,9 +10,11 @@
 namespace walle::cpu {
 namespace {
 
-template <int M> struct Winograd;
+template <int M>
+struct Winograd;
 
-template <> struct Winograd<2> {
+template <>
+struct Winograd<2> {
   // B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
   template <typename T>
   static inline void input(const T (&d)[4], T (&r)[4]) {
@@ -29,7 +31,8 @@ template <> struct Winograd<2> {
   }
 };
 
-template <> struct Winograd<4> {
+template <>
+struct Winograd<4> {
   // B^T rows: [4 0 -5 0 1 0], [0 -4 -4 1 1 0], [0 4 -4 -1 1 0], [0 -2 -1 2 1 0],
   // [0 2 -1 -2 1 0], [0 4 0 -5 0 1]
   template <typename T>
@@ -57,8 +60,12 @@ template <> struct Winograd<4> {
 // G for each m: the transformed kernel is U = G g G^T, g the 3x3 kernel (computed once, in
 // double, at plan time).
 constexpr double kWinogradG2[4][3] = {{1, 0, 0}, {.5, .5, .5}, {.5, -.5, .5}, {0, 0, 1}};
-constexpr double kWinogradG4[6][3] = {{1. / 4, 0, 0},           {-1. / 6, -1. / 6, -1. / 6}, {-1. / 6, 1. / 6, -1. / 6},
-                                      {1. / 24, 1. / 12, 1. / 6}, {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}};
+constexpr double kWinogradG4[6][3] = {{1. / 4, 0, 0},
+                                      {-1. / 6, -1. / 6, -1. / 6},
+                                      {-1. / 6, 1. / 6, -1. / 6},
+                                      {1. / 24, 1. / 12, 1. / 6},
+                                      {1. / 24, -1. / 12, 1. / 6},
+                                      {0, 0, 1}};
 
 // U = G g G^T of one 3x3 kernel `k` (row-major) into u[alpha * alpha] (row-major), m = 2 or 4.
 inline void winograd_kernel_transform(int m, const float* k, float* u) {
@@ -69,7 +76,8 @@ inline void winograd_kernel_transform(int m, const float* k, float* u) {
     for (int j = 0; j < 3; ++j) gk[i * 3 + j] = G[i * 3] * k[j] + G[i * 3 + 1] * k[3 + j] + G[i * 3 + 2] * k[6 + j];
   for (int i = 0; i < A; ++i)
     for (int j = 0; j < A; ++j)
-      u[i * A + j] = static_cast<float>(gk[i * 3] * G[j * 3] + gk[i * 3 + 1] * G[j * 3 + 1] + gk[i * 3 + 2] * G[j * 3 + 2]);
+      u[i * A + j] =
+          static_cast<float>(gk[i * 3] * G[j * 3] + gk[i * 3 + 1] * G[j * 3 + 1] + gk[i * 3 + 2] * G[j * 3 + 2]);
 }
 
 }  // namespace

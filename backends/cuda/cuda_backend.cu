@@ -23,31 +23,58 @@ namespace walle {
 namespace {
 
 void check(cudaError_t e, const char* call) {
-  if (e != cudaSuccess) throw Error(ErrorKind::Backend, std::string("CUDA: ") + call + " failed: " + cudaGetErrorString(e));
+  if (e != cudaSuccess)
+    throw Error(ErrorKind::Backend, std::string("CUDA: ") + call + " failed: " + cudaGetErrorString(e));
 }
 
 using KernelFn = void (*)(uchar*, uchar*, uchar*, uchar*, uchar*, uchar*, int, int, int, int, int, int, const int*);
 
 KernelFn kernel_by_name(const std::string& entry) {
-  static const std::map<std::string, KernelFn> table = {
-      {"raster_1", wl_raster_1}, {"raster_2", wl_raster_2}, {"raster_4", wl_raster_4}, {"raster_8", wl_raster_8},
-      {"fill_1", wl_fill_1}, {"fill_2", wl_fill_2}, {"fill_4", wl_fill_4}, {"fill_8", wl_fill_8},
-      {"unary_f32", wl_unary_f32}, {"binary_f32", wl_binary_f32}, {"compare_f32", wl_compare_f32},
-      {"select_4", wl_select_4}, {"reduce_f32", wl_reduce_f32}, {"argreduce_f32", wl_argreduce_f32},
-      {"matmul_f32", wl_matmul_f32}, {"matmul_f32_t4", wl_matmul_f32_t4}, {"conv_f32", wl_conv_f32},
-      {"conv_f32_oc4", wl_conv_f32_oc4}, {"pool_f32", wl_pool_f32}, {"gather_4", wl_gather_4},
-      {"gather_8", wl_gather_8}, {"gather_checked_4", wl_gather_checked_4},
-      {"gather_checked_8", wl_gather_checked_8}, {"cast", wl_cast},
-      {"scatter_serial_1", wl_scatter_serial_1}, {"scatter_serial_2", wl_scatter_serial_2},
-      {"scatter_serial_4", wl_scatter_serial_4}, {"scatter_serial_8", wl_scatter_serial_8},
-      {"scatter_serial_f32", wl_scatter_serial_f32}, {"scatter_serial_i32", wl_scatter_serial_i32},
-      {"scatter_rows_1", wl_scatter_rows_1}, {"scatter_rows_2", wl_scatter_rows_2}, {"scatter_rows_4", wl_scatter_rows_4},
-      {"scatter_rows_8", wl_scatter_rows_8}, {"scatter_groups_f32", wl_scatter_groups_f32},
-      {"scatter_groups_i32", wl_scatter_groups_i32}, {"topk_select_f32", wl_topk_select_f32},
-      {"topk_select_i32", wl_topk_select_i32}, {"topk_rank_f32", wl_topk_rank_f32}, {"topk_rank_i32", wl_topk_rank_i32},
-      {"softmax_f32_row", wl_softmax_f32_row}, {"softmax_f32_wg", wl_softmax_f32_wg},
-      {"layernorm_f32_row", wl_layernorm_f32_row}, {"layernorm_f32_wg", wl_layernorm_f32_wg},
-      {"random_bernoulli", wl_random_bernoulli}};
+  static const std::map<std::string, KernelFn> table = {{"raster_1", wl_raster_1},
+                                                        {"raster_2", wl_raster_2},
+                                                        {"raster_4", wl_raster_4},
+                                                        {"raster_8", wl_raster_8},
+                                                        {"fill_1", wl_fill_1},
+                                                        {"fill_2", wl_fill_2},
+                                                        {"fill_4", wl_fill_4},
+                                                        {"fill_8", wl_fill_8},
+                                                        {"unary_f32", wl_unary_f32},
+                                                        {"binary_f32", wl_binary_f32},
+                                                        {"compare_f32", wl_compare_f32},
+                                                        {"select_4", wl_select_4},
+                                                        {"reduce_f32", wl_reduce_f32},
+                                                        {"argreduce_f32", wl_argreduce_f32},
+                                                        {"matmul_f32", wl_matmul_f32},
+                                                        {"matmul_f32_t4", wl_matmul_f32_t4},
+                                                        {"conv_f32", wl_conv_f32},
+                                                        {"conv_f32_oc4", wl_conv_f32_oc4},
+                                                        {"pool_f32", wl_pool_f32},
+                                                        {"gather_4", wl_gather_4},
+                                                        {"gather_8", wl_gather_8},
+                                                        {"gather_checked_4", wl_gather_checked_4},
+                                                        {"gather_checked_8", wl_gather_checked_8},
+                                                        {"cast", wl_cast},
+                                                        {"scatter_serial_1", wl_scatter_serial_1},
+                                                        {"scatter_serial_2", wl_scatter_serial_2},
+                                                        {"scatter_serial_4", wl_scatter_serial_4},
+                                                        {"scatter_serial_8", wl_scatter_serial_8},
+                                                        {"scatter_serial_f32", wl_scatter_serial_f32},
+                                                        {"scatter_serial_i32", wl_scatter_serial_i32},
+                                                        {"scatter_rows_1", wl_scatter_rows_1},
+                                                        {"scatter_rows_2", wl_scatter_rows_2},
+                                                        {"scatter_rows_4", wl_scatter_rows_4},
+                                                        {"scatter_rows_8", wl_scatter_rows_8},
+                                                        {"scatter_groups_f32", wl_scatter_groups_f32},
+                                                        {"scatter_groups_i32", wl_scatter_groups_i32},
+                                                        {"topk_select_f32", wl_topk_select_f32},
+                                                        {"topk_select_i32", wl_topk_select_i32},
+                                                        {"topk_rank_f32", wl_topk_rank_f32},
+                                                        {"topk_rank_i32", wl_topk_rank_i32},
+                                                        {"softmax_f32_row", wl_softmax_f32_row},
+                                                        {"softmax_f32_wg", wl_softmax_f32_wg},
+                                                        {"layernorm_f32_row", wl_layernorm_f32_row},
+                                                        {"layernorm_f32_wg", wl_layernorm_f32_wg},
+                                                        {"random_bernoulli", wl_random_bernoulli}};
   auto it = table.find(entry);
   if (it == table.end()) throw Error(ErrorKind::Backend, "CUDA: no kernel " + entry);
   return it->second;
@@ -128,7 +155,8 @@ class CudaKernel : public Kernel {
     for (const gpu::Launch& l : launches_) {
       size_t bytes = std::max<size_t>(4, l.params.size() * 4);
       void* p = dev_.pool.get(bytes);
-      if (!l.params.empty()) check(cudaMemcpy(p, l.params.data(), l.params.size() * 4, cudaMemcpyHostToDevice), "cudaMemcpy");
+      if (!l.params.empty())
+        check(cudaMemcpy(p, l.params.data(), l.params.size() * 4, cudaMemcpyHostToDevice), "cudaMemcpy");
       params_.push_back({p, bytes});
       fns_.push_back(kernel_by_name(l.entry));
     }
@@ -156,8 +184,9 @@ class CudaKernel : public Kernel {
       check(cudaMemcpyAsync(d, s, n, kind, stream), "cudaMemcpyAsync");
       check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
     };
-    rerun_->run(io, pool, [&](void* d, const void* s, size_t n) { copy(d, s, n, cudaMemcpyDeviceToHost); },
-                [&](void* d, const void* s, size_t n) { copy(d, s, n, cudaMemcpyHostToDevice); });
+    rerun_->run(
+        io, pool, [&](void* d, const void* s, size_t n) { copy(d, s, n, cudaMemcpyDeviceToHost); },
+        [&](void* d, const void* s, size_t n) { copy(d, s, n, cudaMemcpyHostToDevice); });
   }
   std::string name() const override { return name_; }
 
@@ -184,7 +213,8 @@ class CudaKernel : public Kernel {
                 static_cast<unsigned>((l.global[1] + l.local[1] - 1) / l.local[1]),
                 static_cast<unsigned>((l.global[2] + l.local[2] - 1) / l.local[2]));
       if (!grid.x || !grid.y || !grid.z) continue;
-      check(cudaLaunchKernel(reinterpret_cast<const void*>(fns_[i]), grid, block, args, 0, stream_), "cudaLaunchKernel");
+      check(cudaLaunchKernel(reinterpret_cast<const void*>(fns_[i]), grid, block, args, 0, stream_),
+            "cudaLaunchKernel");
     }
   }
 

@@ -21,9 +21,7 @@ Device& open_device_once() {
     try {
       d->open();
       dev = d;
-    } catch (const Error& e) {
-      failure = e.what();
-    }
+    } catch (const Error& e) { failure = e.what(); }
   });
   if (!dev) throw Error(ErrorKind::Backend, failure);
   return *dev;

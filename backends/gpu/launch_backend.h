@@ -49,14 +49,20 @@ class LaunchBackend : public Backend {
   std::vector<std::string> algorithms(const AtomicOp& op, const AtomicGraph& g) const override {
     return gpu::algorithms(op, g, caps_);
   }
-  std::unique_ptr<Kernel> make(const AtomicOp& op, const AtomicGraph& g) const override { return make_variant(op, g, ""); }
-  std::unique_ptr<Kernel> make_variant(const AtomicOp& op, const AtomicGraph& g, const std::string& algorithm) const override {
+  std::unique_ptr<Kernel> make(const AtomicOp& op, const AtomicGraph& g) const override {
+    return make_variant(op, g, "");
+  }
+  std::unique_ptr<Kernel> make_variant(const AtomicOp& op, const AtomicGraph& g,
+                                       const std::string& algorithm) const override {
     std::vector<Launch> launches;
     std::string why = plan_launches(op, g, caps_, algorithm, &launches);
-    if (!why.empty()) throw Error(ErrorKind::Unsupported, op.origin + ": the " + name_ + " backend cannot run this op: " + why);
+    if (!why.empty())
+      throw Error(ErrorKind::Unsupported, op.origin + ": the " + name_ + " backend cannot run this op: " + why);
     std::string label = label_ + "-" + atomic_kind_name(op.kind);
-    if (!algorithm.empty()) label += "-" + algorithm;
-    else if (!launches.empty()) label = label_ + "-" + launches.back().entry;
+    if (!algorithm.empty())
+      label += "-" + algorithm;
+    else if (!launches.empty())
+      label = label_ + "-" + launches.back().entry;
     std::unique_ptr<HostRerun> rerun = checked(launches) ? std::make_unique<HostRerun>(op, g) : nullptr;
     return make_kernel(std::move(launches), std::move(label), std::move(rerun));
   }
@@ -88,9 +94,7 @@ BackendStatus device_status(const char* name, Open open) {
   try {
     s.device = open().name;
     s.available = true;
-  } catch (const Error& e) {
-    s.reason = e.what();
-  }
+  } catch (const Error& e) { s.reason = e.what(); }
   return s;
 }
 

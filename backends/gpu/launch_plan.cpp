@@ -90,12 +90,22 @@ bool broadcast_layout(const Shape& out, const std::vector<Shape>& ins, std::vect
 bool fill_bits(double v, DType t, int32_t* lo, int32_t* hi) {
   uint64_t b = 0;
   switch (t) {
-    case DType::F32: { float f = static_cast<float>(v); std::memcpy(&b, &f, 4); break; }
+    case DType::F32: {
+      float f = static_cast<float>(v);
+      std::memcpy(&b, &f, 4);
+      break;
+    }
     case DType::F64: std::memcpy(&b, &v, 8); break;
     case DType::F16: b = float_to_half(static_cast<float>(v)); break;
     case DType::BF16: b = float_to_bf16(static_cast<float>(v)); break;
-    case DType::I8: case DType::I16: case DType::I32: case DType::I64: b = static_cast<uint64_t>(static_cast<int64_t>(v)); break;
-    case DType::U8: case DType::U16: case DType::U32: case DType::U64: b = static_cast<uint64_t>(v); break;
+    case DType::I8:
+    case DType::I16:
+    case DType::I32:
+    case DType::I64: b = static_cast<uint64_t>(static_cast<int64_t>(v)); break;
+    case DType::U8:
+    case DType::U16:
+    case DType::U32:
+    case DType::U64: b = static_cast<uint64_t>(v); break;
     case DType::Bool: b = v != 0; break;
     default: return false;
   }
@@ -133,8 +143,8 @@ std::string plan_raster(const AtomicOp& op, const AtomicGraph& g, const Capabili
     l.local[1] = l.local[0] == 64 ? 1 : (l.local[0] == 8 ? 8 : 64);
     l.slots[0] = r.src;
     l.slots[1] = kOutput;
-    for (int64_t v : {r.size[2], r.size[1], r.size[0], r.from.offset, r.from.stride[0], r.from.stride[1], r.from.stride[2],
-                      r.to.offset, r.to.stride[0], r.to.stride[1], r.to.stride[2]}) {
+    for (int64_t v : {r.size[2], r.size[1], r.size[0], r.from.offset, r.from.stride[0], r.from.stride[1],
+                      r.from.stride[2], r.to.offset, r.to.stride[0], r.to.stride[1], r.to.stride[2]}) {
       if (v > kMaxIndex || v < -kMaxIndex) return "a region too large for 32-bit indexing";
       l.params.push_back(static_cast<int32_t>(v));
     }
@@ -150,7 +160,8 @@ Launch elementwise(const std::string& entry, int64_t n) {
   return l;
 }
 
-std::string plan_binary_select(const AtomicOp& op, const AtomicGraph& g, const Capabilities& caps, std::vector<Launch>* out) {
+std::string plan_binary_select(const AtomicOp& op, const AtomicGraph& g, const Capabilities& caps,
+                               std::vector<Launch>* out) {
   const AtomicTensor& y = tensor(g, op.output);
   int64_t n = numel(y.shape);
   std::vector<Shape> shapes;
@@ -205,7 +216,8 @@ int optional_input(const AtomicOp& op, size_t k) {
   return k < op.inputs.size() && op.inputs[k] >= 0 ? static_cast<int>(k) : kUnused;
 }
 
-std::string plan_matmul(const AtomicOp& op, const AtomicGraph& g, const std::string& algorithm, std::vector<Launch>* out) {
+std::string plan_matmul(const AtomicOp& op, const AtomicGraph& g, const std::string& algorithm,
+                        std::vector<Launch>* out) {
   for (int id : op.inputs)
     if (id >= 0 && dtype_of(g, id) != DType::F32) return "only float32 MatMul runs on this device";
   if (op.batch_shape.size() > 4) return "more than 4 batch dimensions";
@@ -224,10 +236,19 @@ std::string plan_matmul(const AtomicOp& op, const AtomicGraph& g, const std::str
   l.slots[2] = optional_input(op, 2);
   l.slots[3] = optional_input(op, 3);
   l.slots[4] = kOutput;
-  l.params = {static_cast<int32_t>(op.M), static_cast<int32_t>(op.N), static_cast<int32_t>(op.K), op.trans_a ? 1 : 0,
-              op.trans_b ? 1 : 0, static_cast<int32_t>(op.activation), bits(op.alpha), bits(op.beta),
-              l.slots[2] != kUnused ? 1 : 0, l.slots[3] != kUnused ? 1 : 0, static_cast<int32_t>(op.batch_shape.size())};
-  for (size_t d = 0; d < 4; ++d) l.params.push_back(d < op.batch_shape.size() ? static_cast<int32_t>(op.batch_shape[d]) : 1);
+  l.params = {static_cast<int32_t>(op.M),
+              static_cast<int32_t>(op.N),
+              static_cast<int32_t>(op.K),
+              op.trans_a ? 1 : 0,
+              op.trans_b ? 1 : 0,
+              static_cast<int32_t>(op.activation),
+              bits(op.alpha),
+              bits(op.beta),
+              l.slots[2] != kUnused ? 1 : 0,
+              l.slots[3] != kUnused ? 1 : 0,
+              static_cast<int32_t>(op.batch_shape.size())};
+  for (size_t d = 0; d < 4; ++d)
+    l.params.push_back(d < op.batch_shape.size() ? static_cast<int32_t>(op.batch_shape[d]) : 1);
   for (const auto* s : {&op.a_batch_strides, &op.b_batch_strides})
     for (size_t d = 0; d < 4; ++d) l.params.push_back(d < s->size() ? static_cast<int32_t>((*s)[d]) : 0);
   // the K loop, the batch walks, and gemm-t4's store loops (its fixed 4-wide loops unroll)
@@ -236,7 +257,8 @@ std::string plan_matmul(const AtomicOp& op, const AtomicGraph& g, const std::str
   return "";
 }
 
-std::string plan_conv(const AtomicOp& op, const AtomicGraph& g, const std::string& algorithm, std::vector<Launch>* out) {
+std::string plan_conv(const AtomicOp& op, const AtomicGraph& g, const std::string& algorithm,
+                      std::vector<Launch>* out) {
   for (int id : op.inputs)
     if (id >= 0 && dtype_of(g, id) != DType::F32) return "only float32 Conv runs on this device";
   bool oc4 = starts_with(algorithm, "conv-oc4");
@@ -252,8 +274,8 @@ std::string plan_conv(const AtomicOp& op, const AtomicGraph& g, const std::strin
   l.slots[2] = optional_input(op, 2);
   l.slots[3] = optional_input(op, 3);
   l.slots[4] = kOutput;
-  for (int64_t v : {op.n, op.c, op.h, op.w, op.out_c, op.out_h, op.out_w, op.kernel_h, op.kernel_w, op.stride_h, op.stride_w,
-                    op.dilation_h, op.dilation_w, op.pad_top, op.pad_left, op.group})
+  for (int64_t v : {op.n, op.c, op.h, op.w, op.out_c, op.out_h, op.out_w, op.kernel_h, op.kernel_w, op.stride_h,
+                    op.stride_w, op.dilation_h, op.dilation_w, op.pad_top, op.pad_left, op.group})
     l.params.push_back(static_cast<int32_t>(v));
   l.params.insert(l.params.end(), {static_cast<int32_t>(op.activation), bits(op.alpha), bits(op.beta),
                                    l.slots[2] != kUnused ? 1 : 0, l.slots[3] != kUnused ? 1 : 0});
@@ -321,7 +343,8 @@ int cast_code(DType t, const Capabilities& caps) {
 
 std::string plan_cast(const AtomicOp& op, const AtomicGraph& g, const Capabilities& caps, std::vector<Launch>* out) {
   int from = cast_code(dtype_of(g, op.inputs[0]), caps), to = cast_code(op.cast_to, caps);
-  if (from < 0 || to < 0) return std::string("Cast ") + dtype_name(dtype_of(g, op.inputs[0])) + " -> " + dtype_name(op.cast_to);
+  if (from < 0 || to < 0)
+    return std::string("Cast ") + dtype_name(dtype_of(g, op.inputs[0])) + " -> " + dtype_name(op.cast_to);
   // Float -> int64 saturates at the int32 range on the device; that differs only beyond 2^31.
   int64_t n = numel(tensor(g, op.output).shape);
   Launch l = elementwise("cast", n);
@@ -358,11 +381,15 @@ std::string plan_scatter(const AtomicOp& op, const AtomicGraph& g, const Capabil
   if (dtype_of(g, op.inputs[1]) != DType::I64) return "Scatter indices must be int64";
   std::string suffix;  // element size for plain writes, arithmetic type for reductions
   if (op.accumulate) {
-    if (op.binary != BinaryOp::Add && op.binary != BinaryOp::Mul && op.binary != BinaryOp::Max && op.binary != BinaryOp::Min)
+    if (op.binary != BinaryOp::Add && op.binary != BinaryOp::Mul && op.binary != BinaryOp::Max &&
+        op.binary != BinaryOp::Min)
       return std::string("Scatter reduction ") + binary_name(op.binary) + " has no device kernel";
-    if (t == DType::F32) suffix = "f32";
-    else if (t == DType::I32) suffix = "i32";
-    else return std::string("Scatter reductions on ") + dtype_name(t) + " (device arithmetic is float32 and int32)";
+    if (t == DType::F32)
+      suffix = "f32";
+    else if (t == DType::I32)
+      suffix = "i32";
+    else
+      return std::string("Scatter reductions on ") + dtype_name(t) + " (device arithmetic is float32 and int32)";
   } else {
     if (elem != 4 && elem != 8 && !(caps.small_types && (elem == 1 || elem == 2)))
       return std::to_string(elem) + "-byte elements are not supported on this device";
@@ -398,7 +425,8 @@ std::string plan_scatter(const AtomicOp& op, const AtomicGraph& g, const Capabil
     l.params = {static_cast<int32_t>(inner), static_cast<int32_t>(n)};
     if (!op.accumulate) {  // reduction none: only the last write to a row survives
       l.entry = "scatter_rows_" + suffix;
-      for (const auto& [row, tuples] : by_row) l.params.insert(l.params.end(), {static_cast<int32_t>(row), tuples.back()});
+      for (const auto& [row, tuples] : by_row)
+        l.params.insert(l.params.end(), {static_cast<int32_t>(row), tuples.back()});
     } else {
       l.entry = "scatter_groups_" + suffix;
       l.params.push_back(static_cast<int32_t>(op.binary));
@@ -426,7 +454,8 @@ std::string plan_scatter(const AtomicOp& op, const AtomicGraph& g, const Capabil
   l.slots[2] = 2;
   l.slots[3] = kOutput;
   l.slots[5] = kStatus;
-  l.params = {static_cast<int32_t>(inner), static_cast<int32_t>(count), static_cast<int32_t>(q), static_cast<int32_t>(op.binary)};
+  l.params = {static_cast<int32_t>(inner), static_cast<int32_t>(count), static_cast<int32_t>(q),
+              static_cast<int32_t>(op.binary)};
   for (int64_t dim : op.scatter_dims) l.params.push_back(static_cast<int32_t>(dim));
   l.steps = count * (q + 1);
   out->push_back(l);
@@ -442,7 +471,8 @@ int64_t topk_work(const AtomicOp& op, bool rank) {
 }
 
 // TopK's comparisons run on float32 and int32 (the types the device compares exactly).
-std::string plan_topk(const AtomicOp& op, const AtomicGraph& g, const std::string& algorithm, std::vector<Launch>* out) {
+std::string plan_topk(const AtomicOp& op, const AtomicGraph& g, const std::string& algorithm,
+                      std::vector<Launch>* out) {
   DType t = dtype_of(g, op.inputs[0]);
   std::string type = t == DType::F32 ? "f32" : (t == DType::I32 ? "i32" : "");
   if (type.empty()) return std::string("TopK on ") + dtype_name(t) + " (device comparisons are float32 and int32)";
@@ -450,7 +480,8 @@ std::string plan_topk(const AtomicOp& op, const AtomicGraph& g, const std::strin
   const int64_t cols = op.outer * op.inner;
   bool rank = starts_with(algorithm, "topk-rank");
   if (topk_work(op, rank) > kMaxTopKWork)
-    return "TopK of " + std::to_string(op.k) + " in " + std::to_string(op.reduce_size) + " too large for the per-column kernels";
+    return "TopK of " + std::to_string(op.k) + " in " + std::to_string(op.reduce_size) +
+           " too large for the per-column kernels";
   Launch l;
   l.entry = (rank ? "topk_rank_" : "topk_select_") + type;
   l.global[0] = rank ? cols * op.reduce_size : cols;
@@ -466,7 +497,8 @@ std::string plan_topk(const AtomicOp& op, const AtomicGraph& g, const std::strin
 }
 
 // Fused softmax / layer norm over rows (runtime/fuse_patterns.cpp forms them when supported).
-std::string plan_fused(const AtomicOp& op, const AtomicGraph& g, const std::string& algorithm, std::vector<Launch>* out) {
+std::string plan_fused(const AtomicOp& op, const AtomicGraph& g, const std::string& algorithm,
+                       std::vector<Launch>* out) {
   if (op.fused != FusedOp::Softmax && op.fused != FusedOp::LayerNorm) return "this fused pattern has no device kernel";
   if (dtype_of(g, op.output) != DType::F32) return "only float32 fused ops run on this device";
   for (int id : op.inputs)
@@ -508,7 +540,8 @@ std::string plan_random(const AtomicOp& op, const AtomicGraph& g, const Capabili
     case DType::F64: out_code = 1; break;
     case DType::I32: out_code = 2; break;
     case DType::I64: out_code = 3; break;
-    case DType::Bool: case DType::U8: out_code = caps.small_types ? 4 : -1; break;
+    case DType::Bool:
+    case DType::U8: out_code = caps.small_types ? 4 : -1; break;
     default: break;
   }
   if (in_code < 0 || out_code < 0) return std::string("Bernoulli ") + dtype_name(in) + " -> " + dtype_name(y);
@@ -529,37 +562,41 @@ std::string plan_random(const AtomicOp& op, const AtomicGraph& g, const Capabili
   return "";
 }
 
-std::string plan_variant(const AtomicOp& op, const AtomicGraph& g, const Capabilities& caps, const std::string& algorithm,
-                         std::vector<Launch>* out);
+std::string plan_variant(const AtomicOp& op, const AtomicGraph& g, const Capabilities& caps,
+                         const std::string& algorithm, std::vector<Launch>* out);
 
 // The variants of `op`, best guess first, before checking that the device can run them.
 std::vector<std::string> candidates(const AtomicOp& op, const Capabilities& caps) {
   std::vector<std::string> out;
   if (op.kind == AtomicKind::MatMul) {
     // Tiled first when the product is big enough to fill the 4x4 tiles.
-    std::vector<std::string> kinds = op.M * op.N >= 256 ? std::vector<std::string>{"gemm-t4", "gemm"}
-                                                        : std::vector<std::string>{"gemm", "gemm-t4"};
+    std::vector<std::string> kinds =
+        op.M * op.N >= 256 ? std::vector<std::string>{"gemm-t4", "gemm"} : std::vector<std::string>{"gemm", "gemm-t4"};
     for (const std::string& k : kinds)
       for (const char* wg : {"wg8x8", "wg16x4", "wg64"}) out.push_back(k + "/" + wg);
   } else if (op.kind == AtomicKind::Conv) {
     bool oc4 = (op.out_c / op.group) % 4 == 0;
-    std::vector<std::string> kinds = oc4 ? std::vector<std::string>{"conv-oc4", "conv-direct"}
-                                         : std::vector<std::string>{"conv-direct"};
+    std::vector<std::string> kinds =
+        oc4 ? std::vector<std::string>{"conv-oc4", "conv-direct"} : std::vector<std::string>{"conv-direct"};
     for (const std::string& k : kinds)
       for (int wg : {64, 128, 32})
         if (wg <= caps.max_work_group) out.push_back(k + "/wg" + std::to_string(wg));
   } else if (op.kind == AtomicKind::TopK) {
     // select: k scans of the column by one work item; rank: every element counts its
     // predecessors (n steps, all in parallel). Select wins for small k.
-    if (op.k <= 8) out = {"topk-select", "topk-rank"};
-    else out = {"topk-rank", "topk-select"};
+    if (op.k <= 8)
+      out = {"topk-select", "topk-rank"};
+    else
+      out = {"topk-rank", "topk-select"};
   } else if (op.kind == AtomicKind::Fused) {
     // A work item per row unless a few long rows would leave most of a GPU idle. (Measured on
     // PoCL and lavapipe, whose few cores any row count fills: row was fastest but for
     // 64 x 4096 and 128 x 768, where the two were within 20%; both are 5-40x faster than the
     // decomposed ops.)
-    if (op.outer < 256 && op.reduce_size >= 512) out = {"fused-wg64", "fused-row"};
-    else out = {"fused-row", "fused-wg64"};
+    if (op.outer < 256 && op.reduce_size >= 512)
+      out = {"fused-wg64", "fused-row"};
+    else
+      out = {"fused-row", "fused-wg64"};
   } else {
     out.push_back("");
   }
@@ -588,8 +625,8 @@ bool checked(const std::vector<Launch>& launches) {
   return false;
 }
 
-std::string plan_launches(const AtomicOp& op, const AtomicGraph& g, const Capabilities& caps, const std::string& algorithm,
-                          std::vector<Launch>* out) {
+std::string plan_launches(const AtomicOp& op, const AtomicGraph& g, const Capabilities& caps,
+                          const std::string& algorithm, std::vector<Launch>* out) {
   if (!algorithm.empty()) return plan_variant(op, g, caps, algorithm, out);
   // The first variant the device can run, else every variant's reason.
   std::string reasons;
@@ -603,8 +640,8 @@ std::string plan_launches(const AtomicOp& op, const AtomicGraph& g, const Capabi
 
 namespace {
 
-std::string plan_variant(const AtomicOp& op, const AtomicGraph& g, const Capabilities& caps, const std::string& algorithm,
-                         std::vector<Launch>* out) {
+std::string plan_variant(const AtomicOp& op, const AtomicGraph& g, const Capabilities& caps,
+                         const std::string& algorithm, std::vector<Launch>* out) {
   out->clear();
   if (!small_enough(op, g)) return "tensors beyond 2^31 elements";
   // A string element is a host pointer (core/strings.h): string tensors stay in host memory,
@@ -616,7 +653,8 @@ std::string plan_variant(const AtomicOp& op, const AtomicGraph& g, const Capabil
   switch (op.kind) {
     case AtomicKind::Raster: why = plan_raster(op, g, caps, out); break;
     case AtomicKind::Unary:
-      if (dtype_of(g, op.inputs[0]) != DType::F32 || dtype_of(g, op.output) != DType::F32) return "only float32 Unary runs on this device";
+      if (dtype_of(g, op.inputs[0]) != DType::F32 || dtype_of(g, op.output) != DType::F32)
+        return "only float32 Unary runs on this device";
       // the device switch (kernels.inc wl_unary) knows codes up to IsNegInf, except BitNot
       if (op.unary == UnaryOp::BitNot || static_cast<int>(op.unary) > static_cast<int>(UnaryOp::IsNegInf))
         return std::string("Unary ") + unary_name(op.unary) + " has no device kernel";

@@ -24,9 +24,9 @@ constexpr int kUnused = -1;
 constexpr int kStatus = -3;
 
 struct Launch {
-  std::string entry;                 // kernel name in kernels.inc
-  int64_t global[3] = {1, 1, 1};     // work items per dimension
-  int local[3] = {64, 1, 1};         // work-group size (rounded into the grid by the backend)
+  std::string entry;              // kernel name in kernels.inc
+  int64_t global[3] = {1, 1, 1};  // work items per dimension
+  int local[3] = {64, 1, 1};      // work-group size (rounded into the grid by the backend)
   int slots[kSlots] = {kUnused, kUnused, kUnused, kUnused, kUnused, kUnused};  // input index, kOutput or kStatus
   std::vector<int32_t> params;
   // Loop iterations one work item runs, all its loops together (an upper bound): the latency

@@ -6,20 +6,21 @@ namespace walle::opencl {
 
 const Api* api(std::string* why) {
   static std::string failure;
-  static const Api* loaded = [] () -> const Api* {
+  static const Api* loaded = []() -> const Api* {
     void* lib = dlopen("libOpenCL.so.1", RTLD_NOW | RTLD_LOCAL);
     if (!lib) lib = dlopen("libOpenCL.so", RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
-      failure = "no OpenCL ICD loader (libOpenCL.so.1) on this machine; install ocl-icd-libopencl1 and a driver "
-                "such as pocl-opencl-icd";
+      failure =
+          "no OpenCL ICD loader (libOpenCL.so.1) on this machine; install ocl-icd-libopencl1 and a driver "
+          "such as pocl-opencl-icd";
       return nullptr;
     }
     static Api a;
-#define WALLE_CL_LOAD(name)                                                       \
-  a.name = reinterpret_cast<decltype(a.name)>(dlsym(lib, #name));                \
-  if (!a.name) {                                                                  \
-    failure = std::string("the OpenCL loader lacks ") + #name;                    \
-    return nullptr;                                                               \
+#define WALLE_CL_LOAD(name)                                       \
+  a.name = reinterpret_cast<decltype(a.name)>(dlsym(lib, #name)); \
+  if (!a.name) {                                                  \
+    failure = std::string("the OpenCL loader lacks ") + #name;    \
+    return nullptr;                                               \
   }
     WALLE_CL_FUNCTIONS(WALLE_CL_LOAD)
 #undef WALLE_CL_LOAD

@@ -21,7 +21,7 @@ struct Api {
 #define WALLE_CL_MEMBER(name) decltype(&::name) name = nullptr;
   WALLE_CL_FUNCTIONS(WALLE_CL_MEMBER)
 #undef WALLE_CL_MEMBER
-// clang-format on
+  // clang-format on
 };
 
 // The loaded API, or nullptr with `why` set when no ICD loader can be opened.

@@ -44,7 +44,8 @@ struct Device {
     cl_uint n_platforms = 0;
     cl_int rc = cl->clGetPlatformIDs(0, nullptr, &n_platforms);
     if (rc != CL_SUCCESS || n_platforms == 0)
-      throw Error(ErrorKind::Backend, "OpenCL is unavailable: no OpenCL platform (install a driver such as pocl-opencl-icd)");
+      throw Error(ErrorKind::Backend,
+                  "OpenCL is unavailable: no OpenCL platform (install a driver such as pocl-opencl-icd)");
     std::vector<cl_platform_id> platforms(n_platforms);
     check(cl->clGetPlatformIDs(n_platforms, platforms.data(), nullptr), "clGetPlatformIDs");
     cl_device_id device = nullptr;
@@ -62,7 +63,9 @@ struct Device {
     caps.max_work_group = static_cast<int>(std::min<size_t>(max_wg, 1024));
     caps.small_types = true;
     cl_device_fp_config fp64 = 0;  // nonzero exactly when the device has cl_khr_fp64 (prelude.cl)
-    caps.float64 = cl->clGetDeviceInfo(device, CL_DEVICE_DOUBLE_FP_CONFIG, sizeof(fp64), &fp64, nullptr) == CL_SUCCESS && fp64 != 0;
+    caps.float64 =
+        cl->clGetDeviceInfo(device, CL_DEVICE_DOUBLE_FP_CONFIG, sizeof(fp64), &fp64, nullptr) == CL_SUCCESS &&
+        fp64 != 0;
     context = cl->clCreateContext(nullptr, 1, &device, nullptr, nullptr, &rc);
     check(rc, "clCreateContext");
     queue = cl->clCreateCommandQueue(context, device, 0, &rc);
@@ -130,8 +133,9 @@ class OpenClKernel : public Kernel {
     if (enqueue(io) == 0) return;
     // The device met a case it must not decide (launch_plan.h, kStatus): the CPU decides.
     Device* dev = &dev_;
-    rerun_->run(io, pool, [dev](void* d, const void* s, size_t n) { dev->read(d, s, n); },
-                [dev](void* d, const void* s, size_t n) { dev->write(d, s, n); });
+    rerun_->run(
+        io, pool, [dev](void* d, const void* s, size_t n) { dev->read(d, s, n); },
+        [dev](void* d, const void* s, size_t n) { dev->write(d, s, n); });
   }
   std::string name() const override { return name_; }
 
@@ -149,7 +153,8 @@ class OpenClKernel : public Kernel {
       for (int s = 0; s < gpu::kSlots; ++s) {
         cl_mem mem = l.slots[s] == gpu::kStatus ? status_ : dev_.dummy;
         cl_int offset = 0;
-        const void* address = l.slots[s] == gpu::kOutput ? io.output : (l.slots[s] >= 0 ? io.inputs[l.slots[s]] : nullptr);
+        const void* address =
+            l.slots[s] == gpu::kOutput ? io.output : (l.slots[s] >= 0 ? io.inputs[l.slots[s]] : nullptr);
         if (address) {
           auto [handle, off] = dev_.addresses.resolve(address);
           mem = static_cast<cl_mem>(handle);

@@ -11,8 +11,9 @@ Api* api(std::string* why) {
     void* lib = dlopen("libvulkan.so.1", RTLD_NOW | RTLD_LOCAL);
     if (!lib) lib = dlopen("libvulkan.so", RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
-      failure = "no Vulkan loader (libvulkan.so.1) on this machine; install libvulkan1 and a driver such as "
-                "mesa-vulkan-drivers";
+      failure =
+          "no Vulkan loader (libvulkan.so.1) on this machine; install libvulkan1 and a driver such as "
+          "mesa-vulkan-drivers";
       return false;
     }
     a.vkGetInstanceProcAddr = reinterpret_cast<PFN_vkGetInstanceProcAddr>(dlsym(lib, "vkGetInstanceProcAddr"));
@@ -29,8 +30,8 @@ Api* api(std::string* why) {
 }
 
 std::string Api::load_instance(VkInstance instance) {
-#define WALLE_VK_LOAD(name)                                                                  \
-  name = reinterpret_cast<PFN_##name>(vkGetInstanceProcAddr(instance, #name));               \
+#define WALLE_VK_LOAD(name)                                                    \
+  name = reinterpret_cast<PFN_##name>(vkGetInstanceProcAddr(instance, #name)); \
   if (!name) return #name;
   WALLE_VK_INSTANCE_FUNCTIONS(WALLE_VK_LOAD)
 #undef WALLE_VK_LOAD
@@ -38,8 +39,8 @@ std::string Api::load_instance(VkInstance instance) {
 }
 
 std::string Api::load_device(VkDevice device) {
-#define WALLE_VK_LOAD(name)                                                                  \
-  name = reinterpret_cast<PFN_##name>(vkGetDeviceProcAddr(device, #name));                   \
+#define WALLE_VK_LOAD(name)                                                \
+  name = reinterpret_cast<PFN_##name>(vkGetDeviceProcAddr(device, #name)); \
   if (!name) return #name;
   WALLE_VK_DEVICE_FUNCTIONS(WALLE_VK_LOAD)
 #undef WALLE_VK_LOAD

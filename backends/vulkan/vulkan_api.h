@@ -32,7 +32,7 @@ struct Api {
   WALLE_VK_INSTANCE_FUNCTIONS(WALLE_VK_MEMBER)
   WALLE_VK_DEVICE_FUNCTIONS(WALLE_VK_MEMBER)
 #undef WALLE_VK_MEMBER
-// clang-format on
+  // clang-format on
 
   // Loads the instance-level functions of `instance`; returns the first one missing, or "".
   std::string load_instance(VkInstance instance);

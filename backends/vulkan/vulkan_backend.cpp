@@ -30,7 +30,8 @@ using vulkan::Api;
 constexpr uint32_t kBindings = gpu::kSlots + 1;  // six slots + the parameter buffer
 
 void check(VkResult r, const char* call) {
-  if (r != VK_SUCCESS) throw Error(ErrorKind::Backend, std::string("Vulkan: ") + call + " failed: " + vulkan::result_text(r));
+  if (r != VK_SUCCESS)
+    throw Error(ErrorKind::Backend, std::string("Vulkan: ") + call + " failed: " + vulkan::result_text(r));
 }
 
 struct Buffer {
@@ -56,7 +57,7 @@ struct Device {
   std::string name;
   gpu::Capabilities caps;
   gpu::AddressMap addresses;
-  std::mutex mutex;  // guards the pool, the pipeline map and the pending batch
+  std::mutex mutex;                             // guards the pool, the pipeline map and the pending batch
   std::map<std::string, VkPipeline> pipelines;  // "entry/lx,ly,lz"
   std::vector<VkCommandBuffer> pending;
 
@@ -77,14 +78,17 @@ struct Device {
     if (!missing.empty()) throw Error(ErrorKind::Backend, "Vulkan is unavailable: the loader lacks " + missing);
     uint32_t n = 0;
     vk->vkEnumeratePhysicalDevices(instance, &n, nullptr);
-    if (n == 0) throw Error(ErrorKind::Backend, "Vulkan is unavailable: no Vulkan device (install mesa-vulkan-drivers for lavapipe)");
+    if (n == 0)
+      throw Error(ErrorKind::Backend,
+                  "Vulkan is unavailable: no Vulkan device (install mesa-vulkan-drivers for lavapipe)");
     std::vector<VkPhysicalDevice> devices(n);
     vk->vkEnumeratePhysicalDevices(instance, &n, devices.data());
     physical = devices[0];
     for (VkPhysicalDevice d : devices) {  // a real GPU over a software rasterizer when both exist
       VkPhysicalDeviceProperties p;
       vk->vkGetPhysicalDeviceProperties(d, &p);
-      if (p.deviceType == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU || p.deviceType == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU) {
+      if (p.deviceType == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU ||
+          p.deviceType == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU) {
         physical = d;
         break;
       }
@@ -196,7 +200,8 @@ struct Device {
 
   // Pipeline for an entry and work-group size; the caller holds `mutex`.
   VkPipeline pipeline(const std::string& entry, const int local[3]) {
-    std::string key = entry + "/" + std::to_string(local[0]) + "," + std::to_string(local[1]) + "," + std::to_string(local[2]);
+    std::string key =
+        entry + "/" + std::to_string(local[0]) + "," + std::to_string(local[1]) + "," + std::to_string(local[2]);
     auto it = pipelines.find(key);
     if (it != pipelines.end()) return it->second;
     const SpirvModule* module = nullptr;
@@ -211,7 +216,8 @@ struct Device {
     VkShaderModule shader;
     check(vk->vkCreateShaderModule(device, &smci, nullptr, &shader), "vkCreateShaderModule");
     // The work-group size is a specialization constant: one SPIR-V module, a pipeline per size.
-    uint32_t sizes[3] = {static_cast<uint32_t>(local[0]), static_cast<uint32_t>(local[1]), static_cast<uint32_t>(local[2])};
+    uint32_t sizes[3] = {static_cast<uint32_t>(local[0]), static_cast<uint32_t>(local[1]),
+                         static_cast<uint32_t>(local[2])};
     VkSpecializationMapEntry map[3] = {{0, 0, 4}, {1, 4, 4}, {2, 8, 4}};
     VkSpecializationInfo spec{3, map, sizeof(sizes), sizes};
     VkComputePipelineCreateInfo cpci{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
@@ -305,8 +311,9 @@ class VulkanKernel : public Kernel {
     if (launches_.empty() || queue(io) == 0) return;
     // The device met a case it must not decide (launch_plan.h, kStatus): the CPU decides.
     Device* dev = &dev_;
-    rerun_->run(io, pool, [dev](void* d, const void* s, size_t n) { dev->read(d, s, n); },
-                [dev](void* d, const void* s, size_t n) { dev->write(d, s, n); });
+    rerun_->run(
+        io, pool, [dev](void* d, const void* s, size_t n) { dev->read(d, s, n); },
+        [dev](void* d, const void* s, size_t n) { dev->write(d, s, n); });
   }
   std::string name() const override { return name_; }
 
@@ -344,7 +351,8 @@ class VulkanKernel : public Kernel {
       VkDescriptorBufferInfo infos[kBindings];
       int32_t offsets[gpu::kSlots] = {0};
       for (int s = 0; s < gpu::kSlots; ++s) {
-        const void* address = l.slots[s] == gpu::kOutput ? io.output : (l.slots[s] >= 0 ? io.inputs[l.slots[s]] : nullptr);
+        const void* address =
+            l.slots[s] == gpu::kOutput ? io.output : (l.slots[s] >= 0 ? io.inputs[l.slots[s]] : nullptr);
         const Buffer* b = l.slots[s] == gpu::kStatus ? &status_ : &dev_.dummy;
         if (address) {
           auto [handle, off] = dev_.addresses.resolve(address);
@@ -371,9 +379,10 @@ class VulkanKernel : public Kernel {
       dev_.vk->vkCmdPipelineBarrier(commands_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_HOST_BIT,
                                     VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &barrier, 0, nullptr, 0, nullptr);
       dev_.vk->vkCmdBindPipeline(commands_, VK_PIPELINE_BIND_POINT_COMPUTE, pipelines_[i]);
-      dev_.vk->vkCmdBindDescriptorSets(commands_, VK_PIPELINE_BIND_POINT_COMPUTE, dev_.pipeline_layout, 0, 1, &sets_[i], 0,
-                                       nullptr);
-      dev_.vk->vkCmdPushConstants(commands_, dev_.pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(offsets), offsets);
+      dev_.vk->vkCmdBindDescriptorSets(commands_, VK_PIPELINE_BIND_POINT_COMPUTE, dev_.pipeline_layout, 0, 1, &sets_[i],
+                                       0, nullptr);
+      dev_.vk->vkCmdPushConstants(commands_, dev_.pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(offsets),
+                                  offsets);
       uint32_t groups[3];
       for (int d = 0; d < 3; ++d) groups[d] = static_cast<uint32_t>((l.global[d] + l.local[d] - 1) / l.local[d]);
       if (groups[0] && groups[1] && groups[2]) dev_.vk->vkCmdDispatch(commands_, groups[0], groups[1], groups[2]);
@@ -402,7 +411,8 @@ class VulkanBackend : public gpu::LaunchBackend {
   std::unique_ptr<Kernel> make_kernel(std::vector<gpu::Launch> launches, std::string label,
                                       std::unique_ptr<gpu::HostRerun> rerun) const override {
     for (gpu::Launch& l : launches)  // a work-group the device cannot take would fail pipeline creation
-      while (l.local[0] * l.local[1] * l.local[2] > dev_.caps.max_work_group) (l.local[0] >= l.local[1] ? l.local[0] : l.local[1]) /= 2;
+      while (l.local[0] * l.local[1] * l.local[2] > dev_.caps.max_work_group)
+        (l.local[0] >= l.local[1] ? l.local[0] : l.local[1]) /= 2;
     return std::make_unique<VulkanKernel>(dev_, std::move(launches), std::move(label), std::move(rerun));
   }
 

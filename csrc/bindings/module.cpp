@@ -28,15 +28,23 @@ std::string buffer_format(DType t) {
     case DType::I8: return "b";
     case DType::U8: return "B";
     case DType::I16: return "h";
-    case DType::U16: case DType::BF16: return "H";
+    case DType::U16:
+    case DType::BF16: return "H";
     case DType::I32: return "i";
     case DType::U32: return "I";
     case DType::I64: return "q";
     case DType::U64: return "Q";
     case DType::Bool: return "?";
-    case DType::F8E4M3FN: case DType::F8E4M3FNUZ: case DType::F8E5M2: case DType::F8E5M2FNUZ: case DType::U4:
-    case DType::I4: case DType::F4E2M1: case DType::F8E8M0: case DType::U2: case DType::I2:
-      return "B";  // raw bit patterns; walle.Session views them as ml_dtypes arrays
+    case DType::F8E4M3FN:
+    case DType::F8E4M3FNUZ:
+    case DType::F8E5M2:
+    case DType::F8E5M2FNUZ:
+    case DType::U4:
+    case DType::I4:
+    case DType::F4E2M1:
+    case DType::F8E8M0:
+    case DType::U2:
+    case DType::I2: return "B";  // raw bit patterns; walle.Session views them as ml_dtypes arrays
     case DType::String:
       throw Error(ErrorKind::Unsupported, "a string tensor has no buffer format: read it with strings() or tolist()");
     default: throw Error(ErrorKind::Unsupported, std::string("dtype ") + dtype_name(t) + " has no buffer format");
@@ -62,9 +70,11 @@ DType dtype_from_format(const std::string& format, ssize_t itemsize) {
 // A Tensor over the memory of a Python buffer; keeps the buffer's exporter alive.
 Tensor tensor_from_buffer(const py::buffer& obj, const std::string& dtype_override, const std::string& what) {
   py::buffer_info info = obj.request();
-  DType dtype = dtype_override.empty() ? dtype_from_format(info.format, info.itemsize) : dtype_from_name(dtype_override);
+  DType dtype =
+      dtype_override.empty() ? dtype_from_format(info.format, info.itemsize) : dtype_from_name(dtype_override);
   if (static_cast<size_t>(info.itemsize) != dtype_size(dtype))
-    throw Error(ErrorKind::Input, what + ": element size " + std::to_string(info.itemsize) + " does not match dtype " + dtype_name(dtype));
+    throw Error(ErrorKind::Input, what + ": element size " + std::to_string(info.itemsize) + " does not match dtype " +
+                                      dtype_name(dtype));
   Shape shape(info.shape.begin(), info.shape.end());
   int64_t expect = info.itemsize;
   for (int64_t i = static_cast<int64_t>(shape.size()) - 1; i >= 0; --i) {
@@ -117,7 +127,8 @@ Tensor tensor_from_strings(const py::sequence& values, const Shape& shape, const
     keep.push_back(std::move(v));
   }
   if (static_cast<int64_t>(views.size()) != numel(shape))
-    throw Error(ErrorKind::Input, what + ": " + std::to_string(views.size()) + " strings for shape " + shape_str(shape));
+    throw Error(ErrorKind::Input,
+                what + ": " + std::to_string(views.size()) + " strings for shape " + shape_str(shape));
   return make_string_tensor(shape, views);
 }
 
@@ -150,7 +161,8 @@ Value value_from_python(const py::handle& obj, const std::string& dtype, const s
     // String tensors have no buffer: a walle.Tensor of strings is taken as it is.
     if (py::isinstance<Tensor>(o) && o.cast<const Tensor&>().dtype() == DType::String) return o.cast<Tensor>();
     if (!PyObject_CheckBuffer(o.ptr()))
-      throw Error(ErrorKind::Input, label + ": expected an array (a buffer such as a numpy array or walle.Tensor), got " +
+      throw Error(ErrorKind::Input, label +
+                                        ": expected an array (a buffer such as a numpy array or walle.Tensor), got " +
                                         std::string(Py_TYPE(o.ptr())->tp_name));
     return tensor_from_buffer(py::reinterpret_borrow<py::buffer>(o), dtype, label);
   };
@@ -197,33 +209,38 @@ PYBIND11_MODULE(_walle, m, py::multiple_interpreters::per_interpreter_gil()) {
            }),
            py::arg("data"), py::arg("dtype") = "",
            "Copies any C-contiguous buffer (numpy array, memoryview, array.array) into a new tensor.")
-      .def_static("from_strings",
-                  [](const py::sequence& values, const std::vector<int64_t>& shape, const std::string& what) {
-                    return tensor_from_strings(values, shape, what);
-                  },
-                  py::arg("values"), py::arg("shape"), py::arg("what") = "Tensor",
-                  "A string tensor of `shape` from a flat sequence of str (or UTF-8 bytes), copied.")
-      .def("strings", [](const Tensor& t) {
-        if (t.dtype() != DType::String) throw Error(ErrorKind::Invalid, "strings() needs a string tensor");
-        py::list out;
-        for (int64_t i = 0; i < t.numel(); ++i) {
-          std::string_view v = string_at(t, i);
-          out.append(py::str(v.data(), v.size()));
-        }
-        return out;
-      }, "The elements of a string tensor as a flat list of str.")
+      .def_static(
+          "from_strings",
+          [](const py::sequence& values, const std::vector<int64_t>& shape, const std::string& what) {
+            return tensor_from_strings(values, shape, what);
+          },
+          py::arg("values"), py::arg("shape"), py::arg("what") = "Tensor",
+          "A string tensor of `shape` from a flat sequence of str (or UTF-8 bytes), copied.")
+      .def(
+          "strings",
+          [](const Tensor& t) {
+            if (t.dtype() != DType::String) throw Error(ErrorKind::Invalid, "strings() needs a string tensor");
+            py::list out;
+            for (int64_t i = 0; i < t.numel(); ++i) {
+              std::string_view v = string_at(t, i);
+              out.append(py::str(v.data(), v.size()));
+            }
+            return out;
+          },
+          "The elements of a string tensor as a flat list of str.")
       .def_buffer(tensor_buffer)
       .def_property_readonly("shape", [](const Tensor& t) { return py::tuple(py::cast(t.shape())); })
       .def_property_readonly("dtype", [](const Tensor& t) { return std::string(dtype_name(t.dtype())); })
       .def_property_readonly("nbytes", &Tensor::nbytes)
-      .def("tolist", [](py::object self) -> py::object {
-        const Tensor& t = self.cast<const Tensor&>();
-        if (t.dtype() == DType::String) {
-          int64_t at = 0;
-          return string_list(t, 0, &at);
-        }
-        return py::module_::import("builtins").attr("memoryview")(self).attr("tolist")();
-      })
+      .def("tolist",
+           [](py::object self) -> py::object {
+             const Tensor& t = self.cast<const Tensor&>();
+             if (t.dtype() == DType::String) {
+               int64_t at = 0;
+               return string_list(t, 0, &at);
+             }
+             return py::module_::import("builtins").attr("memoryview")(self).attr("tolist")();
+           })
       .def("__repr__", [](const Tensor& t) {
         return std::string("walle.Tensor(shape=") + shape_str(t.shape()) + ", dtype=" + dtype_name(t.dtype()) + ")";
       });
@@ -246,105 +263,124 @@ PYBIND11_MODULE(_walle, m, py::multiple_interpreters::per_interpreter_gil()) {
            }),
            py::arg("path"), py::arg("backend") = "cpu", py::arg("isa") = "auto", py::arg("threads") = 1,
            py::arg("mode") = "estimate")
-      .def_property_readonly("inputs", [](const Session& s) {
-        py::list out;
-        for (const auto& v : s.inputs()) out.append(value_info_dict(v));
-        return out;
-      })
-      .def_property_readonly("outputs", [](const Session& s) {
-        py::list out;
-        for (const auto& v : s.outputs()) out.append(value_info_dict(v));
-        return out;
-      })
-      .def("run",
-           [](Session& s, const py::list& arrays, const std::vector<std::string>& dtypes) {
-             std::vector<Value> inputs;
-             for (size_t i = 0; i < arrays.size(); ++i) {
-               std::string name = i < s.inputs().size() ? s.inputs()[i].name : std::to_string(i);
-               std::string dtype = i < dtypes.size() ? dtypes[i] : "";
-               inputs.push_back(value_from_python(arrays[i], dtype, "input '" + name + "'"));
+      .def_property_readonly("inputs",
+                             [](const Session& s) {
+                               py::list out;
+                               for (const auto& v : s.inputs()) out.append(value_info_dict(v));
+                               return out;
+                             })
+      .def_property_readonly("outputs",
+                             [](const Session& s) {
+                               py::list out;
+                               for (const auto& v : s.outputs()) out.append(value_info_dict(v));
+                               return out;
+                             })
+      .def(
+          "run",
+          [](Session& s, const py::list& arrays, const std::vector<std::string>& dtypes) {
+            std::vector<Value> inputs;
+            for (size_t i = 0; i < arrays.size(); ++i) {
+              std::string name = i < s.inputs().size() ? s.inputs()[i].name : std::to_string(i);
+              std::string dtype = i < dtypes.size() ? dtypes[i] : "";
+              inputs.push_back(value_from_python(arrays[i], dtype, "input '" + name + "'"));
+            }
+            std::vector<Value> outputs;
+            {
+              py::gil_scoped_release release;  // other Python threads run while we compute
+              outputs = s.run(inputs);
+            }
+            py::list out;  // a Tensor, a list of Tensors (a sequence) or None (an empty optional)
+            for (const Value& v : outputs) out.append(value_to_python(v));
+            return out;
+          },
+          py::arg("inputs"), py::arg("dtypes") = std::vector<std::string>{})
+      .def("plan",
+           [](Session& s) {
+             py::list rows;
+             for (const PlannedOp& op : s.plan_report()) {
+               py::dict d;
+               d["node"] = op.origin;
+               d["op"] = op.kind;
+               d["kernel"] = op.kernel;
+               d["shape"] = op.shape;
+               d["macs"] = op.macs;
+               d["backend"] = op.backend;
+               d["algorithm"] = op.algorithm;
+               d["estimate_us"] = op.estimate_us;
+               d["measured_us"] = op.measured_us;
+               d["candidates"] = op.candidates;
+               d["us"] = op.runs ? op.total_us / static_cast<double>(op.runs) : 0.0;  // mean per run
+               rows.append(d);
              }
-             std::vector<Value> outputs;
-             {
-               py::gil_scoped_release release;  // other Python threads run while we compute
-               outputs = s.run(inputs);
-             }
-             py::list out;  // a Tensor, a list of Tensors (a sequence) or None (an empty optional)
-             for (const Value& v : outputs) out.append(value_to_python(v));
-             return out;
-           },
-           py::arg("inputs"), py::arg("dtypes") = std::vector<std::string>{})
-      .def("plan", [](Session& s) {
-        py::list rows;
-        for (const PlannedOp& op : s.plan_report()) {
-          py::dict d;
-          d["node"] = op.origin;
-          d["op"] = op.kind;
-          d["kernel"] = op.kernel;
-          d["shape"] = op.shape;
-          d["macs"] = op.macs;
-          d["backend"] = op.backend;
-          d["algorithm"] = op.algorithm;
-          d["estimate_us"] = op.estimate_us;
-          d["measured_us"] = op.measured_us;
-          d["candidates"] = op.candidates;
-          d["us"] = op.runs ? op.total_us / static_cast<double>(op.runs) : 0.0;  // mean per run
-          rows.append(d);
-        }
-        return rows;
-      })
+             return rows;
+           })
       .def_property_readonly("arena_bytes", &Session::arena_bytes)
       .def_property_readonly("threads", [](const Session& s) { return s.options().threads; })
       .def_property_readonly("backend", [](const Session& s) { return s.options().backend; });
 
-  m.def("composite_ops", [] {
-    py::dict out;
-    for (const auto& [name, op] : composite_ops()) out[py::str(name)] = op.own_kernel ? "own kernel" : "decomposition";
-    return out;
-  }, "Composite op types this build runs, each marked 'decomposition' or 'own kernel'.");
+  m.def(
+      "composite_ops",
+      [] {
+        py::dict out;
+        for (const auto& [name, op] : composite_ops())
+          out[py::str(name)] = op.own_kernel ? "own kernel" : "decomposition";
+        return out;
+      },
+      "Composite op types this build runs, each marked 'decomposition' or 'own kernel'.");
   m.def("atomic_ops", [] {
     std::vector<std::string> names;
-    for (int k = 0; k <= static_cast<int>(AtomicKind::Text); ++k) names.push_back(atomic_kind_name(static_cast<AtomicKind>(k)));
+    for (int k = 0; k <= static_cast<int>(AtomicKind::Text); ++k)
+      names.push_back(atomic_kind_name(static_cast<AtomicKind>(k)));
     return names;
   });
   m.def("detected_isa", [] { return std::string(isa_name(detected_isa())); });
   m.def("backends", [] { return backend_names(); });
-  m.def("backend_status", [] {
-    py::list out;
-    for (const BackendStatus& b : backend_status()) {
-      py::dict d;
-      d["name"] = b.name;
-      d["built"] = b.built;
-      d["available"] = b.available;
-      d["device"] = b.device;
-      d["reason"] = b.reason;
-      out.append(d);
-    }
-    return out;
-  }, "Every backend: whether this build has it, whether this machine can run it, the device or why not.");
+  m.def(
+      "backend_status",
+      [] {
+        py::list out;
+        for (const BackendStatus& b : backend_status()) {
+          py::dict d;
+          d["name"] = b.name;
+          d["built"] = b.built;
+          d["available"] = b.available;
+          d["device"] = b.device;
+          d["reason"] = b.reason;
+          out.append(d);
+        }
+        return out;
+      },
+      "Every backend: whether this build has it, whether this machine can run it, the device or why not.");
   m.def("format_version", [] { return kFormatVersion; });
-  m.def("model_summary", [](const std::string& path) {
-    std::shared_ptr<Model> model;
-    {
-      py::gil_scoped_release release;
-      model = load_model(path);
-    }
-    py::dict ops;
-    for (const Node& n : model->graph.nodes) ops[py::str(n.op_type)] = ops.contains(n.op_type) ? ops[py::str(n.op_type)].cast<int>() + 1 : 1;
-    int64_t params = 0, bytes = 0;
-    for (const auto& kv : model->graph.initializers) {
-      params += kv.second.numel();
-      bytes += static_cast<int64_t>(kv.second.nbytes());
-    }
-    py::dict d;
-    d["op_counts"] = ops;
-    d["nodes"] = model->graph.nodes.size();
-    d["parameters"] = params;
-    d["weight_bytes"] = bytes;
-    return d;
-  }, "Op counts, parameter count and weight bytes of a model file.");
-  m.def("check_model", [](const std::string& path) {
-    py::gil_scoped_release release;
-    load_model(path);
-  }, "Loads and verifies a model file; raises walle.ModelError on any problem.");
+  m.def(
+      "model_summary",
+      [](const std::string& path) {
+        std::shared_ptr<Model> model;
+        {
+          py::gil_scoped_release release;
+          model = load_model(path);
+        }
+        py::dict ops;
+        for (const Node& n : model->graph.nodes)
+          ops[py::str(n.op_type)] = ops.contains(n.op_type) ? ops[py::str(n.op_type)].cast<int>() + 1 : 1;
+        int64_t params = 0, bytes = 0;
+        for (const auto& kv : model->graph.initializers) {
+          params += kv.second.numel();
+          bytes += static_cast<int64_t>(kv.second.nbytes());
+        }
+        py::dict d;
+        d["op_counts"] = ops;
+        d["nodes"] = model->graph.nodes.size();
+        d["parameters"] = params;
+        d["weight_bytes"] = bytes;
+        return d;
+      },
+      "Op counts, parameter count and weight bytes of a model file.");
+  m.def(
+      "check_model",
+      [](const std::string& path) {
+        py::gil_scoped_release release;
+        load_model(path);
+      },
+      "Loads and verifies a model file; raises walle.ModelError on any problem.");
 }

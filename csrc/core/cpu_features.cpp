@@ -13,8 +13,8 @@ Isa detected_isa() {
 #if defined(__x86_64__) || defined(_M_X64)
   static const Isa isa = [] {
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vl"))
       return Isa::Avx512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::Avx2;
     return Isa::Reference;
@@ -47,11 +47,16 @@ bool isa_includes(Isa have, Isa kernel) {
 Isa parse_isa(const std::string& name) {
   if (name.empty() || name == "auto") return detected_isa();
   Isa wanted;
-  if (name == "reference") wanted = Isa::Reference;
-  else if (name == "avx2") wanted = Isa::Avx2;
-  else if (name == "avx512") wanted = Isa::Avx512;
-  else if (name == "neon") wanted = Isa::Neon;
-  else throw Error(ErrorKind::Invalid, "unknown isa '" + name + "' (expected auto, reference, avx2, avx512 or neon)");
+  if (name == "reference")
+    wanted = Isa::Reference;
+  else if (name == "avx2")
+    wanted = Isa::Avx2;
+  else if (name == "avx512")
+    wanted = Isa::Avx512;
+  else if (name == "neon")
+    wanted = Isa::Neon;
+  else
+    throw Error(ErrorKind::Invalid, "unknown isa '" + name + "' (expected auto, reference, avx2, avx512 or neon)");
   if (!isa_includes(detected_isa(), wanted))
     throw Error(ErrorKind::Backend, std::string("isa '") + name + "' is not supported by this processor (best: " +
                                         isa_name(detected_isa()) + ")");

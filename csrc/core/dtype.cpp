@@ -7,19 +7,37 @@
 namespace walle {
 
 namespace {
-struct DTypeInfo { DType type; const char* name; size_t size; };
+struct DTypeInfo {
+  DType type;
+  const char* name;
+  size_t size;
+};
 constexpr DTypeInfo kTypes[] = {
-    {DType::F32, "float32", 4}, {DType::U8, "uint8", 1},   {DType::I8, "int8", 1},
-    {DType::U16, "uint16", 2},  {DType::I16, "int16", 2},  {DType::I32, "int32", 4},
-    {DType::I64, "int64", 8},   {DType::Bool, "bool", 1},  {DType::F16, "float16", 2},
-    {DType::F64, "float64", 8}, {DType::U32, "uint32", 4}, {DType::U64, "uint64", 8},
+    {DType::F32, "float32", 4},
+    {DType::U8, "uint8", 1},
+    {DType::I8, "int8", 1},
+    {DType::U16, "uint16", 2},
+    {DType::I16, "int16", 2},
+    {DType::I32, "int32", 4},
+    {DType::I64, "int64", 8},
+    {DType::Bool, "bool", 1},
+    {DType::F16, "float16", 2},
+    {DType::F64, "float64", 8},
+    {DType::U32, "uint32", 4},
+    {DType::U64, "uint64", 8},
     {DType::BF16, "bfloat16", 2},
     // A 16-byte handle to UTF-8 bytes stored elsewhere (core/strings.h).
     {DType::String, "string", 16},
-    {DType::F8E4M3FN, "float8_e4m3fn", 1}, {DType::F8E4M3FNUZ, "float8_e4m3fnuz", 1},
-    {DType::F8E5M2, "float8_e5m2", 1},     {DType::F8E5M2FNUZ, "float8_e5m2fnuz", 1},
-    {DType::U4, "uint4", 1}, {DType::I4, "int4", 1}, {DType::F4E2M1, "float4_e2m1fn", 1},
-    {DType::F8E8M0, "float8_e8m0fnu", 1}, {DType::U2, "uint2", 1}, {DType::I2, "int2", 1},
+    {DType::F8E4M3FN, "float8_e4m3fn", 1},
+    {DType::F8E4M3FNUZ, "float8_e4m3fnuz", 1},
+    {DType::F8E5M2, "float8_e5m2", 1},
+    {DType::F8E5M2FNUZ, "float8_e5m2fnuz", 1},
+    {DType::U4, "uint4", 1},
+    {DType::I4, "int4", 1},
+    {DType::F4E2M1, "float4_e2m1fn", 1},
+    {DType::F8E8M0, "float8_e8m0fnu", 1},
+    {DType::U2, "uint2", 1},
+    {DType::I2, "int2", 1},
 };
 const DTypeInfo* find(DType t) {
   for (const auto& info : kTypes)
@@ -30,7 +48,9 @@ const DTypeInfo* find(DType t) {
 
 size_t dtype_size(DType t) {
   const DTypeInfo* info = find(t);
-  if (!info) throw Error(ErrorKind::Unsupported, "data type code " + std::to_string(static_cast<int>(t)) + " has no fixed element size");
+  if (!info)
+    throw Error(ErrorKind::Unsupported,
+                "data type code " + std::to_string(static_cast<int>(t)) + " has no fixed element size");
   return info->size;
 }
 
@@ -47,16 +67,17 @@ DType dtype_from_name(const std::string& name) {
 
 bool dtype_is_valid(int32_t code) { return find(static_cast<DType>(code)) != nullptr; }
 
-bool dtype_is_float(DType t) {
-  return t == DType::F32 || t == DType::F64 || t == DType::F16 || t == DType::BF16;
-}
+bool dtype_is_float(DType t) { return t == DType::F32 || t == DType::F64 || t == DType::F16 || t == DType::BF16; }
 
 float half_to_float(uint16_t h) {
   uint32_t sign = (h >> 15) & 1, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
   float value;
-  if (exp == 0) value = std::ldexp(static_cast<float>(mant), -24);           // subnormal
-  else if (exp == 31) value = mant ? NAN : INFINITY;
-  else value = std::ldexp(static_cast<float>(mant | 0x400), static_cast<int>(exp) - 25);
+  if (exp == 0)
+    value = std::ldexp(static_cast<float>(mant), -24);  // subnormal
+  else if (exp == 31)
+    value = mant ? NAN : INFINITY;
+  else
+    value = std::ldexp(static_cast<float>(mant | 0x400), static_cast<int>(exp) - 25);
   return sign ? -value : value;
 }
 

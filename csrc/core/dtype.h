@@ -37,15 +37,19 @@ enum class DType : int32_t {
   I2 = 26,
 };
 
-size_t dtype_size(DType t);      // bytes per element (16 for String: a handle); throws for Undefined
-const char* dtype_name(DType t);  // numpy-style name: "float32", "int64", "bool", ...
+size_t dtype_size(DType t);                      // bytes per element (16 for String: a handle); throws for Undefined
+const char* dtype_name(DType t);                 // numpy-style name: "float32", "int64", "bool", ...
 DType dtype_from_name(const std::string& name);  // inverse of dtype_name; throws on unknown
 bool dtype_is_valid(int32_t code);
 bool dtype_is_float(DType t);
 
 // IEEE half and bfloat16 are stored as raw 16-bit patterns and computed in float.
-struct Half { uint16_t bits; };
-struct BFloat16 { uint16_t bits; };
+struct Half {
+  uint16_t bits;
+};
+struct BFloat16 {
+  uint16_t bits;
+};
 
 float half_to_float(uint16_t h);
 uint16_t float_to_half(float f);

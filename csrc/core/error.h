@@ -25,7 +25,7 @@ class Error : public std::runtime_error {
 }  // namespace walle
 
 // Throws walle::Error(kind, message) unless cond holds; message is any std::string expression.
-#define WALLE_CHECK(cond, kind, message)                              \
-  do {                                                                \
+#define WALLE_CHECK(cond, kind, message)                                    \
+  do {                                                                      \
     if (!(cond)) throw ::walle::Error(::walle::ErrorKind::kind, (message)); \
   } while (0)

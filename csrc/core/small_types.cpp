@@ -141,7 +141,10 @@ double small_to_double(DType t, uint8_t b) {
 
 uint8_t double_to_small(DType t, double x, bool saturate, int e8m0_round) {
   switch (t) {
-    case DType::U4: case DType::I4: case DType::U2: case DType::I2: {
+    case DType::U4:
+    case DType::I4:
+    case DType::U2:
+    case DType::I2: {
       if (std::isnan(x)) return 0;
       double r = std::nearbyint(std::clamp(x, -1e18, 1e18));
       int64_t v = static_cast<int64_t>(r);

@@ -43,7 +43,8 @@ std::string shape_str(const Shape& shape) {
 std::vector<int64_t> contiguous_strides(const Shape& shape) {
   std::vector<int64_t> strides(shape.size(), 1);
   for (int64_t i = static_cast<int64_t>(shape.size()) - 2; i >= 0; --i)  // saturating, as numel
-    if (__builtin_mul_overflow(strides[i + 1], shape[i + 1], &strides[i])) strides[i] = std::numeric_limits<int64_t>::max();
+    if (__builtin_mul_overflow(strides[i + 1], shape[i + 1], &strides[i]))
+      strides[i] = std::numeric_limits<int64_t>::max();
   return strides;
 }
 
@@ -83,7 +84,8 @@ Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape
   for (int64_t d : shape_)
     if (d < 0) throw Error(ErrorKind::Invalid, "negative dimension in shape " + shape_str(shape_));
   if (checked_numel(shape_) < 0)
-    throw Error(ErrorKind::Invalid, "shape " + shape_str(shape_) + " exceeds the limits (2^40 per dimension, 2^48 elements)");
+    throw Error(ErrorKind::Invalid,
+                "shape " + shape_str(shape_) + " exceeds the limits (2^40 per dimension, 2^48 elements)");
   size_t bytes = nbytes();
   owner_ = aligned_alloc_shared(bytes);
   data_ = owner_.get();
@@ -100,7 +102,8 @@ Tensor Tensor::reshaped(Shape shape) const {
 }
 
 namespace {
-template <typename T> std::vector<int64_t> widen(const void* p, int64_t n) {
+template <typename T>
+std::vector<int64_t> widen(const void* p, int64_t n) {
   const T* v = static_cast<const T*>(p);
   return std::vector<int64_t>(v, v + n);
 }

@@ -26,7 +26,7 @@ constexpr int64_t kMaxElements = int64_t{1} << 48;
 // The element count of `shape`, or -1 when a dimension is negative or a limit is exceeded
 // (computed without overflow).
 int64_t checked_numel(const Shape& shape);
-std::string shape_str(const Shape& shape);           // "[1, 3, 224, 224]"
+std::string shape_str(const Shape& shape);                    // "[1, 3, 224, 224]"
 std::vector<int64_t> contiguous_strides(const Shape& shape);  // in elements
 // Numpy-style broadcast of two shapes; throws walle::Error naming `what` if incompatible.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& what);
@@ -47,7 +47,10 @@ class Tensor {
   bool defined() const { return dtype_ != DType::Undefined; }
 
   void* data() const { return data_; }
-  template <typename T> T* data_as() const { return static_cast<T*>(data_); }
+  template <typename T>
+  T* data_as() const {
+    return static_cast<T*>(data_);
+  }
   const std::shared_ptr<void>& owner() const { return owner_; }
 
   // Same bytes, another shape of equal element count.
@@ -88,7 +91,9 @@ struct LargeAllocator {
   }
   void deallocate(T* p, size_t) { std::free(p); }
   template <typename U>
-  bool operator==(const LargeAllocator<U>&) const { return true; }
+  bool operator==(const LargeAllocator<U>&) const {
+    return true;
+  }
 };
 
 }  // namespace walle

@@ -21,7 +21,8 @@ inline void cpu_relax() {
 // caller that serves requests one after another (the model benchmark's workers, a server)
 // starts the next inference more than 200 us after the last one ended, and every run then
 // began by waking a sleeping worker (2-thread medians 5-9 ms instead of 4.3-4.9 ms).
-template <typename Ready> bool spin_until(Ready ready) {
+template <typename Ready>
+bool spin_until(Ready ready) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(2000);
   for (int i = 0;; ++i) {
     if (ready()) return true;

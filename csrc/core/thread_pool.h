@@ -60,7 +60,7 @@ class ThreadPool {
   std::unique_ptr<std::atomic<uint64_t>[]> runs_;
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;
   int64_t job_size_ = 0;
-  uint32_t tasks_ = 0;  // task count of the current job
+  uint32_t tasks_ = 0;                 // task count of the current job
   std::atomic<uint32_t> finished_{0};  // tasks of the current job completed
   std::exception_ptr error_;
   std::atomic<bool> stopping_{false};

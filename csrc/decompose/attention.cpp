@@ -15,7 +15,8 @@ constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 // [B, S, H*D] -> [B, H, S, D]
 int split_heads(Decomposer& d, int x, int64_t heads, const char* what) {
   Shape s = d.shape(x);
-  if (heads < 1 || s[2] % heads != 0) d.fail(std::string(what) + " hidden size " + std::to_string(s[2]) + " is not divisible by the head count");
+  if (heads < 1 || s[2] % heads != 0)
+    d.fail(std::string(what) + " hidden size " + std::to_string(s[2]) + " is not divisible by the head count");
   return d.transpose(d.view(x, {s[0], s[1], heads, s[2] / heads}), {0, 2, 1, 3});
 }
 
@@ -26,9 +27,7 @@ int int_constant(Decomposer& d, Shape shape, int64_t start) {
 }
 
 // 0 where `allowed`, -inf elsewhere, in type t.
-int additive(Decomposer& d, int allowed, DType t) {
-  return d.select(allowed, d.scalar(0, t), d.scalar(kNegInf, t));
-}
+int additive(Decomposer& d, int allowed, DType t) { return d.select(allowed, d.scalar(0, t), d.scalar(kNegInf, t)); }
 
 // (i + offset) - j for query i and key j: [Sq, Skv], or [B, 1, Sq, Skv] with a per-batch offset.
 int position_diff(Decomposer& d, int64_t sq, int64_t skv, int offset) {
@@ -55,16 +54,19 @@ int attention_bias(Decomposer& d, DType t, int64_t sq, int64_t skv, int64_t past
     add(is_bool ? additive(d, mask, t) : d.cast(mask, t));
   }
   int nonpad = d.has_input(6) ? d.cast(d.input(6), DType::I64) : -1;
-  int offset = nonpad >= 0 && !d.has_input(4) ? d.binary(BinaryOp::Sub, nonpad, d.scalar(static_cast<double>(sq), DType::I64))
-                                              : d.scalar(static_cast<double>(past), DType::I64);
+  int offset = nonpad >= 0 && !d.has_input(4)
+                   ? d.binary(BinaryOp::Sub, nonpad, d.scalar(static_cast<double>(sq), DType::I64))
+                   : d.scalar(static_cast<double>(past), DType::I64);
   int64_t left = d.node().attr_int("left_window_size", -1), right = d.node().attr_int("right_window_size", -1);
   bool causal = d.node().attr_int("is_causal", 0) != 0;
   if (causal || left >= 0 || right >= 0) {
     int diff = position_diff(d, sq, skv, offset);
     int zero = d.scalar(0, DType::I64);
     if (causal) add(additive(d, d.binary(BinaryOp::GreaterEqual, diff, zero), t));
-    if (left >= 0) add(additive(d, d.binary(BinaryOp::LessEqual, diff, d.scalar(static_cast<double>(left), DType::I64)), t));
-    if (right >= 0) add(additive(d, d.binary(BinaryOp::GreaterEqual, diff, d.scalar(static_cast<double>(-right), DType::I64)), t));
+    if (left >= 0)
+      add(additive(d, d.binary(BinaryOp::LessEqual, diff, d.scalar(static_cast<double>(left), DType::I64)), t));
+    if (right >= 0)
+      add(additive(d, d.binary(BinaryOp::GreaterEqual, diff, d.scalar(static_cast<double>(-right), DType::I64)), t));
   }
   if (nonpad >= 0) {
     int64_t b = numel(d.shape(nonpad));
@@ -111,7 +113,9 @@ void attention(Decomposer& d) {
       Shape sa = d.shape(a), sb = d.shape(b), out = sa;
       out[2] += sb[2];
       std::vector<int64_t> st = contiguous_strides(out);
-      return d.raster({{a, 0, contiguous_strides(sa), 0, st, sa}, {b, 0, contiguous_strides(sb), sa[2] * st[2], st, sb}}, d.dtype(a), out);
+      return d.raster(
+          {{a, 0, contiguous_strides(sa), 0, st, sa}, {b, 0, contiguous_strides(sb), sa[2] * st[2], st, sb}},
+          d.dtype(a), out);
     };
     k = concat2(d.input(4), k);
     v = concat2(d.input(5), v);
@@ -123,7 +127,8 @@ void attention(Decomposer& d) {
   if (hq % hk != 0) d.fail("q heads " + std::to_string(hq) + " are not a multiple of kv heads " + std::to_string(hk));
   // Math runs in the input type, as the reference does (softmax in softmax_precision if set).
   DType ct = t;
-  double scale = d.node().has("scale") ? d.node().attr_float("scale", 1.0) : 1.0 / std::sqrt(static_cast<double>(qs[3]));
+  double scale =
+      d.node().has("scale") ? d.node().attr_float("scale", 1.0) : 1.0 / std::sqrt(static_cast<double>(qs[3]));
   int root = d.scalar(std::sqrt(scale), t);  // the doc scales Q and K by sqrt(scale) each
   int qq = d.cast(d.binary(BinaryOp::Mul, q, root), ct);
   int kk = d.cast(d.binary(BinaryOp::Mul, k, root), ct);
@@ -165,9 +170,11 @@ void flex_attention(Decomposer& d) {
   if (qs.size() != 4 || ks.size() != 4 || d.rank(v) != 4) d.fail("Q, K and V must be 4-d");
   if (qs[1] % ks[1]) d.fail("q heads must be a multiple of kv heads");
   DType t = d.dtype(q);
-  DType ct = d.node().has("softmax_precision") ? static_cast<DType>(d.node().attr_int("softmax_precision", 1))
-                                               : (t == DType::F16 || t == DType::BF16) ? DType::F32 : t;
-  double scale = d.node().has("scale") ? d.node().attr_float("scale", 1.0) : 1.0 / std::sqrt(static_cast<double>(qs[3]));
+  DType ct = d.node().has("softmax_precision")       ? static_cast<DType>(d.node().attr_int("softmax_precision", 1))
+             : (t == DType::F16 || t == DType::BF16) ? DType::F32
+                                                     : t;
+  double scale =
+      d.node().has("scale") ? d.node().attr_float("scale", 1.0) : 1.0 / std::sqrt(static_cast<double>(qs[3]));
   int root = d.scalar(std::sqrt(static_cast<float>(scale)), t);
   int64_t rep = qs[1] / ks[1];
   int kk = repeat_heads(d, d.binary(BinaryOp::Mul, k, root), rep);

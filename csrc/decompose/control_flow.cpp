@@ -47,7 +47,9 @@ int stack(Decomposer& d, const std::vector<int>& items, int64_t axis) {
   std::vector<int64_t> dst = contiguous_strides(out);
   std::vector<Decomposer::Copy> copies;
   for (size_t i = 0; i < items.size(); ++i) {
-    if (d.shape(items[i]) != s) d.fail("iterations produced scan outputs of different shapes: " + shape_str(s) + " and " + shape_str(d.shape(items[i])));
+    if (d.shape(items[i]) != s)
+      d.fail("iterations produced scan outputs of different shapes: " + shape_str(s) + " and " +
+             shape_str(d.shape(items[i])));
     Shape one = s;
     one.insert(one.begin() + axis, 1);
     std::vector<int64_t> dst_one = dst;
@@ -86,8 +88,9 @@ void loop(Decomposer& d) {
   std::vector<int> carried(node_inputs.begin() + 2, node_inputs.end());
   if (g.inputs.size() != 2 + carried.size() || g.outputs.size() < 1 + carried.size())
     d.fail("the body has " + std::to_string(g.inputs.size()) + " inputs and " + std::to_string(g.outputs.size()) +
-           " outputs; with " + std::to_string(carried.size()) + " carried values it needs " + std::to_string(2 + carried.size()) +
-           " inputs (iteration, cond, carried...) and at least " + std::to_string(1 + carried.size()) + " outputs (cond, carried...)");
+           " outputs; with " + std::to_string(carried.size()) + " carried values it needs " +
+           std::to_string(2 + carried.size()) + " inputs (iteration, cond, carried...) and at least " +
+           std::to_string(1 + carried.size()) + " outputs (cond, carried...)");
   size_t n_scan = g.outputs.size() - 1 - carried.size();
   std::vector<std::vector<int>> scans(n_scan);
   int64_t i = 0;
@@ -120,10 +123,15 @@ std::vector<int> scan_once(Decomposer& d, const Graph& g, const std::vector<int>
   if (n_out < 0 || static_cast<int64_t>(g.inputs.size()) != n_state + m)
     d.fail("the body has " + std::to_string(g.inputs.size()) + " inputs and " + std::to_string(g.outputs.size()) +
            " outputs for " + std::to_string(n_state) + " states and " + std::to_string(m) + " scan inputs");
-  std::vector<int64_t> in_axes = batch_major ? std::vector<int64_t>(m, 0) : node.attr_ints("scan_input_axes", std::vector<int64_t>(m, 0));
-  std::vector<int64_t> in_dirs = node.attr_ints(batch_major ? "directions" : "scan_input_directions", std::vector<int64_t>(m, 0));
-  std::vector<int64_t> out_axes = batch_major ? std::vector<int64_t>(n_out, 0) : node.attr_ints("scan_output_axes", std::vector<int64_t>(n_out, 0));
-  std::vector<int64_t> out_dirs = batch_major ? std::vector<int64_t>(n_out, 0) : node.attr_ints("scan_output_directions", std::vector<int64_t>(n_out, 0));
+  std::vector<int64_t> in_axes =
+      batch_major ? std::vector<int64_t>(m, 0) : node.attr_ints("scan_input_axes", std::vector<int64_t>(m, 0));
+  std::vector<int64_t> in_dirs =
+      node.attr_ints(batch_major ? "directions" : "scan_input_directions", std::vector<int64_t>(m, 0));
+  std::vector<int64_t> out_axes =
+      batch_major ? std::vector<int64_t>(n_out, 0) : node.attr_ints("scan_output_axes", std::vector<int64_t>(n_out, 0));
+  std::vector<int64_t> out_dirs = batch_major
+                                      ? std::vector<int64_t>(n_out, 0)
+                                      : node.attr_ints("scan_output_directions", std::vector<int64_t>(n_out, 0));
   d.require_count(in_axes, m, "scan_input_axes");
   d.require_count(in_dirs, m, "scan_input_directions");
   d.require_count(out_axes, n_out, "scan_output_axes");
@@ -203,7 +211,10 @@ void sequence_map(Decomposer& d) {
   for (size_t i = 0; i < n; ++i) {
     std::vector<int> in;
     for (int x : node_inputs) {
-      if (!d.is_sequence(x)) { in.push_back(x); continue; }
+      if (!d.is_sequence(x)) {
+        in.push_back(x);
+        continue;
+      }
       const std::vector<int>& items = d.sequence(x);
       if (items.size() != n) d.fail("input sequences have different lengths");
       in.push_back(items[i]);

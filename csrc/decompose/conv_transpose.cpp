@@ -29,8 +29,10 @@ std::vector<Axis> resolve(Decomposer& d, const Shape& xs, const Shape& ws) {
   bool same = !n.has("pads") && (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER");
   std::vector<int64_t> pads = n.attr_ints("pads", std::vector<int64_t>(2 * k, 0));
   if (out_shape.size() > k) out_shape.erase(out_shape.begin(), out_shape.end() - k);  // [N, C, ...] given
-  if (strides.size() != k || dil.size() != k || extra.size() != k || pads.size() != 2 * k || (!out_shape.empty() && out_shape.size() != k))
-    d.fail("strides, dilations, output_padding, pads or output_shape do not match " + std::to_string(k) + " spatial dimensions");
+  if (strides.size() != k || dil.size() != k || extra.size() != k || pads.size() != 2 * k ||
+      (!out_shape.empty() && out_shape.size() != k))
+    d.fail("strides, dilations, output_padding, pads or output_shape do not match " + std::to_string(k) +
+           " spatial dimensions");
   std::vector<Axis> axes;
   for (size_t i = 0; i < k; ++i) {
     Axis a{xs[2 + i], ws[2 + i], strides[i], dil[i], 0, 0};
@@ -53,10 +55,12 @@ std::vector<Axis> resolve(Decomposer& d, const Shape& xs, const Shape& ws) {
 void conv_transpose(Decomposer& d) {
   int x = d.input(0), w = d.input(1);
   Shape xs = d.shape(x), ws = d.shape(w);
-  if (xs.size() < 3 || xs.size() > 5) d.fail("only 1-, 2- and 3-d spatial inputs are supported, got shape " + shape_str(xs));
+  if (xs.size() < 3 || xs.size() > 5)
+    d.fail("only 1-, 2- and 3-d spatial inputs are supported, got shape " + shape_str(xs));
   if (ws.size() != xs.size()) d.fail("weight rank does not match the input rank");
   int64_t group = d.node().attr_int("group", 1), C = xs[1];
-  if (group < 1 || C % group || ws[0] != C) d.fail("input channels " + std::to_string(C) + ", weight " + shape_str(ws) + " and group disagree");
+  if (group < 1 || C % group || ws[0] != C)
+    d.fail("input channels " + std::to_string(C) + ", weight " + shape_str(ws) + " and group disagree");
   std::vector<Axis> axes = resolve(d, xs, ws);
   // 1. spread and pad: input sample t lands at (span - 1 - pad_begin) + t * stride
   Shape padded{xs[0], C};
@@ -115,7 +119,8 @@ void col2im(Decomposer& d) {
     padded.push_back(image[i] + pads[i] + pads[i + k]);
     blocks.push_back((padded.back() - dil[i] * (block[i] - 1) - 1) / strides[i] + 1);
   }
-  if (numel(blocks) != xs[2]) d.fail("L = " + std::to_string(xs[2]) + " does not match the " + std::to_string(numel(blocks)) + " sliding blocks");
+  if (numel(blocks) != xs[2])
+    d.fail("L = " + std::to_string(xs[2]) + " does not match the " + std::to_string(numel(blocks)) + " sliding blocks");
   std::vector<int64_t> pst = contiguous_strides(padded), bst = contiguous_strides(block);
   int sum = -1;
   for (int64_t off = 0; off < K; ++off) {  // one kernel offset: [N, C, blocks...] from channel row c*K + off

@@ -80,7 +80,8 @@ void unique_of(Decomposer& d, int xid, const std::vector<V>& v, Shape s, bool ha
   bool sorted = d.node().attr_int("sorted", 1) != 0;
   int64_t axis = has_axis ? d.normalize_axis(d.node().attr_int("axis", 0), static_cast<int64_t>(s.size())) : 0;
   if (!has_axis) s = {numel(s)};
-  int64_t n = s[axis], outer = numel(Shape(s.begin(), s.begin() + axis)), inner = numel(Shape(s.begin() + axis + 1, s.end()));
+  int64_t n = s[axis], outer = numel(Shape(s.begin(), s.begin() + axis)),
+          inner = numel(Shape(s.begin() + axis + 1, s.end()));
   auto key = [&](int64_t i) {  // slice i along the axis, as a comparable list
     std::vector<V> k;
     for (int64_t o = 0; o < outer; ++o)
@@ -143,9 +144,12 @@ bool suppresses(const double* a, const double* b, bool center, double threshold)
 // box index first), dropping boxes that overlap a selected one by more than iou_threshold.
 void non_max_suppression(Decomposer& d) {
   Tensor boxes = d.value(d.input(0), "boxes"), scores = d.value(d.input(1), "scores");
-  if (boxes.rank() != 3 || boxes.shape()[2] != 4 || scores.rank() != 3) d.fail("boxes must be [B, N, 4] and scores [B, C, N]");
+  if (boxes.rank() != 3 || boxes.shape()[2] != 4 || scores.rank() != 3)
+    d.fail("boxes must be [B, N, 4] and scores [B, C, N]");
   int64_t B = boxes.shape()[0], N = boxes.shape()[1], C = scores.shape()[1];
-  int64_t max_out = d.has_input(2) && numel(d.shape(d.input(2))) ? std::max<int64_t>(d.const_int(2, "max_output_boxes_per_class"), 0) : 0;
+  int64_t max_out = d.has_input(2) && numel(d.shape(d.input(2)))
+                        ? std::max<int64_t>(d.const_int(2, "max_output_boxes_per_class"), 0)
+                        : 0;
   double iou = d.has_input(3) && numel(d.shape(d.input(3))) ? d.const_scalar(3, "iou_threshold") : 0.0;
   bool has_score = d.has_input(4) && numel(d.shape(d.input(4)));
   double min_score = has_score ? d.const_scalar(4, "score_threshold") : 0.0;

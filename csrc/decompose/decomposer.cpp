@@ -26,18 +26,21 @@ void Decomposer::require_inputs(int n, const char* which) const {
 void Decomposer::require_rank(int id, int64_t min, int64_t max, const std::string& field) const {
   int64_t r = rank(id);
   if (r < min || r > max)
-    fail(field + " must have rank " + (min == max ? std::to_string(min) : std::to_string(min) + " to " + std::to_string(max)) +
-         ", got rank " + std::to_string(r) + " " + shape_str(shape(id)));
+    fail(field + " must have rank " +
+         (min == max ? std::to_string(min) : std::to_string(min) + " to " + std::to_string(max)) + ", got rank " +
+         std::to_string(r) + " " + shape_str(shape(id)));
 }
 
 void Decomposer::require_count(const std::vector<int64_t>& values, size_t n, const std::string& field) const {
   if (values.size() != n)
-    fail(field + " must hold " + std::to_string(n) + " value" + (n == 1 ? "" : "s") + ", got " + std::to_string(values.size()));
+    fail(field + " must hold " + std::to_string(n) + " value" + (n == 1 ? "" : "s") + ", got " +
+         std::to_string(values.size()));
 }
 
 int64_t Decomposer::require_range(int64_t value, int64_t lo, int64_t hi, const std::string& field) const {
   if (value < lo || value > hi)
-    fail(field + " = " + std::to_string(value) + " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    fail(field + " = " + std::to_string(value) + " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) +
+         "]");
   return value;
 }
 
@@ -58,7 +61,8 @@ DType Decomposer::dtype_attr(const std::string& key, DType fallback) const {
 
 void Decomposer::check_shape(const Shape& s) const {
   if (checked_numel(s) < 0)
-    fail("the planned shape " + shape_str(s) + " is negative or exceeds the limits (2^40 per dimension, 2^48 elements)");
+    fail("the planned shape " + shape_str(s) +
+         " is negative or exceeds the limits (2^40 per dimension, 2^48 elements)");
 }
 
 int Decomposer::input(int i) const {
@@ -92,7 +96,8 @@ void Decomposer::need_value(int id, const std::string& why) const {
     if (t < 0 || seen[t]) continue;
     seen[t] = 1;
     const AtomicTensor& at = graph_.tensors[t];
-    if (at.storage == Storage::Input) throw InputValueNeeded(at.io_index, (node_ ? node_->label() + ": " : std::string()) + why);
+    if (at.storage == Storage::Input)
+      throw InputValueNeeded(at.io_index, (node_ ? node_->label() + ": " : std::string()) + why);
     for (const AtomicOp& op : graph_.ops)
       if (graph_.root(op.output) == t) stack.insert(stack.end(), op.inputs.begin(), op.inputs.end());
   }
@@ -148,7 +153,9 @@ std::vector<int> Decomposer::inline_graph(const Graph& body, const std::vector<i
 
 std::vector<int64_t> Decomposer::const_ints(int i, const char* what) const {
   const Tensor* t = constant(input(i));
-  if (!t) need_value(input(i), std::string(what) + " (input " + std::to_string(i) + ") must be known when the model is planned");
+  if (!t)
+    need_value(input(i),
+               std::string(what) + " (input " + std::to_string(i) + ") must be known when the model is planned");
   return t->to_int64_vector();
 }
 
@@ -172,7 +179,8 @@ const Tensor& Decomposer::value(int id, const std::string& what) const {
 int64_t Decomposer::const_int(int i, const char* what) const {
   std::vector<int64_t> v = const_ints(i, what);
   if (v.size() != 1)
-    fail(std::string(what) + " (input " + std::to_string(i) + ") must hold exactly one integer, got " + std::to_string(v.size()));
+    fail(std::string(what) + " (input " + std::to_string(i) + ") must hold exactly one integer, got " +
+         std::to_string(v.size()));
   return v[0];
 }
 
@@ -220,9 +228,16 @@ void Decomposer::check_strings(const AtomicOp& op, DType out) const {
   for (int id : op.inputs) strings = strings || (id >= 0 && dtype(id) == DType::String);
   if (!strings) return;
   switch (op.kind) {
-    case AtomicKind::Raster: case AtomicKind::Gather: case AtomicKind::Select: case AtomicKind::Text: return;
-    case AtomicKind::Scatter: if (!op.accumulate) return; break;
-    case AtomicKind::Binary: if (op.binary == BinaryOp::Equal) return; break;
+    case AtomicKind::Raster:
+    case AtomicKind::Gather:
+    case AtomicKind::Select:
+    case AtomicKind::Text: return;
+    case AtomicKind::Scatter:
+      if (!op.accumulate) return;
+      break;
+    case AtomicKind::Binary:
+      if (op.binary == BinaryOp::Equal) return;
+      break;
     default: break;
   }
   std::string what = atomic_kind_name(op.kind);
@@ -241,8 +256,10 @@ int Decomposer::emit(AtomicOp op, DType dtype, Shape shape) {
   op.output = graph_.add_tensor(dtype, std::move(shape));
   bool all_constant = true;
   for (int id : op.inputs) all_constant = all_constant && (id < 0 || constant(id));
-  if (all_constant) evaluate(op);
-  else graph_.ops.push_back(op);
+  if (all_constant)
+    evaluate(op);
+  else
+    graph_.ops.push_back(op);
   return op.output;
 }
 
@@ -400,7 +417,8 @@ int Decomposer::reduce(ReduceOp r, int x, std::vector<int64_t> axes, bool keepdi
 
 int Decomposer::transpose(int x, const std::vector<int64_t>& perm) {
   const Shape in = shape(x);
-  if (perm.size() != in.size()) fail("perm has " + std::to_string(perm.size()) + " entries for rank " + std::to_string(in.size()));
+  if (perm.size() != in.size())
+    fail("perm has " + std::to_string(perm.size()) + " entries for rank " + std::to_string(in.size()));
   bool identity = true;
   for (size_t i = 0; i < perm.size(); ++i) identity = identity && perm[i] == static_cast<int64_t>(i);
   if (identity) return x;
@@ -447,7 +465,12 @@ int Decomposer::matmul(int a, int b, int bias) {
   if (bb.empty() || numel(bb) == 1) {  // B shared by every batch: one GEMM with M = batch*M
     if (!bb.empty()) b = view(b, {K, N});
     op.M = numel(batch) * M;
-    a = broadcast_to(a, [&] { Shape s = batch; s.push_back(M); s.push_back(K); return s; }());
+    a = broadcast_to(a, [&] {
+      Shape s = batch;
+      s.push_back(M);
+      s.push_back(K);
+      return s;
+    }());
     a = view(a, {op.M, K});
     op.batch_shape = {1};
     op.a_batch_strides = op.b_batch_strides = {0};
@@ -492,7 +515,8 @@ int Decomposer::make_sequence(std::vector<int> items) {
 
 const std::vector<int>& Decomposer::sequence(int id) const {
   auto it = sequences_.find(id);
-  if (it == sequences_.end()) fail(is_empty_optional(id) ? "expected a sequence input, got an empty optional" : "expected a sequence input");
+  if (it == sequences_.end())
+    fail(is_empty_optional(id) ? "expected a sequence input, got an empty optional" : "expected a sequence input");
   return it->second;
 }
 
@@ -581,7 +605,8 @@ int Decomposer::raster(const std::vector<Copy>& copies, DType dt, Shape out_shap
     if (r.size[0] < 0 || r.size[1] < 0 || r.size[2] < 0) fail("a copy has a negative size");
     if (r.size[0] == 0 || r.size[1] == 0 || r.size[2] == 0) continue;
     if (!view_inside(r.from, r.size, numel(shape(op.inputs[r.src]))) || !view_inside(r.to, r.size, out_n))
-      fail("a copy reaches outside its tensors (" + shape_str(shape(op.inputs[r.src])) + " -> " + shape_str(out_shape) + ")");
+      fail("a copy reaches outside its tensors (" + shape_str(shape(op.inputs[r.src])) + " -> " + shape_str(out_shape) +
+           ")");
   }
   if (op.inputs.empty()) {  // nothing to copy: the output is all fill
     Tensor t(dt, out_shape);

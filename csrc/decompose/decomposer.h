@@ -80,7 +80,7 @@ class Decomposer {
 
   // --- atomic ops (each returns the output tensor id) ---
   int emit(AtomicOp op, DType dtype, Shape shape);
-  int view(int x, Shape shape);  // reshape: no copy
+  int view(int x, Shape shape);      // reshape: no copy
   int reinterpret(int x, DType to);  // the same bytes read as another type of equal size
   int unary(UnaryOp op, int x, float alpha = 0, float beta = 0);
   int binary(BinaryOp op, int a, int b);

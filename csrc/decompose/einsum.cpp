@@ -23,8 +23,10 @@ std::string strip(const std::string& s) {
 std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> parts{""};
   for (char c : s) {
-    if (c == sep) parts.emplace_back();
-    else parts.back() += c;
+    if (c == sep)
+      parts.emplace_back();
+    else
+      parts.back() += c;
   }
   return parts;
 }
@@ -33,7 +35,8 @@ std::vector<std::string> split(const std::string& s, char sep) {
 std::string expand(Decomposer& d, const std::string& term, int64_t rank, int64_t* ell_rank) {
   size_t at = term.find("...");
   if (at == std::string::npos) {
-    if (static_cast<int64_t>(term.size()) != rank) d.fail("term '" + term + "' does not match an operand of rank " + std::to_string(rank));
+    if (static_cast<int64_t>(term.size()) != rank)
+      d.fail("term '" + term + "' does not match an operand of rank " + std::to_string(rank));
     return term;
   }
   int64_t n = rank - static_cast<int64_t>(term.size() - 3);
@@ -48,7 +51,9 @@ void einsum(Decomposer& d) {
   std::string eq = strip(d.node().attr_string("equation", ""));
   size_t arrow = eq.find("->");
   std::vector<std::string> terms = split(eq.substr(0, arrow), ',');
-  if (static_cast<int>(terms.size()) != d.num_inputs()) d.fail("the equation has " + std::to_string(terms.size()) + " operands, the node " + std::to_string(d.num_inputs()));
+  if (static_cast<int>(terms.size()) != d.num_inputs())
+    d.fail("the equation has " + std::to_string(terms.size()) + " operands, the node " +
+           std::to_string(d.num_inputs()));
   int64_t ell = 0;
   for (size_t i = 0; i < terms.size(); ++i) terms[i] = expand(d, terms[i], d.rank(d.input(static_cast<int>(i))), &ell);
   std::string ell_labels;
@@ -76,7 +81,8 @@ void einsum(Decomposer& d) {
       char c = terms[i][k];
       if (all.find(c) == std::string::npos) all += c;
       int64_t& n = size[c];
-      if (n > 1 && s[k] > 1 && s[k] != n) d.fail(std::string("label '") + c + "' has sizes " + std::to_string(n) + " and " + std::to_string(s[k]));
+      if (n > 1 && s[k] > 1 && s[k] != n)
+        d.fail(std::string("label '") + c + "' has sizes " + std::to_string(n) + " and " + std::to_string(s[k]));
       n = std::max(n, s[k]);
     }
   }

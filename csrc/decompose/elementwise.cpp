@@ -8,11 +8,18 @@ namespace walle {
 
 namespace {
 
-template <UnaryOp U> void unary_op(Decomposer& d) { d.set_output(0, d.unary(U, d.input(0))); }
-template <BinaryOp B> void binary_op(Decomposer& d) { d.set_output(0, d.binary(B, d.input(0), d.input(1))); }
+template <UnaryOp U>
+void unary_op(Decomposer& d) {
+  d.set_output(0, d.unary(U, d.input(0)));
+}
+template <BinaryOp B>
+void binary_op(Decomposer& d) {
+  d.set_output(0, d.binary(B, d.input(0), d.input(1)));
+}
 
 // Max, Min, Sum, Mean take any number of inputs and broadcast them all.
-template <BinaryOp B> void variadic_op(Decomposer& d) {
+template <BinaryOp B>
+void variadic_op(Decomposer& d) {
   int acc = d.input(0);
   for (int i = 1; i < d.num_inputs(); ++i) acc = d.binary(B, acc, d.input(i));
   d.set_output(0, acc);

@@ -19,7 +19,8 @@ int iota_along(Decomposer& d, int64_t n, int64_t axis, int64_t rank, DType t) {
 }
 
 // Bool matrix [rows, cols]: keep(i, j).
-template <typename F> int mask_matrix(Decomposer& d, int64_t rows, int64_t cols, F keep) {
+template <typename F>
+int mask_matrix(Decomposer& d, int64_t rows, int64_t cols, F keep) {
   Tensor m(DType::Bool, {rows, cols});
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j) m.data_as<bool>()[i * cols + j] = keep(i, j);
@@ -33,7 +34,8 @@ void trilu(Decomposer& d) {
   if (s.size() < 2) d.fail("input must have rank >= 2");
   int64_t k = d.has_input(1) ? static_cast<int64_t>(d.const_scalar(1, "k")) : 0;
   bool upper = d.node().attr_int("upper", 1) != 0;
-  int mask = mask_matrix(d, s[s.size() - 2], s.back(), [&](int64_t i, int64_t j) { return upper ? j - i >= k : j - i <= k; });
+  int mask =
+      mask_matrix(d, s[s.size() - 2], s.back(), [&](int64_t i, int64_t j) { return upper ? j - i >= k : j - i <= k; });
   d.set_output(0, d.select(mask, x, d.scalar(0, d.dtype(x))));
 }
 
@@ -101,8 +103,8 @@ void space_to_depth(Decomposer& d) {
   int64_t n = s[0], c = s[1], h = s[2] / b, w = s[3] / b;
   // DCR puts the block offset before the channel in the output channel index, CRD after.
   bool crd = d.node().attr_string("mode", "DCR") == "CRD";
-  int t = d.transpose(d.view(x, {n, c, h, b, w, b}), crd ? std::vector<int64_t>{0, 1, 3, 5, 2, 4}
-                                                         : std::vector<int64_t>{0, 3, 5, 1, 2, 4});
+  int t = d.transpose(d.view(x, {n, c, h, b, w, b}),
+                      crd ? std::vector<int64_t>{0, 1, 3, 5, 2, 4} : std::vector<int64_t>{0, 3, 5, 1, 2, 4});
   d.set_output(0, d.view(t, {n, c * b * b, h, w}));
 }
 
@@ -162,7 +164,8 @@ void gather_elements(Decomposer& d) {
   if (static_cast<int64_t>(is.size()) != r) d.fail("data and indices must have the same rank");
   int64_t axis = d.normalize_axis(d.node().attr_int("axis", 0), r), n = ds[axis];
   for (int64_t k = 0; k < r; ++k)
-    if (k != axis && is[k] > ds[k]) d.fail("indices " + shape_str(is) + " exceed data " + shape_str(ds) + " off the axis");
+    if (k != axis && is[k] > ds[k])
+      d.fail("indices " + shape_str(is) + " exceed data " + shape_str(ds) + " off the axis");
   std::vector<int64_t> data_strides = contiguous_strides(ds), index_strides = contiguous_strides(is);
   Tensor base(DType::I64, is);
   for (int64_t p = 0; p < base.numel(); ++p) {
@@ -175,13 +178,15 @@ void gather_elements(Decomposer& d) {
   idx = d.select(neg, d.binary(BinaryOp::Add, idx, d.scalar(static_cast<double>(n), DType::I64)), idx);
   int bad = d.binary(BinaryOp::Or, d.binary(BinaryOp::Less, idx, d.scalar(0, DType::I64)),
                      d.binary(BinaryOp::GreaterEqual, idx, d.scalar(static_cast<double>(n), DType::I64)));
-  int flat = d.binary(BinaryOp::Add, d.binary(BinaryOp::Mul, idx, d.scalar(static_cast<double>(data_strides[axis]), DType::I64)),
+  int flat = d.binary(BinaryOp::Add,
+                      d.binary(BinaryOp::Mul, idx, d.scalar(static_cast<double>(data_strides[axis]), DType::I64)),
                       d.add_constant(base));
   int64_t total = numel(ds);
   flat = d.select(bad, d.scalar(static_cast<double>(-total - 1), DType::I64), flat);
   AtomicOp op;
   op.kind = AtomicKind::Gather;
-  op.origin = " (an index outside [" + std::to_string(-n) + ", " + std::to_string(n) + ") along axis " + std::to_string(axis) + ")";
+  op.origin = " (an index outside [" + std::to_string(-n) + ", " + std::to_string(n) + ") along axis " +
+              std::to_string(axis) + ")";
   op.outer = 1;
   op.axis_size = total;
   op.inner = 1;

@@ -19,7 +19,8 @@ Tensor list_attr(Decomposer& d, const std::string& stem, DType* type) {
   if (const Tensor* t = n.attr_tensor(stem + "_tensor")) found.push_back(t->reshaped({t->numel()}));
   if (n.has(stem + "_strings")) {
     std::vector<std::string> v = n.attr_strings(stem + "_strings");
-    found.push_back(make_string_tensor({static_cast<int64_t>(v.size())}, std::vector<std::string_view>(v.begin(), v.end())));
+    found.push_back(
+        make_string_tensor({static_cast<int64_t>(v.size())}, std::vector<std::string_view>(v.begin(), v.end())));
   }
   if (n.has(stem + "_int64s")) {
     std::vector<int64_t> v = n.attr_ints(stem + "_int64s");
@@ -96,8 +97,8 @@ void label_encoder(Decomposer& d) {
     flat = as_bits(d, flat);
     k = as_bits(d, k);
   }
-  int eq = d.binary(BinaryOp::Equal, flat, k);                                    // [N, K]
-  int found = d.reduce(ReduceOp::Max, eq, {1}, false);                             // [N]
+  int eq = d.binary(BinaryOp::Equal, flat, k);                                      // [N, K]
+  int found = d.reduce(ReduceOp::Max, eq, {1}, false);                              // [N]
   int position = d.reduce(ReduceOp::ArgMax, eq, {1}, false, /*select_last=*/true);  // [N]
   AtomicOp gather;
   gather.kind = AtomicKind::Gather;

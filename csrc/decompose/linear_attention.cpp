@@ -12,7 +12,8 @@ namespace {
 // [B, T, H*D] -> [B, H, T, D] in float32.
 int heads_first(Decomposer& d, int x, int64_t heads) {
   Shape s = d.shape(x);
-  if (s.size() != 3 || heads < 1 || s[2] % heads) d.fail("inputs must be [B, T, H*D] with H dividing the last dimension");
+  if (s.size() != 3 || heads < 1 || s[2] % heads)
+    d.fail("inputs must be [B, T, H*D] with H dividing the last dimension");
   return d.cast(d.transpose(d.view(x, {s[0], s[1], heads, s[2] / heads}), {0, 2, 1, 3}), DType::F32);
 }
 

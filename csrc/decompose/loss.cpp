@@ -36,7 +36,8 @@ int nll(Decomposer& d, int input, int target, int weight) {
   expanded.insert(expanded.begin() + 1, 1);
   int ignored = -1, safe = target;
   if (d.node().has("ignore_index")) {
-    ignored = d.binary(BinaryOp::Equal, target, d.scalar(static_cast<double>(d.node().attr_int("ignore_index", 0)), tt));
+    ignored =
+        d.binary(BinaryOp::Equal, target, d.scalar(static_cast<double>(d.node().attr_int("ignore_index", 0)), tt));
     safe = d.select(ignored, d.scalar(0, tt), target);
   }
   int onehot = d.binary(BinaryOp::Equal, d.view(safe, expanded), d.view(iota(d, in[1], tt), class_shape));
@@ -61,9 +62,7 @@ int nll(Decomposer& d, int input, int target, int weight) {
   return d.binary(BinaryOp::Div, sum, d.reduce(ReduceOp::Sum, w, all_axes(d, w), false));
 }
 
-void nll_loss(Decomposer& d) {
-  d.set_output(0, nll(d, d.input(0), d.input(1), d.has_input(2) ? d.input(2) : -1));
-}
+void nll_loss(Decomposer& d) { d.set_output(0, nll(d, d.input(0), d.input(1), d.has_input(2) ? d.input(2) : -1)); }
 
 // SoftmaxCrossEntropyLoss = NLL of log_softmax over the class axis; output 1 is the log_softmax.
 void softmax_cross_entropy(Decomposer& d) {

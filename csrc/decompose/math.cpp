@@ -10,8 +10,14 @@ namespace walle {
 
 namespace {
 
-template <UnaryOp U> void unary_op(Decomposer& d) { d.set_output(0, d.unary(U, d.input(0))); }
-template <BinaryOp B> void binary_op(Decomposer& d) { d.set_output(0, d.binary(B, d.input(0), d.input(1))); }
+template <UnaryOp U>
+void unary_op(Decomposer& d) {
+  d.set_output(0, d.unary(U, d.input(0)));
+}
+template <BinaryOp B>
+void binary_op(Decomposer& d) {
+  d.set_output(0, d.binary(B, d.input(0), d.input(1)));
+}
 
 double attr(Decomposer& d, const char* name, double fallback) { return d.node().attr_float(name, fallback); }
 int scalar_like(Decomposer& d, double v, int x) { return d.scalar(v, d.dtype(x)); }
@@ -20,10 +26,14 @@ int scalar_like(Decomposer& d, double v, int x) { return d.scalar(v, d.dtype(x))
 void is_inf(Decomposer& d) {
   bool pos = d.node().attr_int("detect_positive", 1) != 0, neg = d.node().attr_int("detect_negative", 1) != 0;
   int x = d.input(0);
-  if (pos && neg) d.set_output(0, d.unary(UnaryOp::IsInf, x));
-  else if (pos) d.set_output(0, d.unary(UnaryOp::IsPosInf, x));
-  else if (neg) d.set_output(0, d.unary(UnaryOp::IsNegInf, x));
-  else d.set_output(0, d.binary(BinaryOp::Less, x, x));  // never true (NaN included)
+  if (pos && neg)
+    d.set_output(0, d.unary(UnaryOp::IsInf, x));
+  else if (pos)
+    d.set_output(0, d.unary(UnaryOp::IsPosInf, x));
+  else if (neg)
+    d.set_output(0, d.unary(UnaryOp::IsNegInf, x));
+  else
+    d.set_output(0, d.binary(BinaryOp::Less, x, x));  // never true (NaN included)
 }
 
 // Softsign: x / (1 + |x|)
@@ -84,7 +94,8 @@ void shrink(Decomposer& d) {
   int lo = d.binary(BinaryOp::Less, xf, scalar_like(d, -lambd, xf));
   int hi = d.binary(BinaryOp::Greater, xf, scalar_like(d, lambd, xf));
   int b = scalar_like(d, bias, xf);
-  int y = d.select(lo, d.binary(BinaryOp::Add, xf, b), d.select(hi, d.binary(BinaryOp::Sub, xf, b), scalar_like(d, 0, xf)));
+  int y =
+      d.select(lo, d.binary(BinaryOp::Add, xf, b), d.select(hi, d.binary(BinaryOp::Sub, xf, b), scalar_like(d, 0, xf)));
   d.set_output(0, narrow ? d.cast(y, t) : y);
 }
 
@@ -100,7 +111,8 @@ void det(Decomposer& d) {
   std::vector<int64_t> st = contiguous_strides(s);
   std::vector<int64_t> bst(st.begin(), st.end() - 2);
   std::vector<int> e(n * n);
-  for (int64_t i = 0; i < n * n; ++i) e[i] = d.raster({{x, i, bst, 0, contiguous_strides(batch), batch}}, d.dtype(x), batch);
+  for (int64_t i = 0; i < n * n; ++i)
+    e[i] = d.raster({{x, i, bst, 0, contiguous_strides(batch), batch}}, d.dtype(x), batch);
   std::map<uint32_t, int> memo;  // columns left -> determinant of the bottom rows over them
   std::function<int(int64_t, uint32_t)> minor = [&](int64_t row, uint32_t cols) -> int {
     if (row == n) return d.broadcast_to(d.scalar(1, d.dtype(x)), batch);

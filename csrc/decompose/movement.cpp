@@ -31,7 +31,8 @@ void concat(Decomposer& d) {
     if (s.size() != out.size()) d.fail("inputs have different ranks");
     for (size_t k = 0; k < s.size(); ++k)
       if (static_cast<int64_t>(k) != axis && s[k] != d.shape(first)[k])
-        d.fail("input " + std::to_string(i) + " has shape " + shape_str(s) + ", incompatible with " + shape_str(d.shape(first)));
+        d.fail("input " + std::to_string(i) + " has shape " + shape_str(s) + ", incompatible with " +
+               shape_str(d.shape(first)));
     out[axis] += s[axis];
   }
   std::vector<int64_t> dst_strides = contiguous_strides(out);
@@ -53,10 +54,14 @@ void slice(Decomposer& d) {
   int64_t r = static_cast<int64_t>(in.size());
   std::vector<int64_t> starts = d.const_ints(1, "starts"), ends = d.const_ints(2, "ends");
   std::vector<int64_t> axes, steps;
-  if (d.has_input(3)) axes = d.const_ints(3, "axes");
-  else for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
-  if (d.has_input(4)) steps = d.const_ints(4, "steps");
-  else steps.assign(starts.size(), 1);
+  if (d.has_input(3))
+    axes = d.const_ints(3, "axes");
+  else
+    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+  if (d.has_input(4))
+    steps = d.const_ints(4, "steps");
+  else
+    steps.assign(starts.size(), 1);
   if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
     d.fail("starts, ends, axes and steps have different lengths");
   std::vector<int64_t> in_strides = contiguous_strides(in);
@@ -89,11 +94,14 @@ void split(Decomposer& d) {
   int64_t axis = d.normalize_axis(d.node().attr_int("axis", 0), d.rank(x));
   size_t n_out = d.outputs().size();
   std::vector<int64_t> sizes;
-  if (d.has_input(1)) sizes = d.const_ints(1, "split");
-  else if (d.node().has("split")) sizes = d.node().attr_ints("split");
+  if (d.has_input(1))
+    sizes = d.const_ints(1, "split");
+  else if (d.node().has("split"))
+    sizes = d.node().attr_ints("split");
   else {  // equal parts; the last may be smaller (opset 18 num_outputs)
     int64_t part = (in[axis] + static_cast<int64_t>(n_out) - 1) / static_cast<int64_t>(n_out);
-    for (size_t i = 0; i < n_out; ++i) sizes.push_back(std::min<int64_t>(part, in[axis] - part * static_cast<int64_t>(i)));
+    for (size_t i = 0; i < n_out; ++i)
+      sizes.push_back(std::min<int64_t>(part, in[axis] - part * static_cast<int64_t>(i)));
   }
   if (sizes.size() != n_out) d.fail("split sizes do not match the number of outputs");
   std::vector<int64_t> in_strides = contiguous_strides(in);
@@ -120,7 +128,8 @@ void tile(Decomposer& d) {
   int x = d.input(0);
   const Shape& in = d.shape(x);
   std::vector<int64_t> repeats = d.const_ints(1, "repeats");
-  if (repeats.size() != in.size()) d.fail("repeats has " + std::to_string(repeats.size()) + " entries for rank " + std::to_string(in.size()));
+  if (repeats.size() != in.size())
+    d.fail("repeats has " + std::to_string(repeats.size()) + " entries for rank " + std::to_string(in.size()));
   // View the output as [r0, d0, r1, d1, ...] and copy the input with stride 0 over each r.
   Shape out, sizes;
   std::vector<int64_t> src_strides, in_strides = contiguous_strides(in);
@@ -148,7 +157,8 @@ int pad_borders(Decomposer& d, int y, int64_t a, int64_t lo, int64_t n, int64_t 
   };
   int64_t limit = mode == "reflect" ? n - 1 : mode == "wrap" ? n : (n > 0 ? lo + hi : 0);
   if (lo > limit || hi > limit)
-    d.fail("pads of " + std::to_string(lo) + " and " + std::to_string(hi) + " are too large for '" + mode + "' mode on an axis of size " + std::to_string(n));
+    d.fail("pads of " + std::to_string(lo) + " and " + std::to_string(hi) + " are too large for '" + mode +
+           "' mode on an axis of size " + std::to_string(n));
   std::vector<Copy> copies{slab(lo, 1, lo, n)};
   if (mode == "edge") {
     copies.push_back(slab(lo, 0, 0, lo));
@@ -170,9 +180,12 @@ void pad(Decomposer& d) {
   int64_t r = static_cast<int64_t>(in.size());
   std::vector<int64_t> pads = d.const_ints(1, "pads");
   std::vector<int64_t> axes;
-  if (d.has_input(3)) axes = d.const_ints(3, "axes");
-  else for (int64_t i = 0; i < r; ++i) axes.push_back(i);
-  if (pads.size() != 2 * axes.size()) d.fail("pads has " + std::to_string(pads.size()) + " entries, expected " + std::to_string(2 * axes.size()));
+  if (d.has_input(3))
+    axes = d.const_ints(3, "axes");
+  else
+    for (int64_t i = 0; i < r; ++i) axes.push_back(i);
+  if (pads.size() != 2 * axes.size())
+    d.fail("pads has " + std::to_string(pads.size()) + " entries, expected " + std::to_string(2 * axes.size()));
   std::vector<int64_t> before(r, 0), after(r, 0);
   for (size_t i = 0; i < axes.size(); ++i) {
     int64_t a = d.normalize_axis(axes[i], r);
@@ -196,7 +209,8 @@ void pad(Decomposer& d) {
     core.src_offset += crop_lo * src_strides[i];
     core.dst_offset += std::max<int64_t>(before[i], 0) * dst_strides[i];
   }
-  if (mode != "constant" && mode != "edge" && mode != "reflect" && mode != "wrap") d.fail("unknown pad mode '" + mode + "'");
+  if (mode != "constant" && mode != "edge" && mode != "reflect" && mode != "wrap")
+    d.fail("unknown pad mode '" + mode + "'");
   int y = d.raster({core}, d.dtype(x), out, true, mode == "constant" ? value : 0.0);
   if (strings && mode == "constant" && d.has_input(2) && numel(d.shape(d.input(2))) == 1 &&
       !string_at(d.value(d.input(2), "a string constant_value"), 0).empty()) {
@@ -215,7 +229,8 @@ void pad(Decomposer& d) {
   }
   if (mode != "constant")
     for (int64_t i = 0; i < r; ++i)
-      if (before[i] > 0 || after[i] > 0) y = pad_borders(d, y, i, std::max<int64_t>(before[i], 0), core.sizes[i], std::max<int64_t>(after[i], 0), mode);
+      if (before[i] > 0 || after[i] > 0)
+        y = pad_borders(d, y, i, std::max<int64_t>(before[i], 0), core.sizes[i], std::max<int64_t>(after[i], 0), mode);
   d.set_output(0, y);
 }
 
@@ -227,16 +242,20 @@ void center_crop_pad(Decomposer& d) {
   int64_t r = static_cast<int64_t>(in.size());
   std::vector<int64_t> target = d.const_ints(1, "shape");
   std::vector<int64_t> axes = d.node().attr_ints("axes");
-  if (axes.empty()) for (int64_t i = 0; i < r; ++i) axes.push_back(i);
-  if (axes.size() != target.size()) d.fail("shape has " + std::to_string(target.size()) + " values for " + std::to_string(axes.size()) + " axes");
+  if (axes.empty())
+    for (int64_t i = 0; i < r; ++i) axes.push_back(i);
+  if (axes.size() != target.size())
+    d.fail("shape has " + std::to_string(target.size()) + " values for " + std::to_string(axes.size()) + " axes");
   Shape out = in;
   for (size_t i = 0; i < axes.size(); ++i) out[d.normalize_axis(axes[i], r)] = target[i];
   std::vector<int64_t> src = contiguous_strides(in), dst = contiguous_strides(out);
   Copy c{x, 0, src, 0, dst, {}};
   for (int64_t a = 0; a < r; ++a) {
     c.sizes.push_back(std::min(in[a], out[a]));
-    if (out[a] < in[a]) c.src_offset += (in[a] - out[a]) / 2 * src[a];
-    else c.dst_offset += (out[a] - in[a]) / 2 * dst[a];
+    if (out[a] < in[a])
+      c.src_offset += (in[a] - out[a]) / 2 * src[a];
+    else
+      c.dst_offset += (out[a] - in[a]) / 2 * dst[a];
   }
   d.set_output(0, d.raster({c}, d.dtype(x), out, true, 0.0));
 }
@@ -247,9 +266,11 @@ void reverse_sequence(Decomposer& d) {
   int x = d.input(0);
   Shape s = d.shape(x);
   int64_t r = static_cast<int64_t>(s.size());
-  int64_t bax = d.normalize_axis(d.node().attr_int("batch_axis", 1), r), tax = d.normalize_axis(d.node().attr_int("time_axis", 0), r);
+  int64_t bax = d.normalize_axis(d.node().attr_int("batch_axis", 1), r),
+          tax = d.normalize_axis(d.node().attr_int("time_axis", 0), r);
   std::vector<int64_t> lens = d.const_ints(1, "sequence_lens");
-  if (static_cast<int64_t>(lens.size()) != s[bax] || bax == tax) d.fail("sequence_lens must have one length per batch entry");
+  if (static_cast<int64_t>(lens.size()) != s[bax] || bax == tax)
+    d.fail("sequence_lens must have one length per batch entry");
   std::vector<int64_t> st = contiguous_strides(s);
   std::vector<Copy> copies;
   for (int64_t b = 0; b < s[bax]; ++b) {

@@ -37,7 +37,8 @@ void resolve_windows(Decomposer& d, std::vector<Window>& w, bool ceil_mode) {
       a.pad_end = total - a.pad_begin;
       continue;
     }
-    if (auto_pad == "VALID") a.pad_begin = a.pad_end = 0;
+    if (auto_pad == "VALID")
+      a.pad_begin = a.pad_end = 0;
     else {
       a.pad_begin = d.require_range(pads[i], 0, kMaxDim, "pads[" + std::to_string(i) + "]");
       a.pad_end = d.require_range(pads[i + k], 0, kMaxDim, "pads[" + std::to_string(i + k) + "]");
@@ -52,7 +53,8 @@ void resolve_windows(Decomposer& d, std::vector<Window>& w, bool ceil_mode) {
 
 // 1-d ops run as 2-d with a height of 1.
 std::vector<Window> spatial_windows(Decomposer& d, const Shape& x, const std::vector<int64_t>& kernel) {
-  if (x.size() != 3 && x.size() != 4) d.fail("only 1-d and 2-d spatial inputs are supported, got shape " + shape_str(x));
+  if (x.size() != 3 && x.size() != 4)
+    d.fail("only 1-d and 2-d spatial inputs are supported, got shape " + shape_str(x));
   std::vector<Window> w;
   for (size_t i = 2; i < x.size(); ++i) {
     Window a;
@@ -68,8 +70,18 @@ void fill_geometry(AtomicOp& op, const Shape& x, const std::vector<Window>& w) {
   op.c = x[1];
   const Window& hw = w.size() == 2 ? w[0] : Window{1, 1, 1, 1, 0, 0, 1};
   const Window& ww = w.back();
-  op.h = hw.in; op.kernel_h = hw.kernel; op.stride_h = hw.stride; op.dilation_h = hw.dilation; op.pad_top = hw.pad_begin; op.out_h = hw.out;
-  op.w = ww.in; op.kernel_w = ww.kernel; op.stride_w = ww.stride; op.dilation_w = ww.dilation; op.pad_left = ww.pad_begin; op.out_w = ww.out;
+  op.h = hw.in;
+  op.kernel_h = hw.kernel;
+  op.stride_h = hw.stride;
+  op.dilation_h = hw.dilation;
+  op.pad_top = hw.pad_begin;
+  op.out_h = hw.out;
+  op.w = ww.in;
+  op.kernel_w = ww.kernel;
+  op.stride_w = ww.stride;
+  op.dilation_w = ww.dilation;
+  op.pad_left = ww.pad_begin;
+  op.out_w = ww.out;
 }
 
 Shape output_shape(const Shape& x, int64_t channels, const std::vector<Window>& w) {
@@ -107,7 +119,9 @@ int emit_conv_axes(Decomposer& d, int x, int weight, int bias, int64_t group, co
   std::vector<int64_t> yst = contiguous_strides(ys);
   int sum = -1;
   for (int64_t t = 0; t < kd; ++t) {
-    int wt = d.raster({{weight, t * wst[2], {wst[0], wst[1], wst[3], wst[4]}, 0, contiguous_strides(tap_shape), tap_shape}}, d.dtype(weight), tap_shape);
+    int wt =
+        d.raster({{weight, t * wst[2], {wst[0], wst[1], wst[3], wst[4]}, 0, contiguous_strides(tap_shape), tap_shape}},
+                 d.dtype(weight), tap_shape);
     AtomicOp op;
     op.kind = AtomicKind::Conv;
     fill_geometry(op, {N * D, C, xs[3], xs[4]}, {w[1], w[2]});
@@ -120,7 +134,8 @@ int emit_conv_axes(Decomposer& d, int x, int weight, int bias, int64_t group, co
     int64_t last = D - 1 - off < 0 ? -1 : std::min(wd.out - 1, (D - 1 - off) / wd.stride);
     if (last < first) continue;
     std::vector<int64_t> zst = contiguous_strides({N, D, plane});
-    Decomposer::Copy c{z, (first * wd.stride + off) * zst[1], {zst[0], wd.stride * zst[1], 1}, first * yst[1], yst, {N, last - first + 1, plane}};
+    Decomposer::Copy c{z,   (first * wd.stride + off) * zst[1], {zst[0], wd.stride * zst[1], 1}, first * yst[1],
+                       yst, {N, last - first + 1, plane}};
     int part = d.raster({c}, d.dtype(x), ys, true, 0.0);
     sum = sum < 0 ? part : d.binary(BinaryOp::Add, sum, part);
   }
@@ -134,11 +149,14 @@ int emit_conv_axes(Decomposer& d, int x, int weight, int bias, int64_t group, co
 int emit_conv(Decomposer& d, int x, int weight, int bias) {
   const Shape xs = d.shape(x);
   const Shape ws = d.shape(weight);
-  if (ws.size() != xs.size()) d.fail("weight rank " + std::to_string(ws.size()) + " does not match input rank " + std::to_string(xs.size()));
+  if (ws.size() != xs.size())
+    d.fail("weight rank " + std::to_string(ws.size()) + " does not match input rank " + std::to_string(xs.size()));
   int64_t group = d.node().attr_int("group", 1);
   if (group < 1 || xs[1] % group != 0 || ws[0] % group != 0 || ws[1] * group != xs[1])
-    d.fail("input channels " + std::to_string(xs[1]) + ", weight " + shape_str(ws) + " and group " + std::to_string(group) + " disagree");
-  if (xs.size() < 3 || xs.size() > 5) d.fail("only 1-, 2- and 3-d spatial inputs are supported, got shape " + shape_str(xs));
+    d.fail("input channels " + std::to_string(xs[1]) + ", weight " + shape_str(ws) + " and group " +
+           std::to_string(group) + " disagree");
+  if (xs.size() < 3 || xs.size() > 5)
+    d.fail("only 1-, 2- and 3-d spatial inputs are supported, got shape " + shape_str(xs));
   std::vector<Window> w;
   for (size_t i = 2; i < xs.size(); ++i) w.push_back({xs[i], ws[i]});
   resolve_windows(d, w, false);
@@ -204,9 +222,13 @@ void lp_pool(Decomposer& d) {
   int x = d.input(0);
   Shape xs = d.shape(x);
   std::vector<int64_t> kernel = d.node().attr_ints("kernel_shape");
-  if (kernel.size() + 2 != xs.size() || xs.size() < 3 || xs.size() > 5) d.fail("kernel_shape does not match a 1-, 2- or 3-d input");
+  if (kernel.size() + 2 != xs.size() || xs.size() < 3 || xs.size() > 5)
+    d.fail("kernel_shape does not match a 1-, 2- or 3-d input");
   std::vector<Window> w(kernel.size());
-  for (size_t i = 0; i < w.size(); ++i) { w[i].in = xs[2 + i]; w[i].kernel = kernel[i]; }
+  for (size_t i = 0; i < w.size(); ++i) {
+    w[i].in = xs[2 + i];
+    w[i].kernel = kernel[i];
+  }
   resolve_windows(d, w, d.node().attr_int("ceil_mode", 0) != 0);
   double p = static_cast<double>(d.node().attr_int("p", 2));
   DType t = d.dtype(x);
@@ -224,13 +246,15 @@ void lrn(Decomposer& d) {
   if (xs.size() < 3) d.fail("input must be [N, C, ...]");
   int64_t size = d.node().attr_int("size", 0);
   if (size < 1) d.fail("size must be positive");
-  double alpha = d.node().attr_float("alpha", 1e-4), beta = d.node().attr_float("beta", 0.75), bias = d.node().attr_float("bias", 1.0);
+  double alpha = d.node().attr_float("alpha", 1e-4), beta = d.node().attr_float("beta", 0.75),
+         bias = d.node().attr_float("bias", 1.0);
   DType t = d.dtype(x);
   int64_t c = xs[1], rest = numel(xs) / (xs[0] * c);
   Window ch{c, size, 1, 1, (size - 1) / 2, size / 2, c};
   int sq = d.view(d.unary(UnaryOp::Square, x), {xs[0], 1, c, rest});
   int sum = d.view(window_sum(d, sq, {ch, Window{rest, 1, 1, 1, 0, 0, rest}}), xs);
-  int base = d.binary(BinaryOp::Add, d.binary(BinaryOp::Mul, sum, d.scalar(alpha / static_cast<double>(size), t)), d.scalar(bias, t));
+  int base = d.binary(BinaryOp::Add, d.binary(BinaryOp::Mul, sum, d.scalar(alpha / static_cast<double>(size), t)),
+                      d.scalar(bias, t));
   d.set_output(0, d.binary(BinaryOp::Div, x, d.binary(BinaryOp::Pow, base, d.scalar(beta, t))));
 }
 
@@ -261,8 +285,12 @@ int max_pool_indices(Decomposer& d, int x, const std::vector<Window>& w) {
       int64_t fh, nh, fw, nw;
       int64_t offh = range(hw, kh, fh, nh), offw = range(ww, kw, fw, nw);
       if (nh && nw)
-        copies.push_back({xv, (fh * hw.stride + offh) * src[2] + (fw * ww.stride + offw) * src[3], {src[0], src[1], hw.stride * src[2], ww.stride * src[3]},
-                          fh * dst[2] + fw * dst[3] + k, {dst[0], dst[1], dst[2], dst[3]}, {N, C, nh, nw}});
+        copies.push_back({xv,
+                          (fh * hw.stride + offh) * src[2] + (fw * ww.stride + offw) * src[3],
+                          {src[0], src[1], hw.stride * src[2], ww.stride * src[3]},
+                          fh * dst[2] + fw * dst[3] + k,
+                          {dst[0], dst[1], dst[2], dst[3]},
+                          {N, C, nh, nw}});
       for (int64_t i = 0; i < oh; ++i)
         for (int64_t j = 0; j < ow; ++j) {
           int64_t ih = i * hw.stride + offh, iw = j * ww.stride + offw;
@@ -270,7 +298,10 @@ int max_pool_indices(Decomposer& d, int x, const std::vector<Window>& w) {
         }
     }
   DType t = dtype_is_float(d.dtype(x)) ? d.dtype(x) : DType::F64;
-  if (t != d.dtype(x)) { xv = d.cast(xv, t); for (auto& c : copies) c.src = xv; }
+  if (t != d.dtype(x)) {
+    xv = d.cast(xv, t);
+    for (auto& c : copies) c.src = xv;
+  }
   int windows = d.raster(copies, t, win, true, -std::numeric_limits<double>::infinity());
   int arg = d.reduce(ReduceOp::ArgMax, windows, {4}, false);  // [N, C, oh, ow]
   Tensor slot(DType::I64, {oh, ow}), plane(DType::I64, {N, C, 1, 1});
@@ -292,10 +323,14 @@ void pool(Decomposer& d, bool max_pool) {
   bool include_pad = d.node().attr_int("count_include_pad", 0) != 0;
   if (xs.size() == 5) {
     std::vector<Window> w(3);
-    for (int i = 0; i < 3; ++i) { w[i].in = xs[2 + i]; w[i].kernel = kernel[i]; }
+    for (int i = 0; i < 3; ++i) {
+      w[i].in = xs[2 + i];
+      w[i].kernel = kernel[i];
+    }
     resolve_windows(d, w, d.node().attr_int("ceil_mode", 0) != 0);
     d.set_output(0, pool_3d(d, x, max_pool, include_pad, w));
-    if (d.node().outputs.size() > 1 && !d.node().outputs[1].empty()) d.fail("the Indices output of MaxPool is not supported");
+    if (d.node().outputs.size() > 1 && !d.node().outputs[1].empty())
+      d.fail("the Indices output of MaxPool is not supported");
     return;
   }
   std::vector<Window> w = spatial_windows(d, xs, kernel);
@@ -312,7 +347,8 @@ void pool(Decomposer& d, bool max_pool) {
 void max_pool(Decomposer& d) { pool(d, true); }
 void average_pool(Decomposer& d) { pool(d, false); }
 
-template <ReduceOp R> void global_pool(Decomposer& d) {
+template <ReduceOp R>
+void global_pool(Decomposer& d) {
   int x = d.input(0);
   std::vector<int64_t> axes;
   for (int64_t a = 2; a < d.rank(x); ++a) axes.push_back(a);
@@ -339,7 +375,8 @@ void batch_norm_training(Decomposer& d) {
   d.set_output(0, d.binary(BinaryOp::Add, y, d.view(d.input(2), per_channel)));
   Shape c{d.shape(x)[1]};
   auto running = [&](int old, int batch) {
-    return d.binary(BinaryOp::Add, d.binary(BinaryOp::Mul, old, d.scalar(momentum, t)), d.binary(BinaryOp::Mul, d.view(batch, c), d.scalar(1 - momentum, t)));
+    return d.binary(BinaryOp::Add, d.binary(BinaryOp::Mul, old, d.scalar(momentum, t)),
+                    d.binary(BinaryOp::Mul, d.view(batch, c), d.scalar(1 - momentum, t)));
   };
   d.set_output(1, running(d.input(3), mean));
   d.set_output(2, running(d.input(4), var));
@@ -353,7 +390,8 @@ void batch_norm(Decomposer& d) {
   int64_t channels = d.shape(x).size() > 1 ? d.shape(x)[1] : 1;
   Shape per_channel{channels};
   for (size_t i = 2; i < d.shape(x).size(); ++i) per_channel.push_back(1);
-  int a = d.binary(BinaryOp::Div, d.input(1), d.unary(UnaryOp::Sqrt, d.binary(BinaryOp::Add, d.input(4), d.scalar(eps, t))));
+  int a = d.binary(BinaryOp::Div, d.input(1),
+                   d.unary(UnaryOp::Sqrt, d.binary(BinaryOp::Add, d.input(4), d.scalar(eps, t))));
   int b = d.binary(BinaryOp::Sub, d.input(2), d.binary(BinaryOp::Mul, d.input(3), a));
   int y = d.binary(BinaryOp::Mul, x, d.view(a, per_channel));
   d.set_output(0, d.binary(BinaryOp::Add, y, d.view(b, per_channel)));

@@ -44,7 +44,8 @@ void rms_norm(Decomposer& d) {
   int64_t axis = d.normalize_axis(d.node().attr_int("axis", -1), d.rank(x));
   int xs = stash(d, x);
   int ms = d.reduce(ReduceOp::Mean, d.binary(BinaryOp::Mul, xs, xs), axes_from(axis, d.rank(x)), true);
-  int inv = d.unary(UnaryOp::Rsqrt, d.binary(BinaryOp::Add, ms, d.scalar(d.node().attr_float("epsilon", 1e-5), d.dtype(xs))));
+  int inv =
+      d.unary(UnaryOp::Rsqrt, d.binary(BinaryOp::Add, ms, d.scalar(d.node().attr_float("epsilon", 1e-5), d.dtype(xs))));
   int y = d.cast(d.binary(BinaryOp::Mul, xs, inv), t);
   d.set_output(0, d.binary(BinaryOp::Mul, y, d.input(1)));
 }

@@ -12,7 +12,8 @@ namespace {
 // Optional(V) wraps V; Optional() with the `type` attribute is the empty optional of that type.
 void optional(Decomposer& d) {
   if (d.has_input(0)) {
-    if (d.is_empty_optional(d.input(0))) d.fail("the input is already an optional (optional of optional is not an ONNX type)");
+    if (d.is_empty_optional(d.input(0)))
+      d.fail("the input is already an optional (optional of optional is not an ONNX type)");
     d.set_output(0, d.input(0));
     return;
   }

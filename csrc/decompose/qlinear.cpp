@@ -17,7 +17,8 @@ int centered(Decomposer& d, int x, int zp_input, int64_t axis) {
   if (numel(zs) > 1) {  // per row / column / channel: a 1-d zero point as long as that axis
     int64_t a = d.normalize_axis(axis, d.rank(x), "the zero point's axis");
     if (numel(zs) != d.shape(x)[a])
-      d.fail("a per-axis zero point has " + std::to_string(numel(zs)) + " values for an axis of " + std::to_string(d.shape(x)[a]));
+      d.fail("a per-axis zero point has " + std::to_string(numel(zs)) + " values for an axis of " +
+             std::to_string(d.shape(x)[a]));
     Shape s(static_cast<size_t>(d.rank(x)), 1);
     s[a] = numel(zs);
     zp = d.view(zp, s);
@@ -41,7 +42,8 @@ int requantize(Decomposer& d, int acc, int multiplier, int zp_input, DType fallb
   y = d.unary(UnaryOp::Round, y);
   double lo = out == DType::I8 ? -128 : out == DType::U8 ? 0 : out == DType::I16 ? -32768 : 0;
   double hi = out == DType::I8 ? 127 : out == DType::U8 ? 255 : out == DType::I16 ? 32767 : 65535;
-  if (out != DType::I8 && out != DType::U8 && out != DType::I16 && out != DType::U16) d.fail(std::string("output type ") + dtype_name(out) + " is not supported");
+  if (out != DType::I8 && out != DType::U8 && out != DType::I16 && out != DType::U16)
+    d.fail(std::string("output type ") + dtype_name(out) + " is not supported");
   y = d.binary(BinaryOp::Min, d.binary(BinaryOp::Max, y, d.scalar(lo, DType::F64)), d.scalar(hi, DType::F64));
   return d.cast(y, out);
 }

@@ -19,7 +19,8 @@ int align_param(Decomposer& d, int p, int x) {
   int64_t axis = d.normalize_axis(d.node().attr_int("axis", 1), r);
   int64_t block = d.node().attr_int("block_size", 0);
   if (block <= 0) {
-    if (ps.size() != 1 || ps[0] != xs[axis]) d.fail("per-axis scale must be 1-d with " + std::to_string(xs[axis]) + " values");
+    if (ps.size() != 1 || ps[0] != xs[axis])
+      d.fail("per-axis scale must be 1-d with " + std::to_string(xs[axis]) + " values");
     Shape s(static_cast<size_t>(r), 1);
     s[axis] = xs[axis];
     return d.view(p, s);
@@ -43,15 +44,42 @@ int align_param(Decomposer& d, int p, int x) {
 
 void integer_range(DType t, double& lo, double& hi) {
   switch (t) {
-    case DType::U8: lo = 0; hi = 255; break;
-    case DType::I8: lo = -128; hi = 127; break;
-    case DType::U16: lo = 0; hi = 65535; break;
-    case DType::I16: lo = -32768; hi = 32767; break;
-    case DType::U4: lo = 0; hi = 15; break;
-    case DType::I4: lo = -8; hi = 7; break;
-    case DType::U2: lo = 0; hi = 3; break;
-    case DType::I2: lo = -2; hi = 1; break;
-    case DType::I32: lo = -2147483648.0; hi = 2147483647.0; break;
+    case DType::U8:
+      lo = 0;
+      hi = 255;
+      break;
+    case DType::I8:
+      lo = -128;
+      hi = 127;
+      break;
+    case DType::U16:
+      lo = 0;
+      hi = 65535;
+      break;
+    case DType::I16:
+      lo = -32768;
+      hi = 32767;
+      break;
+    case DType::U4:
+      lo = 0;
+      hi = 15;
+      break;
+    case DType::I4:
+      lo = -8;
+      hi = 7;
+      break;
+    case DType::U2:
+      lo = 0;
+      hi = 3;
+      break;
+    case DType::I2:
+      lo = -2;
+      hi = 1;
+      break;
+    case DType::I32:
+      lo = -2147483648.0;
+      hi = 2147483647.0;
+      break;
     default: lo = hi = 0;
   }
 }
@@ -87,7 +115,9 @@ void quantize(Decomposer& d) {
 void dequantize(Decomposer& d) {
   int x = d.input(0);
   DType st = d.dtype(d.input(1));
-  DType out = d.node().has("output_dtype") && d.node().attr_int("output_dtype", 0) ? static_cast<DType>(d.node().attr_int("output_dtype", 0)) : st;
+  DType out = d.node().has("output_dtype") && d.node().attr_int("output_dtype", 0)
+                  ? static_cast<DType>(d.node().attr_int("output_dtype", 0))
+                  : st;
   DType ct = out == DType::F64 ? DType::F64 : DType::F32;
   int v = d.cast(x, ct);
   if (d.has_input(2) && !is_float8(d.dtype(d.input(2))))

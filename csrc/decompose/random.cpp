@@ -32,7 +32,8 @@ void random_uniform(Decomposer& d) {
 }
 void random_uniform_like(Decomposer& d) {
   int x = d.input(0);
-  random_uniform_impl(d, d.shape(x), d.node().has("dtype") ? static_cast<DType>(d.node().attr_int("dtype", 1)) : d.dtype(x));
+  random_uniform_impl(d, d.shape(x),
+                      d.node().has("dtype") ? static_cast<DType>(d.node().attr_int("dtype", 1)) : d.dtype(x));
 }
 
 void bernoulli(Decomposer& d) {
@@ -42,7 +43,8 @@ void bernoulli(Decomposer& d) {
   op.bernoulli = true;
   op.seed = seed_of(d);
   op.inputs = {p};
-  d.set_output(0, d.emit(op, d.node().has("dtype") ? static_cast<DType>(d.node().attr_int("dtype", 1)) : d.dtype(p), d.shape(p)));
+  d.set_output(0, d.emit(op, d.node().has("dtype") ? static_cast<DType>(d.node().attr_int("dtype", 1)) : d.dtype(p),
+                         d.shape(p)));
 }
 
 // Dropout (opset 12+): the identity at inference; in training mode (a plan-time value), keep

@@ -9,7 +9,8 @@ namespace {
 
 // ReduceX: axes from the attribute (opset < 18) or the optional input (opset >= 18); empty
 // axes reduce everything unless noop_with_empty_axes.
-template <ReduceOp R> void reduce_op(Decomposer& d) {
+template <ReduceOp R>
+void reduce_op(Decomposer& d) {
   int x = d.input(0);
   std::vector<int64_t> axes = d.has_input(1) ? d.const_ints(1, "axes") : d.node().attr_ints("axes");
   bool keepdims = d.node().attr_int("keepdims", 1) != 0;
@@ -24,7 +25,8 @@ template <ReduceOp R> void reduce_op(Decomposer& d) {
   d.set_output(0, d.reduce(R, x, axes, keepdims));
 }
 
-template <ReduceOp R> void arg_op(Decomposer& d) {
+template <ReduceOp R>
+void arg_op(Decomposer& d) {
   int x = d.input(0);
   int64_t axis = d.node().attr_int("axis", 0);
   bool keepdims = d.node().attr_int("keepdims", 1) != 0;
@@ -50,8 +52,10 @@ void softmax_impl(Decomposer& d, bool log) {
   int shifted = d.binary(BinaryOp::Sub, x, d.reduce(ReduceOp::Max, x, axes, true));
   int e = d.unary(UnaryOp::Exp, shifted);
   int sum = d.reduce(ReduceOp::Sum, e, axes, true);
-  if (log) d.set_output(0, d.binary(BinaryOp::Sub, shifted, d.unary(UnaryOp::Log, sum)));
-  else d.set_output(0, d.binary(BinaryOp::Div, e, sum));
+  if (log)
+    d.set_output(0, d.binary(BinaryOp::Sub, shifted, d.unary(UnaryOp::Log, sum)));
+  else
+    d.set_output(0, d.binary(BinaryOp::Div, e, sum));
 }
 void softmax(Decomposer& d) { softmax_impl(d, false); }
 void log_softmax(Decomposer& d) { softmax_impl(d, true); }

@@ -55,7 +55,9 @@ void register_label_encoder_ops(CompositeRegistry& r);
 
 // Shared by decompositions in several files.
 int emit_conv(Decomposer& d, int x, int weight, int bias);  // Conv attributes of the current node
-struct ConvAxis { int64_t in, kernel, stride, dilation, pad_begin, out; };  // one resolved spatial axis
+struct ConvAxis {
+  int64_t in, kernel, stride, dilation, pad_begin, out;
+};  // one resolved spatial axis
 // NC[D]HW convolution with resolved axes; 3-d runs as 2-d convolutions summed over depth taps.
 int emit_conv_axes(Decomposer& d, int x, int weight, int bias, int64_t group, const std::vector<ConvAxis>& axes);
 

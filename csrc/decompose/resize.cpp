@@ -39,7 +39,8 @@ std::vector<double> coefficients(const ResizeAttrs& at, double ratio, double sca
   scale = std::min(scale, 1.0);
   if (at.mode == "linear") {
     int64_t start = static_cast<int64_t>(std::floor(-1 / scale) + 1);
-    for (int64_t i = start; i < start + 2 - 2 * start; ++i) c.push_back(std::clamp(1 - std::abs((i - ratio) * scale), 0.0, 1.0));
+    for (int64_t i = start; i < start + 2 - 2 * start; ++i)
+      c.push_back(std::clamp(1 - std::abs((i - ratio) * scale), 0.0, 1.0));
   } else {
     int64_t start = static_cast<int64_t>(std::floor(-2 / scale) + 1);
     for (int64_t i = start; i < 2 - start; ++i) {
@@ -54,7 +55,8 @@ std::vector<double> coefficients(const ResizeAttrs& at, double ratio, double sca
 }
 
 // Source coordinate of output index y (the doc's coordinate_transformation_mode formulas).
-double source_coordinate(const ResizeAttrs& at, double y, double scale, int64_t in, int64_t out_int, const double* roi) {
+double source_coordinate(const ResizeAttrs& at, double y, double scale, int64_t in, int64_t out_int,
+                         const double* roi) {
   double out = scale * static_cast<double>(in);
   const std::string& m = at.transform;
   if (m == "align_corners") return out == 1 ? 0.0 : y * (in - 1) / (out - 1);
@@ -85,7 +87,8 @@ int resize_axis(Decomposer& d, int x, int64_t a, int64_t out, double scale, cons
     w[o] = coefficients(at, xo == fl ? 1.0 : xo - fl, scale);
     int64_t n = static_cast<int64_t>(w[o].size()), pad = (n + 1) / 2;
     double xp = xo + static_cast<double>(pad), p = std::floor(xp), frac = xp - p;
-    int64_t offset = n % 2 == 0 ? (frac == 0 ? -(n / 2) : -(n / 2) + 1) : (frac <= 0.5 ? -((n - 1) / 2) : -((n - 1) / 2) + 1);
+    int64_t offset =
+        n % 2 == 0 ? (frac == 0 ? -(n / 2) : -(n / 2) + 1) : (frac <= 0.5 ? -((n - 1) / 2) : -((n - 1) / 2) + 1);
     int64_t start = static_cast<int64_t>(p) + offset - pad;
     double sum = 0;
     for (int64_t k = 0; k < n; ++k) {
@@ -182,7 +185,8 @@ void resize(Decomposer& d) {
   at.exclude_outside = n.attr_int("exclude_outside", 0) != 0;
   if (at.mode != "nearest" && at.mode != "linear" && at.mode != "cubic") d.fail("unknown mode '" + at.mode + "'");
   std::vector<int64_t> axes = n.attr_ints("axes");
-  if (axes.empty()) for (int64_t i = 0; i < r; ++i) axes.push_back(i);
+  if (axes.empty())
+    for (int64_t i = 0; i < r; ++i) axes.push_back(i);
   for (auto& a : axes) a = d.normalize_axis(a, r);
   std::vector<double> scale(r, 1.0), roi;
   for (int64_t i = 0; i < r; ++i) roi.push_back(0.0);
@@ -192,13 +196,16 @@ void resize(Decomposer& d) {
   bool have_sizes = !upsample && d.has_input(3) && numel(d.shape(d.input(3))) > 0;
   if (!upsample && d.has_input(1) && numel(d.shape(d.input(1))) > 0) {
     std::vector<double> v = const_doubles(d, 1, "roi");
-    if (v.size() != 2 * axes.size()) d.fail("roi has " + std::to_string(v.size()) + " values for " + std::to_string(axes.size()) + " axes");
+    if (v.size() != 2 * axes.size())
+      d.fail("roi has " + std::to_string(v.size()) + " values for " + std::to_string(axes.size()) + " axes");
     for (size_t i = 0; i < axes.size(); ++i) roi[axes[i]] = v[i], roi[r + axes[i]] = v[axes.size() + i];
   }
   if (have_sizes) {
     std::vector<int64_t> sizes = d.const_ints(3, "sizes");
-    if (sizes.size() != axes.size()) d.fail("sizes has " + std::to_string(sizes.size()) + " values for " + std::to_string(axes.size()) + " axes");
-    for (size_t i = 0; i < axes.size(); ++i) scale[axes[i]] = static_cast<double>(sizes[i]) / static_cast<double>(s[axes[i]]), out[axes[i]] = sizes[i];
+    if (sizes.size() != axes.size())
+      d.fail("sizes has " + std::to_string(sizes.size()) + " values for " + std::to_string(axes.size()) + " axes");
+    for (size_t i = 0; i < axes.size(); ++i)
+      scale[axes[i]] = static_cast<double>(sizes[i]) / static_cast<double>(s[axes[i]]), out[axes[i]] = sizes[i];
     std::string policy = n.attr_string("keep_aspect_ratio_policy", "stretch");
     if (policy != "stretch") {  // one scale for every axis, then round half up
       double k = scale[axes[0]];
@@ -208,7 +215,8 @@ void resize(Decomposer& d) {
   } else {
     std::vector<double> v = const_doubles(d, scales_input, "scales");
     if (upsample && v.size() == static_cast<size_t>(r)) axes.resize(r);
-    if (v.size() != axes.size()) d.fail("scales has " + std::to_string(v.size()) + " values for " + std::to_string(axes.size()) + " axes");
+    if (v.size() != axes.size())
+      d.fail("scales has " + std::to_string(v.size()) + " values for " + std::to_string(axes.size()) + " axes");
     for (size_t i = 0; i < axes.size(); ++i) {
       if (v[i] <= 0) d.fail("scales must be positive");
       scale[axes[i]] = v[i];
@@ -217,7 +225,8 @@ void resize(Decomposer& d) {
   }
   int y = x;
   for (int64_t a : axes) {
-    bool identity = std::abs(scale[a] - 1.0) < 1e-9 && out[a] == s[a] && std::abs(roi[a]) < 1e-9 && std::abs(roi[r + a] - 1) < 1e-9;
+    bool identity =
+        std::abs(scale[a] - 1.0) < 1e-9 && out[a] == s[a] && std::abs(roi[a]) < 1e-9 && std::abs(roi[r + a] - 1) < 1e-9;
     if (identity) continue;
     if (out[a] == 0 || s[a] == 0) d.fail("resizing to or from an empty axis is not supported");
     double axis_roi[2] = {roi[a], roi[r + a]};

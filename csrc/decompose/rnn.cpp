@@ -30,9 +30,11 @@ int activate(Decomposer& d, const Cell& c, size_t i, int x) {
   if (a == "LeakyRelu") return d.unary(UnaryOp::LeakyRelu, x, alpha(0.01));
   if (a == "Elu") return d.unary(UnaryOp::Elu, x, alpha(1.0));
   if (a == "Softplus") return d.unary(UnaryOp::Softplus, x);
-  if (a == "Affine") return d.binary(BinaryOp::Add, d.binary(BinaryOp::Mul, x, d.scalar(alpha(1.0), t)), d.scalar(beta(0.0), t));
+  if (a == "Affine")
+    return d.binary(BinaryOp::Add, d.binary(BinaryOp::Mul, x, d.scalar(alpha(1.0), t)), d.scalar(beta(0.0), t));
   if (a == "ScaledTanh")
-    return d.binary(BinaryOp::Mul, d.unary(UnaryOp::Tanh, d.binary(BinaryOp::Mul, x, d.scalar(beta(1.0), t))), d.scalar(alpha(1.0), t));
+    return d.binary(BinaryOp::Mul, d.unary(UnaryOp::Tanh, d.binary(BinaryOp::Mul, x, d.scalar(beta(1.0), t))),
+                    d.scalar(alpha(1.0), t));
   d.fail("activation '" + a + "' is not supported");
 }
 
@@ -47,7 +49,8 @@ int gate(Decomposer& d, int x, int64_t g, int64_t h) {
 int row(Decomposer& d, int x, int64_t i) {
   Shape s = d.shape(x), out(s.begin() + 1, s.end());
   std::vector<int64_t> st = contiguous_strides(s);
-  return d.raster({{x, i * st[0], std::vector<int64_t>(st.begin() + 1, st.end()), 0, contiguous_strides(out), out}}, d.dtype(x), out);
+  return d.raster({{x, i * st[0], std::vector<int64_t>(st.begin() + 1, st.end()), 0, contiguous_strides(out), out}},
+                  d.dtype(x), out);
 }
 
 int clipped(Decomposer& d, const Cell& c, int x) {
@@ -57,12 +60,15 @@ int clipped(Decomposer& d, const Cell& c, int x) {
 }
 
 // One direction over the whole sequence; returns per-step H (in time order), final H and C.
-struct Run { std::vector<int> hs; int h, c; };
+struct Run {
+  std::vector<int> hs;
+  int h, c;
+};
 Run run_direction(Decomposer& d, const Cell& c, int x, int64_t dir, bool reverse, size_t act0) {
   Shape xs = d.shape(x);  // [seq, batch, input]
   int64_t seq = xs[0], batch = xs[1], h = c.hidden, G = c.gates;
   DType t = d.dtype(x);
-  int w = row(d, d.input(1), dir), r = row(d, d.input(2), dir);  // [G*h, in], [G*h, h]
+  int w = row(d, d.input(1), dir), r = row(d, d.input(2), dir);                // [G*h, in], [G*h, h]
   int xw = d.matmul(d.view(x, {seq * batch, xs[2]}), d.transpose(w, {1, 0}));  // [seq*batch, G*h]
   int rt = d.transpose(r, {1, 0});
   int wb = -1, rb = -1;
@@ -83,13 +89,14 @@ Run run_direction(Decomposer& d, const Cell& c, int x, int64_t dir, bool reverse
   for (int64_t k = 0; k < seq; ++k) {
     int64_t step = reverse ? seq - 1 - k : k;
     int xg = row(d, xw, step);  // [batch, G*h]
-    if (c.kind == "GRU") {  // gates z, r, h (ONNX GRU)
+    if (c.kind == "GRU") {      // gates z, r, h (ONNX GRU)
       int hr = d.matmul(hp, rt);
       if (rb >= 0) hr = add(hr, rb);
       int z = activate(d, c, act0, clipped(d, c, add(gate(d, xg, 0, h), gate(d, hr, 0, h))));
       int rr = activate(d, c, act0, clipped(d, c, add(gate(d, xg, 1, h), gate(d, hr, 1, h))));
       int hh;
-      if (c.linear_before_reset) hh = add(gate(d, xg, 2, h), mul(rr, gate(d, hr, 2, h)));
+      if (c.linear_before_reset)
+        hh = add(gate(d, xg, 2, h), mul(rr, gate(d, hr, 2, h)));
       else {
         int rh = d.matmul(mul(rr, hp), gate(d, rt, 2, h));  // (r * H) Rh^T
         if (rb >= 0) rh = add(rh, gate(d, rb, 2, h));
@@ -105,7 +112,9 @@ Run run_direction(Decomposer& d, const Cell& c, int x, int64_t dir, bool reverse
       if (c.kind == "RNN") {
         hp = activate(d, c, act0, clipped(d, c, g));
       } else {  // LSTM gates i, o, f, c; peepholes i, o, f
-        auto peephole = [&](int pre, int64_t p, int cell) { return peep >= 0 ? add(pre, mul(gate(d, peep, p, h), cell)) : pre; };
+        auto peephole = [&](int pre, int64_t p, int cell) {
+          return peep >= 0 ? add(pre, mul(gate(d, peep, p, h), cell)) : pre;
+        };
         int i = activate(d, c, act0, clipped(d, c, peephole(gate(d, g, 0, h), 0, cp)));
         int f = c.input_forget ? d.binary(BinaryOp::Sub, d.scalar(1, t), i)
                                : activate(d, c, act0, clipped(d, c, peephole(gate(d, g, 2, h), 2, cp)));
@@ -132,7 +141,8 @@ void recurrent(Decomposer& d, Cell c) {
   c.input_forget = n.attr_int("input_forget", 0) != 0;
   std::string direction = n.attr_string("direction", "forward");
   int64_t dirs = direction == "bidirectional" ? 2 : 1;
-  if (direction != "forward" && direction != "reverse" && direction != "bidirectional") d.fail("unknown direction '" + direction + "'");
+  if (direction != "forward" && direction != "reverse" && direction != "bidirectional")
+    d.fail("unknown direction '" + direction + "'");
   size_t per_dir = c.acts.size();
   if (n.has("activations")) {
     auto it = n.attrs.find("activations");
@@ -146,7 +156,8 @@ void recurrent(Decomposer& d, Cell c) {
   int x = d.input(0);
   if (batch_first) x = d.transpose(x, {1, 0, 2});
   Shape xs = d.shape(x);
-  if (c.hidden < 1 || d.shape(d.input(1)) != Shape{dirs, c.gates * c.hidden, xs[2]}) d.fail("W must be [num_directions, gates * hidden_size, input_size]");
+  if (c.hidden < 1 || d.shape(d.input(1)) != Shape{dirs, c.gates * c.hidden, xs[2]})
+    d.fail("W must be [num_directions, gates * hidden_size, input_size]");
   if (d.has_input(4)) {  // sequence_lens: only full lengths are supported
     for (int64_t len : d.const_ints(4, "sequence_lens"))
       if (len != xs[0]) d.fail("sequence_lens shorter than the sequence are not supported");
@@ -162,7 +173,8 @@ void recurrent(Decomposer& d, Cell c) {
   std::vector<int64_t> yst = contiguous_strides(ys), hst = contiguous_strides(hs);
   std::vector<Decomposer::Copy> yc, hc, cc;
   for (int64_t dir = 0; dir < dirs; ++dir) {
-    for (int64_t s = 0; s < seq; ++s) yc.push_back({runs[dir].hs[s], 0, contiguous_strides(one), s * yst[0] + dir * yst[1], {yst[2], yst[3]}, one});
+    for (int64_t s = 0; s < seq; ++s)
+      yc.push_back({runs[dir].hs[s], 0, contiguous_strides(one), s * yst[0] + dir * yst[1], {yst[2], yst[3]}, one});
     hc.push_back({runs[dir].h, 0, contiguous_strides(one), dir * hst[0], {hst[1], hst[2]}, one});
     cc.push_back({runs[dir].c, 0, contiguous_strides(one), dir * hst[0], {hst[1], hst[2]}, one});
   }

@@ -25,7 +25,8 @@ void affine_grid(Decomposer& d) {
   for (int64_t p = 0; p < points; ++p)
     for (int64_t j = 0; j < k; ++j) {  // column j is the (k-1-j)-th spatial axis: x first
       int64_t axis = k - 1 - j, len = spatial[axis], i = p / st[axis] % len;
-      base.data_as<double>()[p * (k + 1) + j] = align ? (len > 1 ? -1.0 + 2.0 * i / (len - 1) : 0.0) : -1.0 + (2.0 * i + 1) / len;
+      base.data_as<double>()[p * (k + 1) + j] =
+          align ? (len > 1 ? -1.0 + 2.0 * i / (len - 1) : 0.0) : -1.0 + (2.0 * i + 1) / len;
     }
   for (int64_t p = 0; p < points; ++p) base.data_as<double>()[p * (k + 1) + k] = 1.0;
   DType t = d.dtype(theta);
@@ -47,7 +48,9 @@ struct Sampler {
   int mul(int a, int b) { return d.binary(BinaryOp::Mul, a, b); }
   int lt(int a, int b) { return d.binary(BinaryOp::Less, a, b); }
   int gt(int a, int b) { return d.binary(BinaryOp::Greater, a, b); }
-  int clamp(int v, double lo, double hi) { return d.binary(BinaryOp::Min, d.binary(BinaryOp::Max, v, num(lo)), num(hi)); }
+  int clamp(int v, double lo, double hi) {
+    return d.binary(BinaryOp::Min, d.binary(BinaryOp::Max, v, num(lo)), num(hi));
+  }
 
   // Reflects v into [lo, hi] by the nearer border, repeatedly (reference _gs_reflect).
   int reflect(int v, double lo, double hi) {
@@ -68,8 +71,11 @@ struct Sampler {
   // weight mask for zeros padding (-1 when not needed).
   std::pair<int, int> pixel(int i, int64_t len) {
     int mask = -1;
-    if (padding == "zeros") mask = d.cast(d.binary(BinaryOp::And, d.unary(UnaryOp::Not, lt(i, num(0))), lt(i, num(static_cast<double>(len)))), t);
-    else if (padding == "reflection") i = reflect(i, border_lo(), border_hi(len));
+    if (padding == "zeros")
+      mask = d.cast(d.binary(BinaryOp::And, d.unary(UnaryOp::Not, lt(i, num(0))), lt(i, num(static_cast<double>(len)))),
+                    t);
+    else if (padding == "reflection")
+      i = reflect(i, border_lo(), border_hi(len));
     int idx = d.cast(clamp(i, 0, static_cast<double>(len - 1)), DType::I64);  // truncates, as int() does
     return {idx, mask};
   }
@@ -94,14 +100,16 @@ void grid_sample(Decomposer& d) {
   int x = d.input(0), grid = d.input(1);
   Shape xs = d.shape(x), gs = d.shape(grid);
   int64_t k = static_cast<int64_t>(xs.size()) - 2;
-  if (k < 1 || static_cast<int64_t>(gs.size()) != k + 2 || gs.back() != k || gs[0] != xs[0]) d.fail("grid must be [N, out..., " + std::to_string(k) + "]");
+  if (k < 1 || static_cast<int64_t>(gs.size()) != k + 2 || gs.back() != k || gs[0] != xs[0])
+    d.fail("grid must be [N, out..., " + std::to_string(k) + "]");
   std::string mode = d.node().attr_string("mode", "linear");
   if (mode == "bilinear") mode = "linear";
   if (mode == "bicubic") mode = "cubic";
   DType t = d.dtype(x) == DType::F64 ? DType::F64 : DType::F32;
   Sampler s{d, t, d.node().attr_string("padding_mode", "zeros"), d.node().attr_int("align_corners", 0) != 0};
   if (mode != "nearest" && mode != "linear" && mode != "cubic") d.fail("unknown mode '" + mode + "'");
-  if (s.padding != "zeros" && s.padding != "border" && s.padding != "reflection") d.fail("unknown padding_mode '" + s.padding + "'");
+  if (s.padding != "zeros" && s.padding != "border" && s.padding != "reflection")
+    d.fail("unknown padding_mode '" + s.padding + "'");
   Shape out_sp(gs.begin() + 1, gs.end() - 1), pts{gs[0]};
   pts.insert(pts.end(), out_sp.begin(), out_sp.end());
   std::vector<int64_t> gst = contiguous_strides(gs);
@@ -117,7 +125,8 @@ void grid_sample(Decomposer& d) {
     if (mode == "nearest") v = d.unary(UnaryOp::Round, v);  // half to even, as PyTorch
     double lo = s.border_lo(), hi = s.border_hi(len);
     if (s.padding == "border")
-      v = d.select(d.binary(BinaryOp::Or, s.lt(v, s.num(lo)), s.gt(v, s.num(hi))), s.clamp(v, 0, static_cast<double>(len - 1)), v);
+      v = d.select(d.binary(BinaryOp::Or, s.lt(v, s.num(lo)), s.gt(v, s.num(hi))),
+                   s.clamp(v, 0, static_cast<double>(len - 1)), v);
     else if (s.padding == "reflection")
       v = s.reflect(v, lo, hi);
     std::vector<std::pair<int, int>> pos;  // (position, weight)
@@ -193,20 +202,27 @@ void roi_align(Decomposer& d) {
   Tensor rois = d.value(d.input(1), "rois");
   std::vector<int64_t> batch = d.value_ints(d.input(2), "batch_indices");
   const Node& n = d.node();
-  int64_t PH = n.attr_int("output_height", 1), PW = n.attr_int("output_width", 1), ratio = n.attr_int("sampling_ratio", 0);
+  int64_t PH = n.attr_int("output_height", 1), PW = n.attr_int("output_width", 1),
+          ratio = n.attr_int("sampling_ratio", 0);
   double scale = n.attr_float("spatial_scale", 1.0);
-  bool half = n.attr_string("coordinate_transformation_mode", "half_pixel") == "half_pixel", max_mode = n.attr_string("mode", "avg") == "max";
+  bool half = n.attr_string("coordinate_transformation_mode", "half_pixel") == "half_pixel",
+       max_mode = n.attr_string("mode", "avg") == "max";
   int64_t R = rois.shape()[0], H = xs[2], W = xs[3], C = xs[1];
-  struct Sample { int64_t pos[4]; double w[4]; };
+  struct Sample {
+    int64_t pos[4];
+    double w[4];
+  };
   std::vector<std::vector<Sample>> bins(R * PH * PW);
   std::vector<int64_t> counts(R);
   for (int64_t r = 0; r < R; ++r) {
     double off = half ? 0.5 : 0.0;
     double x0 = rois.scalar_as_double(r * 4) * scale - off, y0 = rois.scalar_as_double(r * 4 + 1) * scale - off;
-    double rw = rois.scalar_as_double(r * 4 + 2) * scale - off - x0, rh = rois.scalar_as_double(r * 4 + 3) * scale - off - y0;
+    double rw = rois.scalar_as_double(r * 4 + 2) * scale - off - x0,
+           rh = rois.scalar_as_double(r * 4 + 3) * scale - off - y0;
     if (!half) rw = std::max(rw, 1.0), rh = std::max(rh, 1.0);
     double bh = rh / PH, bw = rw / PW;
-    int64_t gh = ratio > 0 ? ratio : static_cast<int64_t>(std::ceil(rh / PH)), gw = ratio > 0 ? ratio : static_cast<int64_t>(std::ceil(rw / PW));
+    int64_t gh = ratio > 0 ? ratio : static_cast<int64_t>(std::ceil(rh / PH)),
+            gw = ratio > 0 ? ratio : static_cast<int64_t>(std::ceil(rw / PW));
     counts[r] = std::max<int64_t>(gh * gw, 1);
     for (int64_t ph = 0; ph < PH; ++ph)
       for (int64_t pw = 0; pw < PW; ++pw)
@@ -217,8 +233,14 @@ void roi_align(Decomposer& d) {
             if (!(yy < -1.0 || yy > H || xx < -1.0 || xx > W)) {
               double y = std::max(yy, 0.0), xv = std::max(xx, 0.0);
               int64_t yl = static_cast<int64_t>(y), xl = static_cast<int64_t>(xv), yh, xh;
-              if (yl >= H - 1) yh = yl = H - 1, y = static_cast<double>(yl); else yh = yl + 1;
-              if (xl >= W - 1) xh = xl = W - 1, xv = static_cast<double>(xl); else xh = xl + 1;
+              if (yl >= H - 1)
+                yh = yl = H - 1, y = static_cast<double>(yl);
+              else
+                yh = yl + 1;
+              if (xl >= W - 1)
+                xh = xl = W - 1, xv = static_cast<double>(xl);
+              else
+                xh = xl + 1;
               double ly = y - yl, lx = xv - xl, hy = 1 - ly, hx = 1 - lx;
               smp = {{yl * W + xl, yl * W + xh, yh * W + xl, yh * W + xh}, {hy * hx, hy * lx, ly * hx, ly * lx}};
             }
@@ -253,7 +275,8 @@ void roi_align(Decomposer& d) {
   }
   Shape one{R, PH, PW, S, 1};
   if (max_mode) {
-    result = d.select(d.view(d.add_constant(valid), one), result, d.scalar(-std::numeric_limits<double>::infinity(), t));
+    result =
+        d.select(d.view(d.add_constant(valid), one), result, d.scalar(-std::numeric_limits<double>::infinity(), t));
     result = d.reduce(ReduceOp::Max, result, {3}, false);
   } else {
     Tensor inv(DType::F64, {R, 1, 1, 1});
@@ -273,8 +296,10 @@ void deform_conv(Decomposer& d) {
   const Node& n = d.node();
   int64_t N = xs[0], C = xs[1], H = xs[2], W = xs[3], OC = ws[0], kh = ws[2], kw = ws[3], K = kh * kw;
   int64_t group = n.attr_int("group", 1), og = n.attr_int("offset_group", 1), OH = os[2], OW = os[3], P = OH * OW;
-  std::vector<int64_t> dil = n.attr_ints("dilations", {1, 1}), st = n.attr_ints("strides", {1, 1}), pads = n.attr_ints("pads", {0, 0, 0, 0});
-  if (C != ws[1] * group || OC % group || C % og || os[1] != og * K * 2) d.fail("X, W, offset, group and offset_group disagree");
+  std::vector<int64_t> dil = n.attr_ints("dilations", {1, 1}), st = n.attr_ints("strides", {1, 1}),
+                       pads = n.attr_ints("pads", {0, 0, 0, 0});
+  if (C != ws[1] * group || OC % group || C % og || os[1] != og * K * 2)
+    d.fail("X, W, offset, group and offset_group disagree");
   DType t = d.dtype(x) == DType::F64 ? DType::F64 : DType::F32;
   Sampler smp{d, t, "zeros", true};
   int xt = d.view(d.transpose(d.cast(x, t), {0, 2, 3, 1}), {N * H * W, C});  // rows of channels
@@ -294,7 +319,8 @@ void deform_conv(Decomposer& d) {
   for (int64_t g = 0; g < og; ++g) {
     auto coord = [&](int64_t which, const Tensor& b0) {
       Shape cs{N, K, P};
-      int o = d.raster({{off, g * ost[1] + which * ost[3], {ost[0], ost[2], ost[4]}, 0, contiguous_strides(cs), cs}}, t, cs);
+      int o = d.raster({{off, g * ost[1] + which * ost[3], {ost[0], ost[2], ost[4]}, 0, contiguous_strides(cs), cs}}, t,
+                       cs);
       return d.binary(BinaryOp::Add, o, d.cast(d.add_constant(b0), t));
     };
     int y = coord(0, by), xx = coord(1, bx);
@@ -312,8 +338,10 @@ void deform_conv(Decomposer& d) {
       auto [iy, my] = smp.pixel(ty, H);
       auto [ix, mx] = smp.pixel(tx, W);
       int weight = smp.mul(smp.mul(wy, wx), smp.mul(my, mx));
-      int flat = d.binary(BinaryOp::Add, d.binary(BinaryOp::Add, d.binary(BinaryOp::Mul, iy, d.scalar(static_cast<double>(W), DType::I64)), ix),
-                          d.add_constant(base));
+      int flat = d.binary(
+          BinaryOp::Add,
+          d.binary(BinaryOp::Add, d.binary(BinaryOp::Mul, iy, d.scalar(static_cast<double>(W), DType::I64)), ix),
+          d.add_constant(base));
       AtomicOp op;
       op.kind = AtomicKind::Gather;
       op.outer = 1, op.axis_size = N * H * W, op.inner = cpg;
@@ -342,7 +370,8 @@ void deform_conv(Decomposer& d) {
     int cols = d.view(d.transpose(sg, {0, 2, 3, 1}), {N, P, cg * K});  // (c, k) order as W's
     std::vector<int64_t> wst = contiguous_strides(ws);
     Shape wpart{ocg, cg * K};
-    int wg = d.cast(d.raster({{w, g * ocg * wst[0], {wst[0], 1}, 0, contiguous_strides(wpart), wpart}}, d.dtype(w), wpart), t);
+    int wg = d.cast(
+        d.raster({{w, g * ocg * wst[0], {wst[0], 1}, 0, contiguous_strides(wpart), wpart}}, d.dtype(w), wpart), t);
     int yg = d.matmul(cols, d.transpose(wg, {1, 0}));  // [N, P, ocg]
     Shape yp{N, P, ocg};
     outs.push_back({yg, 0, contiguous_strides(yp), g * ocg, yst, yp});

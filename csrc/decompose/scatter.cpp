@@ -39,15 +39,21 @@ int emit_scatter(Decomposer& d, int data, int tuples, int updates, int64_t q, co
   op.scatter_dims.assign(ds.begin(), ds.begin() + q);
   op.inner = numel(Shape(ds.begin() + q, ds.end()));
   int64_t count = numel(d.shape(tuples)) / std::max<int64_t>(q, 1);
-  if (numel(d.shape(updates)) != count * op.inner) d.fail("updates have shape " + shape_str(d.shape(updates)) + ", which does not match the indices");
+  if (numel(d.shape(updates)) != count * op.inner)
+    d.fail("updates have shape " + shape_str(d.shape(updates)) + ", which does not match the indices");
   if (d.dtype(updates) != d.dtype(data)) d.fail("updates and data have different types");
   if (reduction != "none") {
     op.accumulate = true;
-    if (reduction == "add") op.binary = BinaryOp::Add;
-    else if (reduction == "mul") op.binary = BinaryOp::Mul;
-    else if (reduction == "max") op.binary = BinaryOp::Max;
-    else if (reduction == "min") op.binary = BinaryOp::Min;
-    else d.fail("unknown reduction '" + reduction + "'");
+    if (reduction == "add")
+      op.binary = BinaryOp::Add;
+    else if (reduction == "mul")
+      op.binary = BinaryOp::Mul;
+    else if (reduction == "max")
+      op.binary = BinaryOp::Max;
+    else if (reduction == "min")
+      op.binary = BinaryOp::Min;
+    else
+      d.fail("unknown reduction '" + reduction + "'");
   }
   op.inputs = {data, d.view(d.cast(tuples, DType::I64), {count, q}), d.view(updates, {count, op.inner})};
   return d.emit(op, d.dtype(data), ds);
@@ -69,7 +75,8 @@ void scatter_elements(Decomposer& d) {
   int64_t axis = d.normalize_axis(d.node().attr_int("axis", 0), r);
   std::vector<int> parts;
   for (int64_t a = 0; a < r; ++a) parts.push_back(a == axis ? idx : coordinates(d, is, a));
-  d.set_output(0, emit_scatter(d, data, stack_last(d, parts), d.input(2), r, d.node().attr_string("reduction", "none")));
+  d.set_output(0,
+               emit_scatter(d, data, stack_last(d, parts), d.input(2), r, d.node().attr_string("reduction", "none")));
 }
 
 // TensorScatter (opset 24): update rows written into the cache along `axis` starting at
@@ -90,8 +97,10 @@ void tensor_scatter(Decomposer& d) {
     seq = d.binary(BinaryOp::Add, seq, d.view(d.cast(d.input(2), DType::I64), bshape));
   }
   std::string mode = d.node().attr_string("mode", "linear");
-  if (mode == "circular") seq = d.binary(BinaryOp::Mod, seq, d.scalar(static_cast<double>(cs[axis]), DType::I64));
-  else if (mode != "linear") d.fail("unknown mode '" + mode + "'");
+  if (mode == "circular")
+    seq = d.binary(BinaryOp::Mod, seq, d.scalar(static_cast<double>(cs[axis]), DType::I64));
+  else if (mode != "linear")
+    d.fail("unknown mode '" + mode + "'");
   parts.push_back(seq);
   d.set_output(0, emit_scatter(d, cache, stack_last(d, parts), upd, axis + 1, "none"));
 }
@@ -114,7 +123,13 @@ void gather_nd(Decomposer& d) {
   if (b > 0) {  // add each batch's base offset
     Shape fs = d.shape(flat);
     Shape bs(fs.begin(), fs.begin() + b);
-    int base = d.binary(BinaryOp::Mul, d.view(coordinates(d, {batch}, 0), [&] { Shape s = bs; s.resize(fs.size(), 1); return s; }()),
+    int base = d.binary(BinaryOp::Mul,
+                        d.view(coordinates(d, {batch}, 0),
+                               [&] {
+                                 Shape s = bs;
+                                 s.resize(fs.size(), 1);
+                                 return s;
+                               }()),
                         d.scalar(static_cast<double>(block), DType::I64));
     flat = d.binary(BinaryOp::Add, flat, base);
   }
@@ -135,7 +150,8 @@ void topk(Decomposer& d) {
   Shape s = d.shape(x);
   int64_t axis = d.normalize_axis(d.node().attr_int("axis", -1), d.rank(x));
   int64_t k = d.const_int(1, "K");
-  if (k < 0 || k > s[axis]) d.fail("K = " + std::to_string(k) + " is out of range for an axis of " + std::to_string(s[axis]));
+  if (k < 0 || k > s[axis])
+    d.fail("K = " + std::to_string(k) + " is out of range for an axis of " + std::to_string(s[axis]));
   AtomicOp op;
   op.kind = AtomicKind::TopK;
   op.outer = numel(Shape(s.begin(), s.begin() + axis));
@@ -150,7 +166,9 @@ void topk(Decomposer& d) {
   // flat position of (o, idx, i) in x: (o * n + idx) * inner + i
   Shape col{op.outer, k, op.inner};
   int o = d.binary(BinaryOp::Mul, coordinates(d, col, 0), d.scalar(static_cast<double>(s[axis]), DType::I64));
-  int flat = d.binary(BinaryOp::Add, d.binary(BinaryOp::Mul, d.binary(BinaryOp::Add, o, d.view(idx, col)), d.scalar(static_cast<double>(op.inner), DType::I64)),
+  int flat = d.binary(BinaryOp::Add,
+                      d.binary(BinaryOp::Mul, d.binary(BinaryOp::Add, o, d.view(idx, col)),
+                               d.scalar(static_cast<double>(op.inner), DType::I64)),
                       coordinates(d, col, 2));
   AtomicOp g;
   g.kind = AtomicKind::Gather;
@@ -169,9 +187,11 @@ void max_unpool(Decomposer& d) {
   int x = d.input(0), idx = d.input(1);
   Shape xs = d.shape(x);
   size_t k = xs.size() - 2;
-  std::vector<int64_t> kernel = d.node().attr_ints("kernel_shape"), strides = d.node().attr_ints("strides", std::vector<int64_t>(k, 1));
+  std::vector<int64_t> kernel = d.node().attr_ints("kernel_shape"),
+                       strides = d.node().attr_ints("strides", std::vector<int64_t>(k, 1));
   std::vector<int64_t> pads = d.node().attr_ints("pads", std::vector<int64_t>(2 * k, 0));
-  if (kernel.size() != k || strides.size() != k || pads.size() != 2 * k) d.fail("kernel_shape, strides and pads must match the spatial rank");
+  if (kernel.size() != k || strides.size() != k || pads.size() != 2 * k)
+    d.fail("kernel_shape, strides and pads must match the spatial rank");
   Shape inferred{xs[0], xs[1]};
   for (size_t i = 0; i < k; ++i) inferred.push_back((xs[2 + i] - 1) * strides[i] + kernel[i] - pads[i] - pads[i + k]);
   int zeros = d.add_constant(Tensor(d.dtype(x), {numel(inferred)}));
@@ -182,7 +202,8 @@ void max_unpool(Decomposer& d) {
     if (out.size() != inferred.size()) d.fail("output_shape has the wrong rank");
     Shape common;
     for (size_t i = 0; i < out.size(); ++i) common.push_back(std::min(out[i], inferred[i]));
-    y = d.raster({{y, 0, contiguous_strides(inferred), 0, contiguous_strides(out), common}}, d.dtype(x), out, true, 0.0);
+    y = d.raster({{y, 0, contiguous_strides(inferred), 0, contiguous_strides(out), common}}, d.dtype(x), out, true,
+                 0.0);
   }
   d.set_output(0, y);
 }

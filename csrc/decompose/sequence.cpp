@@ -15,7 +15,8 @@ int64_t position(Decomposer& d, int input, int64_t n, bool end_ok) {
   std::vector<int64_t> v = d.const_ints(input, "position");
   if (v.size() != 1) d.fail("position must be a scalar");
   int64_t p = v[0] < 0 ? v[0] + n : v[0];
-  if (p < 0 || p > n || (p == n && !end_ok)) d.fail("position " + std::to_string(v[0]) + " is out of range for a sequence of " + std::to_string(n));
+  if (p < 0 || p > n || (p == n && !end_ok))
+    d.fail("position " + std::to_string(v[0]) + " is out of range for a sequence of " + std::to_string(n));
   return p;
 }
 
@@ -72,7 +73,8 @@ void concat_from_sequence(Decomposer& d) {
     if (stack) s.insert(s.begin() + axis, 1);
     if (static_cast<int64_t>(s.size()) != r) d.fail("sequence elements have different ranks");
     for (int64_t k = 0; k < r; ++k)
-      if (k != axis && s[k] != out[k]) d.fail("sequence element of shape " + shape_str(d.shape(id)) + " does not match " + shape_str(first));
+      if (k != axis && s[k] != out[k])
+        d.fail("sequence element of shape " + shape_str(d.shape(id)) + " does not match " + shape_str(first));
     out[axis] += s[axis];
     shapes.push_back(s);
   }

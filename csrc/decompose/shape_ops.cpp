@@ -122,8 +122,16 @@ Tensor attribute_tensor(Decomposer& d) {
   const Node& n = d.node();
   auto it = n.attrs.find("value");
   if (it != n.attrs.end() && it->second.kind == Attribute::Kind::Tensor) return it->second.tensor;
-  if (n.has("value_float")) { Tensor t(DType::F32, {}); *t.data_as<float>() = static_cast<float>(n.attr_float("value_float", 0)); return t; }
-  if (n.has("value_int")) { Tensor t(DType::I64, {}); *t.data_as<int64_t>() = n.attr_int("value_int", 0); return t; }
+  if (n.has("value_float")) {
+    Tensor t(DType::F32, {});
+    *t.data_as<float>() = static_cast<float>(n.attr_float("value_float", 0));
+    return t;
+  }
+  if (n.has("value_int")) {
+    Tensor t(DType::I64, {});
+    *t.data_as<int64_t>() = n.attr_int("value_int", 0);
+    return t;
+  }
   if (n.has("value_floats")) {
     auto v = n.attr_floats("value_floats");
     Tensor t(DType::F32, {static_cast<int64_t>(v.size())});
@@ -170,9 +178,13 @@ void range(Decomposer& d) {
 // BitCast (opset 26): the bytes unchanged, read as `to` (same element size).
 void bitcast(Decomposer& d) {
   int64_t to = d.node().attr_int("to", 0);
-  if (!dtype_is_valid(static_cast<int32_t>(to)) || to == static_cast<int64_t>(DType::String)) d.fail("unsupported target type " + std::to_string(to));
-  auto sub_byte = [](DType t) { return t == DType::U4 || t == DType::I4 || t == DType::F4E2M1 || t == DType::U2 || t == DType::I2; };
-  if (sub_byte(static_cast<DType>(to)) || sub_byte(d.dtype(d.input(0)))) d.fail("4- and 2-bit types are stored one per byte and cannot be bit-cast");
+  if (!dtype_is_valid(static_cast<int32_t>(to)) || to == static_cast<int64_t>(DType::String))
+    d.fail("unsupported target type " + std::to_string(to));
+  auto sub_byte = [](DType t) {
+    return t == DType::U4 || t == DType::I4 || t == DType::F4E2M1 || t == DType::U2 || t == DType::I2;
+  };
+  if (sub_byte(static_cast<DType>(to)) || sub_byte(d.dtype(d.input(0))))
+    d.fail("4- and 2-bit types are stored one per byte and cannot be bit-cast");
   d.set_output(0, d.reinterpret(d.input(0), static_cast<DType>(to)));
 }
 

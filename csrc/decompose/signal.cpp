@@ -11,14 +11,19 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-int matrix(Decomposer& d, int64_t rows, int64_t cols, DType t, double (*f)(int64_t, int64_t, int64_t, double), int64_t n, double scale) {
+int matrix(Decomposer& d, int64_t rows, int64_t cols, DType t, double (*f)(int64_t, int64_t, int64_t, double),
+           int64_t n, double scale) {
   Tensor m(DType::F64, {rows, cols});
   for (int64_t j = 0; j < rows; ++j)
     for (int64_t k = 0; k < cols; ++k) m.data_as<double>()[j * cols + k] = scale * f(j, k, n, 0);
   return d.cast(d.add_constant(m), t);
 }
-double cos_jk(int64_t j, int64_t k, int64_t n, double) { return std::cos(2 * kPi * static_cast<double>((j * k) % n) / static_cast<double>(n)); }
-double sin_jk(int64_t j, int64_t k, int64_t n, double) { return std::sin(2 * kPi * static_cast<double>((j * k) % n) / static_cast<double>(n)); }
+double cos_jk(int64_t j, int64_t k, int64_t n, double) {
+  return std::cos(2 * kPi * static_cast<double>((j * k) % n) / static_cast<double>(n));
+}
+double sin_jk(int64_t j, int64_t k, int64_t n, double) {
+  return std::sin(2 * kPi * static_cast<double>((j * k) % n) / static_cast<double>(n));
+}
 
 // x: [..., n, c] (c = 1 real, 2 complex) transformed along the n axis with length `len`
 // (zero-padded or truncated). Returns [..., K, 2], or [..., len, 1] for an inverse one-sided
@@ -115,16 +120,17 @@ void stft(Decomposer& d) {
 }
 
 // Window generators: w[n] from the doc's formula, N = size (periodic) or size - 1.
-template <int Kind> void window(Decomposer& d) {
+template <int Kind>
+void window(Decomposer& d) {
   int64_t size = d.const_int(0, "size");
   if (size < 0) d.fail("size must be non-negative");
   double N = static_cast<double>(d.node().attr_int("periodic", 1) ? size : size - 1);
   Tensor w(DType::F64, {size});
   for (int64_t i = 0; i < size; ++i) {
     double a = 2 * kPi * static_cast<double>(i) / N;
-    double v = Kind == 0 ? std::pow(std::sin(kPi * static_cast<double>(i) / N), 2)  // Hann
-             : Kind == 1 ? 25.0 / 46.0 - (21.0 / 46.0) * std::cos(a)                // Hamming
-                         : 0.42 - 0.5 * std::cos(a) + 0.08 * std::cos(2 * a);        // Blackman
+    double v = Kind == 0   ? std::pow(std::sin(kPi * static_cast<double>(i) / N), 2)  // Hann
+               : Kind == 1 ? 25.0 / 46.0 - (21.0 / 46.0) * std::cos(a)                // Hamming
+                           : 0.42 - 0.5 * std::cos(a) + 0.08 * std::cos(2 * a);       // Blackman
     w.data_as<double>()[i] = v;
   }
   d.set_output(0, d.cast(d.add_constant(w), static_cast<DType>(d.node().attr_int("output_datatype", 1))));
@@ -133,10 +139,13 @@ template <int Kind> void window(Decomposer& d) {
 // MelWeightMatrix (opset 17): triangular filters between mel-spaced bin edges, computed as
 // the reference does (its float32 log1p, and a mel step over num_mel_bins + 2 points).
 void mel_weight_matrix(Decomposer& d) {
-  int64_t bins = d.const_int(0, "num_mel_bins"), dft = d.const_int(1, "dft_length"), rate = d.const_int(2, "sample_rate");
+  int64_t bins = d.const_int(0, "num_mel_bins"), dft = d.const_int(1, "dft_length"),
+          rate = d.const_int(2, "sample_rate");
   double lo = d.const_scalar(3, "lower_edge_hertz"), hi = d.const_scalar(4, "upper_edge_hertz");
   if (bins < 1 || dft < 1 || rate < 1) d.fail("num_mel_bins, dft_length and sample_rate must be positive");
-  auto mel = [](double hz) { return static_cast<double>(2595.0f * std::log1p(static_cast<float>(hz) / 700.0f)) / std::log(10.0); };
+  auto mel = [](double hz) {
+    return static_cast<double>(2595.0f * std::log1p(static_cast<float>(hz) / 700.0f)) / std::log(10.0);
+  };
   double low = mel(lo), step = (mel(hi) - low) / static_cast<double>(bins + 2);
   std::vector<int64_t> edge(bins + 2);
   for (int64_t i = 0; i < bins + 2; ++i) {
@@ -152,9 +161,13 @@ void mel_weight_matrix(Decomposer& d) {
   };
   for (int64_t i = 0; i < bins; ++i) {
     int64_t left = edge[i], center = edge[i + 1], right = edge[i + 2];
-    if (center == left) at(center, i) = 1;
-    else for (int64_t j = left; j <= center; ++j) at(j, i) = static_cast<double>(j - left) / static_cast<double>(center - left);
-    for (int64_t j = center; j < right; ++j) at(j, i) = static_cast<double>(right - j) / static_cast<double>(right - center);
+    if (center == left)
+      at(center, i) = 1;
+    else
+      for (int64_t j = left; j <= center; ++j)
+        at(j, i) = static_cast<double>(j - left) / static_cast<double>(center - left);
+    for (int64_t j = center; j < right; ++j)
+      at(j, i) = static_cast<double>(right - j) / static_cast<double>(right - center);
   }
   d.set_output(0, d.cast(d.add_constant(w), static_cast<DType>(d.node().attr_int("output_datatype", 1))));
 }

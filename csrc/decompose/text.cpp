@@ -61,9 +61,7 @@ void regex_full_match(Decomposer& d) {
   std::string pattern = d.node().attr_string("pattern", "");
   try {
     text::Regex check(pattern);  // a bad pattern is reported now, naming the node
-  } catch (const Error& e) {
-    d.fail(e.what());
-  }
+  } catch (const Error& e) { d.fail(e.what()); }
   d.set_output(0, text_op(d, TextOp::RegexFullMatch, {x}, DType::Bool, d.shape(x), pattern));
 }
 
@@ -107,7 +105,8 @@ void string_normalizer(Decomposer& d) {
   // those with their own rules for I/i; refuse those rather than be silently wrong.
   std::string locale = n.attr_string("locale", "");
   std::string lang = locale.substr(0, 2);
-  if (lang == "tr" || lang == "az" || lang == "lt") d.fail("locale '" + locale + "' has case rules this build does not apply");
+  if (lang == "tr" || lang == "az" || lang == "lt")
+    d.fail("locale '" + locale + "' has case rules this build does not apply");
   bool sensitive = n.attr_int("is_case_sensitive", 0) != 0;
   std::vector<std::string> stops = n.attr_strings("stopwords");
   int64_t C = s.back();
@@ -131,7 +130,8 @@ void string_normalizer(Decomposer& d) {
     }
     if (static_cast<int64_t>(keep.size()) < C) y = take(d, y, keep);
   }
-  if (action != "NONE") y = text_op(d, action == "UPPER" ? TextOp::Upper : TextOp::Lower, {y}, DType::String, d.shape(y));
+  if (action != "NONE")
+    y = text_op(d, action == "UPPER" ? TextOp::Upper : TextOp::Lower, {y}, DType::String, d.shape(y));
   int64_t kept = d.shape(y)[0];
   d.set_output(0, d.view(y, row ? Shape{1, kept} : Shape{kept}));
 }

@@ -16,7 +16,8 @@ namespace {
 
 // The input as int64 ids, and the pool's ids.
 int ids_of_strings(Decomposer& d, int x, const std::vector<std::string>& words, std::vector<int64_t>* pool) {
-  if (d.dtype(x) != DType::String) d.fail("pool_strings needs a string input, got " + std::string(dtype_name(d.dtype(x))));
+  if (d.dtype(x) != DType::String)
+    d.fail("pool_strings needs a string input, got " + std::string(dtype_name(d.dtype(x))));
   std::map<std::string, int64_t> ids;
   std::vector<std::string_view> vocab;
   for (const std::string& w : words) {
@@ -37,8 +38,10 @@ void tfidf_vectorizer(Decomposer& d) {
   const Node& n = d.node();
   std::vector<int64_t> pool;
   int x = d.input(0);
-  if (n.has("pool_strings")) x = ids_of_strings(d, x, n.attr_strings("pool_strings"), &pool);
-  else pool = n.attr_ints("pool_int64s");
+  if (n.has("pool_strings"))
+    x = ids_of_strings(d, x, n.attr_strings("pool_strings"), &pool);
+  else
+    pool = n.attr_ints("pool_int64s");
   x = d.cast(x, DType::I64);
   Shape xs = d.shape(x);
   if (xs.size() > 2) d.fail("input must be [C] or [B, C]");
@@ -47,7 +50,8 @@ void tfidf_vectorizer(Decomposer& d) {
   x = d.view(x, {B, C});
   std::vector<int64_t> counts = n.attr_ints("ngram_counts"), indexes = n.attr_ints("ngram_indexes");
   std::vector<double> weights = n.attr_floats("weights");
-  int64_t min_n = n.attr_int("min_gram_length", 1), max_n = n.attr_int("max_gram_length", 1), skips = n.attr_int("max_skip_count", 0);
+  int64_t min_n = n.attr_int("min_gram_length", 1), max_n = n.attr_int("max_gram_length", 1),
+          skips = n.attr_int("max_skip_count", 0);
   std::string mode = n.attr_string("mode", "TF");
   int64_t out_size = 0;
   for (int64_t i : indexes) out_size = std::max(out_size, i + 1);
@@ -86,10 +90,14 @@ void tfidf_vectorizer(Decomposer& d) {
   int y = d.raster(copies, DType::F32, out, true, 0.0);
   if (mode == "IDF" || mode == "TFIDF") {
     Tensor w(DType::F32, {1, out_size});
-    for (int64_t i = 0; i < out_size; ++i) w.data_as<float>()[i] = weights.empty() ? 1.0f : static_cast<float>(weights[i]);
+    for (int64_t i = 0; i < out_size; ++i)
+      w.data_as<float>()[i] = weights.empty() ? 1.0f : static_cast<float>(weights[i]);
     int wt = d.add_constant(w);
-    if (mode == "IDF") y = d.select(d.binary(BinaryOp::Greater, y, d.scalar(0, DType::F32)), d.broadcast_to(wt, out), d.scalar(0, DType::F32));
-    else y = d.binary(BinaryOp::Mul, y, wt);
+    if (mode == "IDF")
+      y = d.select(d.binary(BinaryOp::Greater, y, d.scalar(0, DType::F32)), d.broadcast_to(wt, out),
+                   d.scalar(0, DType::F32));
+    else
+      y = d.binary(BinaryOp::Mul, y, wt);
   } else if (mode != "TF") {
     d.fail("unknown mode '" + mode + "'");
   }

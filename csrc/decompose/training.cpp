@@ -26,7 +26,8 @@ struct Step {
 // Inputs R, T, then `groups` lists of n tensors each (X, G, and the optimizer's states).
 int64_t tensors_per_group(Decomposer& d, int64_t groups) {
   int64_t n = (d.num_inputs() - 2) / groups;
-  if (n < 1 || 2 + n * groups != d.num_inputs()) d.fail("expected R, T and " + std::to_string(groups) + " lists of equal length");
+  if (n < 1 || 2 + n * groups != d.num_inputs())
+    d.fail("expected R, T and " + std::to_string(groups) + " lists of equal length");
   return n;
 }
 
@@ -129,10 +130,13 @@ void tree_ensemble(Decomposer& d) {
   Shape xs = d.shape(x);
   if (xs.size() != 2) d.fail("X must be [N, features]");
   DType t = d.dtype(x);
-  std::vector<double> splits = tensor_values("nodes_splits"), modes = tensor_values("nodes_modes"), weights = tensor_values("leaf_weights");
+  std::vector<double> splits = tensor_values("nodes_splits"), modes = tensor_values("nodes_modes"),
+                      weights = tensor_values("leaf_weights");
   std::vector<double> members = tensor_values("membership_values");
-  std::vector<int64_t> feature = n.attr_ints("nodes_featureids"), tnode = n.attr_ints("nodes_truenodeids"), fnode = n.attr_ints("nodes_falsenodeids");
-  std::vector<int64_t> tleaf = n.attr_ints("nodes_trueleafs"), fleaf = n.attr_ints("nodes_falseleafs"), targets = n.attr_ints("leaf_targetids");
+  std::vector<int64_t> feature = n.attr_ints("nodes_featureids"), tnode = n.attr_ints("nodes_truenodeids"),
+                       fnode = n.attr_ints("nodes_falsenodeids");
+  std::vector<int64_t> tleaf = n.attr_ints("nodes_trueleafs"), fleaf = n.attr_ints("nodes_falseleafs"),
+                       targets = n.attr_ints("leaf_targetids");
   std::vector<int64_t> roots = n.attr_ints("tree_roots"), missing = n.attr_ints("nodes_missing_value_tracks_true");
   int64_t n_targets = n.attr_int("n_targets", 1);
   // members of MEMBER node k: the k-th NaN-separated run of membership_values
@@ -160,7 +164,8 @@ void tree_ensemble(Decomposer& d) {
       cond = d.binary(BinaryOp::Equal, v, d.scalar(std::nan(""), t));  // all false
       for (double m : sets[id]) cond = d.binary(BinaryOp::Or, cond, d.binary(BinaryOp::Equal, v, d.scalar(m, t)));
     } else {
-      static const BinaryOp ops[] = {BinaryOp::LessEqual, BinaryOp::Less, BinaryOp::GreaterEqual, BinaryOp::Greater, BinaryOp::Equal, BinaryOp::Equal};
+      static const BinaryOp ops[] = {BinaryOp::LessEqual, BinaryOp::Less,  BinaryOp::GreaterEqual,
+                                     BinaryOp::Greater,   BinaryOp::Equal, BinaryOp::Equal};
       if (mode < 0 || mode > 5) d.fail("unknown node mode " + std::to_string(mode));
       cond = d.binary(ops[mode], v, split);
       if (mode == 5) cond = d.unary(UnaryOp::Not, cond);

@@ -42,12 +42,14 @@ int join_last(Decomposer& d, const std::vector<int>& parts, bool interleave) {
 void rotary_embedding(Decomposer& d) {
   int x = d.input(0), cos = d.input(1), sin = d.input(2);
   Shape in = d.shape(x);
-  if (in.size() == 4) x = d.transpose(x, {0, 2, 1, 3});  // [B, H, S, D] -> [B, S, H, D]
+  if (in.size() == 4)
+    x = d.transpose(x, {0, 2, 1, 3});  // [B, H, S, D] -> [B, S, H, D]
   else if (in.size() == 3) {
     int64_t heads = d.node().attr_int("num_heads", 0);
     if (heads < 1 || in[2] % heads) d.fail("num_heads must divide the hidden size of a 3-d input");
     x = d.view(x, {in[0], in[1], heads, in[2] / heads});
-  } else d.fail("input must be 3-d or 4-d");
+  } else
+    d.fail("input must be 3-d or 4-d");
   Shape s = d.shape(x);
   int64_t rd = d.node().attr_int("rotary_embedding_dim", 0);
   if (rd == 0) rd = s[3];
@@ -93,7 +95,8 @@ void swiglu(Decomposer& d) {
 void causal_conv_with_state(Decomposer& d) {
   int x = d.input(0), w = d.input(1);
   Shape xs = d.shape(x), ws = d.shape(w);
-  if (xs.size() != 3 || ws.size() != 3 || ws[0] != xs[1] || ws[1] != 1) d.fail("expected input [B, C, L] and weight [C, 1, k]");
+  if (xs.size() != 3 || ws.size() != 3 || ws[0] != xs[1] || ws[1] != 1)
+    d.fail("expected input [B, C, L] and weight [C, 1, k]");
   int64_t B = xs[0], C = xs[1], L = xs[2], k = ws[2];
   Shape padded_shape{B, C, L + k - 1};
   std::vector<int64_t> pst = contiguous_strides(padded_shape);
@@ -112,8 +115,10 @@ void causal_conv_with_state(Decomposer& d) {
   if (d.has_input(2)) op.inputs.push_back(d.input(2));
   int y = d.view(d.emit(op, d.dtype(x), {B, C, 1, L}), {B, C, L});
   std::string act = d.node().attr_string("activation", "none");
-  if (act == "silu" || act == "swish") y = d.cast(d.unary(UnaryOp::Silu, d.cast(y, DType::F32)), d.dtype(x));
-  else if (act != "none") d.fail("unknown activation '" + act + "'");
+  if (act == "silu" || act == "swish")
+    y = d.cast(d.unary(UnaryOp::Silu, d.cast(y, DType::F32)), d.dtype(x));
+  else if (act != "none")
+    d.fail("unknown activation '" + act + "'");
   d.set_output(0, y);
   Shape state{B, C, k - 1};
   d.set_output(1, d.raster({{padded, L, pst, 0, contiguous_strides(state), state}}, d.dtype(x), state));

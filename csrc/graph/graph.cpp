@@ -82,7 +82,8 @@ void Graph::check_topology() const {
   for (const auto& node : nodes) {
     for (const auto& in : node.inputs)
       if (!in.empty() && !defined.count(in))
-        throw Error(ErrorKind::Model, node.label() + " reads '" + in + "', which no earlier node, input or initializer defines");
+        throw Error(ErrorKind::Model,
+                    node.label() + " reads '" + in + "', which no earlier node, input or initializer defines");
     for (const auto& out : node.outputs)
       if (!out.empty()) defined.insert(out);
   }

@@ -46,7 +46,7 @@ struct ValueInfo {
 struct Node {
   std::string op_type;
   std::string name;
-  std::vector<std::string> inputs;   // "" marks an omitted optional input
+  std::vector<std::string> inputs;  // "" marks an omitted optional input
   std::vector<std::string> outputs;
   std::map<std::string, Attribute> attrs;
 

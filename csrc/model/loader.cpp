@@ -43,8 +43,10 @@ class Reader {
   // The FlatBuffers verifier checks a vector's length field is 4-byte aligned, not that its
   // 8-byte elements are: a hostile file could make every read of them misaligned (undefined
   // behaviour). Our writer aligns them; anything else is refused.
-  template <typename T> const flatbuffers::Vector<T>* aligned(const flatbuffers::Vector<T>* v, const std::string& where) const {
-    if (v && reinterpret_cast<uintptr_t>(v->data()) % alignof(T) != 0) fail(where + ": a vector of " + std::to_string(sizeof(T)) + "-byte values is misaligned");
+  template <typename T>
+  const flatbuffers::Vector<T>* aligned(const flatbuffers::Vector<T>* v, const std::string& where) const {
+    if (v && reinterpret_cast<uintptr_t>(v->data()) % alignof(T) != 0)
+      fail(where + ": a vector of " + std::to_string(sizeof(T)) + "-byte values is misaligned");
     return v;
   }
 
@@ -53,8 +55,10 @@ class Reader {
     static const char* hex = "0123456789abcdef";
     std::string out;
     for (unsigned char c : v.substr(0, 64)) {
-      if (c >= 0x20 && c < 0x7f) out += static_cast<char>(c);
-      else out += std::string("\\x") + hex[c >> 4] + hex[c & 15];
+      if (c >= 0x20 && c < 0x7f)
+        out += static_cast<char>(c);
+      else
+        out += std::string("\\x") + hex[c >> 4] + hex[c & 15];
     }
     return out;
   }
@@ -84,9 +88,11 @@ class Reader {
     uint64_t bytes = count * dtype_size(dtype);
     if (t->size() != bytes)
       fail(label + ": holds " + std::to_string(t->size()) + " bytes, its shape needs " + std::to_string(bytes));
-    if (t->offset() % 64 != 0) fail(label + ": weights offset " + std::to_string(t->offset()) + " is not 64-byte aligned");
+    if (t->offset() % 64 != 0)
+      fail(label + ": weights offset " + std::to_string(t->offset()) + " is not 64-byte aligned");
     if (t->offset() > weights_size_ || bytes > weights_size_ - t->offset())
-      fail(label + ": bytes [" + std::to_string(t->offset()) + ", +" + std::to_string(bytes) + ") lie outside the weights");
+      fail(label + ": bytes [" + std::to_string(t->offset()) + ", +" + std::to_string(bytes) +
+           ") lie outside the weights");
     if (bytes == 0) return Tensor(dtype, dims);
     return Tensor(dtype, dims, const_cast<uint8_t*>(weights_ + t->offset()), owner_);
   }
@@ -95,9 +101,11 @@ class Reader {
   // never go back, and each string is valid UTF-8 (what the text kernels rely on).
   Tensor string_tensor(const fb::TensorData* t, const std::string& label, const Shape& dims, uint64_t count) const {
     uint64_t bytes = t->size();
-    if (t->offset() % 64 != 0) fail(label + ": weights offset " + std::to_string(t->offset()) + " is not 64-byte aligned");
+    if (t->offset() % 64 != 0)
+      fail(label + ": weights offset " + std::to_string(t->offset()) + " is not 64-byte aligned");
     if (t->offset() > weights_size_ || bytes > weights_size_ - t->offset())
-      fail(label + ": string bytes [" + std::to_string(t->offset()) + ", +" + std::to_string(bytes) + ") lie outside the weights");
+      fail(label + ": string bytes [" + std::to_string(t->offset()) + ", +" + std::to_string(bytes) +
+           ") lie outside the weights");
     const auto* ends = aligned(t->string_ends(), label + " string ends");
     uint64_t n_ends = ends ? ends->size() : 0;
     if (n_ends != count)
@@ -116,7 +124,8 @@ class Reader {
       refs[i] = StringRef{s.data(), s.size()};
       start = end;
     }
-    if (start != bytes) fail(label + ": the strings end at " + std::to_string(start) + " of " + std::to_string(bytes) + " bytes");
+    if (start != bytes)
+      fail(label + ": the strings end at " + std::to_string(start) + " of " + std::to_string(bytes) + " bytes");
     return keep_alive(handles, owner_);
   }
 
@@ -124,7 +133,8 @@ class Reader {
     if (!v || !v->name()) fail(where + ": missing name");
     ValueInfo info;
     info.name = str(v->name(), where + " name");
-    if (!dtype_is_valid(v->dtype())) fail(where + " '" + info.name + "': unsupported dtype code " + std::to_string(v->dtype()));
+    if (!dtype_is_valid(v->dtype()))
+      fail(where + " '" + info.name + "': unsupported dtype code " + std::to_string(v->dtype()));
     info.dtype = static_cast<DType>(v->dtype());
     if (aligned(v->dims(), where + " '" + info.name + "' dims"))
       for (int64_t d : *v->dims()) {
@@ -134,7 +144,8 @@ class Reader {
       }
     Shape known;  // the declared dims, unknown ones as 1: their element count is bounded too
     for (int64_t d : info.dims) known.push_back(d < 0 ? 1 : d);
-    if (checked_numel(known) < 0) fail(where + " '" + info.name + "': shape " + shape_str(info.dims) + " has more than 2^48 elements");
+    if (checked_numel(known) < 0)
+      fail(where + " '" + info.name + "': shape " + shape_str(info.dims) + " has more than 2^48 elements");
     // The verifier does not check enum ranges: an unknown kind is a newer or corrupt file.
     if (v->kind() < fb::ValueKind_MIN || v->kind() > fb::ValueKind_MAX)
       fail(where + " '" + info.name + "': unknown value kind " + std::to_string(static_cast<int>(v->kind())));
@@ -152,9 +163,18 @@ class Reader {
   Attribute attribute(const fb::Attribute* a, const std::string& where) const {
     Attribute out;
     switch (a->kind()) {
-      case fb::AttrKind_Int: out.kind = Attribute::Kind::Int; out.i = a->i(); break;
-      case fb::AttrKind_Float: out.kind = Attribute::Kind::Float; out.f = a->f(); break;
-      case fb::AttrKind_String: out.kind = Attribute::Kind::String; out.s = text_attr(a->s(), where); break;
+      case fb::AttrKind_Int:
+        out.kind = Attribute::Kind::Int;
+        out.i = a->i();
+        break;
+      case fb::AttrKind_Float:
+        out.kind = Attribute::Kind::Float;
+        out.f = a->f();
+        break;
+      case fb::AttrKind_String:
+        out.kind = Attribute::Kind::String;
+        out.s = text_attr(a->s(), where);
+        break;
       case fb::AttrKind_Ints:
         out.kind = Attribute::Kind::Ints;
         if (aligned(a->ints(), where)) out.ints.assign(a->ints()->begin(), a->ints()->end());
@@ -168,7 +188,10 @@ class Reader {
         if (a->strings())
           for (const auto* s : *a->strings()) out.strings.push_back(text_attr(s, where));
         break;
-      case fb::AttrKind_Tensor: out.kind = Attribute::Kind::Tensor; out.tensor = tensor(a->tensor(), where); break;
+      case fb::AttrKind_Tensor:
+        out.kind = Attribute::Kind::Tensor;
+        out.tensor = tensor(a->tensor(), where);
+        break;
       case fb::AttrKind_Graph:
         out.kind = Attribute::Kind::Graph;
         out.graph = std::make_shared<Graph>(graph(a->graph(), where + " subgraph"));
@@ -223,7 +246,9 @@ class Reader {
 
 std::shared_ptr<Model> load_model_from_memory(const uint8_t* data, size_t size, std::shared_ptr<void> owner,
                                               const std::string& name) {
-  auto fail = [&](const std::string& what) { throw Error(ErrorKind::Model, "invalid model file '" + name + "': " + what); };
+  auto fail = [&](const std::string& what) {
+    throw Error(ErrorKind::Model, "invalid model file '" + name + "': " + what);
+  };
   // Layout: uint32 size of the rest, then the FlatBuffer (size-prefixed buffer).
   if (size < 12) fail("file is empty or truncated (" + std::to_string(size) + " bytes)");
   if (!fb::SizePrefixedModelBufferHasIdentifier(data)) fail("not a Walle model (file identifier is not 'WALL')");
@@ -249,15 +274,14 @@ std::shared_ptr<Model> load_model_from_memory(const uint8_t* data, size_t size, 
     for (const auto* list : {&model->graph.inputs, &model->graph.outputs})
       for (const ValueInfo& v : *list)
         if (v.kind != ValueKind::Tensor || v.unknown_rank)
-          fail("graph value '" + v.name + "' is " + (v.unknown_rank ? std::string("of unknown rank") : std::string("a ") + value_kind_name(v.kind)) +
+          fail("graph value '" + v.name + "' is " +
+               (v.unknown_rank ? std::string("of unknown rank") : std::string("a ") + value_kind_name(v.kind)) +
                ", which format version 1 cannot hold");
   model->path = name;
   model->storage = owner;
   try {
     model->graph.check_topology();
-  } catch (const Error& e) {
-    fail(e.what());
-  }
+  } catch (const Error& e) { fail(e.what()); }
   return model;
 }
 
@@ -276,7 +300,8 @@ std::shared_ptr<Model> load_model(const std::string& path) {
   }
   void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
-  if (mapped == MAP_FAILED) throw Error(ErrorKind::Model, "cannot map model file '" + path + "': " + std::strerror(errno));
+  if (mapped == MAP_FAILED)
+    throw Error(ErrorKind::Model, "cannot map model file '" + path + "': " + std::strerror(errno));
   std::shared_ptr<void> owner(mapped, [size](void* p) { ::munmap(p, size); });
   auto model = load_model_from_memory(static_cast<const uint8_t*>(mapped), size, owner, path);
   model->mapped = static_cast<const uint8_t*>(mapped);

@@ -3,8 +3,8 @@
 namespace walle {
 
 const char* atomic_kind_name(AtomicKind kind) {
-  static const char* names[] = {"Raster", "Unary", "Binary", "Select", "Reduce",
-                                "MatMul", "Conv",  "Pool",   "Gather", "Cast", "Scatter", "TopK", "Random", "Text", "Fused"};
+  static const char* names[] = {"Raster", "Unary", "Binary",  "Select", "Reduce", "MatMul", "Conv", "Pool",
+                                "Gather", "Cast",  "Scatter", "TopK",   "Random", "Text",   "Fused"};
   return names[static_cast<int>(kind)];
 }
 
@@ -23,31 +23,34 @@ const char* fused_name(FusedOp op) {
 }
 
 const char* unary_name(UnaryOp op) {
-  static const char* names[] = {"Identity", "Neg",  "Abs",   "Relu",     "Sigmoid",     "Tanh",
-                                "Exp",      "Log",  "Sqrt",  "Rsqrt",    "Reciprocal",  "Erf",
-                                "Gelu",     "Floor", "Ceil", "Round",    "Sin",         "Cos",
-                                "Not",      "Sign", "Softplus", "LeakyRelu", "Elu",     "Clip",
-                                "HardSigmoid", "HardSwish", "Silu", "Square", "IsNaN", "IsInf",
-                                "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "BitNot",
-                                "IsPosInf", "IsNegInf"};
+  static const char* names[] = {"Identity",  "Neg",   "Abs",   "Relu",        "Sigmoid",   "Tanh",     "Exp",
+                                "Log",       "Sqrt",  "Rsqrt", "Reciprocal",  "Erf",       "Gelu",     "Floor",
+                                "Ceil",      "Round", "Sin",   "Cos",         "Not",       "Sign",     "Softplus",
+                                "LeakyRelu", "Elu",   "Clip",  "HardSigmoid", "HardSwish", "Silu",     "Square",
+                                "IsNaN",     "IsInf", "Tan",   "Asin",        "Acos",      "Atan",     "Sinh",
+                                "Cosh",      "Asinh", "Acosh", "Atanh",       "BitNot",    "IsPosInf", "IsNegInf"};
   return names[static_cast<int>(op)];
 }
 
 const char* binary_name(BinaryOp op) {
-  static const char* names[] = {"Add",   "Sub",     "Mul",  "Div",       "Pow",          "Max",  "Min",
-                                "Mod",   "FMod",    "Equal", "Less",     "Greater",      "LessEqual",
-                                "GreaterEqual", "And", "Or", "Xor",      "PRelu", "BitShiftLeft", "BitShiftRight",
-                                "BitAnd", "BitOr", "BitXor"};
+  static const char* names[] = {"Add",          "Sub",           "Mul",    "Div",   "Pow",   "Max",
+                                "Min",          "Mod",           "FMod",   "Equal", "Less",  "Greater",
+                                "LessEqual",    "GreaterEqual",  "And",    "Or",    "Xor",   "PRelu",
+                                "BitShiftLeft", "BitShiftRight", "BitAnd", "BitOr", "BitXor"};
   return names[static_cast<int>(op)];
 }
 
 bool binary_is_comparison(BinaryOp op) {
   switch (op) {
-    case BinaryOp::Equal: case BinaryOp::Less: case BinaryOp::Greater: case BinaryOp::LessEqual:
-    case BinaryOp::GreaterEqual: case BinaryOp::And: case BinaryOp::Or: case BinaryOp::Xor:
-      return true;
-    default:
-      return false;
+    case BinaryOp::Equal:
+    case BinaryOp::Less:
+    case BinaryOp::Greater:
+    case BinaryOp::LessEqual:
+    case BinaryOp::GreaterEqual:
+    case BinaryOp::And:
+    case BinaryOp::Or:
+    case BinaryOp::Xor: return true;
+    default: return false;
   }
 }
 

@@ -17,10 +17,24 @@ namespace walle {
 // channel c at block c/16, lane c%16; lanes past C hold zeros.
 constexpr int64_t kChannelBlock = 16;
 
-enum class AtomicKind { Raster, Unary, Binary, Select, Reduce, MatMul, Conv, Pool, Gather, Cast, Scatter, TopK, Random,
-                        Text,
-                        // Not atomic: a run of atomic ops a backend claimed (runtime/fuse_patterns.cpp)
-                        Fused };
+enum class AtomicKind {
+  Raster,
+  Unary,
+  Binary,
+  Select,
+  Reduce,
+  MatMul,
+  Conv,
+  Pool,
+  Gather,
+  Cast,
+  Scatter,
+  TopK,
+  Random,
+  Text,
+  // Not atomic: a run of atomic ops a backend claimed (runtime/fuse_patterns.cpp)
+  Fused
+};
 const char* atomic_kind_name(AtomicKind kind);
 
 // A strided 3-d walk through a buffer, in elements: offset + i*stride[0] + j*stride[1] + k*stride[2].
@@ -39,16 +53,73 @@ struct Region {
 };
 
 enum class UnaryOp {
-  Identity, Neg, Abs, Relu, Sigmoid, Tanh, Exp, Log, Sqrt, Rsqrt, Reciprocal, Erf, Gelu, Floor, Ceil,
-  Round, Sin, Cos, Not, Sign, Softplus, LeakyRelu /*alpha*/, Elu /*alpha*/, Clip /*alpha..beta*/,
-  HardSigmoid /*alpha, beta*/, HardSwish, Silu, Square, IsNaN, IsInf,
-  Tan, Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh, BitNot /*integers*/,
-  IsPosInf, IsNegInf,
+  Identity,
+  Neg,
+  Abs,
+  Relu,
+  Sigmoid,
+  Tanh,
+  Exp,
+  Log,
+  Sqrt,
+  Rsqrt,
+  Reciprocal,
+  Erf,
+  Gelu,
+  Floor,
+  Ceil,
+  Round,
+  Sin,
+  Cos,
+  Not,
+  Sign,
+  Softplus,
+  LeakyRelu /*alpha*/,
+  Elu /*alpha*/,
+  Clip /*alpha..beta*/,
+  HardSigmoid /*alpha, beta*/,
+  HardSwish,
+  Silu,
+  Square,
+  IsNaN,
+  IsInf,
+  Tan,
+  Asin,
+  Acos,
+  Atan,
+  Sinh,
+  Cosh,
+  Asinh,
+  Acosh,
+  Atanh,
+  BitNot /*integers*/,
+  IsPosInf,
+  IsNegInf,
 };
 enum class BinaryOp {
-  Add, Sub, Mul, Div, Pow, Max, Min, Mod /*sign of divisor*/, FMod /*sign of dividend*/, Equal, Less,
-  Greater, LessEqual, GreaterEqual, And, Or, Xor, PRelu /* a>0 ? a : a*b */, BitShiftLeft, BitShiftRight,
-  BitAnd, BitOr, BitXor,  // integers
+  Add,
+  Sub,
+  Mul,
+  Div,
+  Pow,
+  Max,
+  Min,
+  Mod /*sign of divisor*/,
+  FMod /*sign of dividend*/,
+  Equal,
+  Less,
+  Greater,
+  LessEqual,
+  GreaterEqual,
+  And,
+  Or,
+  Xor,
+  PRelu /* a>0 ? a : a*b */,
+  BitShiftLeft,
+  BitShiftRight,
+  BitAnd,
+  BitOr,
+  BitXor,  // integers
 };
 enum class ReduceOp { Sum, Mean, Max, Min, Prod, SumSquare, L1, L2, LogSum, LogSumExp, ArgMax, ArgMin };
 enum class Activation { None, Relu, Clip, Sigmoid, Gelu, Silu };
@@ -66,7 +137,8 @@ const char* fused_name(FusedOp op);
 // Text: the ops that read or make the contents of strings (core/strings.h); everything else
 // moves strings as 16-byte elements. Elementwise over inputs[0] unless noted.
 enum class TextOp {
-  Upper, Lower,    // string -> string, Unicode case mapping (Python's str.upper/lower)
+  Upper,
+  Lower,           // string -> string, Unicode case mapping (Python's str.upper/lower)
   Concat,          // (a, b) -> a + b, broadcast like Binary
   SplitCount,      // string -> int64: number of parts of str.split(text_arg or whitespace, maxsplit)
   Split,           // string [...] -> string [..., k]: the parts, padded with ""
@@ -84,8 +156,8 @@ struct AtomicOp {
   AtomicKind kind = AtomicKind::Raster;
   std::vector<int> inputs;  // tensor ids in the AtomicGraph; -1 = absent optional input
   int output = -1;
-  std::string origin;       // label of the composite node this came from (errors, plan()); a detail set
-                            // before Decomposer::emit is appended to the label
+  std::string origin;  // label of the composite node this came from (errors, plan()); a detail set
+                       // before Decomposer::emit is appended to the label
 
   // Raster: output is first filled with `fill` when the regions may not cover it.
   std::vector<Region> regions;
@@ -159,12 +231,12 @@ struct AtomicTensor {
   DType dtype = DType::F32;
   Shape shape;
   Storage storage = Storage::Arena;
-  Tensor constant;       // Storage::Constant
-  int alias_of = -1;     // Storage::Alias: same bytes as this tensor (a reshape view)
+  Tensor constant;           // Storage::Constant
+  int alias_of = -1;         // Storage::Alias: same bytes as this tensor (a reshape view)
   int64_t alias_offset = 0;  // Storage::Alias: starts this many bytes into alias_of (an in-place concat input)
-  int io_index = -1;     // Storage::Input / Output: index in the session's inputs / outputs
+  int io_index = -1;         // Storage::Input / Output: index in the session's inputs / outputs
   int64_t arena_offset = 0;
-  std::string name;      // graph value name, when it has one
+  std::string name;  // graph value name, when it has one
 };
 
 struct AtomicGraph {

@@ -18,7 +18,7 @@ namespace walle {
 struct KernelIO {
   std::vector<const void*> inputs;  // nullptr for an absent optional input
   void* output = nullptr;
-  void* scratch = nullptr;          // scratch_bytes() of temporary space, shared by all kernels
+  void* scratch = nullptr;  // scratch_bytes() of temporary space, shared by all kernels
   // Where kernels that make strings (Text) put their bytes; lives as long as the run's
   // string outputs (core/strings.h). The session sets it for every run.
   StringArena* strings = nullptr;
@@ -29,7 +29,10 @@ struct KernelIO {
 class Kernel {
  public:
   virtual ~Kernel() = default;
-  virtual void plan(const AtomicOp& op, const AtomicGraph& graph) { (void)op; (void)graph; }
+  virtual void plan(const AtomicOp& op, const AtomicGraph& graph) {
+    (void)op;
+    (void)graph;
+  }
   virtual void run(const KernelIO& io, ThreadPool& pool) = 0;
   // Temporary space run() needs (im2col columns, ...). Kernels run one after another, so the
   // session gives all of them the same buffer, sized for the largest.
@@ -59,10 +62,12 @@ class Backend {
   virtual std::string device_key() const { return name(); }
   // Algorithm variants for `op`, best guess first; "" when there is just one.
   virtual std::vector<std::string> algorithms(const AtomicOp& op, const AtomicGraph& graph) const {
-    (void)op; (void)graph;
+    (void)op;
+    (void)graph;
     return {""};
   }
-  virtual std::unique_ptr<Kernel> make_variant(const AtomicOp& op, const AtomicGraph& graph, const std::string& algorithm) const {
+  virtual std::unique_ptr<Kernel> make_variant(const AtomicOp& op, const AtomicGraph& graph,
+                                               const std::string& algorithm) const {
     (void)algorithm;
     return make(op, graph);
   }
@@ -71,14 +76,17 @@ class Backend {
   virtual bool has_blocked_layout() const { return false; }
   // Why supports() is false, for plan() ("" when it is true or there is nothing to say).
   virtual std::string unsupported_reason(const AtomicOp& op, const AtomicGraph& graph) const {
-    (void)op; (void)graph;
+    (void)op;
+    (void)graph;
     return "";
   }
   // Steps one thread of the device takes in sequence to run `op` (a kernel that walks a
   // stream or a row in one work item): the latency the bandwidth/flops model cannot see.
   // 0 = fully parallel, or a host backend (its estimate already covers it).
   virtual int64_t serial_steps(const AtomicOp& op, const AtomicGraph& graph, const std::string& algorithm) const {
-    (void)op; (void)graph; (void)algorithm;
+    (void)op;
+    (void)graph;
+    (void)algorithm;
     return 0;
   }
 };

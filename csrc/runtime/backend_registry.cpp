@@ -59,8 +59,8 @@ std::shared_ptr<Backend> make_backend(const std::string& name, const std::string
   for (const DeviceEntry& e : device_entries()) {
     if (name != e.name) continue;
     if (!e.built)
-      throw Error(ErrorKind::Backend, "backend '" + name + "' is not in this build: CMake did not find " + e.sdk +
-                                          " when it was compiled");
+      throw Error(ErrorKind::Backend,
+                  "backend '" + name + "' is not in this build: CMake did not find " + e.sdk + " when it was compiled");
     return e.make();
   }
   std::string known;

@@ -17,9 +17,18 @@ int64_t blocks(int64_t c) { return (c + kChannelBlock - 1) / kChannelBlock; }
 // Unary ops that map 0 to 0, so the zero lanes past C stay zero.
 bool keeps_zero(const AtomicOp& op) {
   switch (op.unary) {
-    case UnaryOp::Identity: case UnaryOp::Neg: case UnaryOp::Abs: case UnaryOp::Relu: case UnaryOp::Tanh:
-    case UnaryOp::LeakyRelu: case UnaryOp::Elu: case UnaryOp::HardSwish: case UnaryOp::Silu: case UnaryOp::Gelu:
-    case UnaryOp::Square: case UnaryOp::Sin: return true;
+    case UnaryOp::Identity:
+    case UnaryOp::Neg:
+    case UnaryOp::Abs:
+    case UnaryOp::Relu:
+    case UnaryOp::Tanh:
+    case UnaryOp::LeakyRelu:
+    case UnaryOp::Elu:
+    case UnaryOp::HardSwish:
+    case UnaryOp::Silu:
+    case UnaryOp::Gelu:
+    case UnaryOp::Square:
+    case UnaryOp::Sin: return true;
     case UnaryOp::Clip: return op.alpha <= 0.f && op.beta >= 0.f;
     default: return false;
   }
@@ -163,7 +172,8 @@ void block_channels(AtomicGraph& g, const std::vector<int>& outputs, const Backe
   std::vector<bool> plain_needed(n_tensors, false);
   for (int o : outputs) plain_needed[o] = true;
   for (size_t t = 0; t < n_tensors; ++t)
-    if (g.tensors[t].storage == Storage::Alias && g.tensors[t].alias_of >= 0) plain_needed[g.tensors[t].alias_of] = true;
+    if (g.tensors[t].storage == Storage::Alias && g.tensors[t].alias_of >= 0)
+      plain_needed[g.tensors[t].alias_of] = true;
   auto blocked_slot = [&](size_t i, size_t k) {
     const AtomicOp& op = ops[i];
     if (!is_blocked[i]) return false;
@@ -192,7 +202,8 @@ void block_channels(AtomicGraph& g, const std::vector<int>& outputs, const Backe
         auto it = converted_in.find(id);
         if (it == converted_in.end()) {
           // A conv's input has its own c, h, w; every other blocked input has the output's dims.
-          const Dims in_dims = op.kind == AtomicKind::Conv && k == 0 ? Dims{op.n, op.c, op.h, op.w} : dims[ops[i].output];
+          const Dims in_dims =
+              op.kind == AtomicKind::Conv && k == 0 ? Dims{op.n, op.c, op.h, op.w} : dims[ops[i].output];
           const int b = new_blocked(id, in_dims);
           rewritten.push_back(conversion(id, b, in_dims, true, op.origin));
           it = converted_in.emplace(id, b).first;

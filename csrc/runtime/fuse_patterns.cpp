@@ -13,7 +13,8 @@ namespace {
 
 class Matcher {
  public:
-  Matcher(AtomicGraph& g, const std::vector<int>& outputs) : g_(g), producer_(g.tensors.size(), -1), reads_(g.tensors.size(), 0) {
+  Matcher(AtomicGraph& g, const std::vector<int>& outputs)
+      : g_(g), producer_(g.tensors.size(), -1), reads_(g.tensors.size(), 0) {
     for (size_t i = 0; i < g.ops.size(); ++i) producer_[g.root(g.ops[i].output)] = static_cast<int>(i);
     for (const AtomicOp& op : g.ops)
       for (int id : op.inputs)
@@ -101,9 +102,12 @@ bool match_gelu(Matcher& m, AtomicOp& last) {
   if (last.kind != AtomicKind::Binary || last.binary != BinaryOp::Mul || !m.f32(last.output)) return false;
   float half;
   int inner;
-  if (m.scalar(last.inputs[1], &half)) inner = last.inputs[0];
-  else if (m.scalar(last.inputs[0], &half)) inner = last.inputs[1];
-  else return false;
+  if (m.scalar(last.inputs[1], &half))
+    inner = last.inputs[0];
+  else if (m.scalar(last.inputs[0], &half))
+    inner = last.inputs[1];
+  else
+    return false;
   AtomicOp* mul = m.binary_of(inner, BinaryOp::Mul);
   if (!near(half, 0.5) || !mul || m.reads(inner) != 1) return false;
   for (int side = 0; side < 2; ++side) {
@@ -112,9 +116,12 @@ bool match_gelu(Matcher& m, AtomicOp& last) {
     if (!add || m.reads(plus) != 1) continue;
     float one;
     int erf_out;
-    if (m.scalar(add->inputs[1], &one)) erf_out = add->inputs[0];
-    else if (m.scalar(add->inputs[0], &one)) erf_out = add->inputs[1];
-    else continue;
+    if (m.scalar(add->inputs[1], &one))
+      erf_out = add->inputs[0];
+    else if (m.scalar(add->inputs[0], &one))
+      erf_out = add->inputs[1];
+    else
+      continue;
     AtomicOp* erf = m.unary_of(erf_out, UnaryOp::Erf);
     if (!near(one, 1.0) || !erf || m.reads(erf_out) != 1) continue;
     int scaled = erf->inputs[0];
@@ -179,8 +186,10 @@ bool match_score_mask(Matcher& m, int x, int64_t outer, int64_t R, ScoreMask* ou
   if (AtomicOp* b = m.op_of(v, AtomicKind::Binary); b && m.reads(v) == v_reads) {
     float c;
     int s = -1, exponent;
-    if (b->binary == BinaryOp::Mul && m.scalar(b->inputs[1], &c)) s = b->inputs[0];
-    else if (b->binary == BinaryOp::Mul && m.scalar(b->inputs[0], &c)) s = b->inputs[1];
+    if (b->binary == BinaryOp::Mul && m.scalar(b->inputs[1], &c))
+      s = b->inputs[0];
+    else if (b->binary == BinaryOp::Mul && m.scalar(b->inputs[0], &c))
+      s = b->inputs[1];
     else if (b->binary == BinaryOp::Div && m.scalar(b->inputs[1], &c) && std::isnormal(c) &&
              std::fabs(std::frexp(c, &exponent)) == 0.5f && std::isnormal(1.0f / c))
       s = b->inputs[0], c = 1.0f / c;
@@ -254,9 +263,12 @@ bool match_layernorm(Matcher& m, AtomicOp& norm, const Backend& backend) {
     if (!mean || m.reads(sub->inputs[1]) != 1 || !add_eps || m.reads(ve) != 1) continue;
     float eps;
     int var;
-    if (m.scalar(add_eps->inputs[1], &eps)) var = add_eps->inputs[0];
-    else if (m.scalar(add_eps->inputs[0], &eps)) var = add_eps->inputs[1];
-    else continue;
+    if (m.scalar(add_eps->inputs[1], &eps))
+      var = add_eps->inputs[0];
+    else if (m.scalar(add_eps->inputs[0], &eps))
+      var = add_eps->inputs[1];
+    else
+      continue;
     AtomicOp* var_op = m.op_of(var, AtomicKind::Reduce);
     if (!var_op || var_op->reduce != ReduceOp::Mean || var_op->inner != 1 || m.reads(var) != 1) continue;
     int sq = var_op->inputs[0];
@@ -269,12 +281,14 @@ bool match_layernorm(Matcher& m, AtomicOp& norm, const Backend& backend) {
     // Scale and shift, when they follow.
     std::vector<AtomicOp*> chain = {&norm};
     int scale = -1, bias = -1;
-    if (AtomicOp* mul = m.sole_reader(norm.output); mul && mul->kind == AtomicKind::Binary && mul->binary == BinaryOp::Mul &&
-                                                   m.row_vector(m.other(*mul, norm.output), R) && !m.numel_mismatch(mul->output, x)) {
+    if (AtomicOp* mul = m.sole_reader(norm.output);
+        mul && mul->kind == AtomicKind::Binary && mul->binary == BinaryOp::Mul &&
+        m.row_vector(m.other(*mul, norm.output), R) && !m.numel_mismatch(mul->output, x)) {
       scale = m.other(*mul, norm.output);
       chain.push_back(mul);
-      if (AtomicOp* add = m.sole_reader(mul->output); add && add->kind == AtomicKind::Binary && add->binary == BinaryOp::Add &&
-                                                      m.row_vector(m.other(*add, mul->output), R) && !m.numel_mismatch(add->output, x)) {
+      if (AtomicOp* add = m.sole_reader(mul->output);
+          add && add->kind == AtomicKind::Binary && add->binary == BinaryOp::Add &&
+          m.row_vector(m.other(*add, mul->output), R) && !m.numel_mismatch(add->output, x)) {
         bias = m.other(*add, mul->output);
         chain.push_back(add);
       }

@@ -50,7 +50,9 @@ void fuse_epilogues(AtomicGraph& g, const std::vector<int>& outputs) {
       if (uses[id] != 1) return nullptr;
       if (g.tensors[id].storage == Storage::Alias) {
         int root = g.tensors[id].alias_of;
-        if (g.tensors[root].storage == Storage::Alias || uses[root] != 1 || numel(g.tensors[root].shape) != numel(g.tensors[id].shape)) return nullptr;
+        if (g.tensors[root].storage == Storage::Alias || uses[root] != 1 ||
+            numel(g.tensors[root].shape) != numel(g.tensors[id].shape))
+          return nullptr;
         id = root;
       }
       auto it = producer.find(id);
@@ -120,7 +122,7 @@ bool compose_regions(const Region& write, const Region& read, Region* out) {
   const int64_t start[3] = {read.from.offset / place[0], read.from.offset / place[1] % S[1], read.from.offset % S[2]};
   struct Dim {
     int64_t size, from, to;
-    int digit;  // -1: a stride-0 dimension (repeats one element)
+    int digit;     // -1: a stride-0 dimension (repeats one element)
     int64_t step;  // in units of the digit
   };
   std::vector<Dim> work, done;
@@ -300,8 +302,10 @@ std::pair<int64_t, int64_t> destination_extent(const Region& r) {
   int64_t lo = r.to.offset, hi = r.to.offset;
   for (int k = 0; k < 3; ++k) {
     int64_t span = (r.size[k] - 1) * r.to.stride[k];
-    if (span < 0) lo += span;
-    else hi += span;
+    if (span < 0)
+      lo += span;
+    else
+      hi += span;
   }
   return {lo, hi};
 }
@@ -368,7 +372,10 @@ int64_t plan_memory(AtomicGraph& g, const std::vector<int>& outputs) {
       if (id >= 0) last[g.root(id)] = std::max(last[g.root(id)], t);
   }
   for (int id : outputs) last[g.root(id)] = n_ops;  // read when the run ends
-  struct Block { int id; int64_t bytes, first, last; };
+  struct Block {
+    int id;
+    int64_t bytes, first, last;
+  };
   std::vector<Block> blocks;
   for (size_t id = 0; id < g.tensors.size(); ++id) {
     const AtomicTensor& t = g.tensors[id];
@@ -376,10 +383,11 @@ int64_t plan_memory(AtomicGraph& g, const std::vector<int>& outputs) {
     int64_t bytes = (numel(t.shape) * static_cast<int64_t>(dtype_size(t.dtype)) + 63) / 64 * 64;
     blocks.push_back({static_cast<int>(id), std::max<int64_t>(bytes, 64), first[id], last[id]});
   }
-  std::sort(blocks.begin(), blocks.end(), [](const Block& a, const Block& b) {
-    return a.bytes != b.bytes ? a.bytes > b.bytes : a.first < b.first;
-  });
-  struct Placed { int64_t offset, bytes, first, last; };
+  std::sort(blocks.begin(), blocks.end(),
+            [](const Block& a, const Block& b) { return a.bytes != b.bytes ? a.bytes > b.bytes : a.first < b.first; });
+  struct Placed {
+    int64_t offset, bytes, first, last;
+  };
   std::vector<Placed> placed;
   int64_t arena = 0;
   for (const Block& b : blocks) {

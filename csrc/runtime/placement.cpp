@@ -127,8 +127,8 @@ class Placer {
   const std::vector<bool>& host_;
   std::vector<AtomicOp> ops_;
   Placement placement_;
-  std::map<int, std::map<int, int>> copies_;   // value (root) -> memory -> tensor holding it
-  std::map<std::pair<int, int>, int> views_;   // (view tensor, memory) -> view of the copy
+  std::map<int, std::map<int, int>> copies_;  // value (root) -> memory -> tensor holding it
+  std::map<std::pair<int, int>, int> views_;  // (view tensor, memory) -> view of the copy
 };
 
 }  // namespace
@@ -146,8 +146,8 @@ Placement place_tensors(AtomicGraph& g, std::vector<int>& outputs, const std::ve
   return placer.result(g.ops);
 }
 
-std::vector<int64_t> plan_memory_per_backend(AtomicGraph& g, const std::vector<int>& outputs, const Placement& placement,
-                                             size_t n_backends) {
+std::vector<int64_t> plan_memory_per_backend(AtomicGraph& g, const std::vector<int>& outputs,
+                                             const Placement& placement, size_t n_backends) {
   std::vector<int64_t> sizes(n_backends, 0);
   std::vector<Storage> saved(g.tensors.size());
   for (size_t id = 0; id < g.tensors.size(); ++id) saved[id] = g.tensors[id].storage;

@@ -16,18 +16,18 @@ namespace walle {
 
 struct Session::Plan {
   AtomicGraph graph;
-  std::vector<int> outputs;                    // tensor ids of the graph outputs, flat
-  std::vector<Value::Kind> output_kinds;       // per graph output: what it computes
-  std::vector<size_t> output_counts;           // per graph output: its tensors in `outputs`
+  std::vector<int> outputs;                      // tensor ids of the graph outputs, flat
+  std::vector<Value::Kind> output_kinds;         // per graph output: what it computes
+  std::vector<size_t> output_counts;             // per graph output: its tensors in `outputs`
   std::vector<std::unique_ptr<Kernel>> kernels;  // one per graph.ops entry
   std::shared_ptr<void> arena;
   std::shared_ptr<void> scratch;
   // Multi-backend plans (more than one backend in backends_); empty otherwise.
-  Placement placement;                                  // op -> backend, tensor -> memory, copies
-  std::vector<std::shared_ptr<void>> arenas;            // per backend memory (index 0 = host)
+  Placement placement;                                    // op -> backend, tensor -> memory, copies
+  std::vector<std::shared_ptr<void>> arenas;              // per backend memory (index 0 = host)
   std::map<int, std::shared_ptr<void>> device_constants;  // constants uploaded to a device
-  std::vector<search::OpDecision> decisions;            // per op: the search's choice and costs
-  std::vector<double> op_us;  // per-op kernel time summed over runs (profiling)
+  std::vector<search::OpDecision> decisions;              // per op: the search's choice and costs
+  std::vector<double> op_us;                              // per-op kernel time summed over runs (profiling)
   int64_t runs = 0;
 };
 
@@ -35,7 +35,8 @@ namespace {
 
 int checked_threads(int threads) {
   if (threads < 1 || threads > kMaxThreads)
-    throw Error(ErrorKind::Input, "threads must be 1 to " + std::to_string(kMaxThreads) + ", got " + std::to_string(threads));
+    throw Error(ErrorKind::Input,
+                "threads must be 1 to " + std::to_string(kMaxThreads) + ", got " + std::to_string(threads));
   return threads;
 }
 
@@ -71,9 +72,7 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
   try {
     plan(signature);
   } catch (const InputValueNeeded&) {  // planned at the first run, when the value is known
-  } catch (const Error& e) {
-    throw planning_error(e, ErrorKind::Model, model_->path);
-  }
+  } catch (const Error& e) { throw planning_error(e, ErrorKind::Model, model_->path); }
 }
 
 bool Session::planned_values_differ(const std::vector<Tensor>& given) const {
@@ -141,7 +140,8 @@ void check_tensor(const ValueInfo& v, const Tensor& t, const std::string& label)
   if (ok) return;
   std::string expected = "[";
   for (size_t k = 0; k < v.dims.size(); ++k)
-    expected += (k ? ", " : "") + (v.dims[k] < 0 ? (v.dim_names[k].empty() ? std::string("?") : v.dim_names[k]) : std::to_string(v.dims[k]));
+    expected += (k ? ", " : "") + (v.dims[k] < 0 ? (v.dim_names[k].empty() ? std::string("?") : v.dim_names[k])
+                                                 : std::to_string(v.dims[k]));
   throw Error(ErrorKind::Input, label + ": expected shape " + expected + "], got " + shape_str(t.shape()));
 }
 
@@ -149,14 +149,17 @@ void check_tensor(const ValueInfo& v, const Tensor& t, const std::string& label)
 
 void Session::check_inputs(const std::vector<Value>& given) const {
   if (given.size() != inputs().size())
-    throw Error(ErrorKind::Input, "expected " + std::to_string(inputs().size()) + " inputs, got " + std::to_string(given.size()));
+    throw Error(ErrorKind::Input,
+                "expected " + std::to_string(inputs().size()) + " inputs, got " + std::to_string(given.size()));
   for (size_t i = 0; i < given.size(); ++i) {
     const ValueInfo& v = inputs()[i];
     const Value& x = given[i];
     std::string label = "input '" + v.name + "'";
-    if (!kind_fits(v, x)) throw Error(ErrorKind::Input, label + ": expected " + expected_kind(v) + ", got " + given_kind(x));
+    if (!kind_fits(v, x))
+      throw Error(ErrorKind::Input, label + ": expected " + expected_kind(v) + ", got " + given_kind(x));
     bool well_formed = x.kind == Value::Kind::Sequence || x.tensors.size() == (x.kind == Value::Kind::Tensor ? 1u : 0u);
-    if (!well_formed) throw Error(ErrorKind::Input, label + ": malformed value (" + std::to_string(x.tensors.size()) + " tensors)");
+    if (!well_formed)
+      throw Error(ErrorKind::Input, label + ": malformed value (" + std::to_string(x.tensors.size()) + " tensors)");
     for (size_t k = 0; k < x.tensors.size(); ++k)
       check_tensor(v, x.tensors[k], x.kind == Value::Kind::Sequence ? label + " item " + std::to_string(k) : label);
   }
@@ -190,9 +193,12 @@ void Session::plan(const Signature& signature, const std::vector<Tensor>* values
       items.push_back(id);
     }
     // Sequences and empty optionals are plan-time placeholders (see Decomposer).
-    if (kind == Value::Kind::Tensor) ids[info.name] = items[0];
-    else if (kind == Value::Kind::Sequence) ids[info.name] = d.make_sequence(items);
-    else ids[info.name] = d.make_empty_optional();
+    if (kind == Value::Kind::Tensor)
+      ids[info.name] = items[0];
+    else if (kind == Value::Kind::Sequence)
+      ids[info.name] = d.make_sequence(items);
+    else
+      ids[info.name] = d.make_empty_optional();
   }
   auto value_id = [&](const std::string& name) -> int {
     if (name.empty()) return -1;
@@ -225,7 +231,8 @@ void Session::plan(const Signature& signature, const std::vector<Tensor>* values
     for (size_t k = 0; k < node.outputs.size(); ++k) {
       if (node.outputs[k].empty()) continue;
       int id = d.outputs()[k];
-      if (id < 0) throw Error(ErrorKind::Unsupported, node.label() + ": output " + std::to_string(k) + " is not supported");
+      if (id < 0)
+        throw Error(ErrorKind::Unsupported, node.label() + ": output " + std::to_string(k) + " is not supported");
       ids[node.outputs[k]] = id;
     }
   }
@@ -233,14 +240,19 @@ void Session::plan(const Signature& signature, const std::vector<Tensor>* values
   // optional nothing. What the graph computes must be what the model declares.
   for (const ValueInfo& v : graph.outputs) {
     int id = value_id(v.name);
-    Value::Kind kind = d.is_sequence(id) ? Value::Kind::Sequence
-                       : d.is_empty_optional(id) ? Value::Kind::None : Value::Kind::Tensor;
+    Value::Kind kind = d.is_sequence(id)         ? Value::Kind::Sequence
+                       : d.is_empty_optional(id) ? Value::Kind::None
+                                                 : Value::Kind::Tensor;
     if (!kind_fits(v, Value{kind, {}})) {
-      const char* computed = kind == Value::Kind::Sequence ? "a sequence" : kind == Value::Kind::None ? "an empty optional" : "a tensor";
-      throw Error(ErrorKind::Model, "graph output '" + v.name + "' is declared " + expected_kind(v) + ", but the graph computes " + computed);
+      const char* computed = kind == Value::Kind::Sequence ? "a sequence"
+                             : kind == Value::Kind::None   ? "an empty optional"
+                                                           : "a tensor";
+      throw Error(ErrorKind::Model, "graph output '" + v.name + "' is declared " + expected_kind(v) +
+                                        ", but the graph computes " + computed);
     }
-    std::vector<int> items = kind == Value::Kind::Sequence ? d.sequence(id) : kind == Value::Kind::Tensor ? std::vector<int>{id}
-                                                                                                          : std::vector<int>{};
+    std::vector<int> items = kind == Value::Kind::Sequence ? d.sequence(id)
+                             : kind == Value::Kind::Tensor ? std::vector<int>{id}
+                                                           : std::vector<int>{};
     p->output_kinds.push_back(kind);
     p->output_counts.push_back(items.size());
     p->outputs.insert(p->outputs.end(), items.begin(), items.end());
@@ -373,9 +385,7 @@ std::vector<Value> Session::run(const std::vector<Value>& inputs) {
     if (!signature.same_layout(planned_)) value_inputs_.clear();
     try {
       plan(signature, &given);
-    } catch (const Error& e) {
-      throw planning_error(e, ErrorKind::Input, model_->path);
-    }
+    } catch (const Error& e) { throw planning_error(e, ErrorKind::Input, model_->path); }
   }
   Plan& p = *plan_;
   AtomicGraph& g = p.graph;
@@ -399,7 +409,8 @@ std::vector<Value> Session::run(const std::vector<Value>& inputs) {
     const AtomicTensor& t = g.tensors[root];
     switch (t.storage) {
       case Storage::Arena:
-        address[id] = (multi ? static_cast<char*>(p.arenas[p.placement.tensor_backend[root]].get()) : arena) + t.arena_offset;
+        address[id] =
+            (multi ? static_cast<char*>(p.arenas[p.placement.tensor_backend[root]].get()) : arena) + t.arena_offset;
         break;
       case Storage::Constant: {
         auto dev = multi ? p.device_constants.find(root) : p.device_constants.end();
@@ -429,8 +440,10 @@ std::vector<Value> Session::run(const std::vector<Value>& inputs) {
     for (int id : op.inputs) io.inputs.push_back(id >= 0 ? address[id] : nullptr);
     io.output = address[op.output];
     auto start = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
-    if (p.kernels[i]) p.kernels[i]->run(io, pool_);
-    else copy_between(p.placement.copy[i], io.output, io.inputs[0], g.tensors[op.output]);
+    if (p.kernels[i])
+      p.kernels[i]->run(io, pool_);
+    else
+      copy_between(p.placement.copy[i], io.output, io.inputs[0], g.tensors[op.output]);
     if (profile)
       p.op_us[i] += std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
   }

@@ -50,7 +50,7 @@ constexpr int kMaxThreads = 1024;
 struct SessionOptions {
   std::string backend = "cpu";  // or "cpu-reference", "opencl", "vulkan", "cuda", "auto"
   std::string isa = "auto";
-  int threads = 1;  // 1 to kMaxThreads
+  int threads = 1;                // 1 to kMaxThreads
   std::string mode = "estimate";  // backend choice by cost model, or "tune": by measurement
   // Time every kernel of every run (reported by plan_report); also on with WALLE_PROFILE=1.
   bool profile = false;
@@ -64,13 +64,13 @@ struct PlannedOp {
   std::string shape;   // output shape
   int64_t macs = 0;    // multiply-accumulates (Conv, MatMul), 0 for the rest
   // Multi-backend plans (csrc/search): where and how the op runs, and why.
-  std::string backend;        // backend running it ("cpu", "opencl", ...); copies: "a->b"
-  std::string algorithm;      // variant chosen ("" when the backend has one)
-  double estimate_us = -1;    // cost-model estimate (-1: not estimated)
-  double measured_us = -1;    // tune-mode measurement (-1: not measured)
-  std::string candidates;     // every backend's cost, or why it cannot run the op
-  double total_us = 0;  // time spent in this op's kernel over all runs (when profiling)
-  int64_t runs = 0;     // runs timed (0 unless SessionOptions::profile or WALLE_PROFILE=1)
+  std::string backend;      // backend running it ("cpu", "opencl", ...); copies: "a->b"
+  std::string algorithm;    // variant chosen ("" when the backend has one)
+  double estimate_us = -1;  // cost-model estimate (-1: not estimated)
+  double measured_us = -1;  // tune-mode measurement (-1: not measured)
+  std::string candidates;   // every backend's cost, or why it cannot run the op
+  double total_us = 0;      // time spent in this op's kernel over all runs (when profiling)
+  int64_t runs = 0;         // runs timed (0 unless SessionOptions::profile or WALLE_PROFILE=1)
 };
 
 class Session {
@@ -114,7 +114,7 @@ class Session {
   SessionOptions options_;
   std::shared_ptr<Backend> backend_;
   std::vector<std::shared_ptr<Backend>> backends_;  // [0] = host CPU; then device backends
-  std::shared_ptr<Backend> evaluator_;  // runs plan-time constant folding
+  std::shared_ptr<Backend> evaluator_;              // runs plan-time constant folding
   ThreadPool pool_;
   std::mutex mutex_;
   std::shared_ptr<Plan> plan_;

@@ -84,10 +84,14 @@ std::string key_of(const Backend& backend, ThreadPool& pool) {
 
 std::string cache_dir() {
   std::string dir;
-  if (const char* d = std::getenv("WALLE_CACHE_DIR"); d && *d) dir = d;
-  else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) dir = std::string(x) + "/walle";
-  else if (const char* h = std::getenv("HOME"); h && *h) dir = std::string(h) + "/.cache/walle";
-  else dir = "/tmp/walle-cache";
+  if (const char* d = std::getenv("WALLE_CACHE_DIR"); d && *d)
+    dir = d;
+  else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x)
+    dir = std::string(x) + "/walle";
+  else if (const char* h = std::getenv("HOME"); h && *h)
+    dir = std::string(h) + "/.cache/walle";
+  else
+    dir = "/tmp/walle-cache";
   // mkdir -p; failures surface later as a cache that is simply not written.
   for (size_t i = 1; i <= dir.size(); ++i)
     if (i == dir.size() || dir[i] == '/') ::mkdir(dir.substr(0, i).c_str(), 0755);
@@ -105,7 +109,8 @@ Calibration calibration(const Backend& backend, ThreadPool& pool) {
       std::istringstream s(line);
       std::string k;
       Calibration c;
-      if (s >> k >> c.launch_us >> c.bytes_per_us >> c.flops_per_us >> c.copy_latency_us >> c.copy_bytes_per_us && k == key)
+      if (s >> k >> c.launch_us >> c.bytes_per_us >> c.flops_per_us >> c.copy_latency_us >> c.copy_bytes_per_us &&
+          k == key)
         return c;
     }
   }

@@ -64,11 +64,16 @@ class TuneCache {
 
 // What the cost of an assignment depends on, precomputed once.
 struct Problem {
-  std::vector<std::vector<double>> cost;       // [op][backend], kInf when unsupported
-  std::vector<int> memory;                     // backend -> memory index (0 = host)
-  std::vector<Calibration> calib;              // per backend
-  struct Value { int producer; double bytes; std::vector<int> consumers; bool output; };
-  std::vector<Value> values;                   // non-constant roots read by some op or the caller
+  std::vector<std::vector<double>> cost;  // [op][backend], kInf when unsupported
+  std::vector<int> memory;                // backend -> memory index (0 = host)
+  std::vector<Calibration> calib;         // per backend
+  struct Value {
+    int producer;
+    double bytes;
+    std::vector<int> consumers;
+    bool output;
+  };
+  std::vector<Value> values;  // non-constant roots read by some op or the caller
 
   double copy_cost(double bytes, int from_mem, int to_mem) const {
     if (from_mem == to_mem) return 0;
@@ -160,24 +165,28 @@ std::string op_signature(const AtomicOp& op, const AtomicGraph& g) {
   std::ostringstream s;
   s << atomic_kind_name(op.kind);
   for (int id : op.inputs) {
-    if (id < 0) { s << " -"; continue; }
+    if (id < 0) {
+      s << " -";
+      continue;
+    }
     s << ' ' << dtype_name(g.tensors[id].dtype) << shape_str(g.tensors[id].shape) << (g.is_constant(id) ? "c" : "");
   }
   s << " -> " << dtype_name(g.tensors[op.output].dtype) << shape_str(g.tensors[op.output].shape);
   s << " u" << static_cast<int>(op.unary) << " b" << static_cast<int>(op.binary) << " r" << static_cast<int>(op.reduce)
-    << " a" << op.alpha << ',' << op.beta << " o" << op.outer << ',' << op.reduce_size << ',' << op.inner << " m" << op.batch
-    << ',' << op.M << ',' << op.N << ',' << op.K << ',' << op.trans_a << op.trans_b << " act" << static_cast<int>(op.activation)
-    << " c" << op.c << ',' << op.h << ',' << op.w << ',' << op.out_c << ',' << op.kernel_h << ',' << op.kernel_w << ','
-    << op.stride_h << ',' << op.stride_w << ',' << op.dilation_h << ',' << op.dilation_w << ',' << op.pad_top << ','
-    << op.pad_left << ',' << op.group << ',' << op.max_pool << op.count_include_pad << " g" << op.axis_size << " t"
-    << dtype_name(op.cast_to);
+    << " a" << op.alpha << ',' << op.beta << " o" << op.outer << ',' << op.reduce_size << ',' << op.inner << " m"
+    << op.batch << ',' << op.M << ',' << op.N << ',' << op.K << ',' << op.trans_a << op.trans_b << " act"
+    << static_cast<int>(op.activation) << " c" << op.c << ',' << op.h << ',' << op.w << ',' << op.out_c << ','
+    << op.kernel_h << ',' << op.kernel_w << ',' << op.stride_h << ',' << op.stride_w << ',' << op.dilation_h << ','
+    << op.dilation_w << ',' << op.pad_top << ',' << op.pad_left << ',' << op.group << ',' << op.max_pool
+    << op.count_include_pad << " g" << op.axis_size << " t" << dtype_name(op.cast_to);
   if (op.kind == AtomicKind::Raster) {
     std::ostringstream r;
     for (const Region& q : op.regions)
-      r << q.src << ':' << q.from.offset << ',' << q.from.stride[0] << ',' << q.from.stride[1] << ',' << q.from.stride[2] << ','
-        << q.to.offset << ',' << q.to.stride[0] << ',' << q.to.stride[1] << ',' << q.to.stride[2] << ',' << q.size[0] << ','
-        << q.size[1] << ',' << q.size[2] << ';';
-    s << " regions" << op.regions.size() << '#' << std::hash<std::string>{}(r.str()) << " fill" << op.fill_output << op.fill;
+      r << q.src << ':' << q.from.offset << ',' << q.from.stride[0] << ',' << q.from.stride[1] << ','
+        << q.from.stride[2] << ',' << q.to.offset << ',' << q.to.stride[0] << ',' << q.to.stride[1] << ','
+        << q.to.stride[2] << ',' << q.size[0] << ',' << q.size[1] << ',' << q.size[2] << ';';
+    s << " regions" << op.regions.size() << '#' << std::hash<std::string>{}(r.str()) << " fill" << op.fill_output
+      << op.fill;
   }
   // Parameters of the later kinds (kept out of the older kinds' keys, so their cached
   // measurements stay valid).
@@ -251,7 +260,8 @@ SearchResult choose_backends(const AtomicGraph& g, const std::vector<int>& outpu
         p.cost[i][b] = best;
         detail += ", measured " + fmt_us(best);
       }
-      why += (why.empty() ? "" : " | ") + be.name() + (algorithm[i][b].empty() ? "" : "[" + algorithm[i][b] + "]") + ": " + detail;
+      why += (why.empty() ? "" : " | ") + be.name() + (algorithm[i][b].empty() ? "" : "[" + algorithm[i][b] + "]") +
+             ": " + detail;
     }
   }
   // Start points: each backend for every op it supports, the CPU for the rest.

@@ -20,16 +20,16 @@
 namespace walle::search {
 
 struct OpDecision {
-  int backend = 0;            // index into the backends given
+  int backend = 0;  // index into the backends given
   std::string algorithm;
-  double estimate_us = 0;     // cost-model estimate of the chosen backend/algorithm
-  double measured_us = -1;    // tune mode: the measured time (-1 when not measured)
-  std::string candidates;     // every backend's cost or why it cannot run the op
+  double estimate_us = 0;   // cost-model estimate of the chosen backend/algorithm
+  double measured_us = -1;  // tune mode: the measured time (-1 when not measured)
+  std::string candidates;   // every backend's cost or why it cannot run the op
 };
 
 struct SearchOptions {
-  int fixed_backend = -1;     // >= 0: that backend for every op it supports, CPU (0) for the rest
-  bool tune = false;          // measure candidates instead of estimating
+  int fixed_backend = -1;  // >= 0: that backend for every op it supports, CPU (0) for the rest
+  bool tune = false;       // measure candidates instead of estimating
 };
 
 struct SearchResult {

@@ -80,8 +80,10 @@ std::string format_float(double value, int bits) {
       out = "0." + std::string(static_cast<size_t>(-exp10 - 1), '0') + digits;
     } else {
       size_t int_len = static_cast<size_t>(exp10) + 1;
-      if (digits.size() <= int_len) out = digits + std::string(int_len - digits.size(), '0') + ".0";
-      else out = digits.substr(0, int_len) + "." + digits.substr(int_len);
+      if (digits.size() <= int_len)
+        out = digits + std::string(int_len - digits.size(), '0') + ".0";
+      else
+        out = digits.substr(0, int_len) + "." + digits.substr(int_len);
     }
     return sign + out;
   }

@@ -16,7 +16,9 @@ constexpr int kMaxDepth = 200;          // nesting of groups: bounds the parser'
 constexpr int kMaxRepeat = 1000;        // RE2's limit on {n,m}
 constexpr size_t kMaxProgram = 100000;  // instructions, after repetitions are expanded
 
-struct Range { char32_t lo, hi; };
+struct Range {
+  char32_t lo, hi;
+};
 
 struct CharClass {
   std::vector<Range> ranges;
@@ -38,16 +40,20 @@ enum class Kind { Empty, Class, Any, Assertion, Concat, Alt, Repeat };
 
 struct Node {
   Kind kind = Kind::Empty;
-  int cls = -1;          // Class: index into the parser's classes
-  bool dotall = false;   // Any: also matches \n
+  int cls = -1;         // Class: index into the parser's classes
+  bool dotall = false;  // Any: also matches \n
   Assert assertion = Assert::TextStart;
   std::vector<int> kids;  // Concat, Alt; Repeat: its one operand
   int min = 0, max = -1;  // Repeat; max -1 = unbounded
 };
 
-struct Flags { bool icase = false, dotall = false, multiline = false; };
+struct Flags {
+  bool icase = false, dotall = false, multiline = false;
+};
 
-bool is_word(char32_t c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+bool is_word(char32_t c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
 
 std::vector<Range> complement(std::vector<Range> r) {
   std::sort(r.begin(), r.end(), [](const Range& a, const Range& b) { return a.lo < b.lo; });
@@ -65,9 +71,12 @@ std::vector<Range> complement(std::vector<Range> r) {
 bool perl_class(char32_t letter, std::vector<Range>* out) {
   std::vector<Range> r;
   switch (letter) {
-    case 'd': case 'D': r = {{'0', '9'}}; break;
-    case 's': case 'S': r = {{'\t', '\n'}, {'\f', '\r'}, {' ', ' '}}; break;
-    case 'w': case 'W': r = {{'0', '9'}, {'A', 'Z'}, {'_', '_'}, {'a', 'z'}}; break;
+    case 'd':
+    case 'D': r = {{'0', '9'}}; break;
+    case 's':
+    case 'S': r = {{'\t', '\n'}, {'\f', '\r'}, {' ', ' '}}; break;
+    case 'w':
+    case 'W': r = {{'0', '9'}, {'A', 'Z'}, {'_', '_'}, {'a', 'z'}}; break;
     default: return false;
   }
   if (letter == 'D' || letter == 'S' || letter == 'W') r = complement(r);
@@ -76,12 +85,23 @@ bool perl_class(char32_t letter, std::vector<Range>* out) {
 }
 
 bool posix_class(const std::string& name, std::vector<Range>* out) {
-  static const struct { const char* name; std::vector<Range> ranges; } table[] = {
-      {"alnum", {{'0', '9'}, {'A', 'Z'}, {'a', 'z'}}}, {"alpha", {{'A', 'Z'}, {'a', 'z'}}},
-      {"ascii", {{0, 0x7F}}}, {"blank", {{'\t', '\t'}, {' ', ' '}}}, {"cntrl", {{0, 0x1F}, {0x7F, 0x7F}}},
-      {"digit", {{'0', '9'}}}, {"graph", {{'!', '~'}}}, {"lower", {{'a', 'z'}}}, {"print", {{' ', '~'}}},
-      {"punct", {{'!', '/'}, {':', '@'}, {'[', '`'}, {'{', '~'}}}, {"space", {{'\t', '\r'}, {' ', ' '}}},
-      {"upper", {{'A', 'Z'}}}, {"word", {{'0', '9'}, {'A', 'Z'}, {'a', 'z'}, {'_', '_'}}},
+  static const struct {
+    const char* name;
+    std::vector<Range> ranges;
+  } table[] = {
+      {"alnum", {{'0', '9'}, {'A', 'Z'}, {'a', 'z'}}},
+      {"alpha", {{'A', 'Z'}, {'a', 'z'}}},
+      {"ascii", {{0, 0x7F}}},
+      {"blank", {{'\t', '\t'}, {' ', ' '}}},
+      {"cntrl", {{0, 0x1F}, {0x7F, 0x7F}}},
+      {"digit", {{'0', '9'}}},
+      {"graph", {{'!', '~'}}},
+      {"lower", {{'a', 'z'}}},
+      {"print", {{' ', '~'}}},
+      {"punct", {{'!', '/'}, {':', '@'}, {'[', '`'}, {'{', '~'}}},
+      {"space", {{'\t', '\r'}, {' ', ' '}}},
+      {"upper", {{'A', 'Z'}}},
+      {"word", {{'0', '9'}, {'A', 'Z'}, {'a', 'z'}, {'_', '_'}}},
       {"xdigit", {{'0', '9'}, {'A', 'F'}, {'a', 'f'}}},
   };
   for (const auto& e : table)
@@ -196,11 +216,22 @@ class Parser {
     while (more()) {
       int min, max;
       char32_t c = peek();
-      if (c == '*') { min = 0; max = -1; ++pos_; }
-      else if (c == '+') { min = 1; max = -1; ++pos_; }
-      else if (c == '?') { min = 0; max = 1; ++pos_; }
-      else if (c == '{' && counted(&min, &max, false)) counted(&min, &max, true);
-      else break;
+      if (c == '*') {
+        min = 0;
+        max = -1;
+        ++pos_;
+      } else if (c == '+') {
+        min = 1;
+        max = -1;
+        ++pos_;
+      } else if (c == '?') {
+        min = 0;
+        max = 1;
+        ++pos_;
+      } else if (c == '{' && counted(&min, &max, false))
+        counted(&min, &max, true);
+      else
+        break;
       if (repeated) fail("repetition of a repetition (RE2 rejects it)");
       repeated = true;
       if (more() && peek() == '?') ++pos_;  // lazy: the same set of full matches
@@ -233,12 +264,17 @@ class Parser {
         bool negate = false, any = false;
         while (more() && peek() != ':' && peek() != ')') {
           char32_t c = peek();
-          if (c == '-' && !negate) negate = true;
-          else if (c == 'i') inner.icase = !negate;
-          else if (c == 's') inner.dotall = !negate;
-          else if (c == 'm') inner.multiline = !negate;
-          else if (c == 'U') { /* ungreedy: no effect on full matching */ }
-          else fail("unknown group flag");
+          if (c == '-' && !negate)
+            negate = true;
+          else if (c == 'i')
+            inner.icase = !negate;
+          else if (c == 's')
+            inner.dotall = !negate;
+          else if (c == 'm')
+            inner.multiline = !negate;
+          else if (c == 'U') { /* ungreedy: no effect on full matching */
+          } else
+            fail("unknown group flag");
           any = any || c != '-';
           ++pos_;
         }
@@ -400,7 +436,9 @@ class Parser {
       }
       case '^': ++pos_; return assertion(f.multiline ? Assert::LineStart : Assert::TextStart);
       case '$': ++pos_; return assertion(f.multiline ? Assert::LineEnd : Assert::TextEnd);
-      case '*': case '+': case '?': fail("missing argument to repetition operator");
+      case '*':
+      case '+':
+      case '?': fail("missing argument to repetition operator");
       case '{': {
         int a, b;
         if (counted(&a, &b, false)) fail("missing argument to repetition operator");
@@ -439,7 +477,8 @@ class Compiler {
  private:
   int push(Inst i) {
     if (prog_.size() >= kMaxProgram)
-      throw Error(ErrorKind::Invalid, "regular expression '" + std::string(pattern_) + "' is too large once its repetitions are expanded");
+      throw Error(ErrorKind::Invalid,
+                  "regular expression '" + std::string(pattern_) + "' is too large once its repetitions are expanded");
     prog_.push_back(i);
     return static_cast<int>(prog_.size()) - 1;
   }
@@ -449,9 +488,19 @@ class Compiler {
     const Node& n = nodes_[id];
     switch (n.kind) {
       case Kind::Empty: break;
-      case Kind::Class: { Inst i{Op::Char}; i.cls = n.cls; push(i); break; }
+      case Kind::Class: {
+        Inst i{Op::Char};
+        i.cls = n.cls;
+        push(i);
+        break;
+      }
       case Kind::Any: push({n.dotall ? Op::Any : Op::AnyNotNewline}); break;
-      case Kind::Assertion: { Inst i{Op::Assertion}; i.assertion = n.assertion; push(i); break; }
+      case Kind::Assertion: {
+        Inst i{Op::Assertion};
+        i.assertion = n.assertion;
+        push(i);
+        break;
+      }
       case Kind::Concat:
         for (int k : n.kids) emit(k);
         break;
@@ -547,8 +596,13 @@ bool Regex::full_match(std::string_view utf8) const {
       const Inst& i = code[pc];
       switch (i.op) {
         case Op::Jmp: stack.push_back(i.x); break;
-        case Op::Split: stack.push_back(i.y); stack.push_back(i.x); break;
-        case Op::Assertion: if (holds(i.assertion, pos)) stack.push_back(pc + 1); break;
+        case Op::Split:
+          stack.push_back(i.y);
+          stack.push_back(i.x);
+          break;
+        case Op::Assertion:
+          if (holds(i.assertion, pos)) stack.push_back(pc + 1);
+          break;
         default: list.push_back(pc);
       }
     }

@@ -60,7 +60,8 @@ struct GraphBuilder {
     g.initializers[name] = random_tensor(shape, 100 + next, lo, hi);
     return name;
   }
-  std::string node(const std::string& op, std::vector<std::string> inputs, std::map<std::string, Attribute> attrs = {}) {
+  std::string node(const std::string& op, std::vector<std::string> inputs,
+                   std::map<std::string, Attribute> attrs = {}) {
     const std::string out = "v" + std::to_string(next++);
     g.nodes.push_back(Node{op, out, std::move(inputs), {out}, std::move(attrs)});
     return out;
@@ -94,8 +95,8 @@ RunResult run(const std::shared_ptr<Model>& model, const Tensor& x, const std::s
 
 // Runs `model` on both backends and compares. A kernel whose name contains `kernel` (or
 // "-blocked") and ends with the level's name ("...-neon") must have run on the optimized backend.
-void expect_same(const std::string& what, const std::shared_ptr<Model>& model, const Shape& input, const std::string& kernel,
-                 float tol = 1e-4f) {
+void expect_same(const std::string& what, const std::shared_ptr<Model>& model, const Shape& input,
+                 const std::string& kernel, float tol = 1e-4f) {
   const Tensor x = random_tensor(input, 7);
   try {
     for (int threads : {1, 2}) {
@@ -104,25 +105,26 @@ void expect_same(const std::string& what, const std::shared_ptr<Model>& model, c
       size_t bad = 0;
       for (size_t i = 0; same && i < got.y.size(); ++i)
         if (!(std::fabs(got.y[i] - want.y[i]) <= tol * (1.f + std::fabs(want.y[i])))) same = false, bad = i;
-      check(same, what + " (" + std::to_string(threads) + " threads): " +
-                      (got.y.size() == want.y.size() ? "index " + std::to_string(bad) + " " + std::to_string(got.y[bad]) +
-                                                           " vs " + std::to_string(want.y[bad])
-                                                     : "sizes differ"));
+      check(same,
+            what + " (" + std::to_string(threads) + " threads): " +
+                (got.y.size() == want.y.size() ? "index " + std::to_string(bad) + " " + std::to_string(got.y[bad]) +
+                                                     " vs " + std::to_string(want.y[bad])
+                                               : "sizes differ"));
       std::string ran;
       bool found = false;
       for (const PlannedOp& op : got.plan) {
         ran += op.kernel + " ";
         const std::string suffix = std::string("-") + isa_name(detected_isa());
-        const bool ends = op.kernel.size() > suffix.size() && op.kernel.compare(op.kernel.size() - suffix.size(), suffix.size(), suffix) == 0;
+        const bool ends = op.kernel.size() > suffix.size() &&
+                          op.kernel.compare(op.kernel.size() - suffix.size(), suffix.size(), suffix) == 0;
         // AVX-512 runs convolutions and pooling on the channel-blocked layout instead (its own kernels).
-        const bool named = op.kernel.find(kernel) != std::string::npos || op.kernel.find("-blocked") != std::string::npos;
+        const bool named =
+            op.kernel.find(kernel) != std::string::npos || op.kernel.find("-blocked") != std::string::npos;
         if (named && ends && op.runs > 0) found = true;
       }
       check(found, what + ": expected kernel '" + kernel + "' to run, plan has: " + ran);
     }
-  } catch (const Error& e) {
-    check(false, what + ": " + e.what());
-  }
+  } catch (const Error& e) { check(false, what + ": " + e.what()); }
 }
 
 std::shared_ptr<Model> conv_model(const Shape& x, int64_t out_c, int64_t k, int64_t stride, int64_t pad, int64_t group,
@@ -130,12 +132,17 @@ std::shared_ptr<Model> conv_model(const Shape& x, int64_t out_c, int64_t k, int6
   GraphBuilder b(x);
   const std::string w = b.weight({out_c, x[1] / group, k, k}, -0.5f, 0.5f), bias = b.weight({out_c});
   std::string y = b.node("Conv", {"x", w, bias},
-                         {{"kernel_shape", ints({k, k})}, {"strides", ints({stride, stride})},
-                          {"pads", ints({pad, pad, pad, pad})}, {"group", integer(group)}});
+                         {{"kernel_shape", ints({k, k})},
+                          {"strides", ints({stride, stride})},
+                          {"pads", ints({pad, pad, pad, pad})},
+                          {"group", integer(group)}});
   if (residual) {
     const std::string w2 = b.weight({out_c, x[1] / group, k, k}, -0.5f, 0.5f);
-    y = b.node("Add", {y, b.node("Conv", {"x", w2}, {{"kernel_shape", ints({k, k})}, {"strides", ints({stride, stride})},
-                                                    {"pads", ints({pad, pad, pad, pad})}, {"group", integer(group)}})});
+    y = b.node("Add", {y, b.node("Conv", {"x", w2},
+                                 {{"kernel_shape", ints({k, k})},
+                                  {"strides", ints({stride, stride})},
+                                  {"pads", ints({pad, pad, pad, pad})},
+                                  {"group", integer(group)}})});
   }
   if (activation == "Clip") {
     Tensor lo(DType::F32, {}), hi(DType::F32, {});
@@ -166,7 +173,16 @@ void test_convolutions(const std::string& isa) {
       {"5x5 s1 pad 2, 4 -> 9 channels 7x7", {1, 4, 7, 7}, 9, 5, 1, 2, 1, "", false, "f32-conv-"},
       {"depthwise 3x3 s1, 17 channels 15x9", {1, 17, 15, 9}, 17, 3, 1, 1, 17, "Relu", false, "f32-conv-depthwise"},
       {"depthwise 3x3 s2, 8 channels 17x17", {1, 8, 17, 17}, 8, 3, 2, 1, 8, "Clip", false, "f32-conv-depthwise"},
-      {"depthwise 3x3 s1 + residual, 16 channels 7x6", {1, 16, 7, 6}, 16, 3, 1, 1, 16, "Sigmoid", true, "f32-conv-depthwise"},
+      {"depthwise 3x3 s1 + residual, 16 channels 7x6",
+       {1, 16, 7, 6},
+       16,
+       3,
+       1,
+       1,
+       16,
+       "Sigmoid",
+       true,
+       "f32-conv-depthwise"},
       {"depthwise 3x3 s2, 6 channels 3x3", {1, 6, 3, 3}, 6, 3, 2, 1, 6, "", false, "f32-conv-depthwise"},
       {"depthwise 3x3 s2, 4 channels 30x30", {1, 4, 30, 30}, 4, 3, 2, 1, 4, "Relu", false, "f32-conv-depthwise"},
       {"depthwise 5x5 s1, 5 channels 9x9", {1, 5, 9, 9}, 5, 5, 1, 2, 5, "", false, "f32-conv-depthwise"},
@@ -179,11 +195,11 @@ void test_convolutions(const std::string& isa) {
   // Winograd, forced (the cost estimate leaves small layers to im2col).
   setenv("WALLE_CONV_ALGO", "winograd-f43", 1);
   expect_same("Conv 3x3 Winograd F(4,3), 12 -> 20 channels 10x13",
-              conv_model({1, 12, 10, 13}, 20, 3, 1, 1, 1, "Relu", false), {1, 12, 10, 13}, "f32-conv-winograd-f43-" + isa,
-              5e-4f);
+              conv_model({1, 12, 10, 13}, 20, 3, 1, 1, 1, "Relu", false), {1, 12, 10, 13},
+              "f32-conv-winograd-f43-" + isa, 5e-4f);
   setenv("WALLE_CONV_ALGO", "winograd-f23", 1);
-  expect_same("Conv 3x3 Winograd F(2,3), 9 -> 7 channels 7x7",
-              conv_model({1, 9, 7, 7}, 7, 3, 1, 1, 1, "", false), {1, 9, 7, 7}, "f32-conv-winograd-f23-" + isa, 5e-4f);
+  expect_same("Conv 3x3 Winograd F(2,3), 9 -> 7 channels 7x7", conv_model({1, 9, 7, 7}, 7, 3, 1, 1, 1, "", false),
+              {1, 9, 7, 7}, "f32-conv-winograd-f23-" + isa, 5e-4f);
   unsetenv("WALLE_CONV_ALGO");
 }
 
@@ -192,8 +208,9 @@ void test_pooling(const std::string& isa) {
     for (int64_t stride : {1, 2}) {
       const Shape x{1, 5, 17, 13};
       GraphBuilder b(x);
-      const std::string y = b.node(op, {"x"}, {{"kernel_shape", ints({3, 3})}, {"strides", ints({stride, stride})},
-                                              {"pads", ints({1, 1, 1, 1})}});
+      const std::string y =
+          b.node(op, {"x"},
+                 {{"kernel_shape", ints({3, 3})}, {"strides", ints({stride, stride})}, {"pads", ints({1, 1, 1, 1})}});
       const std::string kernel = std::string(op) == "MaxPool" ? "f32-maxpool-" : "f32-avgpool-";
       expect_same(std::string(op) + " 3x3 stride " + std::to_string(stride), b.finish(y), x, kernel + isa);
     }
@@ -203,22 +220,24 @@ void test_rows_and_matmul(const std::string& isa) {
   {
     const Shape x{3, 17, 1023};
     GraphBuilder b(x);
-    expect_same("Softmax over 1023", b.finish(b.node("Softmax", {"x"}, {{"axis", integer(-1)}})), x, "f32-softmax-" + isa);
+    expect_same("Softmax over 1023", b.finish(b.node("Softmax", {"x"}, {{"axis", integer(-1)}})), x,
+                "f32-softmax-" + isa);
   }
   {
     const Shape x{7, 33};
     GraphBuilder b(x);
     const std::string s = b.weight({33}), bias = b.weight({33});
-    expect_same("LayerNormalization over 33",
-                b.finish(b.node("LayerNormalization", {"x", s, bias}, {{"axis", integer(-1)}, {"epsilon", real(1e-5)}})), x,
-                "f32-layernorm-" + isa);
+    expect_same(
+        "LayerNormalization over 33",
+        b.finish(b.node("LayerNormalization", {"x", s, bias}, {{"axis", integer(-1)}, {"epsilon", real(1e-5)}})), x,
+        "f32-layernorm-" + isa);
   }
   {
     const Shape x{17, 31};
     GraphBuilder b(x);
     const std::string w = b.weight({31, 23}), bias = b.weight({23});
-    expect_same("Gemm 17x31 * 31x23 + bias, Gelu",
-                b.finish(b.node("Gelu", {b.node("Gemm", {"x", w, bias})})), x, "f32-matmul-");
+    expect_same("Gemm 17x31 * 31x23 + bias, Gelu", b.finish(b.node("Gelu", {b.node("Gemm", {"x", w, bias})})), x,
+                "f32-matmul-");
   }
   {
     const Shape x{2, 7, 1023};

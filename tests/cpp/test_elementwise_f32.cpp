@@ -32,7 +32,8 @@ std::vector<float> random_vec(size_t n, uint32_t seed, float lo = -4.f, float hi
 // Largest |a - b| / (atol + rtol |b|) over the arrays; <= 1 passes. NaN must match NaN.
 bool close(const std::vector<float>& a, const std::vector<float>& b, float atol, float rtol, std::string* where) {
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::isnan(b[i]) != std::isnan(a[i]) || (!std::isnan(b[i]) && std::fabs(a[i] - b[i]) > atol + rtol * std::fabs(b[i]))) {
+    if (std::isnan(b[i]) != std::isnan(a[i]) ||
+        (!std::isnan(b[i]) && std::fabs(a[i] - b[i]) > atol + rtol * std::fabs(b[i]))) {
       *where = "index " + std::to_string(i) + ": " + std::to_string(a[i]) + " vs reference " + std::to_string(b[i]);
       return false;
     }
@@ -47,10 +48,11 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& want,
 }
 
 void test_unary(Isa isa, const ElementwiseF32& t, const ElementwiseF32& ref) {
-  const UnaryOp ops[] = {UnaryOp::Relu,     UnaryOp::Clip,       UnaryOp::Sigmoid, UnaryOp::Tanh,        UnaryOp::Exp,
-                         UnaryOp::Erf,      UnaryOp::Gelu,       UnaryOp::Silu,    UnaryOp::Neg,         UnaryOp::Abs,
-                         UnaryOp::Sqrt,     UnaryOp::Rsqrt,      UnaryOp::Square,  UnaryOp::Reciprocal,  UnaryOp::Identity,
-                         UnaryOp::LeakyRelu, UnaryOp::HardSigmoid, UnaryOp::HardSwish, UnaryOp::Log, UnaryOp::Softplus};
+  const UnaryOp ops[] = {UnaryOp::Relu,        UnaryOp::Clip,       UnaryOp::Sigmoid,  UnaryOp::Tanh,
+                         UnaryOp::Exp,         UnaryOp::Erf,        UnaryOp::Gelu,     UnaryOp::Silu,
+                         UnaryOp::Neg,         UnaryOp::Abs,        UnaryOp::Sqrt,     UnaryOp::Rsqrt,
+                         UnaryOp::Square,      UnaryOp::Reciprocal, UnaryOp::Identity, UnaryOp::LeakyRelu,
+                         UnaryOp::HardSigmoid, UnaryOp::HardSwish,  UnaryOp::Log,      UnaryOp::Softplus};
   for (UnaryOp op : ops)
     for (int64_t n : kLengths) {
       const bool positive = op == UnaryOp::Sqrt || op == UnaryOp::Rsqrt || op == UnaryOp::Log;
@@ -61,13 +63,15 @@ void test_unary(Isa isa, const ElementwiseF32& t, const ElementwiseF32& ref) {
       std::vector<float> got(n, -7.f), want(n, -7.f);
       t.unary(op, x.data(), got.data(), n, 0.2f, 0.6f);
       ref.unary(op, x.data(), want.data(), n, 0.2f, 0.6f);
-      expect_close(got, want, std::string(isa_name(isa)) + " unary op " + std::to_string(static_cast<int>(op)) + " n=" +
-                                  std::to_string(n), 2e-6f, 4e-6f);
+      expect_close(
+          got, want,
+          std::string(isa_name(isa)) + " unary op " + std::to_string(static_cast<int>(op)) + " n=" + std::to_string(n),
+          2e-6f, 4e-6f);
     }
 }
 
 void test_binary(Isa isa, const ElementwiseF32& t, const ElementwiseF32& ref) {
-  const BinaryOp ops[] = {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div,
+  const BinaryOp ops[] = {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul,   BinaryOp::Div,
                           BinaryOp::Max, BinaryOp::Min, BinaryOp::PRelu, BinaryOp::Pow};
   const int64_t strides[][2] = {{1, 1}, {1, 0}, {0, 1}, {2, 1}, {1, 3}};
   for (BinaryOp op : ops)
@@ -79,14 +83,15 @@ void test_binary(Isa isa, const ElementwiseF32& t, const ElementwiseF32& ref) {
         std::vector<float> got(n, -7.f), want(n, -7.f);
         t.binary(op, a.data(), s[0], b.data(), s[1], got.data(), n);
         ref.binary(op, a.data(), s[0], b.data(), s[1], want.data(), n);
-        expect_close(got, want, std::string(isa_name(isa)) + " binary op " + std::to_string(static_cast<int>(op)) +
-                                    " n=" + std::to_string(n) + " strides " + std::to_string(s[0]) + "," + std::to_string(s[1]));
+        expect_close(got, want,
+                     std::string(isa_name(isa)) + " binary op " + std::to_string(static_cast<int>(op)) +
+                         " n=" + std::to_string(n) + " strides " + std::to_string(s[0]) + "," + std::to_string(s[1]));
       }
 }
 
 void test_reduce(Isa isa, const ElementwiseF32& t, const ElementwiseF32& ref) {
   const ReduceOp ops[] = {ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min, ReduceOp::SumSquare};
-  const int64_t shapes[][3] = {{1, 1, 1}, {1, 7, 1}, {3, 17, 1}, {2, 1023, 1}, {2, 5, 3},
+  const int64_t shapes[][3] = {{1, 1, 1}, {1, 7, 1},  {3, 17, 1},    {2, 1023, 1}, {2, 5, 3},
                                {1, 7, 4}, {3, 4, 17}, {1, 33, 1023}, {4, 1, 7}};
   for (ReduceOp op : ops)
     for (const auto& s : shapes) {
@@ -95,8 +100,9 @@ void test_reduce(Isa isa, const ElementwiseF32& t, const ElementwiseF32& ref) {
       std::vector<float> got(outer * inner, -7.f), want(outer * inner, -7.f);
       t.reduce(op, x.data(), outer, R, inner, got.data());
       ref.reduce(op, x.data(), outer, R, inner, want.data());
-      expect_close(got, want, std::string(isa_name(isa)) + " reduce op " + std::to_string(static_cast<int>(op)) + " " +
-                                  std::to_string(outer) + "x" + std::to_string(R) + "x" + std::to_string(inner),
+      expect_close(got, want,
+                   std::string(isa_name(isa)) + " reduce op " + std::to_string(static_cast<int>(op)) + " " +
+                       std::to_string(outer) + "x" + std::to_string(R) + "x" + std::to_string(inner),
                    1e-4f, 1e-5f);
     }
 }
@@ -129,8 +135,9 @@ void test_rows(Isa isa, const ElementwiseF32& t, const ElementwiseF32& ref) {
         const float* bp = variant == 2 ? bias.data() : nullptr;
         t.layernorm(x.data(), rows, R, sp, bp, 1e-5f, got.data());
         ref.layernorm(x.data(), rows, R, sp, bp, 1e-5f, want.data());
-        expect_close(got, want, std::string(isa_name(isa)) + " layernorm variant " + std::to_string(variant) + " " + shape,
-                     1e-4f, 1e-4f);
+        expect_close(got, want,
+                     std::string(isa_name(isa)) + " layernorm variant " + std::to_string(variant) + " " + shape, 1e-4f,
+                     1e-4f);
       }
     }
 }

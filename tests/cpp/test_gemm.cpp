@@ -108,8 +108,7 @@ void run_case(int64_t M, int64_t N, int64_t K, Variant v, int epi_idx, Isa isa, 
 
   char label[256];
   std::snprintf(label, sizeof label, "isa=%s threads=%d M=%lld N=%lld K=%lld tA=%d tB=%d packA=%d packB=%d epi=%s",
-                isa_name(isa), pool.size(), (long long)M, (long long)N, (long long)K, v.ta, v.tb, v.pa, v.pb,
-                ec.name);
+                isa_name(isa), pool.size(), (long long)M, (long long)N, (long long)K, v.ta, v.tb, v.pa, v.pb, ec.name);
   try {
     sgemm(M, N, K, oa, ob, c.data(), ldc, e, pool, isa);
   } catch (const std::exception& ex) {
@@ -147,9 +146,7 @@ void test_errors(Isa isa, ThreadPool& pool) {
   bool threw = false;
   try {
     sgemm(8, 8, 8, oa, ob, c.data(), 8, e, pool, isa);
-  } catch (const walle::Error& err) {
-    threw = err.kind() == ErrorKind::Invalid;
-  }
+  } catch (const walle::Error& err) { threw = err.kind() == ErrorKind::Invalid; }
   check(threw, std::string("isa=") + isa_name(isa) + ": packed B passed as A must throw Invalid");
   // Wrong shape for a packed operand.
   auto pa = pack_a(8, 8, A.view, isa);
@@ -157,9 +154,7 @@ void test_errors(Isa isa, ThreadPool& pool) {
   threw = false;
   try {
     sgemm(7, 8, 8, oa2, ob, c.data(), 8, e, pool, isa);
-  } catch (const walle::Error& err) {
-    threw = err.kind() == ErrorKind::Invalid;
-  }
+  } catch (const walle::Error& err) { threw = err.kind() == ErrorKind::Invalid; }
   check(threw, std::string("isa=") + isa_name(isa) + ": packed A of the wrong shape must throw Invalid");
 }
 
@@ -199,10 +194,11 @@ int main(int argc, char** argv) {
   struct Shape {
     int64_t m, n, k;
   };
-  std::vector<Shape> big = {{1023, 7, 17},  {7, 1023, 17},  {17, 31, 1023}, {1023, 64, 31}, {64, 1023, 64},
-                            {1, 1023, 1023}, {1023, 1, 64}, {31, 17, 1023}, {1023, 17, 7},  {20, 2100, 520},
+  std::vector<Shape> big = {{1023, 7, 17},   {7, 1023, 17},  {17, 31, 1023},  {1023, 64, 31}, {64, 1023, 64},
+                            {1, 1023, 1023}, {1023, 1, 64},  {31, 17, 1023},  {1023, 17, 7},  {20, 2100, 520},
                             {100, 200, 300}, {64, 3136, 72}, {128, 256, 256}, {3, 1100, 600}};
-  if (quick) big = {{1023, 7, 17}, {7, 1023, 17}, {17, 31, 1023}, {1, 1023, 300}, {61, 100, 300}, {9, 1100, 40}, {40, 800, 20}};
+  if (quick)
+    big = {{1023, 7, 17}, {7, 1023, 17}, {17, 31, 1023}, {1, 1023, 300}, {61, 100, 300}, {9, 1100, 40}, {40, 800, 20}};
 
   int counter = 0;
   for (Isa isa : isas) {
@@ -229,8 +225,9 @@ int main(int argc, char** argv) {
   // An odd pool size: the 3 x 1 / 1 x 3 thread grids and threads left without tiles.
   ThreadPool pool3(3);
   for (Isa isa : isas)
-    for (const Shape& s : quick ? std::vector<Shape>{{1, 1100, 30}, {29, 70, 33}, {100, 40, 50}}
-                                : std::vector<Shape>{{1, 1100, 300}, {100, 200, 300}, {29, 70, 33}, {64, 3136, 72}, {300, 40, 50}})
+    for (const Shape& s :
+         quick ? std::vector<Shape>{{1, 1100, 30}, {29, 70, 33}, {100, 40, 50}}
+               : std::vector<Shape>{{1, 1100, 300}, {100, 200, 300}, {29, 70, 33}, {64, 3136, 72}, {300, 40, 50}})
       for (int vbits : {0, 5, 10, 15}) {
         Variant v{bool(vbits & 1), bool(vbits & 2), bool(vbits & 4), bool(vbits & 8)};
         run_case(s.m, s.n, s.k, v, counter++ % kNumEpis, isa, pool3);

@@ -71,7 +71,8 @@ void test_model(const std::string& dir, const std::string& name) {
     const std::vector<float> expected = read_floats(dir + "/" + name + ".expected.bin");
     const Output fast = run(model, input, "cpu"), ref = run(model, input, "cpu-reference");
     const double vs_ref = worst(fast.y, ref.y), vs_host = worst(fast.y, expected);
-    std::printf("%s: %s vs cpu-reference %.3g, vs host %.3g (units of 1e-4 relative)\n", name.c_str(), isa.c_str(), vs_ref, vs_host);
+    std::printf("%s: %s vs cpu-reference %.3g, vs host %.3g (units of 1e-4 relative)\n", name.c_str(), isa.c_str(),
+                vs_ref, vs_host);
     check(vs_ref <= 1.0, name + ": " + isa + " path differs from cpu-reference");
     check(vs_host <= 1.0, name + ": " + isa + " path differs from the host's output");
     check(worst(ref.y, expected) <= 1.0, name + ": cpu-reference differs from the host's output");
@@ -83,16 +84,16 @@ void test_model(const std::string& dir, const std::string& name) {
       runs[op.kernel] += op.runs;
       if (op.kind == "Conv") {
         ++convs;
-        if (op.runs > 0 && op.kernel.size() > isa.size() && op.kernel.compare(op.kernel.size() - isa.size(), isa.size(), isa) == 0)
+        if (op.runs > 0 && op.kernel.size() > isa.size() &&
+            op.kernel.compare(op.kernel.size() - isa.size(), isa.size(), isa) == 0)
           ++convs_at_level;
       }
     }
-    for (const auto& [kernel, count] : runs) std::printf("  %-40s runs %lld\n", kernel.c_str(), static_cast<long long>(count));
-    check(convs > 0 && convs_at_level == convs,
-          name + ": " + std::to_string(convs_at_level) + " of " + std::to_string(convs) + " convolutions ran at level " + isa);
-  } catch (const Error& e) {
-    check(false, name + ": " + e.what());
-  }
+    for (const auto& [kernel, count] : runs)
+      std::printf("  %-40s runs %lld\n", kernel.c_str(), static_cast<long long>(count));
+    check(convs > 0 && convs_at_level == convs, name + ": " + std::to_string(convs_at_level) + " of " +
+                                                    std::to_string(convs) + " convolutions ran at level " + isa);
+  } catch (const Error& e) { check(false, name + ": " + e.what()); }
 }
 
 }  // namespace

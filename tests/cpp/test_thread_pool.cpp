@@ -41,9 +41,7 @@ void test_error(ThreadPool& pool) {
       ran += static_cast<int>(e - b);
       if (b <= 40 && 40 < e) throw std::runtime_error("task 40 failed");
     });
-  } catch (const std::runtime_error& e) {
-    caught = std::string(e.what()) == "task 40 failed";
-  }
+  } catch (const std::runtime_error& e) { caught = std::string(e.what()) == "task 40 failed"; }
   check(caught, "pool " + std::to_string(pool.size()) + ": a task's exception reaches the caller");
   check(ran.load() == 64, "pool " + std::to_string(pool.size()) + ": the other tasks still run");
   test_coverage(pool, 100);  // and the pool is usable afterwards

@@ -42,9 +42,12 @@ bool zero_inputs(const walle::Session& s, std::vector<walle::Value>* out) {
       auto* refs = t.data_as<walle::StringRef>();
       for (int64_t i = 0; i < n; ++i) refs[i] = walle::StringRef{&kEmpty, 0};
     }
-    if (v.kind == walle::ValueKind::Tensor) out->push_back(walle::Value::tensor(t));
-    else if (v.kind == walle::ValueKind::Sequence) out->push_back(walle::Value::sequence({t}));
-    else out->push_back(walle::Value::none());
+    if (v.kind == walle::ValueKind::Tensor)
+      out->push_back(walle::Value::tensor(t));
+    else if (v.kind == walle::ValueKind::Sequence)
+      out->push_back(walle::Value::sequence({t}));
+    else
+      out->push_back(walle::Value::none());
   }
   return true;
 }
@@ -81,9 +84,23 @@ void collect(const Graph* g, std::vector<int64_t*>* slots, int depth) {
 }
 
 int64_t interesting(uint32_t r) {
-  static const int64_t kValues[] = {0, 1, -1, 2, -2, 3, 7, 16, 255, 1 << 16, int64_t{1} << 31, int64_t{1} << 40,
-                                    (int64_t{1} << 40) + 1, int64_t{1} << 62, std::numeric_limits<int64_t>::max(),
-                                    std::numeric_limits<int64_t>::min(), -(int64_t{1} << 40)};
+  static const int64_t kValues[] = {0,
+                                    1,
+                                    -1,
+                                    2,
+                                    -2,
+                                    3,
+                                    7,
+                                    16,
+                                    255,
+                                    1 << 16,
+                                    int64_t{1} << 31,
+                                    int64_t{1} << 40,
+                                    (int64_t{1} << 40) + 1,
+                                    int64_t{1} << 62,
+                                    std::numeric_limits<int64_t>::max(),
+                                    std::numeric_limits<int64_t>::min(),
+                                    -(int64_t{1} << 40)};
   return kValues[r % (sizeof(kValues) / sizeof(kValues[0]))];
 }
 
@@ -102,8 +119,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // Run only what fits a fuzzer's budget: planning already checked shapes and regions, and
     // a plan with a large arena is slow work (under ASan), not a hang.
     if (session.arena_bytes() <= (int64_t{16} << 20) && zero_inputs(session, &inputs)) session.run(inputs);
-  } catch (const walle::Error&) {
-  }
+  } catch (const walle::Error&) {}
   return 0;
 }
 

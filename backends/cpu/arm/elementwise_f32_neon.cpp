@@ -39,9 +39,11 @@ void unary_neon(UnaryOp op, const float* x, float* y, int64_t n, float alpha, fl
   const float32x4_t zero = vsplat(0.f), one = vsplat(1.f), va = vsplat(alpha), vb = vsplat(beta);
   switch (op) {
     // Relu as a select, not vmaxq: NaN maps to 0 as in the portable loop (v > 0 ? v : 0).
-    case UnaryOp::Relu: return map_unary(x, y, n, [&](float32x4_t v) { return vbslq_f32(vcgtq_f32(v, zero), v, zero); });
+    case UnaryOp::Relu:
+      return map_unary(x, y, n, [&](float32x4_t v) { return vbslq_f32(vcgtq_f32(v, zero), v, zero); });
     case UnaryOp::Clip:
-      return map_unary(x, y, n, [&](float32x4_t v) { return vbslq_f32(vcltq_f32(v, va), va, vbslq_f32(vcgtq_f32(v, vb), vb, v)); });
+      return map_unary(
+          x, y, n, [&](float32x4_t v) { return vbslq_f32(vcltq_f32(v, va), va, vbslq_f32(vcgtq_f32(v, vb), vb, v)); });
     case UnaryOp::Sigmoid: return map_unary(x, y, n, vsigmoid);
     case UnaryOp::Tanh: return map_unary(x, y, n, vtanh);
     case UnaryOp::Exp: return map_unary(x, y, n, vexp);
@@ -93,15 +95,23 @@ void binary_neon(BinaryOp op, const float* a, int64_t sa, const float* b, int64_
   if (!(sa <= 1 && sb <= 1) || (sa == 0 && sb == 0)) return binary_f32(op, a, sa, b, sb, y, n);
   const float32x4_t zero = vsplat(0.f);
   switch (op) {
-    case BinaryOp::Add: return map_binary(a, sa, b, sb, y, n, [](float32x4_t p, float32x4_t q) { return vaddq_f32(p, q); });
-    case BinaryOp::Sub: return map_binary(a, sa, b, sb, y, n, [](float32x4_t p, float32x4_t q) { return vsubq_f32(p, q); });
-    case BinaryOp::Mul: return map_binary(a, sa, b, sb, y, n, [](float32x4_t p, float32x4_t q) { return vmulq_f32(p, q); });
-    case BinaryOp::Div: return map_binary(a, sa, b, sb, y, n, [](float32x4_t p, float32x4_t q) { return vdivq_f32(p, q); });
+    case BinaryOp::Add:
+      return map_binary(a, sa, b, sb, y, n, [](float32x4_t p, float32x4_t q) { return vaddq_f32(p, q); });
+    case BinaryOp::Sub:
+      return map_binary(a, sa, b, sb, y, n, [](float32x4_t p, float32x4_t q) { return vsubq_f32(p, q); });
+    case BinaryOp::Mul:
+      return map_binary(a, sa, b, sb, y, n, [](float32x4_t p, float32x4_t q) { return vmulq_f32(p, q); });
+    case BinaryOp::Div:
+      return map_binary(a, sa, b, sb, y, n, [](float32x4_t p, float32x4_t q) { return vdivq_f32(p, q); });
     // FMAX/FMIN propagate NaN from either side, as the portable loop does.
-    case BinaryOp::Max: return map_binary(a, sa, b, sb, y, n, [](float32x4_t p, float32x4_t q) { return vmaxq_f32(p, q); });
-    case BinaryOp::Min: return map_binary(a, sa, b, sb, y, n, [](float32x4_t p, float32x4_t q) { return vminq_f32(p, q); });
+    case BinaryOp::Max:
+      return map_binary(a, sa, b, sb, y, n, [](float32x4_t p, float32x4_t q) { return vmaxq_f32(p, q); });
+    case BinaryOp::Min:
+      return map_binary(a, sa, b, sb, y, n, [](float32x4_t p, float32x4_t q) { return vminq_f32(p, q); });
     case BinaryOp::PRelu:
-      return map_binary(a, sa, b, sb, y, n, [&](float32x4_t p, float32x4_t q) { return vbslq_f32(vcgeq_f32(p, zero), p, vmulq_f32(p, q)); });
+      return map_binary(a, sa, b, sb, y, n, [&](float32x4_t p, float32x4_t q) {
+        return vbslq_f32(vcgeq_f32(p, zero), p, vmulq_f32(p, q));
+      });
     default: return binary_f32(op, a, sa, b, sb, y, n);
   }
 }
@@ -144,8 +154,10 @@ float fold_row(Fold f, const float* x, int64_t n) {
 }
 
 void reduce_neon(ReduceOp op, const float* x, int64_t outer, int64_t R, int64_t inner, float* y) {
-  const Fold f = op == ReduceOp::Max ? Fold::Max : op == ReduceOp::Min ? Fold::Min
-                 : op == ReduceOp::SumSquare ? Fold::SumSquare : Fold::Sum;
+  const Fold f = op == ReduceOp::Max         ? Fold::Max
+                 : op == ReduceOp::Min       ? Fold::Min
+                 : op == ReduceOp::SumSquare ? Fold::SumSquare
+                                             : Fold::Sum;
   const float scale = op == ReduceOp::Mean ? 1.0f / static_cast<float>(R) : 1.0f;
   for (int64_t o = 0; o < outer; ++o) {
     const float* src = x + o * R * inner;
@@ -190,8 +202,8 @@ void softmax_neon(const float* x_, int64_t rows, int64_t R, float* y_) {
   }
 }
 
-void masked_softmax_neon(const float* x, const uint8_t* cond, int64_t row0, int64_t rows, int64_t R, int64_t rows_per_cond,
-                         float scale, float fill, float* y) {
+void masked_softmax_neon(const float* x, const uint8_t* cond, int64_t row0, int64_t rows, int64_t R,
+                         int64_t rows_per_cond, float scale, float fill, float* y) {
   thread_local std::vector<float> buffer;
   buffer.resize(static_cast<size_t>(R));
   float* v = buffer.data();
@@ -209,7 +221,8 @@ void masked_softmax_neon(const float* x, const uint8_t* cond, int64_t row0, int6
 }
 
 // Two passes (mean, then variance about it, as the decomposition computes them), one store.
-void layernorm_neon(const float* x, int64_t rows, int64_t R, const float* scale, const float* bias, float eps, float* y) {
+void layernorm_neon(const float* x, int64_t rows, int64_t R, const float* scale, const float* bias, float eps,
+                    float* y) {
   for (int64_t r = 0; r < rows; ++r, x += R, y += R) {
     const float mean = fold_row(Fold::Sum, x, R) / static_cast<float>(R);
     const float32x4_t vm = vdupq_n_f32(mean);
@@ -238,7 +251,8 @@ void layernorm_neon(const float* x, int64_t rows, int64_t R, const float* scale,
   }
 }
 
-const ElementwiseF32 kNeonTable = {unary_neon, binary_neon, reduce_neon, softmax_neon, masked_softmax_neon, layernorm_neon};
+const ElementwiseF32 kNeonTable = {unary_neon,   binary_neon,         reduce_neon,
+                                   softmax_neon, masked_softmax_neon, layernorm_neon};
 
 }  // namespace
 }  // namespace walle::cpu::arm

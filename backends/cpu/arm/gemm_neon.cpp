@@ -34,15 +34,14 @@ inline void store12(float* p, size_t n, const float32x4_t v[3]) {
 
 }  // namespace
 
-void f32_gemm_8x12_neon(size_t mr, size_t nr, size_t kc, const float* a, const float* b,
-                        size_t b_stride, float* c, size_t ldc, bool accumulate,
-                        const TileEpilogue* epi) {
+void f32_gemm_8x12_neon(size_t mr, size_t nr, size_t kc, const float* a, const float* b, size_t b_stride, float* c,
+                        size_t ldc, bool accumulate, const TileEpilogue* epi) {
   float32x4_t acc[8][3];
   for (int i = 0; i < 8; ++i) acc[i][0] = acc[i][1] = acc[i][2] = vdupq_n_f32(0.f);
   for (size_t k = 0; k < kc; ++k, a += kNeonMR, b += b_stride) {
     const float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8);
     const float32x4_t a0 = vld1q_f32(a), a1 = vld1q_f32(a + 4);
-// clang-format off: a macro's list of expansions, laid out by hand
+    // clang-format off: a macro's list of expansions, laid out by hand
 #define WALLE_NEON_ROW(i, av, lane)                         \
   acc[i][0] = vfmaq_laneq_f32(acc[i][0], b0, av, lane);     \
   acc[i][1] = vfmaq_laneq_f32(acc[i][1], b1, av, lane);     \
@@ -50,7 +49,7 @@ void f32_gemm_8x12_neon(size_t mr, size_t nr, size_t kc, const float* a, const f
     WALLE_NEON_ROW(0, a0, 0) WALLE_NEON_ROW(1, a0, 1) WALLE_NEON_ROW(2, a0, 2) WALLE_NEON_ROW(3, a0, 3)
     WALLE_NEON_ROW(4, a1, 0) WALLE_NEON_ROW(5, a1, 1) WALLE_NEON_ROW(6, a1, 2) WALLE_NEON_ROW(7, a1, 3)
 #undef WALLE_NEON_ROW
-// clang-format on
+    // clang-format on
   }
 
   // Store step: accumulate, bias, residual and activation on registers; the N tail goes
@@ -70,8 +69,8 @@ void f32_gemm_8x12_neon(size_t mr, size_t nr, size_t kc, const float* a, const f
       float32x4_t res[3] = {vdupq_n_f32(0.f), vdupq_n_f32(0.f), vdupq_n_f32(0.f)};
       if (epi->residual) load12(epi->residual + i * epi->residual_ld, nr, res);
       for (int q = 0; q < 3; ++q)
-        v[q] = vactivate(vaddq_f32(vaddq_f32(vaddq_f32(v[q], rb), col_bias[q]), res[q]), epi->activation,
-                         epi->clip_min, epi->clip_max);
+        v[q] = vactivate(vaddq_f32(vaddq_f32(vaddq_f32(v[q], rb), col_bias[q]), res[q]), epi->activation, epi->clip_min,
+                         epi->clip_max);
     }
     store12(cr, nr, v);
   }

@@ -37,7 +37,8 @@ inline float32x4_t vsilu(float32x4_t x) { return vmulq_f32(x, vsigmoid(x)); }
 // tanh: 1 - 2 / (e^{2|x|} + 1), and an odd series below 0.25 where that loses digits.
 inline float32x4_t vtanh(float32x4_t x) {
   const float32x4_t ax = vabsq_f32(x), x2 = vmulq_f32(ax, ax);
-  const float32x4_t big = vsubq_f32(vsplat(1.0f), vdivq_f32(vsplat(2.0f), vaddq_f32(vexp(vaddq_f32(ax, ax)), vsplat(1.0f))));
+  const float32x4_t big =
+      vsubq_f32(vsplat(1.0f), vdivq_f32(vsplat(2.0f), vaddq_f32(vexp(vaddq_f32(ax, ax)), vsplat(1.0f))));
   float32x4_t s = vfmaq_f32(vsplat(-0.0539682540f), x2, vsplat(0.0218694885f));
   s = vfmaq_f32(vsplat(0.133333333f), x2, s);
   s = vfmaq_f32(vsplat(-0.333333333f), x2, s);
@@ -50,7 +51,7 @@ inline float32x4_t vtanh(float32x4_t x) {
 inline float32x4_t verf(float32x4_t x) {
   const float32x4_t z = vabsq_f32(x);
   const float32x4_t t = vdivq_f32(vsplat(1.0f), vfmaq_f32(vsplat(1.0f), z, vsplat(0.5f)));
-  static const float c[10] = {-1.26551223f, 1.00002368f, 0.37409196f, 0.09678418f, -0.18628806f,
+  static const float c[10] = {-1.26551223f, 1.00002368f,  0.37409196f, 0.09678418f,  -0.18628806f,
                               0.27886807f,  -1.13520398f, 1.48851587f, -0.82215223f, 0.17087277f};
   float32x4_t poly = vsplat(c[9]);
   for (int i = 8; i >= 0; --i) poly = vfmaq_f32(vsplat(c[i]), t, poly);
@@ -71,11 +72,11 @@ inline float32x4_t vgelu(float32x4_t x) {
 // The GEMM epilogue's activation, by walle::cpu::Activation's value.
 inline float32x4_t vactivate(float32x4_t v, int activation, float lo, float hi) {
   switch (activation) {
-    case 1: return vmaxq_f32(v, vsplat(0.f));                            // Relu
-    case 2: return vminq_f32(vmaxq_f32(v, vsplat(lo)), vsplat(hi));      // Clip
-    case 3: return vsigmoid(v);                                          // Sigmoid
-    case 4: return vgelu(v);                                             // Gelu (erf form)
-    case 5: return vsilu(v);                                             // Silu
+    case 1: return vmaxq_f32(v, vsplat(0.f));                        // Relu
+    case 2: return vminq_f32(vmaxq_f32(v, vsplat(lo)), vsplat(hi));  // Clip
+    case 3: return vsigmoid(v);                                      // Sigmoid
+    case 4: return vgelu(v);                                         // Gelu (erf form)
+    case 5: return vsilu(v);                                         // Silu
     default: return v;
   }
 }

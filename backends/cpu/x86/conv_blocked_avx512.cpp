@@ -74,21 +74,19 @@ void conv_tile(const BlockedConvArgs& a) {
 template <int PIX, int NB>
 void conv_tile_pix(const BlockedConvArgs& a, int mr) {
   switch (mr) {
-// clang-format off: a macro's list of expansions, laid out by hand
+    // clang-format off: a macro's list of expansions, laid out by hand
 #define WALLE_CASE(R) \
   case R: return conv_tile<R, PIX, 0, NB>(a);
     WALLE_CASE(1) WALLE_CASE(2) WALLE_CASE(3) WALLE_CASE(4) WALLE_CASE(5) WALLE_CASE(6)
     WALLE_CASE(7) WALLE_CASE(8) WALLE_CASE(9) WALLE_CASE(10) WALLE_CASE(11) WALLE_CASE(12)
     WALLE_CASE(13) WALLE_CASE(14)
 #undef WALLE_CASE
-// clang-format on
-    default: return;
+        // clang-format on
+        default : return;
   }
 }
 
-inline __m512 window_init(bool max_pool) {
-  return max_pool ? _mm512_set1_ps(-__builtin_inff()) : _mm512_setzero_ps();
-}
+inline __m512 window_init(bool max_pool) { return max_pool ? _mm512_set1_ps(-__builtin_inff()) : _mm512_setzero_ps(); }
 
 // NaN-propagating max (as the reference pool): x wins if x > acc or x is NaN.
 inline __m512 nan_max(__m512 acc, __m512 x) {
@@ -115,7 +113,8 @@ inline int64_t depthwise3x3_pixels(const BlockedWindowArgs& a, int64_t oh, const
 #pragma GCC unroll 3
       for (int kx = 0; kx < 3; ++kx)
 #pragma GCC unroll 8
-        for (int u = 0; u < P; ++u) acc[u] = _mm512_fmadd_ps(_mm512_loadu_ps(row + (u * S + kx) * 16), w[ky * 3 + kx], acc[u]);
+        for (int u = 0; u < P; ++u)
+          acc[u] = _mm512_fmadd_ps(_mm512_loadu_ps(row + (u * S + kx) * 16), w[ky * 3 + kx], acc[u]);
     }
     float* out = a.out + (oh * a.out_w + ow) * 16;
     const float* res = a.residual ? a.residual + (oh * a.out_w + ow) * 16 : nullptr;
@@ -141,7 +140,8 @@ inline void depthwise3x3_edge(const BlockedWindowArgs& a, int64_t oh, const floa
 #pragma GCC unroll 3
     for (int kx = 0; kx < 3; ++kx) {
       const int64_t iw = ow * S - a.pad_left + kx;
-      if (iw >= 0 && iw < a.w) acc = _mm512_fmadd_ps(_mm512_loadu_ps(rows + (ky * a.w + ow * S + kx) * 16), w[ky * 3 + kx], acc);
+      if (iw >= 0 && iw < a.w)
+        acc = _mm512_fmadd_ps(_mm512_loadu_ps(rows + (ky * a.w + ow * S + kx) * 16), w[ky * 3 + kx], acc);
     }
   }
   __m512 v = _mm512_add_ps(acc, bias);
@@ -154,8 +154,8 @@ inline void depthwise3x3_edge(const BlockedWindowArgs& a, int64_t oh, const floa
 // [lo, hi) eight, then four, then one at a time, the edge pixels around them one by one (on
 // a 7x7 map two of every seven pixels are edges, so they get the same register-held weights).
 template <int S>
-void depthwise3x3_row(const BlockedWindowArgs& a, int64_t oh, const float* rows, int64_t ky0, int64_t ky1,
-                      int64_t lo, int64_t hi) {
+void depthwise3x3_row(const BlockedWindowArgs& a, int64_t oh, const float* rows, int64_t ky0, int64_t ky1, int64_t lo,
+                      int64_t hi) {
   const __m512 bias = _mm512_loadu_ps(a.bias);
   __m512 w[9];
   for (int t = 0; t < 9; ++t) w[t] = _mm512_loadu_ps(a.weights + 16 * t);
@@ -171,19 +171,20 @@ void depthwise3x3_row(const BlockedWindowArgs& a, int64_t oh, const float* rows,
 template <int PIX, int NB>
 void conv_two_rows(const BlockedConvArgs& a, int row_len) {
   switch (row_len) {
-// clang-format off: a macro's list of expansions, laid out by hand
+    // clang-format off: a macro's list of expansions, laid out by hand
 #define WALLE_CASE(W) \
   case W: return conv_tile<2 * W, PIX, W, NB>(a);
     WALLE_CASE(1) WALLE_CASE(2) WALLE_CASE(3) WALLE_CASE(4) WALLE_CASE(5) WALLE_CASE(6) WALLE_CASE(7)
 #undef WALLE_CASE
-// clang-format on
-    default: return;
+        // clang-format on
+        default : return;
   }
 }
 
 template <int NB>
 void conv_tile_blocks(const BlockedConvArgs& a, int mr) {
-  if (a.row_len) return a.pixel_stride == 16 ? conv_two_rows<16, NB>(a, a.row_len) : conv_two_rows<32, NB>(a, a.row_len);
+  if (a.row_len)
+    return a.pixel_stride == 16 ? conv_two_rows<16, NB>(a, a.row_len) : conv_two_rows<32, NB>(a, a.row_len);
   switch (a.pixel_stride) {
     case 16: return conv_tile_pix<16, NB>(a, mr);
     case 32: return conv_tile_pix<32, NB>(a, mr);
@@ -256,8 +257,10 @@ void window_row_avx512(const BlockedWindowArgs& a, int64_t oh) {
   if (depthwise && a.kernel_h == 3 && a.kernel_w == 3 && a.dilation_h == 1 && a.dilation_w == 1 &&
       (a.stride_w == 1 || a.stride_w == 2)) {
     const float* rows = a.in + (ih0 * a.w - a.pad_left) * 16;
-    if (a.stride_w == 1) depthwise3x3_row<1>(a, oh, rows, ky0, ky1, lo, hi);
-    else depthwise3x3_row<2>(a, oh, rows, ky0, ky1, lo, hi);
+    if (a.stride_w == 1)
+      depthwise3x3_row<1>(a, oh, rows, ky0, ky1, lo, hi);
+    else
+      depthwise3x3_row<2>(a, oh, rows, ky0, ky1, lo, hi);
     return;
   }
   for (int64_t ow = 0; ow < lo; ++ow) border(ow);
@@ -291,7 +294,7 @@ void winograd_input_blocked_avx512(const WinogradInputArgs& a, int64_t t0, int64
 #pragma GCC unroll 6
       for (int i = 0; i < 6; ++i)
         d[i] = inside || (col_in && y0 + i >= 0 && y0 + i < a.h) ? _mm512_loadu_ps(base + (i * a.w + c) * 16)
-                                                                  : _mm512_setzero_ps();
+                                                                 : _mm512_setzero_ps();
       Winograd<4>::input(d, r);
 #pragma GCC unroll 6
       for (int i = 0; i < 6; ++i) cols[i][c] = r[i];

@@ -28,11 +28,11 @@ struct BlockedConvArgs {
   int row_len;
   int64_t row_stride;
   const float* weights;
-  const float* bias;     // 32 values
+  const float* bias;  // 32 values
   const float* residual;
   float* out;
   int64_t out_block_stride;
-  int blocks;            // 1 or 2 output blocks in this panel
+  int blocks;  // 1 or 2 output blocks in this panel
   uint16_t lane_mask[2];
   TileEpilogue epi;
 };
@@ -48,7 +48,7 @@ struct BlockedWindowArgs {
   const float* bias;      // 16 values (depthwise)
   const float* residual;  // this channel block, out_h x out_w x 16 (depthwise), or null
   bool max_pool, count_include_pad;
-  float* out;             // this channel block: out_h x out_w x 16
+  float* out;  // this channel block: out_h x out_w x 16
   uint16_t lane_mask;
   TileEpilogue epi;
 };

@@ -24,8 +24,8 @@ inline __m256i lane_mask(size_t n) {  // lanes [0, n) set, n may exceed 8
 }
 
 template <int MR_>
-void tile(size_t nr, size_t kc, const float* a, const float* b, size_t bs, float* c, size_t ldc,
-          bool accumulate, const TileEpilogue* epi) {
+void tile(size_t nr, size_t kc, const float* a, const float* b, size_t bs, float* c, size_t ldc, bool accumulate,
+          const TileEpilogue* epi) {
   __m256 c0[MR_], c1[MR_];
 #pragma GCC unroll 6
   for (int i = 0; i < MR_; ++i) {
@@ -95,9 +95,8 @@ void tile(size_t nr, size_t kc, const float* a, const float* b, size_t bs, float
 
 }  // namespace
 
-void f32_gemm_6x16_avx2(size_t mr, size_t nr, size_t kc, const float* a, const float* b,
-                        size_t b_stride, float* c, size_t ldc, bool accumulate,
-                        const TileEpilogue* epi) {
+void f32_gemm_6x16_avx2(size_t mr, size_t nr, size_t kc, const float* a, const float* b, size_t b_stride, float* c,
+                        size_t ldc, bool accumulate, const TileEpilogue* epi) {
   switch (mr) {
     case 1: return tile<1>(nr, kc, a, b, b_stride, c, ldc, accumulate, epi);
     case 2: return tile<2>(nr, kc, a, b, b_stride, c, ldc, accumulate, epi);

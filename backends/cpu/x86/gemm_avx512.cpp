@@ -22,8 +22,8 @@ constexpr size_t kPrefetchK = 24;
 // MR_ rows of a panel packed with row stride kMR; the tail of M gets its own instantiation
 // so that a 1-row or 5-row tile does not pay for 14 rows of FMAs.
 template <int MR_>
-void tile(size_t nr, size_t kc, const float* a, const float* b, size_t bs, float* c, size_t ldc,
-          bool accumulate, const TileEpilogue* epi) {
+void tile(size_t nr, size_t kc, const float* a, const float* b, size_t bs, float* c, size_t ldc, bool accumulate,
+          const TileEpilogue* epi) {
   __m512 c0[MR_], c1[MR_];
 #pragma GCC unroll 14
   for (int i = 0; i < MR_; ++i) {
@@ -135,19 +135,18 @@ void pack_a14_avx512(const float* a, int64_t lda, int64_t kc, float* dst) {
     for (int i = 0; i < kMR; ++i) dst[i] = a[i * lda + k];
 }
 
-void f32_gemm_14x32_avx512(size_t mr, size_t nr, size_t kc, const float* a, const float* b,
-                           size_t b_stride, float* c, size_t ldc, bool accumulate,
-                           const TileEpilogue* epi) {
+void f32_gemm_14x32_avx512(size_t mr, size_t nr, size_t kc, const float* a, const float* b, size_t b_stride, float* c,
+                           size_t ldc, bool accumulate, const TileEpilogue* epi) {
   switch (mr) {
-// clang-format off: a macro's list of expansions, laid out by hand
+    // clang-format off: a macro's list of expansions, laid out by hand
 #define WALLE_CASE(R) \
   case R: return tile<R>(nr, kc, a, b, b_stride, c, ldc, accumulate, epi);
     WALLE_CASE(1) WALLE_CASE(2) WALLE_CASE(3) WALLE_CASE(4) WALLE_CASE(5) WALLE_CASE(6)
     WALLE_CASE(7) WALLE_CASE(8) WALLE_CASE(9) WALLE_CASE(10) WALLE_CASE(11) WALLE_CASE(12)
     WALLE_CASE(13) WALLE_CASE(14)
 #undef WALLE_CASE
-// clang-format on
-    default: return;
+        // clang-format on
+        default : return;
   }
 }
 

@@ -17,15 +17,13 @@ using cpu::TileEpilogue;
 
 // AVX2 + FMA: 6x16 = 12 ymm accumulators + 2 B vectors + 1 broadcast of 16 registers.
 constexpr int kAvx2MR = 6, kAvx2NR = 16;
-void f32_gemm_6x16_avx2(size_t mr, size_t nr, size_t kc, const float* a, const float* b,
-                        size_t b_stride, float* c, size_t ldc, bool accumulate,
-                        const TileEpilogue* epi);
+void f32_gemm_6x16_avx2(size_t mr, size_t nr, size_t kc, const float* a, const float* b, size_t b_stride, float* c,
+                        size_t ldc, bool accumulate, const TileEpilogue* epi);
 
 // AVX-512: 14x32 = 28 zmm accumulators + 2 B vectors; A is broadcast from memory.
 constexpr int kAvx512MR = 14, kAvx512NR = 32;
-void f32_gemm_14x32_avx512(size_t mr, size_t nr, size_t kc, const float* a, const float* b,
-                           size_t b_stride, float* c, size_t ldc, bool accumulate,
-                           const TileEpilogue* epi);
+void f32_gemm_14x32_avx512(size_t mr, size_t nr, size_t kc, const float* a, const float* b, size_t b_stride, float* c,
+                           size_t ldc, bool accumulate, const TileEpilogue* epi);
 // Packs a full 14-row panel of row-major A (rows `lda` apart), kc columns: dst[k*14 + i] =
 // a[i*lda + k]. Activations are packed on every call; this transposes 16 columns at a time
 // in registers (~3x the rate of the scalar loop).

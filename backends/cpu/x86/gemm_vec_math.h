@@ -21,7 +21,7 @@ inline VF vexp(VF x) {
   x = x < -87.3f ? VF{} - 87.3f : x;  // below this exp underflows to a denormal
   x = x > 88.7f ? VF{} + 88.7f : x;   // above this exp(x) -> inf via the exponent field
   VF fx = x * 1.44269504088896341f + 0.5f;
-  VI n = __builtin_convertvector(fx, VI);  // truncates toward zero; a true compare is -1,
+  VI n = __builtin_convertvector(fx, VI);    // truncates toward zero; a true compare is -1,
   n += __builtin_convertvector(n, VF) > fx;  // so this turns truncation into floor
   VF nf = __builtin_convertvector(n, VF);
   VF r = x - nf * 0.693359375f + nf * 2.12194440e-4f;  // x - n*ln2 in two parts
