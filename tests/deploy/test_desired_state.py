@@ -160,8 +160,9 @@ def test_rollback_as_documented(tmp_path: Path) -> None:
                     assert r.status == 200, await r.text()
                     rb = await r.json()
                 assert rb["version"] == "1.0.0"  # 2.0.0 was rolled back, so 1.0.0 is previous
-                await wait_until(lambda: all(d.installed("demo") == "1.0.0" for d in devs),
-                                 30, "page rollback")
+                # a device's report of the rollback follows its install: wait for both
+                await wait_until(lambda: all(d.installed("demo") == "1.0.0" and rb["id"] in d.results
+                                             for d in devs), 30, "page rollback")
                 assert all(d.results[rb["id"]][0] == "installed" for d in devs)
                 assert (await pub.get(f"/api/v1/deployments/{d1['id']}"))["state"] == "superseded"
             finally:
