@@ -38,9 +38,9 @@ inline float32x4_t clamp01(float32x4_t t) { return vminq_f32(vmaxq_f32(t, vsplat
 void unary_neon(UnaryOp op, const float* x, float* y, int64_t n, float alpha, float beta) {
   const float32x4_t zero = vsplat(0.f), one = vsplat(1.f), va = vsplat(alpha), vb = vsplat(beta);
   switch (op) {
-    // Relu as a select, not vmaxq: NaN maps to 0 as in the portable loop (v > 0 ? v : 0).
-    case UnaryOp::Relu:
-      return map_unary(x, y, n, [&](float32x4_t v) { return vbslq_f32(vcgtq_f32(v, zero), v, zero); });
+    // Relu keeps NaN, as onnxruntime and numpy do (and the portable loop): FMAX returns NaN when
+    // either operand is NaN.
+    case UnaryOp::Relu: return map_unary(x, y, n, [&](float32x4_t v) { return vmaxq_f32(v, zero); });
     case UnaryOp::Clip:
       return map_unary(
           x, y, n, [&](float32x4_t v) { return vbslq_f32(vcltq_f32(v, va), va, vbslq_f32(vcgtq_f32(v, vb), vb, v)); });
