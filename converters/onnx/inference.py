@@ -19,6 +19,7 @@ import struct
 import subprocess
 import sys
 import threading
+import warnings
 
 import onnx
 
@@ -110,7 +111,17 @@ def infer_shapes(model: onnx.ModelProto, source: str, timeout: float = TIMEOUT_S
     data = model.SerializeToString()
     with _lock:
         if _worker is None or _worker.pid != os.getpid() or _worker.proc.poll() is not None:
-            _worker = _Worker()
+            try:
+                _worker = _Worker()
+            except OSError as e:
+                # This interpreter cannot start itself as a child (qemu-user without binfmt, a
+                # sandbox without exec): infer in this process, unguarded, and say so.
+                warnings.warn(f"{source}: ONNX shape inference runs unguarded in this process: "
+                              f"cannot start {sys.executable} ({e})", RuntimeWarning, stacklevel=2)
+                try:
+                    return onnx.shape_inference.infer_shapes(model, data_prop=True)
+                except Exception:  # noqa: BLE001 - inference only helps folding, as in the worker
+                    return model
         try:
             status, payload = _worker.ask(data, timeout)
         except TimeoutError:

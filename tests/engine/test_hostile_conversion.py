@@ -106,3 +106,23 @@ def test_nested_if_never_writes_an_unloadable_file(tmp_path, depth, loads):
         with pytest.raises(walle.ConversionError, match="nested.onnx.*nested more than"):
             walle.convert(src, dst)
         assert not dst.exists()
+
+
+def test_conversion_works_where_no_child_process_can_start(tmp_path, monkeypatch):
+    """Under qemu-user without binfmt (the aarch64 wheel's check) the interpreter cannot start
+    itself: shape inference then runs in-process, with a warning saying it is unguarded."""
+    from walle.converters.onnx import inference
+
+    def no_exec(*args, **kwargs):
+        raise OSError(8, "Exec format error")
+
+    monkeypatch.setattr(inference, "_worker", None)
+    monkeypatch.setattr(inference.subprocess, "Popen", no_exec)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])
+    path = _save(tmp_path, [helper.make_node("Relu", ["x"], ["y"])], [x], [y])
+    with pytest.warns(RuntimeWarning, match="unguarded"):
+        walle.convert(str(path), str(tmp_path / "m.walle"))
+    data = np.array([[-1, 0, 1], [2, -3, np.nan]], np.float32)
+    out = walle.load(str(tmp_path / "m.walle")).run({"x": data})["y"]
+    np.testing.assert_array_equal(out, np.maximum(data, 0))
