@@ -20,16 +20,7 @@ sudo=""
 step() { printf '\n=== build-wheels: %s (%ss)\n' "$*" "$SECONDS"; }
 die() { echo "build-wheels: error: $*" >&2; exit 1; }
 
-find_python() {  # find_python 3.12 -> path of a CPython 3.12 interpreter
-  local v=$1 p
-  for p in "$(command -v "python$v" || true)" \
-           "$(pyenv root 2>/dev/null)/versions/$(pyenv versions --bare 2>/dev/null | grep -m1 "^$v\." || true)/bin/python"; do
-    if [ -n "$p" ] && [ -x "$p" ] && "$p" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$v'.split('.'))))"; then
-      echo "$p"; return 0
-    fi
-  done
-  return 1
-}
+source packaging/find-python.sh
 
 step "pinned Debian packages"
 if [ "${WALLE_SKIP_APT:-0}" != 1 ]; then

@@ -80,18 +80,15 @@ def cast_to_float8(x: np.ndarray, name: str, saturate: bool = True) -> np.ndarra
             out[i] = np.nan
             continue
         if abs(v) > top:
-            # Beyond the largest finite value: is the nearest-even rounding still the top value?
-            # A value rounds down to max when it is below max + half an ulp at the top (ties to
-            # even: the top code's mantissa is odd for E4M3FN, even for E5M2-style formats).
-            ulp = top - values[-2]
-            rounds_to_top = abs(v) < top + ulp / 2 or (abs(v) == top + ulp / 2 and codes[-1] % 2 == 0)
-            if np.isinf(v) or not rounds_to_top:
-                if saturate:
-                    out[i] = np.copysign(top, v)
-                else:
-                    out[i] = np.copysign(np.inf, v) if f["inf"] else np.nan
-                continue
-            out[i] = np.copysign(top, v)
+            # Past the largest finite value: it still rounds to it when less than half an ulp
+            # beyond, or exactly half with the top code's mantissa even (ties to even: E4M3FN's
+            # 0x7E is even, so 464 -> 448; E5M2's 0x7B is odd, so 61440 overflows).
+            half = top + (top - values[-2]) / 2
+            overflows = np.isinf(v) or abs(v) > half or (abs(v) == half and codes[-1] % 2 == 1)
+            if overflows and not saturate:
+                out[i] = np.copysign(np.inf, v) if f["inf"] else np.nan
+            else:
+                out[i] = np.copysign(top, v)
             continue
         k = np.searchsorted(values, v)
         lo, hi = values[max(k - 1, 0)], values[min(k, len(values) - 1)]

@@ -9,6 +9,7 @@ fails it.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -82,8 +83,6 @@ def test_release_wheel_installs_without_a_compiler_and_runs(tmp_path):
     installed = time.time()
     out = subprocess.run([str(venv / "bin" / "python"), "-c", CHECK], check=True, env=env, cwd=tmp_path,
                          capture_output=True, text=True).stdout
-    import json
-
     result = json.loads(out.strip().splitlines()[-1])
     print(f"\n{wheel.name}: {wheel.stat().st_size / 2**20:.1f} MiB; pip install {installed - start:.1f} s; "
           f"pip install to first inference {result['first_inference'] - start:.1f} s")
