@@ -61,8 +61,8 @@ class Decomposer {
 
   // --- tensors ---
   // By value: emitting ops grows the tensor table, which would invalidate a reference.
-  Shape shape(int id) const { return graph_.tensors[id].shape; }
-  DType dtype(int id) const { return graph_.tensors[id].dtype; }
+  Shape shape(int id) const { return tensor(id).shape; }
+  DType dtype(int id) const { return tensor(id).dtype; }
   int64_t rank(int id) const { return static_cast<int64_t>(shape(id).size()); }
   const Tensor* constant(int id) const;  // nullptr unless the value is known at plan time
   // Values of input i, which must be known at plan time (Reshape's shape, Slice's starts...).
@@ -131,6 +131,14 @@ class Decomposer {
   void check_shape(const Shape& shape) const;  // dims and element count within the limits (core/tensor.h)
   // Throws InputValueNeeded if `id` is a graph input, else fails with `why`.
   [[noreturn]] void need_value(int id, const std::string& why) const;
+
+  // Ids come from the model's wiring: an absent optional input (-1) used where a tensor is
+  // needed (Concat with only empty names) is an error naming the node, not a read out of range.
+  const AtomicTensor& tensor(int id) const {
+    if (id < 0 || id >= static_cast<int>(graph_.tensors.size()))
+      fail("uses an absent input (an empty name where a tensor is needed)");
+    return graph_.tensors[id];
+  }
 
   AtomicGraph& graph_;
   const Backend& evaluator_;

@@ -189,8 +189,9 @@ void pad(Decomposer& d) {
   std::vector<int64_t> before(r, 0), after(r, 0);
   for (size_t i = 0; i < axes.size(); ++i) {
     int64_t a = d.normalize_axis(axes[i], r);
-    before[a] = pads[i];
-    after[a] = pads[i + axes.size()];
+    // Within +-kMaxDim: the output dims and copy offsets below are then exact in int64.
+    before[a] = d.require_range(pads[i], -kMaxDim, kMaxDim, "pads");
+    after[a] = d.require_range(pads[i + axes.size()], -kMaxDim, kMaxDim, "pads");
   }
   std::string mode = d.node().attr_string("mode", "constant");
   bool strings = d.dtype(x) == DType::String;  // zero handles pad with "", the default
@@ -200,11 +201,16 @@ void pad(Decomposer& d) {
     out[i] = in[i] + before[i] + after[i];
     if (out[i] < 0) d.fail("padding makes dimension " + std::to_string(i) + " negative");
   }
+  // Every stride and copy offset below is at most the output's element count.
+  __int128 count = 1;
+  for (int64_t v : out) count = d.checked(count * v, "Pad's output element count");
   std::vector<int64_t> src_strides = contiguous_strides(in), dst_strides = contiguous_strides(out);
   // The interior: crop where a pad is negative.
   Copy core{x, 0, src_strides, 0, dst_strides, {}};
   for (int64_t i = 0; i < r; ++i) {
-    int64_t crop_lo = std::max<int64_t>(-before[i], 0), crop_hi = std::max<int64_t>(-after[i], 0);
+    // Crops beyond the input leave an empty interior (and keep the source offset within it).
+    int64_t crop_lo = std::min(std::max<int64_t>(-before[i], 0), in[i]);
+    int64_t crop_hi = std::min(std::max<int64_t>(-after[i], 0), in[i] - crop_lo);
     core.sizes.push_back(in[i] - crop_lo - crop_hi);
     core.src_offset += crop_lo * src_strides[i];
     core.dst_offset += std::max<int64_t>(before[i], 0) * dst_strides[i];
