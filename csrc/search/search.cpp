@@ -161,9 +161,26 @@ void improve(const Problem& p, std::vector<int>& a, size_t n_backends) {
 
 }  // namespace
 
+namespace {
+
+// Writes a vector as "[a,b,c]".
+template <typename T>
+void put_list(std::ostringstream& s, const std::vector<T>& v) {
+  s << '[';
+  for (size_t i = 0; i < v.size(); ++i) s << (i ? "," : "") << v[i];
+  s << ']';
+}
+
+}  // namespace
+
+// The tune cache's key: every field of the op but its origin label, and the type, shape and
+// constness of each input and of the output. A field left out would let two different ops share
+// one cached measurement (and so one choice); the static_assert below makes a new field of
+// AtomicOp a compile error here until it is added.
 std::string op_signature(const AtomicOp& op, const AtomicGraph& g) {
+  static_assert(sizeof(AtomicOp) == 552, "a field was added to AtomicOp: add it to op_signature, then update the size");
   std::ostringstream s;
-  s << atomic_kind_name(op.kind);
+  s << "v2 " << atomic_kind_name(op.kind);
   for (int id : op.inputs) {
     if (id < 0) {
       s << " -";
@@ -172,32 +189,33 @@ std::string op_signature(const AtomicOp& op, const AtomicGraph& g) {
     s << ' ' << dtype_name(g.tensors[id].dtype) << shape_str(g.tensors[id].shape) << (g.is_constant(id) ? "c" : "");
   }
   s << " -> " << dtype_name(g.tensors[op.output].dtype) << shape_str(g.tensors[op.output].shape);
-  s << " u" << static_cast<int>(op.unary) << " b" << static_cast<int>(op.binary) << " r" << static_cast<int>(op.reduce)
-    << " a" << op.alpha << ',' << op.beta << " o" << op.outer << ',' << op.reduce_size << ',' << op.inner << " m"
-    << op.batch << ',' << op.M << ',' << op.N << ',' << op.K << ',' << op.trans_a << op.trans_b << " act"
-    << static_cast<int>(op.activation) << " c" << op.c << ',' << op.h << ',' << op.w << ',' << op.out_c << ','
-    << op.kernel_h << ',' << op.kernel_w << ',' << op.stride_h << ',' << op.stride_w << ',' << op.dilation_h << ','
-    << op.dilation_w << ',' << op.pad_top << ',' << op.pad_left << ',' << op.group << ',' << op.max_pool
-    << op.count_include_pad << " g" << op.axis_size << " t" << dtype_name(op.cast_to);
-  if (op.kind == AtomicKind::Raster) {
-    std::ostringstream r;
-    for (const Region& q : op.regions)
-      r << q.src << ':' << q.from.offset << ',' << q.from.stride[0] << ',' << q.from.stride[1] << ','
-        << q.from.stride[2] << ',' << q.to.offset << ',' << q.to.stride[0] << ',' << q.to.stride[1] << ','
-        << q.to.stride[2] << ',' << q.size[0] << ',' << q.size[1] << ',' << q.size[2] << ';';
-    s << " regions" << op.regions.size() << '#' << std::hash<std::string>{}(r.str()) << " fill" << op.fill_output
-      << op.fill;
-  }
-  // Parameters of the later kinds (kept out of the older kinds' keys, so their cached
-  // measurements stay valid).
-  if (op.kind == AtomicKind::Scatter) {
-    s << " scatter";
-    for (int64_t d : op.scatter_dims) s << ',' << d;
-    s << " acc" << op.accumulate;
-  }
-  if (op.kind == AtomicKind::TopK) s << " k" << op.k << " largest" << op.largest;
-  if (op.kind == AtomicKind::Random) s << " seed" << op.seed << " bernoulli" << op.bernoulli;
-  if (op.kind == AtomicKind::Fused) s << " fused" << static_cast<int>(op.fused);
+  // Regions and the text argument go in by count and hash: a Raster may have thousands of
+  // regions and a text argument any bytes, and a key is one line of the cache file.
+  std::ostringstream regions;
+  for (const Region& q : op.regions)
+    regions << q.src << ':' << q.from.offset << ',' << q.from.stride[0] << ',' << q.from.stride[1] << ','
+            << q.from.stride[2] << ',' << q.to.offset << ',' << q.to.stride[0] << ',' << q.to.stride[1] << ','
+            << q.to.stride[2] << ',' << q.size[0] << ',' << q.size[1] << ',' << q.size[2] << ';';
+  s << " regions" << op.regions.size() << '#' << std::hash<std::string>{}(regions.str());
+  s << " fill" << op.fill_output << ',' << op.fill;
+  s << " u" << static_cast<int>(op.unary) << " b" << static_cast<int>(op.binary) << " a" << op.alpha << ',' << op.beta;
+  s << " r" << static_cast<int>(op.reduce) << ',' << op.outer << ',' << op.reduce_size << ',' << op.inner << ','
+    << op.select_last_index;
+  s << " m" << op.batch << ',' << op.M << ',' << op.N << ',' << op.K << ',' << op.trans_a << op.trans_b;
+  put_list(s, op.batch_shape);
+  put_list(s, op.a_batch_strides);
+  put_list(s, op.b_batch_strides);
+  s << " act" << static_cast<int>(op.activation);
+  s << " c" << op.n << ',' << op.c << ',' << op.h << ',' << op.w << ',' << op.out_c << ',' << op.out_h << ','
+    << op.out_w << ',' << op.kernel_h << ',' << op.kernel_w << ',' << op.stride_h << ',' << op.stride_w << ','
+    << op.dilation_h << ',' << op.dilation_w << ',' << op.pad_top << ',' << op.pad_left << ',' << op.group << ','
+    << op.max_pool << op.count_include_pad << op.blocked_input << op.blocked_output;
+  s << " g" << op.axis_size << " f" << static_cast<int>(op.fused) << " scatter";
+  put_list(s, op.scatter_dims);
+  s << op.accumulate << " k" << op.k << ',' << op.largest << " rand" << op.seed << ',' << op.bernoulli;
+  s << " text" << static_cast<int>(op.text) << ',' << op.maxsplit << ',' << op.text_arg.size() << '#'
+    << std::hash<std::string>{}(op.text_arg);
+  s << " t" << dtype_name(op.cast_to) << ',' << op.saturate << ',' << op.cast_round;
   return s.str();
 }
 
