@@ -62,7 +62,7 @@ def _opset(model: onnx.ModelProto, source: str) -> int:
 
 def _check_supported(graph: onnx.GraphProto, source: str) -> None:
     """Raises UnsupportedOpError listing every unsupported op type with its node names."""
-    supported = _walle.composite_ops()
+    supported = set(_walle.composite_ops())
     missing: dict[str, list[str]] = collections.defaultdict(list)
 
     def visit(g: onnx.GraphProto) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .writer import NodeSpec, TensorValue
+from .writer import NodeSpec
 
 MIN_OPSET = 1
 
@@ -90,6 +90,3 @@ def normalize_node(node: NodeSpec, opset: int, add_constant, rank_of=lambda name
         pass
     return [node]
 
-
-def tensor_value(name: str, array: np.ndarray) -> TensorValue:
-    return TensorValue(name, np.ascontiguousarray(array))

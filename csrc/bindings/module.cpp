@@ -321,12 +321,11 @@ PYBIND11_MODULE(_walle, m, py::multiple_interpreters::per_interpreter_gil()) {
   m.def(
       "composite_ops",
       [] {
-        py::dict out;
-        for (const auto& [name, op] : composite_ops())
-          out[py::str(name)] = op.own_kernel ? "own kernel" : "decomposition";
-        return out;
+        std::vector<std::string> names;
+        for (const auto& entry : composite_ops()) names.push_back(entry.first);
+        return names;
       },
-      "Composite op types this build runs, each marked 'decomposition' or 'own kernel'.");
+      "The composite (ONNX) op types this build runs, sorted; each is defined by its decomposition into atomic ops.");
   m.def("atomic_ops", [] {
     std::vector<std::string> names;
     for (int k = 0; k <= static_cast<int>(AtomicKind::Text); ++k)

@@ -74,9 +74,9 @@ void dropout(Decomposer& d) {
 }  // namespace
 
 void register_random_ops(CompositeRegistry& r) {
-  r["RandomUniform"] = {random_uniform, true};
-  r["RandomUniformLike"] = {random_uniform_like, true};
-  r["Bernoulli"] = {bernoulli, true};
+  r["RandomUniform"] = {random_uniform};
+  r["RandomUniformLike"] = {random_uniform_like};
+  r["Bernoulli"] = {bernoulli};
   r["Dropout"] = {dropout};
 }
 

@@ -1,6 +1,5 @@
-// Composite ops: name -> the function that decomposes it. Every op here is defined by
-// decomposition alone; ops that will need a kernel of their own (TopK, NonZero, ...) are
-// registered the same way and say so in `own_kernel`.
+// Composite ops: name -> the function that decomposes it into atomic ops. Every op here is
+// defined by its decomposition alone; what has none becomes a new atomic kind (ops/atomic.h).
 #pragma once
 #include <map>
 #include <string>
@@ -13,7 +12,6 @@ using DecomposeFn = void (*)(Decomposer&);
 
 struct CompositeOp {
   DecomposeFn decompose = nullptr;
-  bool own_kernel = false;  // true if it needs an atomic op beyond the closed set
 };
 
 using CompositeRegistry = std::map<std::string, CompositeOp>;

@@ -211,13 +211,13 @@ void max_unpool(Decomposer& d) {
 }  // namespace
 
 void register_scatter_ops(CompositeRegistry& r) {
-  r["ScatterND"] = {scatter_nd, true};
-  r["ScatterElements"] = {scatter_elements, true};
-  r["Scatter"] = {scatter_elements, true};  // opset 9-10 name of ScatterElements
-  r["TensorScatter"] = {tensor_scatter, true};
+  r["ScatterND"] = {scatter_nd};
+  r["ScatterElements"] = {scatter_elements};
+  r["Scatter"] = {scatter_elements};  // opset 9-10 name of ScatterElements
+  r["TensorScatter"] = {tensor_scatter};
   r["GatherND"] = {gather_nd};
-  r["TopK"] = {topk, true};
-  r["MaxUnpool"] = {max_unpool, true};
+  r["TopK"] = {topk};
+  r["MaxUnpool"] = {max_unpool};
 }
 
 }  // namespace walle

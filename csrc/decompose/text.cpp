@@ -139,10 +139,10 @@ void string_normalizer(Decomposer& d) {
 }  // namespace
 
 void register_text_ops(CompositeRegistry& r) {
-  r["StringConcat"] = {string_concat, true};
-  r["StringSplit"] = {string_split, true};
-  r["RegexFullMatch"] = {regex_full_match, true};
-  r["StringNormalizer"] = {string_normalizer, true};
+  r["StringConcat"] = {string_concat};
+  r["StringSplit"] = {string_split};
+  r["RegexFullMatch"] = {regex_full_match};
+  r["StringNormalizer"] = {string_normalizer};
 }
 
 }  // namespace walle

@@ -13,15 +13,6 @@ const char* text_op_name(TextOp op) {
   return names[static_cast<int>(op)];
 }
 
-const char* fused_name(FusedOp op) {
-  switch (op) {
-    case FusedOp::Softmax: return "Softmax";
-    case FusedOp::LayerNorm: return "LayerNorm";
-    case FusedOp::MaskedSoftmax: return "MaskedSoftmax";
-  }
-  return "?";
-}
-
 const char* unary_name(UnaryOp op) {
   static const char* names[] = {"Identity",  "Neg",   "Abs",   "Relu",        "Sigmoid",   "Tanh",     "Exp",
                                 "Log",       "Sqrt",  "Rsqrt", "Reciprocal",  "Erf",       "Gelu",     "Floor",

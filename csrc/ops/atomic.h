@@ -133,7 +133,6 @@ enum class Activation { None, Relu, Clip, Sigmoid, Gelu, Silu };
 //              Where(cond, x * alpha, beta), row r reading cond row r / inner (cond is
 //              [outer / inner, R]); without cond, Softmax(x * alpha).
 enum class FusedOp { Softmax, LayerNorm, MaskedSoftmax };
-const char* fused_name(FusedOp op);
 // Text: the ops that read or make the contents of strings (core/strings.h); everything else
 // moves strings as 16-byte elements. Elementwise over inputs[0] unless noted.
 enum class TextOp {

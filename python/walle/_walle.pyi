@@ -68,9 +68,9 @@ def check_model(arg0: str) -> None:
     """
     Loads and verifies a model file; raises walle.ModelError on any problem.
     """
-def composite_ops() -> dict:
+def composite_ops() -> list[str]:
     """
-    Composite op types this build runs, each marked 'decomposition' or 'own kernel'.
+    The composite (ONNX) op types this build runs, sorted; each is defined by its decomposition into atomic ops.
     """
 def detected_isa() -> str:
     ...

@@ -249,16 +249,6 @@ def _tar_open(path: Path):  # type: ignore[no-untyped-def]
             yield _check_name(ti.name), ti.isdir(), fh
 
 
-def sha256_file(path: str | Path) -> tuple[str, int]:
-    """(hex sha256, size) of a file, read in chunks."""
-    h, size = hashlib.sha256(), 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-            size += len(chunk)
-    return h.hexdigest(), size
-
-
 def fsync_dir(path: str | Path) -> None:
     """Flush a directory entry so a rename inside it survives a crash."""
     fd = os.open(path, os.O_RDONLY)

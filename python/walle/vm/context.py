@@ -60,10 +60,6 @@ class Models(Mapping[str, object]):
     def __len__(self) -> int:
         return len(self._specs)
 
-    def is_loaded(self, name: str) -> bool:
-        """True once ``name`` has been loaded (for tests and diagnostics)."""
-        return name in self._loaded
-
 
 class TaskContext:
     """Per-task state handed to the entry function.

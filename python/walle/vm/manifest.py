@@ -66,14 +66,6 @@ class Manifest:
     limits: Limits
     raw: dict[str, Any]
 
-    @property
-    def entry_module(self) -> str:
-        return self.entry.partition(":")[0]
-
-    @property
-    def entry_function(self) -> str:
-        return self.entry.partition(":")[2]
-
 
 class _Problems:
     """Collects "file: field: reason" lines."""
