@@ -260,7 +260,8 @@ void Session::plan(const Signature& signature, const std::vector<Tensor>* values
 
   fuse_patterns(g, p->outputs, *backend_);
   fuse_epilogues(g, p->outputs);
-  if (backends_.size() == 1) block_channels(g, p->outputs, *backend_);
+  const bool host_only = backends_.size() == 1 || search_chooses_host_only(g, p->outputs);
+  if (host_only) block_channels(g, p->outputs, *backend_);
   merge_rasters(g, p->outputs);
   remove_dead_ops(g, p->outputs);
   // A graph output computed by an op into its own tensor is written straight into the
@@ -272,7 +273,7 @@ void Session::plan(const Signature& signature, const std::vector<Tensor>* values
       t.io_index = static_cast<int>(j);
     }
   }
-  if (backends_.size() > 1) {
+  if (!host_only) {
     assign_and_place(*p);
   } else {
     if (backend_->host_memory()) alias_concat_inputs(g, p->outputs);
@@ -304,6 +305,17 @@ void Session::release_packed_weights(const AtomicOp& op, const AtomicGraph& g) c
     const Tensor& t = g.tensors[g.root(op.inputs[k])].constant;
     model_->release_pages(t.data(), t.nbytes());
   }
+}
+
+// With "auto", a graph whose every op the search places on the host gets the host's own plan:
+// its layout rewrites (channel-blocked chains) and in-place concats, which the multi-backend
+// placement does not make, so "auto" runs such a graph as fast as backend="cpu".
+bool Session::search_chooses_host_only(const AtomicGraph& g, const std::vector<int>& outputs) {
+  if (options_.backend != "auto" || backends_.size() == 1) return false;
+  search::SearchOptions so;
+  so.tune = options_.mode == "tune";
+  const search::SearchResult choice = search::choose_backends(g, outputs, backends_, so, pool_);
+  return std::all_of(choice.ops.begin(), choice.ops.end(), [](const search::OpDecision& d) { return d.backend == 0; });
 }
 
 // Multi-backend planning: the search picks a backend (and algorithm) per op, copies are

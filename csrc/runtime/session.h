@@ -107,6 +107,7 @@ class Session {
   bool planned_values_differ(const std::vector<Tensor>& given) const;
   void open_backends();
   void assign_and_place(Plan& p);
+  bool search_chooses_host_only(const AtomicGraph& g, const std::vector<int>& outputs);
   void release_packed_weights(const AtomicOp& op, const AtomicGraph& g) const;
   void copy_between(std::pair<int, int> dir, void* dst, const void* src, const AtomicTensor& t);
 
