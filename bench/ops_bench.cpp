@@ -1,6 +1,6 @@
 // Microbenchmarks of the CPU backend's non-GEMM kernels (google-benchmark), run the way a
-// session runs them: the kernel the registry picks for the op (or the algorithm forced with
-// WALLE_CONV_ALGO), planned once, then run. Reports GFLOP/s (2 * MACs) for convolutions and
+// session runs them: the kernel variant the backend ranks first for the op (or the one named,
+// as SessionOptions::force names it), planned once, then run. Reports GFLOP/s (2 * MACs) for convolutions and
 // GB/s (bytes read + written) for softmax, layernorm and pooling.
 //   walle_ops_bench --benchmark_filter=conv --benchmark_repetitions=5
 // Names: <op>/<shape>/<algorithm or kernel>/t<threads>.
@@ -50,11 +50,9 @@ struct OneOp {
 };
 
 void run_op(benchmark::State& state, OneOp& o, int threads, const char* algo, double work, bool bytes) {
-  if (algo) setenv("WALLE_CONV_ALGO", algo, 1);
   auto backend = make_backend("cpu");
-  std::unique_ptr<Kernel> k = backend->make(o.op, o.g);
+  std::unique_ptr<Kernel> k = backend->make_variant(o.op, o.g, algo ? algo : "");
   k->plan(o.op, o.g);
-  unsetenv("WALLE_CONV_ALGO");
   state.SetLabel(k->name());
   ThreadPool pool(threads);
   std::shared_ptr<void> scratch = backend->allocate(std::max<size_t>(k->scratch_bytes(), 64));
@@ -107,7 +105,7 @@ void conv(benchmark::State& state, ConvShape s, int threads, const char* algo) {
   o.op.out_h = (s.h + 2 * s.pad - s.k) / s.stride + 1;
   o.op.out_w = (s.w + 2 * s.pad - s.k) / s.stride + 1;
   // "blocked*": the channel-blocked layout (ops/atomic.h), input blocked unless it has < 16
-  // channels; "blocked" lets the kernel choose, "blocked-direct" / "blocked-winograd" force.
+  // channels; "blocked" lets the backend choose, "blocked-direct" / "blocked-winograd" force.
   const bool blocked = algo && std::string(algo).rfind("blocked", 0) == 0;
   const int64_t b = kChannelBlock, cb = (s.c + b - 1) / b, ocb = (s.oc + b - 1) / b;
   o.op.blocked_output = blocked;
@@ -116,10 +114,7 @@ void conv(benchmark::State& state, ConvShape s, int threads, const char* algo) {
   o.input({s.oc, s.c / s.group, s.k, s.k}, true);
   o.input({s.oc}, true);
   o.output(blocked ? Shape{1, ocb, o.op.out_h, o.op.out_w, b} : Shape{1, s.oc, o.op.out_h, o.op.out_w});
-  if (blocked)
-    algo = std::string(algo) == "blocked-direct"     ? "direct"
-           : std::string(algo) == "blocked-winograd" ? "winograd"
-                                                     : nullptr;
+  if (blocked && std::string(algo) == "blocked") algo = nullptr;
   const double macs = 1.0 * s.oc * o.op.out_h * o.op.out_w * (s.c / s.group) * s.k * s.k;
   run_op(state, o, threads, algo, 2 * macs, false);
 }
@@ -169,11 +164,11 @@ int register_all() {
     const std::string tn = "/t" + std::to_string(t);
     for (const ConvShape& s : kConvs) {
       const bool winograd = s.k == 3 && s.stride == 1 && s.group == 1;
-      for (const char* algo :
-           {"auto", "im2col", "winograd-f23", "winograd-f43", "blocked", "blocked-direct", "blocked-winograd"}) {
+      for (const char* algo : {"auto", "im2col", "im2col-t", "winograd-f23", "winograd-f43", "blocked",
+                               "blocked-direct", "blocked-winograd"}) {
         if (std::string(algo).find("winograd") != std::string::npos && !winograd) continue;
         if (std::string(algo) == "blocked-direct" && !winograd) continue;
-        if (std::string(algo) == "im2col" && s.group > 1) continue;
+        if (std::string(algo).rfind("im2col", 0) == 0 && s.group > 1) continue;
         const char* forced = std::string(algo) == "auto" ? nullptr : algo;
         reg(std::string("conv/") + s.name + "/" + algo + tn,
             [s, t, forced](benchmark::State& st) { conv(st, s, t, forced); });

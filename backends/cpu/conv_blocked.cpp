@@ -444,11 +444,6 @@ class WindowBlockedF32 : public Kernel {
   std::vector<float> bias_;
 };
 
-bool blocked_enabled() {
-  const char* v = std::getenv("WALLE_CHANNEL_BLOCKS");
-  return !v || std::strcmp(v, "0") != 0;
-}
-
 // Rough one-core rates of the blocked kernels, measured on the ResNet shapes in a model run
 // (cold caches): for choosing an algorithm, not for predicting times.
 constexpr double kDirectFlopsPerUs = 190e3;
@@ -456,25 +451,25 @@ constexpr double kWinogradGemmFlopsPerUs = 150e3;
 constexpr double kTransformValuesPerUs = 12e3;  // values of V and M through the transforms
 constexpr double kWeightBytesPerUs = 20e3;      // weights streamed from L3/DRAM
 
-// Winograd or direct convolution for a blocked 3x3 stride-1 convolution, by estimated time:
-// Winograd does 4x fewer multiplies but streams 4x more weight bytes (36 values per 3x3
-// kernel), so it loses on deep layers over small maps (512 channels at 7x7).
-// WALLE_CONV_ALGO=winograd* / direct forces the choice (tests, tuning).
-bool blocked_winograd_wins(const AtomicOp& op) {
-  if (!op.blocked_input || !winograd_applies(op)) return false;
-  if (const char* forced = std::getenv("WALLE_CONV_ALGO")) {
-    const std::string f(forced);
-    if (f.rfind("winograd", 0) == 0) return true;
-    if (f == "direct") return false;
+// The algorithms of a blocked convolution, best estimate first: the depthwise window kernel for
+// a grouped one; else direct, and for a 3x3 stride-1 one reading a blocked input Winograd
+// F(4x4, 3x3), which does 4x fewer multiplies but streams 4x more weight bytes (36 values per
+// 3x3 kernel), so it loses on deep layers over small maps (512 channels at 7x7).
+std::vector<Variant> blocked_conv_variants(const AtomicOp& op) {
+  if (op.group > 1) return {{"blocked-depthwise", -1}};
+  const double ic = blocks(op.c) * kB, oc = blocks(op.out_c) * kB,
+               weight_bytes = 4.0 * ic * oc * op.kernel_h * op.kernel_w;
+  const double direct = op.n * 2.0 * ic * oc * op.kernel_h * op.kernel_w * op.out_h * op.out_w / kDirectFlopsPerUs +
+                        weight_bytes / kWeightBytesPerUs;
+  std::vector<Variant> v{{"blocked-direct", direct}};
+  if (op.blocked_input && winograd_applies(op)) {
+    const int64_t tiles = (op.out_h + 3) / 4 * ((op.out_w + 3) / 4);
+    const double winograd = op.n * (2.0 * 36 * tiles * ic * oc / kWinogradGemmFlopsPerUs +
+                                    36.0 * tiles * (ic + oc) / kTransformValuesPerUs) +
+                            4 * weight_bytes / kWeightBytesPerUs;
+    v.insert(winograd < direct ? v.begin() : v.end(), Variant{"blocked-winograd", winograd});
   }
-  const double ic = blocks(op.c) * kB, oc = blocks(op.out_c) * kB, weight_bytes = 4.0 * ic * oc * 9;
-  const double direct =
-      op.n * 2.0 * ic * oc * 9 * op.out_h * op.out_w / kDirectFlopsPerUs + weight_bytes / kWeightBytesPerUs;
-  const int64_t tiles = (op.out_h + 3) / 4 * ((op.out_w + 3) / 4);
-  const double winograd =
-      op.n * (2.0 * 36 * tiles * ic * oc / kWinogradGemmFlopsPerUs + 36.0 * tiles * (ic + oc) / kTransformValuesPerUs) +
-      4 * weight_bytes / kWeightBytesPerUs;
-  return winograd < direct;
+  return v;
 }
 
 bool f32_out(const AtomicOp& op, const AtomicGraph& g) { return g.tensors[op.output].dtype == DType::F32; }
@@ -486,21 +481,20 @@ void register_blocked_kernels(KernelRegistry& r) {
         {"f32-conv-blocked", Isa::Avx512,
          [](const AtomicOp& op, const AtomicGraph& g) {
            const bool depthwise = op.group == op.c && op.out_c == op.c && op.group > 1;
-           return blocked_enabled() && op.blocked_output && f32_out(op, g) && g.is_constant(op.inputs[1]) &&
-                  constant_or_absent(op, g, 2) &&
+           return op.blocked_output && f32_out(op, g) && g.is_constant(op.inputs[1]) && constant_or_absent(op, g, 2) &&
                   (depthwise ? op.blocked_input : op.group == 1 && (op.stride_w == 1 || op.stride_w == 2));
          },
-         [](const AtomicOp& op, const AtomicGraph&) -> std::unique_ptr<Kernel> {
-           if (op.group > 1) return std::make_unique<WindowBlockedF32>(op);
-           if (blocked_winograd_wins(op)) return std::make_unique<ConvWinogradBlockedF32>(op);
+         nullptr, [](const AtomicOp& op, const AtomicGraph&) { return blocked_conv_variants(op); },
+         [](const AtomicOp& op, const AtomicGraph&, const std::string& variant) -> std::unique_ptr<Kernel> {
+           if (variant == "blocked-depthwise") return std::make_unique<WindowBlockedF32>(op);
+           if (variant == "blocked-winograd") return std::make_unique<ConvWinogradBlockedF32>(op);
            return std::make_unique<ConvBlockedF32>(op);
          }});
-  r.add(AtomicKind::Pool,
-        {"f32-pool-blocked", Isa::Avx512,
-         [](const AtomicOp& op, const AtomicGraph& g) {
-           return blocked_enabled() && op.blocked_input && op.blocked_output && f32_out(op, g);
-         },
-         [](const AtomicOp& op, const AtomicGraph&) { return std::make_unique<WindowBlockedF32>(op); }});
+  r.add(
+      AtomicKind::Pool,
+      {"f32-pool-blocked", Isa::Avx512,
+       [](const AtomicOp& op, const AtomicGraph& g) { return op.blocked_input && op.blocked_output && f32_out(op, g); },
+       [](const AtomicOp& op, const AtomicGraph&) { return std::make_unique<WindowBlockedF32>(op); }});
 }
 #else
 void register_blocked_kernels(KernelRegistry&) {}

@@ -4,6 +4,7 @@
 //    convolution skips im2col and feeds the input to the GEMM directly.
 //  - f32 depthwise: direct loops over rows (vectorized by the compiler), one channel per task.
 // Bias, residual and activation are fused into the store.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -113,9 +114,31 @@ inline void copy_taps(const float* s, int64_t stride, int64_t begin, int64_t end
   for (int64_t o = hi; o < end; ++o) d[o - begin] = 0.f;
 }
 
+bool is_1x1_direct(const AtomicOp& op) {
+  return op.kernel_h == 1 && op.kernel_w == 1 && op.stride_h == 1 && op.stride_w == 1 && op.pad_top == 0 &&
+         op.pad_left == 0 && op.out_h == op.h && op.out_w == op.w;
+}
+
+// Small images (7x7 = 49 pixels) fill the 32-wide B panels badly: there Y^T = cols^T W^T
+// (pixels as rows, output channels as columns) wastes less of each microkernel tile. With
+// im2col that holds up to 400 pixels (3x3 at 7x7); a 1x1 conv would pack the image transposed
+// on every call (a strided gather), which pays at 7x7 but not at 14x14.
+bool im2col_prefers_transposed(const AtomicOp& op, Isa isa) {
+  const int64_t hw = op.out_h * op.out_w, cout_g = op.out_c / op.group;
+  const int64_t mr = gemm_a_panel_height(isa), nr = gemm_b_panel_width(isa);
+  auto eff = [](int64_t rows, int64_t r_tile, int64_t cols, int64_t c_tile) {
+    return static_cast<double>(rows) / ((rows + r_tile - 1) / r_tile * r_tile) * cols /
+           ((cols + c_tile - 1) / c_tile * c_tile);
+  };
+  return hw <= (is_1x1_direct(op) ? 64 : 400) && cout_g >= nr &&
+         eff(hw, mr, cout_g, nr) > 1.08 * eff(cout_g, mr, hw, nr);
+}
+
+// im2col (or a plain GEMM for an unpadded 1x1) with Y = W cols, or with `transposed`
+// Y^T = cols^T W^T (weights must then be constant: they are packed as the B operand).
 class ConvGemmF32 : public Kernel {
  public:
-  ConvGemmF32(const AtomicOp& op, Isa isa) : op_(op), isa_(isa) {
+  ConvGemmF32(const AtomicOp& op, Isa isa, bool transposed) : op_(op), isa_(isa), transposed_(transposed) {
     cin_g_ = op.c / op.group;
     cout_g_ = op.out_c / op.group;
     k_ = cin_g_ * op.kernel_h * op.kernel_w;
@@ -127,23 +150,7 @@ class ConvGemmF32 : public Kernel {
       valid_columns(t.dx, &t.ow0, &t.ow1);
       taps_.push_back(t);
     }
-    direct_ = op.kernel_h == 1 && op.kernel_w == 1 && op.stride_h == 1 && op.stride_w == 1 && op.pad_top == 0 &&
-              op.pad_left == 0 && op.out_h == op.h && op.out_w == op.w;
-    // Small images (7x7 = 49 pixels) fill the 32-wide B panels badly: there Y^T = cols^T W^T
-    // (pixels as rows, output channels as columns) wastes less of each microkernel tile.
-    const int64_t mr = gemm_a_panel_height(isa), nr = gemm_b_panel_width(isa);
-    auto eff = [](int64_t rows, int64_t r_tile, int64_t cols, int64_t c_tile) {
-      return static_cast<double>(rows) / ((rows + r_tile - 1) / r_tile * r_tile) * cols /
-             ((cols + c_tile - 1) / c_tile * c_tile);
-    };
-    // With im2col up to 400 pixels (3x3 at 7x7: 131 vs 102 GFLOP/s). A 1x1 conv would pack the
-    // image transposed on every call (a strided gather): that pays at 7x7 (ResNet-50's and
-    // MobileNetV2's last 1x1 layers: 124 -> 138, 126 -> 156, 116 -> 136 GFLOP/s) but not at 14x14
-    // (96->576: 107 vs 136; 256->1024: 148 vs 156).
-    transposed_ =
-        hw_ <= (direct_ ? 64 : 400) && cout_g_ >= nr && eff(hw_, mr, cout_g_, nr) > 1.08 * eff(cout_g_, mr, hw_, nr);
-    if (const char* forced = std::getenv("WALLE_CONV_GEMM"))  // "t" | "n": force the orientation (tests, tuning)
-      transposed_ = std::string(forced) == "t";
+    direct_ = is_1x1_direct(op);
   }
 
   void plan(const AtomicOp& op, const AtomicGraph& g) override {
@@ -350,7 +357,7 @@ class ConvGemmF32 : public Kernel {
   Isa isa_;
   int64_t cin_g_, cout_g_, k_, hw_;
   std::vector<Tap> taps_;  // one per row of the column matrix
-  bool direct_, transposed_ = false;
+  bool transposed_, direct_ = false;
   std::vector<std::unique_ptr<PackedMatrix>> packed_w_;
 };
 
@@ -453,6 +460,35 @@ struct MakePool {
 
 }  // namespace
 
+// The algorithms of a float32 NCHW convolution, best guess first: the depthwise kernel where it
+// applies (no estimate: it always beats a grouped GEMM), then im2col in both orientations and
+// Winograd F(2x2) / F(4x4) for 3x3 stride-1 convolutions, by estimate (estimate_conv). Both
+// im2col orientations have the same estimate; the panel-fit rule orders them.
+std::vector<Variant> conv_variants(const AtomicOp& op, const AtomicGraph& g, Isa isa) {
+  std::vector<Variant> v;
+  if (op.group == op.c && op.out_c == op.c) v.push_back({"depthwise", -1});
+  const size_t ranked = v.size();
+  const ConvEstimate e = estimate_conv(op, isa);
+  const bool constant_weights = g.is_constant(op.inputs[1]);
+  if (constant_weights && im2col_prefers_transposed(op, isa)) v.push_back({"im2col-t", e.im2col_us});
+  v.push_back({"im2col", e.im2col_us});
+  if (constant_weights && !im2col_prefers_transposed(op, isa)) v.push_back({"im2col-t", e.im2col_us});
+  if (constant_weights && winograd_applies(op)) {
+    v.push_back({"winograd-f23", e.winograd_f23_us});
+    v.push_back({"winograd-f43", e.winograd_f43_us});
+  }
+  std::stable_sort(v.begin() + ranked, v.end(),
+                   [](const Variant& a, const Variant& b) { return a.estimate_us < b.estimate_us; });
+  return v;
+}
+
+std::unique_ptr<Kernel> make_conv_variant(const AtomicOp& op, Isa isa, const std::string& variant) {
+  if (variant == "depthwise") return depthwise_f32(op, isa);
+  if (variant == "winograd-f23") return make_conv_winograd(op, isa, 2);
+  if (variant == "winograd-f43") return make_conv_winograd(op, isa, 4);
+  return std::make_unique<ConvGemmF32>(op, isa, variant == "im2col-t");
+}
+
 void register_conv_kernels(KernelRegistry& r) {
   // Every kernel here reads and writes NCHW; blocked ops have their own (conv_blocked.cpp).
   auto float_out = [](const AtomicOp& op, const AtomicGraph& g) {
@@ -464,22 +500,10 @@ void register_conv_kernels(KernelRegistry& r) {
     return !op.blocked_input && !op.blocked_output && g.tensors[op.output].dtype == DType::F32;
   };
   for (Isa isa : simd_isas()) {
-    r.add(AtomicKind::Conv, {"f32-conv-im2col-gemm", isa, f32, [isa](const AtomicOp& op, const AtomicGraph&) {
-                               return std::unique_ptr<Kernel>(new ConvGemmF32(op, isa));
-                             }});
-    r.add(AtomicKind::Conv, {"f32-conv-depthwise", isa,
-                             [f32](const AtomicOp& op, const AtomicGraph& g) {
-                               return f32(op, g) && op.group == op.c && op.out_c == op.c;
-                             },
-                             [isa](const AtomicOp& op, const AtomicGraph&) { return depthwise_f32(op, isa); }});
-    // Registered after im2col: chosen where the cost estimate prefers it (constant weights only).
-    r.add(AtomicKind::Conv, {"f32-conv-winograd", isa,
-                             [f32, isa](const AtomicOp& op, const AtomicGraph& g) {
-                               return f32(op, g) && g.is_constant(op.inputs[1]) &&
-                                      choose_conv_algorithm(op, isa) != ConvAlgorithm::Im2colGemm;
-                             },
-                             [isa](const AtomicOp& op, const AtomicGraph&) {
-                               return make_conv_winograd(op, isa, choose_conv_algorithm(op, isa));
+    r.add(AtomicKind::Conv, {"f32-conv", isa, f32, nullptr,
+                             [isa](const AtomicOp& op, const AtomicGraph& g) { return conv_variants(op, g, isa); },
+                             [isa](const AtomicOp& op, const AtomicGraph&, const std::string& v) {
+                               return make_conv_variant(op, isa, v);
                              }});
     r.add(AtomicKind::Pool,
           {"f32-pool", isa, f32, [isa](const AtomicOp& op, const AtomicGraph&) { return pool_f32(op, isa); }});

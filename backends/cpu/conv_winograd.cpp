@@ -179,24 +179,8 @@ ConvEstimate estimate_conv(const AtomicOp& op, Isa isa) {
   return e;
 }
 
-ConvAlgorithm choose_conv_algorithm(const AtomicOp& op, Isa isa) {
-  const bool winograd_ok = winograd_applies(op) && isa != Isa::Reference;
-  const ConvEstimate e = estimate_conv(op, isa);
-  const ConvAlgorithm best_winograd =
-      e.winograd_f43_us < e.winograd_f23_us ? ConvAlgorithm::WinogradF43 : ConvAlgorithm::WinogradF23;
-  if (const char* forced = std::getenv("WALLE_CONV_ALGO")) {
-    const std::string f(forced);
-    if (f == "im2col" || !winograd_ok) return ConvAlgorithm::Im2colGemm;
-    if (f == "winograd-f23") return ConvAlgorithm::WinogradF23;
-    if (f == "winograd-f43") return ConvAlgorithm::WinogradF43;
-    if (f == "winograd") return best_winograd;
-  }
-  if (!winograd_ok) return ConvAlgorithm::Im2colGemm;
-  return std::min(e.winograd_f23_us, e.winograd_f43_us) < e.im2col_us ? best_winograd : ConvAlgorithm::Im2colGemm;
-}
-
-std::unique_ptr<Kernel> make_conv_winograd(const AtomicOp& op, Isa isa, ConvAlgorithm algorithm) {
-  return std::make_unique<ConvWinograd>(op, isa, algorithm == ConvAlgorithm::WinogradF43 ? 4 : 2);
+std::unique_ptr<Kernel> make_conv_winograd(const AtomicOp& op, Isa isa, int tile) {
+  return std::make_unique<ConvWinograd>(op, isa, tile);
 }
 
 }  // namespace walle::cpu

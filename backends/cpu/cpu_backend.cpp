@@ -60,12 +60,33 @@ class CpuBackend : public Backend {
   }
 
   std::unique_ptr<Kernel> make(const AtomicOp& op, const AtomicGraph& graph) const override {
-    const KernelRegistry::Entry* entry = cpu_registry().find(op, graph, isa_);
-    if (!entry)
-      throw Error(ErrorKind::Unsupported, op.origin + ": the " + name_ + " backend has no " +
-                                              atomic_kind_name(op.kind) + " kernel for " +
-                                              dtype_name(graph.tensors[op.output].dtype));
-    return entry->factory(op, graph);
+    return make_variant(op, graph, "");
+  }
+
+  std::vector<std::string> algorithms(const AtomicOp& op, const AtomicGraph& graph) const override {
+    std::vector<std::string> names;
+    for (const Variant& v : variants(op, graph)) names.push_back(v.name);
+    return names;
+  }
+
+  double variant_estimate_us(const AtomicOp& op, const AtomicGraph& graph,
+                             const std::string& algorithm) const override {
+    for (const Variant& v : variants(op, graph))
+      if (v.name == algorithm) return v.estimate_us;
+    return -1;
+  }
+
+  // "" builds the best guess (the first variant).
+  std::unique_ptr<Kernel> make_variant(const AtomicOp& op, const AtomicGraph& graph,
+                                       const std::string& algorithm) const override {
+    const KernelRegistry::Entry& e = entry(op, graph);
+    if (!e.variants) return e.factory(op, graph);
+    const std::vector<Variant> offered = e.variants(op, graph);
+    if (algorithm.empty()) return e.make_variant(op, graph, offered.front().name);
+    for (const Variant& v : offered)
+      if (v.name == algorithm) return e.make_variant(op, graph, algorithm);
+    throw Error(ErrorKind::Invalid, op.origin + ": the " + name_ + " backend cannot run this " +
+                                        atomic_kind_name(op.kind) + " as '" + algorithm + "'");
   }
 
   bool has_blocked_layout() const override { return isa_ == Isa::Avx512; }
@@ -75,6 +96,19 @@ class CpuBackend : public Backend {
   void copy_out(void* dst, const void* src, size_t bytes) const override { std::memcpy(dst, src, bytes); }
 
  private:
+  const KernelRegistry::Entry& entry(const AtomicOp& op, const AtomicGraph& graph) const {
+    const KernelRegistry::Entry* e = cpu_registry().find(op, graph, isa_);
+    if (!e)
+      throw Error(ErrorKind::Unsupported, op.origin + ": the " + name_ + " backend has no " +
+                                              atomic_kind_name(op.kind) + " kernel for " +
+                                              dtype_name(graph.tensors[op.output].dtype));
+    return *e;
+  }
+  std::vector<Variant> variants(const AtomicOp& op, const AtomicGraph& graph) const {
+    const KernelRegistry::Entry& e = entry(op, graph);
+    return e.variants ? e.variants(op, graph) : std::vector<Variant>{{""}};
+  }
+
   std::string name_;
   Isa isa_;
 };

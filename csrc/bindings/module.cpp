@@ -247,7 +247,7 @@ PYBIND11_MODULE(_walle, m, py::multiple_interpreters::per_interpreter_gil()) {
 
   py::class_<Session, std::shared_ptr<Session>>(m, "Session")
       .def(py::init([](const std::string& path, const std::string& backend, const std::string& isa, int threads,
-                       const std::string& mode) {
+                       const std::string& mode, const std::map<std::string, std::string>& force) {
              std::shared_ptr<Model> model;
              {
                py::gil_scoped_release release;
@@ -258,11 +258,12 @@ PYBIND11_MODULE(_walle, m, py::multiple_interpreters::per_interpreter_gil()) {
              options.isa = isa;
              options.threads = threads;
              options.mode = mode;
+             options.force = force;
              py::gil_scoped_release release;
              return std::make_shared<Session>(model, options);
            }),
            py::arg("path"), py::arg("backend") = "cpu", py::arg("isa") = "auto", py::arg("threads") = 1,
-           py::arg("mode") = "estimate")
+           py::arg("mode") = "estimate", py::arg("force") = std::map<std::string, std::string>{})
       .def_property_readonly("inputs",
                              [](const Session& s) {
                                py::list out;
@@ -306,6 +307,8 @@ PYBIND11_MODULE(_walle, m, py::multiple_interpreters::per_interpreter_gil()) {
                d["macs"] = op.macs;
                d["backend"] = op.backend;
                d["algorithm"] = op.algorithm;
+               d["layout"] = op.layout;
+               d["variants"] = op.variants;
                d["estimate_us"] = op.estimate_us;
                d["measured_us"] = op.measured_us;
                d["candidates"] = op.candidates;

@@ -60,11 +60,20 @@ class Backend {
   virtual bool host_memory() const { return true; }
   // Names the hardware ("opencl:pthread-skylake-avx512"): the key of calibration/tuning caches.
   virtual std::string device_key() const { return name(); }
-  // Algorithm variants for `op`, best guess first; "" when there is just one.
+  // Algorithm variants for `op` (algorithm, tile, layout), best guess first; "" when there is
+  // just one. The search chooses among them (tune mode measures them) and plan() shows it.
   virtual std::vector<std::string> algorithms(const AtomicOp& op, const AtomicGraph& graph) const {
     (void)op;
     (void)graph;
     return {""};
+  }
+  // The backend's own estimate of a variant's time from its kernels' rates (plan()'s "why"),
+  // or -1 when it has none (the search's calibrated model always estimates the op as well).
+  virtual double variant_estimate_us(const AtomicOp& op, const AtomicGraph& graph, const std::string& algorithm) const {
+    (void)op;
+    (void)graph;
+    (void)algorithm;
+    return -1;
   }
   virtual std::unique_ptr<Kernel> make_variant(const AtomicOp& op, const AtomicGraph& graph,
                                                const std::string& algorithm) const {
@@ -101,17 +110,31 @@ struct BackendStatus {
 };
 std::vector<BackendStatus> backend_status();
 
+// One way to run an op, as a kernel registry entry offers it: its name and the kernel's own
+// time estimate (-1: none).
+struct Variant {
+  std::string name;
+  double estimate_us = -1;
+};
+
 // Kernels of one backend, keyed by atomic kind. Each entry states the instruction set it needs
-// and which ops it accepts; the most specialised acceptable entry wins.
+// and which ops it accepts; the most specialised acceptable entry wins. An entry with several
+// algorithms lists them (`variants`, best guess first) and builds the one asked for
+// (`make_variant`); the others have one, built by `factory`.
 class KernelRegistry {
  public:
   using Accepts = std::function<bool(const AtomicOp&, const AtomicGraph&)>;
   using Factory = std::function<std::unique_ptr<Kernel>(const AtomicOp&, const AtomicGraph&)>;
+  using Variants = std::function<std::vector<Variant>(const AtomicOp&, const AtomicGraph&)>;
+  using VariantFactory =
+      std::function<std::unique_ptr<Kernel>(const AtomicOp&, const AtomicGraph&, const std::string& variant)>;
   struct Entry {
     std::string name;
     Isa isa;
     Accepts accepts;
     Factory factory;
+    Variants variants = nullptr;
+    VariantFactory make_variant = nullptr;
   };
 
   void add(AtomicKind kind, Entry entry);

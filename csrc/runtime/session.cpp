@@ -5,6 +5,7 @@
 #include <cstring>
 #include <map>
 
+#include "core/environment.h"
 #include "core/error.h"
 #include "core/strings.h"
 #include "decompose/registry.h"
@@ -47,6 +48,40 @@ Error planning_error(const Error& e, ErrorKind kind, const std::string& path) {
   return Error(e.kind() == ErrorKind::Invalid ? kind : e.kind(), "model '" + path + "': " + e.what());
 }
 
+// SessionOptions::force: keys are atomic kind names or "layout" ("nchw" or "blocked").
+void check_force_keys(const std::map<std::string, std::string>& force) {
+  for (const auto& [key, value] : force) {
+    if (key == "layout") {
+      if (value != "nchw" && value != "blocked")
+        throw Error(ErrorKind::Invalid, "force layout='" + value + "': choose 'nchw' or 'blocked'");
+      continue;
+    }
+    std::string kinds;
+    bool known = false;
+    for (int k = 0; k <= static_cast<int>(AtomicKind::Text); ++k) {
+      const std::string name = atomic_kind_name(static_cast<AtomicKind>(k));
+      known = known || name == key;
+      kinds += (kinds.empty() ? "" : ", ") + name;
+    }
+    if (!known)
+      throw Error(ErrorKind::Invalid, "force: '" + key + "' is not an atomic op kind (" + kinds + ") or 'layout'");
+  }
+}
+
+search::SearchOptions search_options(const SessionOptions& options) {
+  search::SearchOptions so;
+  so.tune = options.mode == "tune";
+  so.force = options.force;
+  so.force.erase("layout");
+  return so;
+}
+
+std::string layout_of(const AtomicOp& op) {
+  if (op.kind != AtomicKind::Conv && op.kind != AtomicKind::Pool) return "";
+  if (op.blocked_input == op.blocked_output) return op.blocked_input ? "blocked" : "nchw";
+  return op.blocked_input ? "blocked->nchw" : "nchw->blocked";
+}
+
 }  // namespace
 
 Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
@@ -55,8 +90,9 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
       backend_(make_backend(options_.backend == "auto" ? "cpu" : options_.backend, options_.isa)),
       evaluator_(make_backend("cpu")),
       pool_(checked_threads(options_.threads)) {
+  check_force_keys(options_.force);
   open_backends();
-  if (const char* env = std::getenv("WALLE_PROFILE"); env && std::string(env) == "1") options_.profile = true;
+  if (profile_requested_by_environment()) options_.profile = true;
   // Plan now for the declared shapes when they are all fixed, so load errors surface early
   // and the first run is not slower than the rest. (A sequence's length or an optional's
   // presence is known only at the first run.)
@@ -261,7 +297,9 @@ void Session::plan(const Signature& signature, const std::vector<Tensor>* values
   fuse_patterns(g, p->outputs, *backend_);
   fuse_epilogues(g, p->outputs);
   const bool host_only = backends_.size() == 1 || search_chooses_host_only(g, p->outputs);
-  if (host_only) block_channels(g, p->outputs, *backend_);
+  auto layout = options_.force.find("layout");
+  if (host_only && (layout == options_.force.end() || layout->second != "nchw"))
+    block_channels(g, p->outputs, *backend_);
   merge_rasters(g, p->outputs);
   remove_dead_ops(g, p->outputs);
   // A graph output computed by an op into its own tensor is written straight into the
@@ -279,13 +317,16 @@ void Session::plan(const Signature& signature, const std::vector<Tensor>* values
     if (backend_->host_memory()) alias_concat_inputs(g, p->outputs);
     arena_bytes_ = plan_memory(g, p->outputs);
     p->arena = backend_->allocate(static_cast<size_t>(arena_bytes_));
-    for (const AtomicOp& op : g.ops) {
-      std::unique_ptr<Kernel> kernel = backend_->make(op, g);
-      kernel->plan(op, g);
-      release_packed_weights(op, g);
+    // The search on one backend chooses each op's variant (tune mode: by measurement).
+    p->decisions = search::choose_backends(g, p->outputs, {backend_}, search_options(options_), pool_).ops;
+    for (size_t i = 0; i < g.ops.size(); ++i) {
+      std::unique_ptr<Kernel> kernel = backend_->make_variant(g.ops[i], g, p->decisions[i].algorithm);
+      kernel->plan(g.ops[i], g);
+      release_packed_weights(g.ops[i], g);
       p->kernels.push_back(std::move(kernel));
     }
   }
+  check_forced(*p);
   // One scratch buffer in host memory serves every kernel (they run one at a time).
   size_t scratch_bytes = 0;
   for (const auto& kernel : p->kernels)
@@ -312,9 +353,7 @@ void Session::release_packed_weights(const AtomicOp& op, const AtomicGraph& g) c
 // placement does not make, so "auto" runs such a graph as fast as backend="cpu".
 bool Session::search_chooses_host_only(const AtomicGraph& g, const std::vector<int>& outputs) {
   if (options_.backend != "auto" || backends_.size() == 1) return false;
-  search::SearchOptions so;
-  so.tune = options_.mode == "tune";
-  const search::SearchResult choice = search::choose_backends(g, outputs, backends_, so, pool_);
+  const search::SearchResult choice = search::choose_backends(g, outputs, backends_, search_options(options_), pool_);
   return std::all_of(choice.ops.begin(), choice.ops.end(), [](const search::OpDecision& d) { return d.backend == 0; });
 }
 
@@ -322,9 +361,8 @@ bool Session::search_chooses_host_only(const AtomicGraph& g, const std::vector<i
 // inserted where values cross memories, and each backend gets its own arena.
 void Session::assign_and_place(Plan& p) {
   AtomicGraph& g = p.graph;
-  search::SearchOptions so;
+  search::SearchOptions so = search_options(options_);
   so.fixed_backend = options_.backend == "auto" ? -1 : 1;
-  so.tune = options_.mode == "tune";
   search::SearchResult choice = search::choose_backends(g, p.outputs, backends_, so, pool_);
   std::vector<int> op_backend;
   for (const search::OpDecision& d : choice.ops) op_backend.push_back(d.backend);
@@ -358,6 +396,29 @@ void Session::assign_and_place(Plan& p) {
     kernel->plan(g.ops[i], g);
     release_packed_weights(g.ops[i], g);
     p.kernels.push_back(std::move(kernel));
+  }
+}
+
+// A forced variant that no op of its kind ran is a mistake to report (a misspelt name, or a
+// variant that applies to none of this model's ops), not to ignore.
+void Session::check_forced(const Plan& p) const {
+  for (const auto& [kind, variant] : options_.force) {
+    if (kind == "layout") continue;
+    std::string offered;
+    bool used = false;
+    for (size_t i = 0; i < p.graph.ops.size() && !used; ++i) {
+      const AtomicOp& op = p.graph.ops[i];
+      if (atomic_kind_name(op.kind) != kind || !p.kernels[i]) continue;
+      used = p.decisions[i].algorithm == variant;
+      const Backend& be = *backends_[p.arenas.empty() ? 0 : p.placement.op_backend[i]];
+      for (const std::string& a : be.algorithms(op, p.graph))
+        if (!a.empty() && offered.find("'" + a + "'") == std::string::npos)
+          offered += (offered.empty() ? "" : ", ") + ("'" + a + "'");
+    }
+    if (!used)
+      throw Error(ErrorKind::Backend,
+                  "force " + kind + "='" + variant + "': no " + kind +
+                      " of this model can run that way (their variants: " + (offered.empty() ? "none" : offered) + ")");
   }
 }
 
@@ -521,7 +582,11 @@ std::vector<PlannedOp> Session::plan_report() {
     row.kernel = plan_->kernels[i]->name();
     row.macs = macs;
     row.backend = multi ? backends_[plan_->placement.op_backend[i]]->name() : backend_->name();
-    if (multi) {
+    row.layout = layout_of(op);
+    const Backend& be = multi ? *backends_[plan_->placement.op_backend[i]] : *backend_;
+    for (const std::string& v : be.algorithms(op, plan_->graph))
+      if (!v.empty()) row.variants.push_back(v);
+    if (i < plan_->decisions.size()) {
       const search::OpDecision& d = plan_->decisions[i];
       row.algorithm = d.algorithm;
       row.estimate_us = d.estimate_us;

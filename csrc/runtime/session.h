@@ -4,6 +4,7 @@
 // run() re-plans when the input shapes change (dynamic shapes). One session runs one request
 // at a time (a mutex); independent sessions run concurrently, each on its own thread pool.
 #pragma once
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -54,6 +55,11 @@ struct SessionOptions {
   std::string mode = "estimate";  // backend choice by cost model, or "tune": by measurement
   // Time every kernel of every run (reported by plan_report); also on with WALLE_PROFILE=1.
   bool profile = false;
+  // Choices the search would otherwise make, for tests and experiments: an atomic kind name ->
+  // the variant every op of that kind runs where a backend offers it ("Conv" -> "winograd-f43";
+  // plan()'s candidates list each op's variants), and "layout" -> "nchw" to keep every tensor
+  // NCHW (by default the CPU runs channel-blocked chains where it has the kernels).
+  std::map<std::string, std::string> force;
 };
 
 // One row of Session::plan_report(): how an atomic op runs.
@@ -63,14 +69,16 @@ struct PlannedOp {
   std::string kernel;  // implementation chosen
   std::string shape;   // output shape
   int64_t macs = 0;    // multiply-accumulates (Conv, MatMul), 0 for the rest
-  // Multi-backend plans (csrc/search): where and how the op runs, and why.
-  std::string backend;      // backend running it ("cpu", "opencl", ...); copies: "a->b"
-  std::string algorithm;    // variant chosen ("" when the backend has one)
-  double estimate_us = -1;  // cost-model estimate (-1: not estimated)
-  double measured_us = -1;  // tune-mode measurement (-1: not measured)
-  std::string candidates;   // every backend's cost, or why it cannot run the op
-  double total_us = 0;      // time spent in this op's kernel over all runs (when profiling)
-  int64_t runs = 0;         // runs timed (0 unless SessionOptions::profile or WALLE_PROFILE=1)
+  // Where and how the op runs, and why (csrc/search).
+  std::string backend;                // backend running it ("cpu", "opencl", ...); copies: "a->b"
+  std::string algorithm;              // variant chosen ("" when the backend has one)
+  std::vector<std::string> variants;  // every variant its backend offers for it (empty when one)
+  std::string layout;                 // Conv/Pool: "nchw", "blocked", "nchw->blocked" or "blocked->nchw"; else ""
+  double estimate_us = -1;            // cost-model estimate (-1: not estimated)
+  double measured_us = -1;            // tune-mode measurement (-1: not measured)
+  std::string candidates;             // every backend's cost, or why it cannot run the op
+  double total_us = 0;                // time spent in this op's kernel over all runs (when profiling)
+  int64_t runs = 0;                   // runs timed (0 unless SessionOptions::profile or WALLE_PROFILE=1)
 };
 
 class Session {
@@ -108,6 +116,7 @@ class Session {
   void open_backends();
   void assign_and_place(Plan& p);
   bool search_chooses_host_only(const AtomicGraph& g, const std::vector<int>& outputs);
+  void check_forced(const Plan& p) const;
   void release_packed_weights(const AtomicOp& op, const AtomicGraph& g) const;
   void copy_between(std::pair<int, int> dir, void* dst, const void* src, const AtomicTensor& t);
 

@@ -1,6 +1,7 @@
 #include "search/cost_model.h"
 
-#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -82,20 +83,14 @@ std::string key_of(const Backend& backend, ThreadPool& pool) {
 
 }  // namespace
 
-std::string cache_dir() {
-  std::string dir;
-  if (const char* d = std::getenv("WALLE_CACHE_DIR"); d && *d)
-    dir = d;
-  else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x)
-    dir = std::string(x) + "/walle";
-  else if (const char* h = std::getenv("HOME"); h && *h)
-    dir = std::string(h) + "/.cache/walle";
-  else
-    dir = "/tmp/walle-cache";
-  // mkdir -p; failures surface later as a cache that is simply not written.
-  for (size_t i = 1; i <= dir.size(); ++i)
-    if (i == dir.size() || dir[i] == '/') ::mkdir(dir.substr(0, i).c_str(), 0755);
-  return dir;
+void append_cache_line(const std::string& path, const std::string& line) {
+  // One write() of the whole line on an O_APPEND descriptor: processes tuning at the same time
+  // (pytest -n, several services) append whole lines instead of interleaving their pieces.
+  const std::string text = line + "\n";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return;  // an unwritable cache only means measuring again next time
+  [[maybe_unused]] ssize_t written = ::write(fd, text.data(), text.size());
+  ::close(fd);
 }
 
 Calibration calibration(const Backend& backend, ThreadPool& pool) {
@@ -115,9 +110,10 @@ Calibration calibration(const Backend& backend, ThreadPool& pool) {
     }
   }
   Calibration c = measure(backend, pool);
-  std::ofstream out(path, std::ios::app);
-  out << key << ' ' << c.launch_us << ' ' << c.bytes_per_us << ' ' << c.flops_per_us << ' ' << c.copy_latency_us << ' '
-      << c.copy_bytes_per_us << '\n';
+  std::ostringstream line;
+  line << key << ' ' << c.launch_us << ' ' << c.bytes_per_us << ' ' << c.flops_per_us << ' ' << c.copy_latency_us << ' '
+       << c.copy_bytes_per_us;
+  append_cache_line(path, line.str());
   return c;
 }
 

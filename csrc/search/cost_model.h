@@ -10,6 +10,7 @@
 #pragma once
 #include <string>
 
+#include "core/environment.h"
 #include "runtime/backend.h"
 
 namespace walle::search {
@@ -22,8 +23,9 @@ struct Calibration {
   double copy_bytes_per_us = 0;  // and bandwidth; 0 = no copy needed (host memory)
 };
 
-// $WALLE_CACHE_DIR, else $XDG_CACHE_HOME/walle, else ~/.cache/walle (created on demand).
-std::string cache_dir();
+// Appends one line to a cache file (calibration.txt, tune.txt in cache_dir(), core/environment.h)
+// in a single write, so concurrent writers never interleave within a line.
+void append_cache_line(const std::string& path, const std::string& line);
 
 // The cached calibration of `backend` with `threads` threads, measuring it when absent.
 Calibration calibration(const Backend& backend, ThreadPool& pool);

@@ -43,7 +43,9 @@ class TuneCache {
   void put(const std::string& key, double us) {
     std::lock_guard<std::mutex> lock(mutex_);
     times_[key] = us;
-    std::ofstream(cache_dir() + "/tune.txt", std::ios::app) << us << ' ' << key << '\n';
+    std::ostringstream line;
+    line << us << ' ' << key;
+    append_cache_line(cache_dir() + "/tune.txt", line.str());
   }
 
  private:
@@ -248,12 +250,23 @@ SearchResult choose_backends(const AtomicGraph& g, const std::vector<int>& outpu
       }
       if (options.fixed_backend >= 0 && b != 0 && static_cast<int>(b) != options.fixed_backend) continue;
       std::vector<std::string> algos = be.algorithms(op, g);
+      // A forced variant is the only candidate where this backend offers it for this op.
+      if (auto forced = options.force.find(atomic_kind_name(op.kind)); forced != options.force.end()) {
+        if (std::find(algos.begin(), algos.end(), forced->second) != algos.end()) algos = {forced->second};
+      }
       // a kernel is no faster than one work item's loop (Backend::serial_steps)
       estimate[i][b] = std::max(estimate_us(p.calib[b], op, g),
                                 kSerialStepUs * static_cast<double>(be.serial_steps(op, g, algos.front())));
       algorithm[i][b] = algos.front();
       p.cost[i][b] = estimate[i][b];
       std::string detail = "est " + fmt_us(estimate[i][b]);
+      if (algos.size() > 1 || !algos.front().empty()) {  // the variants, with the backend's own estimates
+        detail += ", variants";
+        for (const std::string& algo : algos) {
+          const double own = be.variant_estimate_us(op, g, algo);
+          detail += " " + algo + (own >= 0 ? " " + fmt_us(own) : "");
+        }
+      }
       // Tune mode measures what the cache lacks; estimate mode still uses what an earlier tune
       // measured on this device (so work-group sizes stay chosen per device once tuned).
       double best = kInf;

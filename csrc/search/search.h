@@ -11,6 +11,7 @@
 // for the rest" assignment and improves the best by moving single ops and whole runs of
 // consecutive same-backend ops (subgraphs) to another backend while the total drops.
 #pragma once
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,9 @@ struct OpDecision {
 struct SearchOptions {
   int fixed_backend = -1;  // >= 0: that backend for every op it supports, CPU (0) for the rest
   bool tune = false;       // measure candidates instead of estimating
+  // Atomic kind name -> variant ("Conv" -> "winograd-f43"): the only candidate wherever a
+  // backend offers that variant for an op of that kind (SessionOptions::force).
+  std::map<std::string, std::string> force;
 };
 
 struct SearchResult {

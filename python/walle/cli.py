@@ -96,7 +96,13 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
     if args.profile:
         os.environ["WALLE_PROFILE"] = "1"
-    session = load(args.model, backend=args.backend, threads=args.threads, mode=args.mode)
+    force = {}
+    for item in args.force:
+        kind, sep, variant = item.partition("=")
+        if not sep or not kind or not variant:
+            raise Error(f"--force {item!r}: expected KIND=VARIANT, e.g. Conv=winograd-f43 or layout=nchw")
+        force[kind] = variant
+    session = load(args.model, backend=args.backend, threads=args.threads, mode=args.mode, force=force)
     if args.profile:
         from .benchmark import random_inputs
 
@@ -104,16 +110,12 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         for _ in range(args.profile):
             session.run(feed)
     rows = session.plan()
-    multi = any(row.get("estimate_us", -1) >= 0 or row["op"] == "Copy" for row in rows)
     for row in rows:
         timing = f"{row['us']:10.1f} us " if args.profile else ""
-        if not multi:
-            print(f"{timing}{row['op']:8s} {row['kernel']:34s} {row['shape']:24s} {row['node']}")
-            continue
         est = f"{row['estimate_us']:9.1f}" if row["estimate_us"] >= 0 else " " * 9
-        meas = f"{row['measured_us']:9.1f}" if row["measured_us"] >= 0 else " " * 9
-        print(f"{timing}{row['op']:8s} {row['backend']:12s} {row['algorithm'] or '-':16s} est {est}us  meas {meas}us  "
-              f"{row['shape']:20s} {row['node']}")
+        meas = f"  meas {row['measured_us']:9.1f}us" if row["measured_us"] >= 0 else ""
+        print(f"{timing}{row['op']:8s} {row['backend']:8s} {row['algorithm'] or '-':16s} {row['layout'] or '-':13s} "
+              f"est {est}us{meas}  {row['kernel']:34s} {row['shape']:20s} {row['node']}")
         if args.why and row["candidates"]:
             print(f"{'':10s}why: {row['candidates']}")
     if args.profile:
@@ -199,7 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--backend", default="cpu", help="cpu, cpu-reference, opencl, vulkan, cuda or auto")
     p.add_argument("--mode", default="estimate", choices=["estimate", "tune"])
-    p.add_argument("--why", action="store_true", help="show every backend's cost for each op")
+    p.add_argument("--why", action="store_true", help="show every backend's cost and variants for each op")
+    p.add_argument("--force", action="append", default=[], metavar="KIND=VARIANT",
+                   help="run every op of an atomic kind as this variant where offered (Conv=winograd-f43), "
+                        "or layout=nchw; repeatable")
     p.add_argument("--profile", type=int, default=0, metavar="RUNS",
                    help="run RUNS times on random inputs and show each kernel's mean time")
     p.set_defaults(func=_cmd_plan)

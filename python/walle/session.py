@@ -155,13 +155,17 @@ class Session:
     """
 
     def __init__(self, path: str | os.PathLike[str], backend: str = "cpu", threads: int = 1, isa: str = "auto",
-                 mode: str = "estimate"):
+                 mode: str = "estimate", force: Mapping[str, str] | None = None):
         if not isinstance(threads, int) or isinstance(threads, bool) or not 1 <= threads <= MAX_THREADS:
             raise InputError(f"threads must be an integer from 1 to {MAX_THREADS}, got {threads!r}")
         if mode not in ("estimate", "tune"):
             raise InputError(f"mode must be 'estimate' or 'tune', got {mode!r}")
+        force = dict(force or {})
+        bad = [k for k, v in force.items() if not isinstance(k, str) or not isinstance(v, str)]
+        if bad:
+            raise InputError(f"force: keys and values must be strings, got {bad[0]!r}: {force[bad[0]]!r}")
         self.path = os.fspath(path)
-        self._engine = _walle.Session(self.path, backend, isa, threads, mode)
+        self._engine = _walle.Session(self.path, backend, isa, threads, mode, force)
         self.inputs = [TensorInfo._from_engine(i) for i in self._engine.inputs]
         self.outputs = [TensorInfo._from_engine(o) for o in self._engine.outputs]
 
@@ -207,10 +211,12 @@ class Session:
 
     def plan(self) -> list[dict[str, Any]]:
         """The atomic ops of the current plan: source node, op, kernel chosen, output shape, MACs,
-        and where each runs: ``backend``, ``algorithm``, ``estimate_us`` (cost model),
-        ``measured_us`` (tune mode) and ``candidates`` (every backend's cost or why it cannot
-        run the op); ``us`` is the mean kernel time per run when profiling (``WALLE_PROFILE=1``
-        at load), else 0. Copies between backends' memories appear as rows with op ``"Copy"``."""
+        and how and why each runs as it does: ``backend``, ``algorithm`` (the variant the search
+        chose, e.g. ``"winograd-f43"``; ``variants`` lists all its backend offered), ``layout`` (Conv/Pool: ``"nchw"``, ``"blocked"``, or a
+        conversion such as ``"nchw->blocked"``), ``estimate_us`` (cost model), ``measured_us``
+        (tune mode) and ``candidates`` (every backend's cost and variants, or why it cannot run
+        the op); ``us`` is the mean kernel time per run when profiling (``WALLE_PROFILE=1`` at
+        load), else 0. Copies between backends' memories appear as rows with op ``"Copy"``."""
         return list(self._engine.plan())
 
     @property
@@ -325,7 +331,7 @@ def _string_tensor(info: TensorInfo, value: Any, what: str) -> Any:
 
 def load(
     path: str | os.PathLike[str], backend: str = "cpu", threads: int = 1, isa: str = "auto",
-    mode: str = "estimate",
+    mode: str = "estimate", force: Mapping[str, str] | None = None,
 ) -> Session:
     """Loads a ``.walle`` model (see :func:`walle.convert`) for inference.
 
@@ -339,5 +345,11 @@ def load(
     calibrated cost model, counting copies between memories (``mode="tune"`` measures the
     candidates instead, caching the results on disk). :func:`walle.backends` tells which are
     usable here; an unusable one raises :class:`walle.BackendError` with the reason.
+
+    ``force`` overrides the search for tests and experiments: an atomic op kind -> the variant
+    every op of that kind runs where it is offered (``{"Conv": "winograd-f43"}``; ``plan()``'s
+    ``candidates`` list each op's variants), and ``{"layout": "nchw"}`` keeps every tensor NCHW.
+    A variant that no op of that kind offers raises :class:`walle.BackendError` naming those
+    that are offered.
     """
-    return Session(path, backend=backend, threads=threads, isa=isa, mode=mode)
+    return Session(path, backend=backend, threads=threads, isa=isa, mode=mode, force=force)

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -79,11 +80,13 @@ struct RunResult {
   std::vector<PlannedOp> plan;
 };
 
-RunResult run(const std::shared_ptr<Model>& model, const Tensor& x, const std::string& backend, int threads) {
+RunResult run(const std::shared_ptr<Model>& model, const Tensor& x, const std::string& backend, int threads,
+              const std::map<std::string, std::string>& force = {}) {
   SessionOptions o;
   o.backend = backend;
   o.threads = threads;
   o.profile = true;
+  if (backend != "cpu-reference") o.force = force;
   Session s(model, o);
   std::vector<Value> out = s.run({Value::tensor(x)});
   const Tensor& y = out.at(0).tensors.at(0);
@@ -96,11 +99,11 @@ RunResult run(const std::shared_ptr<Model>& model, const Tensor& x, const std::s
 // Runs `model` on both backends and compares. A kernel whose name contains `kernel` (or
 // "-blocked") and ends with the level's name ("...-neon") must have run on the optimized backend.
 void expect_same(const std::string& what, const std::shared_ptr<Model>& model, const Shape& input,
-                 const std::string& kernel, float tol = 1e-4f) {
+                 const std::string& kernel, float tol = 1e-4f, const std::map<std::string, std::string>& force = {}) {
   const Tensor x = random_tensor(input, 7);
   try {
     for (int threads : {1, 2}) {
-      const RunResult got = run(model, x, "cpu", threads), want = run(model, x, "cpu-reference", 1);
+      const RunResult got = run(model, x, "cpu", threads, force), want = run(model, x, "cpu-reference", 1);
       bool same = got.y.size() == want.y.size();
       size_t bad = 0;
       for (size_t i = 0; same && i < got.y.size(); ++i)
@@ -192,15 +195,12 @@ void test_convolutions(const std::string& isa) {
     expect_same(std::string("Conv ") + c.name,
                 conv_model(c.x, c.out_c, c.k, c.stride, c.pad, c.group, c.activation, c.residual), c.x,
                 std::string(c.kernel), 2e-4f);
-  // Winograd, forced (the cost estimate leaves small layers to im2col).
-  setenv("WALLE_CONV_ALGO", "winograd-f43", 1);
+  // Winograd on NCHW, forced (the cost estimate leaves small layers to im2col).
   expect_same("Conv 3x3 Winograd F(4,3), 12 -> 20 channels 10x13",
               conv_model({1, 12, 10, 13}, 20, 3, 1, 1, 1, "Relu", false), {1, 12, 10, 13},
-              "f32-conv-winograd-f43-" + isa, 5e-4f);
-  setenv("WALLE_CONV_ALGO", "winograd-f23", 1);
+              "f32-conv-winograd-f43-" + isa, 5e-4f, {{"layout", "nchw"}, {"Conv", "winograd-f43"}});
   expect_same("Conv 3x3 Winograd F(2,3), 9 -> 7 channels 7x7", conv_model({1, 9, 7, 7}, 7, 3, 1, 1, 1, "", false),
-              {1, 9, 7, 7}, "f32-conv-winograd-f23-" + isa, 5e-4f);
-  unsetenv("WALLE_CONV_ALGO");
+              {1, 9, 7, 7}, "f32-conv-winograd-f23-" + isa, 5e-4f, {{"layout", "nchw"}, {"Conv", "winograd-f23"}});
 }
 
 void test_pooling(const std::string& isa) {

@@ -37,11 +37,11 @@ def with_output_types(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def run_walle(model: onnx.ModelProto, inputs: dict[str, np.ndarray], tmp_path, isa: str = "auto",
-              threads: int = 1) -> list[np.ndarray]:
+              threads: int = 1, force: dict[str, str] | None = None) -> list[np.ndarray]:
     src, dst = tmp_path / "m.onnx", tmp_path / "m.walle"
     onnx.save(with_output_types(model), src)
     walle.convert(src, dst)
-    session = walle.load(dst, isa=isa, threads=threads)
+    session = walle.load(dst, isa=isa, threads=threads, force=force)
     return list(session.run(inputs).values())
 
 

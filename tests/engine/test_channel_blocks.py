@@ -12,6 +12,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from .onnx_helpers import available_isas, reference, run_walle
 
+needs_avx512 = pytest.mark.skipif("avx512" not in available_isas(), reason="the blocked kernels are AVX-512 only")
+
 rng = np.random.default_rng(5)
 
 
@@ -124,11 +126,10 @@ MODELS = {"resnet-like": resnet_like, "mobilenet-like": mobilenet_like, "fire": 
 @pytest.mark.parametrize("batch", [1, 2])
 @pytest.mark.parametrize("layout", ["blocked", "nchw"])
 @pytest.mark.parametrize("name", list(MODELS))
-def test_matches_reference(name, layout, batch, threads, tmp_path, monkeypatch):
-    monkeypatch.setenv("WALLE_CHANNEL_BLOCKS", "1" if layout == "blocked" else "0")
+def test_matches_reference(name, layout, batch, threads, tmp_path):
     model, inputs = MODELS[name](batch)
     want = reference(model, inputs)
-    got = run_walle(model, inputs, tmp_path, threads=threads)
+    got = run_walle(model, inputs, tmp_path, threads=threads, force={"layout": layout})
     assert len(got) == len(want)
     for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(w).max())))
@@ -152,39 +153,36 @@ def test_depthwise_3x3_edges_match_reference(width, stride, pads, tmp_path):
     np.testing.assert_allclose(got[0], reference(model, inputs)[0], rtol=1e-4, atol=1e-4)
 
 
+@needs_avx512
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("batch", [1, 2])
 @pytest.mark.parametrize("algo", ["winograd", "direct"])
-def test_blocked_conv_algorithms_match_reference(algo, batch, threads, tmp_path, monkeypatch):
+def test_blocked_conv_algorithms_match_reference(algo, batch, threads, tmp_path):
     """Both blocked algorithms for 3x3 stride-1 convolutions, forced on every such conv."""
-    monkeypatch.setenv("WALLE_CONV_ALGO", algo)
     model, inputs = winograd_chain(batch)
-    got = run_walle(model, inputs, tmp_path, threads=threads)
+    got = run_walle(model, inputs, tmp_path, threads=threads, force={"Conv": f"blocked-{algo}"})
     np.testing.assert_allclose(got[0], reference(model, inputs)[0], rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_winograd_with_weights_larger_than_a_block(threads, tmp_path, monkeypatch):
+def test_winograd_with_weights_larger_than_a_block(threads, tmp_path):
     """96 -> 96 channels: the transformed weights (1.3 MB) exceed a block's budget, so each
     image is one block whose steps the threads share (cpu/conv_blocked.cpp)."""
-    monkeypatch.setenv("WALLE_CONV_ALGO", "winograd")
     n = Net()
     y = n.conv(n.conv("x", 96, 96, 3), 96, 96, 3, act=None)
     model = n.model({"x": (2, 96, 10, 9)}, [y])
     inputs = {"x": rng.standard_normal((2, 96, 10, 9)).astype(np.float32)}
-    got = run_walle(model, inputs, tmp_path, threads=threads)
+    winograd = "blocked-winograd" if "avx512" in available_isas() else "winograd-f43"
+    got = run_walle(model, inputs, tmp_path, threads=threads, force={"Conv": winograd})
     np.testing.assert_allclose(got[0], reference(model, inputs)[0], rtol=1e-4, atol=1e-4)
 
 
-def _plan(model, tmp_path):
+def _plan(model, tmp_path, force=None):
     import walle
 
     onnx.save(model, tmp_path / "m.onnx")
     walle.convert(tmp_path / "m.onnx", tmp_path / "m.walle")
-    return walle.load(tmp_path / "m.walle").plan()
-
-
-needs_avx512 = pytest.mark.skipif("avx512" not in available_isas(), reason="the blocked kernels are AVX-512 only")
+    return walle.load(tmp_path / "m.walle", force=force).plan()
 
 
 @needs_avx512
@@ -218,12 +216,12 @@ def test_zero_changing_unary_on_partial_block_stays_plain(tmp_path):
 
 @needs_avx512
 @pytest.mark.parametrize("algo", ["winograd", "direct"])
-def test_forced_blocked_algorithm_shows_in_plan(algo, tmp_path, monkeypatch):
-    monkeypatch.setenv("WALLE_CONV_ALGO", algo)
-    kernels = [r["kernel"] for r in _plan(winograd_chain(1)[0], tmp_path) if r["op"] == "Conv"]
-    assert len(kernels) == 5
+def test_forced_blocked_algorithm_shows_in_plan(algo, tmp_path):
+    rows = [r for r in _plan(winograd_chain(1)[0], tmp_path, {"Conv": f"blocked-{algo}"}) if r["op"] == "Conv"]
+    assert len(rows) == 5
     want = "f32-conv-winograd-blocked-avx512" if algo == "winograd" else "f32-conv-blocked-avx512"
-    assert all(k == want for k in kernels), kernels
+    assert all(r["kernel"] == want for r in rows), rows
+    assert all(r["algorithm"] == f"blocked-{algo}" and r["layout"] == "blocked" for r in rows), rows
 
 
 def one_conv(channels: int, size: int) -> onnx.ModelProto:

@@ -75,3 +75,50 @@ def test_plan_profile(tmp_path):
     r = walle_cli("plan", str(tmp_path / "m.walle"), "--profile", "3")
     assert r.returncode == 0, r.stderr
     assert " us " in r.stdout and "per run (mean of 3 runs)" in r.stdout
+
+
+def _conv_net(path):
+    """A stem (7x7 stride 2, 3 channels), a 3x3 and a 1x1 convolution with 32 channels."""
+    rng = np.random.default_rng(2)
+    ws = {"w1": (32, 3, 7, 7), "w2": (32, 32, 3, 3), "w3": (32, 32, 1, 1)}
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["a"], strides=[2, 2], pads=[3, 3, 3, 3]),
+             helper.make_node("Relu", ["a"], ["b"]),
+             helper.make_node("Conv", ["b", "w2"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["c", "w3"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 3, 32, 32])],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 32, 16, 16])],
+                              [numpy_helper.from_array(rng.standard_normal(s).astype(np.float32), n)
+                               for n, s in ws.items()])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def test_plan_why_explains_every_convolution(tmp_path):
+    """Issue 23: on the CPU as on several backends, `walle plan --why` names each convolution's
+    variant (algorithm), layout and estimate, and lists the variants it chose among. Before,
+    a CPU plan showed only the kernel (algorithm '' and estimate -1 in plan())."""
+    _conv_net(tmp_path / "m.onnx")
+    walle_cli("convert", str(tmp_path / "m.onnx"), "-o", str(tmp_path / "m.walle"))
+    r = walle_cli("plan", str(tmp_path / "m.walle"), "--why")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    convs = [(line, lines[i + 1]) for i, line in enumerate(lines) if line.startswith("Conv ")]
+    assert len(convs) == 3, r.stdout
+    for line, why in convs:
+        _, backend, algorithm, layout, est, value = line.split()[:6]
+        assert backend == "cpu" and algorithm != "-", line
+        assert layout in ("nchw", "blocked", "nchw->blocked", "blocked->nchw"), line
+        assert est == "est" and float(value.removesuffix("us")) > 0, line
+        assert why.strip().startswith("why: cpu[") and "variants" in why and algorithm in why, why
+
+
+def test_plan_force(tmp_path):
+    _conv_net(tmp_path / "m.onnx")
+    walle_cli("convert", str(tmp_path / "m.onnx"), "-o", str(tmp_path / "m.walle"))
+    r = walle_cli("plan", str(tmp_path / "m.walle"), "--force", "layout=nchw", "--force", "Conv=im2col")
+    assert r.returncode == 0, r.stderr
+    convs = [line.split() for line in r.stdout.splitlines() if line.startswith("Conv ")]
+    assert [c[2:4] for c in convs] == [["im2col", "nchw"]] * 3, r.stdout
+    r = walle_cli("plan", str(tmp_path / "m.walle"), "--force", "Conv=winograd-f99")
+    assert r.returncode == 1 and "force Conv='winograd-f99': no Conv of this model can run that way" in r.stderr
+    r = walle_cli("plan", str(tmp_path / "m.walle"), "--force", "Conv")
+    assert r.returncode == 1 and "expected KIND=VARIANT" in r.stderr

@@ -5,9 +5,11 @@ numpy reference evaluator, on awkward shapes."""
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
+import walle
 
-from .onnx_helpers import available_isas, node_model, reference, run_walle
+from .onnx_helpers import available_isas, node_model, reference, run_walle, with_output_types
 
 rng = np.random.default_rng(7)
 
@@ -250,25 +252,34 @@ def test_op_two_threads(case, tmp_path):
     _check(run_walle(model, inputs, tmp_path, threads=2), reference(model, inputs), _scale_tolerance(op))
 
 
-@pytest.mark.parametrize("algo", ["winograd-f23", "winograd-f43", "im2col", "im2col-transposed", "blocked"])
+def _conv_variants(model, inputs, tmp_path, force) -> list[str]:
+    """The variants the CPU offers for the model's Conv ops (plan()'s ``variants``)."""
+    onnx.save(with_output_types(model), tmp_path / "v.onnx")
+    walle.convert(tmp_path / "v.onnx", tmp_path / "v.walle")
+    session = walle.load(tmp_path / "v.walle", force=force)
+    session.run(inputs)
+    return [v for r in session.plan() if r["op"] == "Conv" for v in r["variants"]]
+
+
+@pytest.mark.parametrize("algo", ["winograd-f23", "winograd-f43", "im2col", "im2col-t", "depthwise", "blocked"])
 @pytest.mark.parametrize("case", [c for c in CASES if c[1] == "Conv"], ids=lambda c: c[0])
-def test_conv_algorithms(case, algo, tmp_path, monkeypatch):
-    """Every conv algorithm the CPU backend can choose (forced where it applies), vs the reference.
-    The NCHW algorithms run with the channel-blocked layout off; "blocked" is that layout's
-    direct kernels (where the ISA has them and the conv has >= 16 output channels)."""
-    if algo == "blocked":
-        monkeypatch.setenv("WALLE_CHANNEL_BLOCKS", "1")
-    else:
-        monkeypatch.setenv("WALLE_CHANNEL_BLOCKS", "0")
-        monkeypatch.setenv("WALLE_CONV_ALGO", algo.removesuffix("-transposed"))
-        monkeypatch.setenv("WALLE_CONV_GEMM", "t" if algo.endswith("transposed") else "n")
+def test_conv_algorithms(case, algo, tmp_path):
+    """Every conv variant the CPU backend offers, forced (SessionOptions.force), vs the reference.
+    The NCHW variants run with the channel-blocked layout off; "blocked" is that layout's own
+    choice (where the ISA has it and the conv has >= 16 output channels). Forcing a variant that
+    the conv does not offer is a BackendError naming the ones it does."""
     _, op, inputs, constants, attrs, n_out = case
     model = node_model(op, inputs, n_out, constants, opset=_opset(op), **attrs)
+    force = {} if algo == "blocked" else {"layout": "nchw", "Conv": algo}
+    if algo != "blocked" and algo not in _conv_variants(model, inputs, tmp_path, {"layout": "nchw"}):
+        with pytest.raises(walle.BackendError, match=f"force Conv='{algo}': no Conv of this model"):
+            run_walle(model, inputs, tmp_path, force=force)
+        return
     # Rounding that scales with the output: Winograd's transforms; the blocked kernel's
     # summation order (taps outside channels) on outputs near zero.
     scale_tol = _scale_tolerance(op) if algo in ("winograd-f43", "blocked") else 0.0
-    _check(run_walle(model, inputs, tmp_path), reference(model, inputs), scale_tol)
-    _check(run_walle(model, inputs, tmp_path, threads=2), reference(model, inputs), scale_tol)
+    _check(run_walle(model, inputs, tmp_path, force=force), reference(model, inputs), scale_tol)
+    _check(run_walle(model, inputs, tmp_path, threads=2, force=force), reference(model, inputs), scale_tol)
 
 
 def test_maxpool_s2_nan_is_sticky(tmp_path):
