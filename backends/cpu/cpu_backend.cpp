@@ -115,11 +115,12 @@ class CpuBackend : public Backend {
 
 }  // namespace
 
-// make_backend() and backend_names() live in csrc/runtime/backend_registry.cpp (device backends too).
-std::shared_ptr<Backend> make_cpu_backend(const std::string& name, const std::string& isa) {
-  if (name == "cpu") return std::make_shared<CpuBackend>("cpu", parse_isa(isa));
-  if (name == "cpu-reference") return std::make_shared<CpuBackend>("cpu-reference", Isa::Reference);
-  return nullptr;
+void register_cpu_backends(std::vector<BackendFactory>& out) {
+  auto host = [](const char* name) { return [name] { return BackendStatus{name, true, true, "host", ""}; }; };
+  out.push_back({"cpu", 0, host("cpu"),
+                 [](const std::string& isa) { return std::make_shared<CpuBackend>("cpu", parse_isa(isa)); }});
+  out.push_back({"cpu-reference", 1, host("cpu-reference"),
+                 [](const std::string&) { return std::make_shared<CpuBackend>("cpu-reference", Isa::Reference); }});
 }
 
 }  // namespace walle

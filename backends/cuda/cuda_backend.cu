@@ -12,7 +12,6 @@
 #include "core/error.h"
 #include "gpu/launch_backend.h"
 #include "gpu/launch_plan.h"
-#include "runtime/device_backends.h"
 
 #include "cuda/prelude.cuh"
 #include "gpu/all_kernels.inc"
@@ -271,8 +270,10 @@ class CudaBackend : public gpu::LaunchBackend {
 
 }  // namespace
 
-BackendStatus cuda_status() { return gpu::device_status("cuda", device); }
-
-std::shared_ptr<Backend> make_cuda_backend() { return std::make_shared<CudaBackend>(device()); }
+void register_cuda_backend(std::vector<BackendFactory>& out) {
+  out.push_back(
+      {"cuda", 30, [] { return gpu::device_status("cuda", device); },
+       [](const std::string&) -> std::shared_ptr<Backend> { return std::make_shared<CudaBackend>(device()); }});
+}
 
 }  // namespace walle

@@ -13,7 +13,6 @@
 #include "gpu/launch_plan.h"
 #include "opencl/opencl_api.h"
 #include "opencl_source.h"  // generated: prelude.cl + gpu/all_kernels.inc + kernels.inc as kOpenClSource
-#include "runtime/device_backends.h"
 
 namespace walle {
 
@@ -231,8 +230,10 @@ class OpenClBackend : public gpu::LaunchBackend {
 
 }  // namespace
 
-BackendStatus opencl_status() { return gpu::device_status("opencl", device); }
-
-std::shared_ptr<Backend> make_opencl_backend() { return std::make_shared<OpenClBackend>(device()); }
+void register_opencl_backend(std::vector<BackendFactory>& out) {
+  out.push_back(
+      {"opencl", 10, [] { return gpu::device_status("opencl", device); },
+       [](const std::string&) -> std::shared_ptr<Backend> { return std::make_shared<OpenClBackend>(device()); }});
+}
 
 }  // namespace walle

@@ -18,7 +18,6 @@
 #include "gpu/device_once.h"
 #include "gpu/launch_backend.h"
 #include "gpu/launch_plan.h"
-#include "runtime/device_backends.h"
 #include "vulkan/vulkan_api.h"
 #include "vulkan_spirv.h"  // generated: kSpirvModules
 
@@ -444,8 +443,10 @@ class VulkanBackend : public gpu::LaunchBackend {
 
 }  // namespace
 
-BackendStatus vulkan_status() { return gpu::device_status("vulkan", device); }
-
-std::shared_ptr<Backend> make_vulkan_backend() { return std::make_shared<VulkanBackend>(device()); }
+void register_vulkan_backend(std::vector<BackendFactory>& out) {
+  out.push_back(
+      {"vulkan", 20, [] { return gpu::device_status("vulkan", device); },
+       [](const std::string&) -> std::shared_ptr<Backend> { return std::make_shared<VulkanBackend>(device()); }});
+}
 
 }  // namespace walle

@@ -145,11 +145,21 @@ class KernelRegistry {
   std::map<AtomicKind, std::vector<Entry>> entries_;
 };
 
-// "cpu" (best instruction set of this processor) or "cpu-reference" (portable kernels only),
-// or a device backend ("opencl", "vulkan", "cuda"); throws Error(Backend) naming why one is
-// missing from this build or unusable on this machine.
+// How a backend is found by name. Each backend's folder adds its factories through the
+// registration function its backend.cmake names (backends/backend_support.cmake), so the
+// engine holds no list of backends. `status` never throws; `make` throws Error(Backend) with
+// the reason the device is unusable. `isa` is the session's instruction-set choice (CPU only).
+struct BackendFactory {
+  std::string name;
+  int order = 100;  // position in listings (the CPU first)
+  std::function<BackendStatus()> status;
+  std::function<std::shared_ptr<Backend>(const std::string& isa)> make;
+};
+
+// "cpu" (best instruction set of this processor), "cpu-reference" (portable kernels only), a
+// device backend ("opencl", "vulkan", "cuda") or any other that registered; throws
+// Error(Backend) naming why one is missing from this build or unusable on this machine.
 std::shared_ptr<Backend> make_backend(const std::string& name, const std::string& isa = "auto");
-std::shared_ptr<Backend> make_cpu_backend(const std::string& name, const std::string& isa);
 std::vector<std::string> backend_names();
 
 }  // namespace walle

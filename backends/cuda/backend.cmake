@@ -1,4 +1,4 @@
-# The CUDA backend: built when CMake finds nvcc (CMAKE_CUDA_COMPILER; packaging/build-wheels.sh
+# The CUDA backend (option WALLE_CUDA: AUTO, ON or OFF): built when CMake finds nvcc (CMAKE_CUDA_COMPILER; packaging/build-wheels.sh
 # passes the pinned one from PyPI). Kernels are our own (backends/gpu/kernels.inc), no
 # cuBLAS/cuDNN; the static CUDA runtime is linked, and it finds the driver at run time.
 include(CheckLanguage)
@@ -23,8 +23,9 @@ if(WALLE_USE_CUDA)
   set(CMAKE_CUDA_STANDARD 17)
   set(CMAKE_CUDA_STANDARD_REQUIRED ON)
   find_package(CUDAToolkit REQUIRED)
-  list(APPEND WALLE_GPU_SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/backends/cuda/cuda_backend.cu)
-  list(APPEND WALLE_GPU_DEFINITIONS WALLE_HAVE_CUDA=1)
-  list(APPEND WALLE_GPU_LIBS CUDA::cudart_static)
+  include(${CMAKE_CURRENT_LIST_DIR}/../gpu/device_common.cmake)
+  list(APPEND WALLE_BACKEND_SOURCES ${CMAKE_CURRENT_LIST_DIR}/cuda_backend.cu)
+  list(APPEND WALLE_BACKEND_LIBS CUDA::cudart_static)
+  walle_backend(register_cuda_backend)
   message(STATUS "Walle: CUDA backend ON (${CMAKE_CUDA_COMPILER}, architectures ${CMAKE_CUDA_ARCHITECTURES})")
 endif()

@@ -1,5 +1,6 @@
-# The Vulkan backend: needs the Vulkan headers (the loader is dlopen'ed at run time) and glslc,
-# which compiles backends/gpu/kernels.inc to one SPIR-V module per kernel at build time.
+# The Vulkan backend (option WALLE_VULKAN: AUTO, ON or OFF): needs the Vulkan headers
+# (libvulkan-dev; the loader is dlopen'ed at run time) and glslc, which compiles
+# backends/gpu/kernels.inc to one SPIR-V module per kernel at build time.
 find_path(VULKAN_HEADERS_DIR vulkan/vulkan.h)
 find_program(GLSLC_PROGRAM glslc)
 if(VULKAN_HEADERS_DIR AND GLSLC_PROGRAM)
@@ -10,7 +11,8 @@ endif()
 walle_backend_wanted(VULKAN ${vulkan_found}
   "needs vulkan/vulkan.h and glslc: apt-get install libvulkan-dev glslc" WALLE_USE_VULKAN)
 if(WALLE_USE_VULKAN)
-  set(VK_DIR ${CMAKE_CURRENT_SOURCE_DIR}/backends/vulkan)
+  include(${CMAKE_CURRENT_LIST_DIR}/../gpu/device_common.cmake)
+  set(VK_DIR ${CMAKE_CURRENT_LIST_DIR})
   set(VK_ENTRIES raster_4 raster_8 fill_4 fill_8 unary_f32 binary_f32 reduce_f32 argreduce_f32 matmul_f32
       matmul_f32_t4 conv_f32 conv_f32_oc4 pool_f32 gather_4 gather_8 gather_checked_4 gather_checked_8 cast
       scatter_serial_4 scatter_serial_8 scatter_serial_f32 scatter_serial_i32 scatter_rows_4 scatter_rows_8
@@ -33,7 +35,7 @@ if(WALLE_USE_VULKAN)
             "-DENTRIES=${VK_ENTRIES_ARG}" -P ${VK_DIR}/embed_spirv.cmake
     DEPENDS ${VK_SPV} ${VK_DIR}/embed_spirv.cmake
     COMMENT "embedding the SPIR-V kernels")
-  list(APPEND WALLE_GPU_SOURCES ${VK_DIR}/vulkan_api.cpp ${VK_DIR}/vulkan_backend.cpp ${GPU_GEN_DIR}/vulkan_spirv.h)
-  list(APPEND WALLE_GPU_DEFINITIONS WALLE_HAVE_VULKAN=1)
+  list(APPEND WALLE_BACKEND_SOURCES ${VK_DIR}/vulkan_api.cpp ${VK_DIR}/vulkan_backend.cpp ${GPU_GEN_DIR}/vulkan_spirv.h)
+  walle_backend(register_vulkan_backend)
   message(STATUS "Walle: Vulkan backend ON (glslc ${GLSLC_PROGRAM})")
 endif()
