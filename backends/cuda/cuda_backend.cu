@@ -14,6 +14,7 @@
 #include "gpu/launch_plan.h"
 
 #include "cuda/prelude.cuh"
+#include "op_codes.inc"
 #include "gpu/all_kernels.inc"
 #include "gpu/kernels.inc"
 

@@ -172,10 +172,7 @@ std::string plan_binary_select(const AtomicOp& op, const AtomicGraph& g, const C
       return "only float32 Binary runs on this device";
     bool compare = binary_is_comparison(op.binary);
     if (compare && !caps.small_types) return "bool results are not supported on this device";
-    // kernels.inc implements codes up to PRelu; anything newer stays on the CPU rather than
-    // running as a wrong case of the device switch.
-    if (static_cast<int>(op.binary) > static_cast<int>(BinaryOp::PRelu))
-      return std::string("Binary ") + binary_name(op.binary) + " has no device kernel";
+    if (!binary_on_device(op.binary)) return std::string("Binary ") + binary_name(op.binary) + " has no device kernel";
     l = elementwise(compare ? "compare_f32" : "binary_f32", n);
     l.steps = 2 * 6;  // two wl_bcast walks over at most 6 dimensions
     l.slots[0] = 0;
@@ -655,9 +652,7 @@ std::string plan_variant(const AtomicOp& op, const AtomicGraph& g, const Capabil
     case AtomicKind::Unary:
       if (dtype_of(g, op.inputs[0]) != DType::F32 || dtype_of(g, op.output) != DType::F32)
         return "only float32 Unary runs on this device";
-      // the device switch (kernels.inc wl_unary) knows codes up to IsNegInf, except BitNot
-      if (op.unary == UnaryOp::BitNot || static_cast<int>(op.unary) > static_cast<int>(UnaryOp::IsNegInf))
-        return std::string("Unary ") + unary_name(op.unary) + " has no device kernel";
+      if (!unary_on_device(op.unary)) return std::string("Unary ") + unary_name(op.unary) + " has no device kernel";
       {
         Launch l = elementwise("unary_f32", numel(tensor(g, op.output).shape));
         l.slots[0] = 0;

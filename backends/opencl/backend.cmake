@@ -13,8 +13,10 @@ if(WALLE_USE_OPENCL)
   add_custom_command(
     OUTPUT ${GPU_GEN_DIR}/opencl_source.h
     COMMAND ${CMAKE_COMMAND} -DOUT=${GPU_GEN_DIR}/opencl_source.h -DNAME=kOpenClSource
-            "-DINPUTS=${CL_DIR}/prelude.cl\;${GPU_DIR}/all_kernels.inc\;${GPU_DIR}/kernels.inc" -P ${GPU_DIR}/embed_source.cmake
-    DEPENDS ${CL_DIR}/prelude.cl ${GPU_DIR}/all_kernels.inc ${GPU_DIR}/kernels.inc ${GPU_DIR}/embed_source.cmake
+            "-DINPUTS=${CL_DIR}/prelude.cl\;${GPU_GEN_DIR}/op_codes.inc\;${GPU_DIR}/all_kernels.inc\;${GPU_DIR}/kernels.inc"
+            -P ${GPU_DIR}/embed_source.cmake
+    DEPENDS ${CL_DIR}/prelude.cl ${GPU_GEN_DIR}/op_codes.inc ${GPU_DIR}/all_kernels.inc ${GPU_DIR}/kernels.inc
+            ${GPU_DIR}/embed_source.cmake
     COMMENT "embedding the OpenCL kernels")
   list(APPEND WALLE_BACKEND_SOURCES ${CL_DIR}/opencl_api.cpp ${CL_DIR}/opencl_backend.cpp ${GPU_GEN_DIR}/opencl_source.h)
   walle_backend(register_opencl_backend)

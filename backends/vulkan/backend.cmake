@@ -24,8 +24,9 @@ if(WALLE_USE_VULKAN)
     add_custom_command(
       OUTPUT ${GPU_GEN_DIR}/spv/${e}.spv
       COMMAND ${CMAKE_COMMAND} -E make_directory ${GPU_GEN_DIR}/spv
-      COMMAND ${GLSLC_PROGRAM} -fshader-stage=compute -O -DWL_WANT_${e}=1 ${VK_DIR}/kernel.comp -o ${GPU_GEN_DIR}/spv/${e}.spv
-      DEPENDS ${VK_DIR}/kernel.comp ${VK_DIR}/prelude.glsl ${GPU_DIR}/kernels.inc
+      COMMAND ${GLSLC_PROGRAM} -fshader-stage=compute -O -DWL_WANT_${e}=1 -I${GPU_GEN_DIR} ${VK_DIR}/kernel.comp
+              -o ${GPU_GEN_DIR}/spv/${e}.spv
+      DEPENDS ${VK_DIR}/kernel.comp ${VK_DIR}/prelude.glsl ${GPU_GEN_DIR}/op_codes.inc ${GPU_DIR}/kernels.inc
       COMMENT "glslc: ${e}.spv")
     list(APPEND VK_SPV ${GPU_GEN_DIR}/spv/${e}.spv)
   endforeach()

@@ -13,23 +13,43 @@ const char* text_op_name(TextOp op) {
   return names[static_cast<int>(op)];
 }
 
+// clang-format off
 const char* unary_name(UnaryOp op) {
-  static const char* names[] = {"Identity",  "Neg",   "Abs",   "Relu",        "Sigmoid",   "Tanh",     "Exp",
-                                "Log",       "Sqrt",  "Rsqrt", "Reciprocal",  "Erf",       "Gelu",     "Floor",
-                                "Ceil",      "Round", "Sin",   "Cos",         "Not",       "Sign",     "Softplus",
-                                "LeakyRelu", "Elu",   "Clip",  "HardSigmoid", "HardSwish", "Silu",     "Square",
-                                "IsNaN",     "IsInf", "Tan",   "Asin",        "Acos",      "Atan",     "Sinh",
-                                "Cosh",      "Asinh", "Acosh", "Atanh",       "BitNot",    "IsPosInf", "IsNegInf"};
+  static const char* names[] = {
+#define WALLE_UNARY(name, where) #name,
+#include "ops/op_codes.def"
+#undef WALLE_UNARY
+  };
   return names[static_cast<int>(op)];
 }
 
 const char* binary_name(BinaryOp op) {
-  static const char* names[] = {"Add",          "Sub",           "Mul",    "Div",   "Pow",   "Max",
-                                "Min",          "Mod",           "FMod",   "Equal", "Less",  "Greater",
-                                "LessEqual",    "GreaterEqual",  "And",    "Or",    "Xor",   "PRelu",
-                                "BitShiftLeft", "BitShiftRight", "BitAnd", "BitOr", "BitXor"};
+  static const char* names[] = {
+#define WALLE_BINARY(name, where) #name,
+#include "ops/op_codes.def"
+#undef WALLE_BINARY
+  };
   return names[static_cast<int>(op)];
 }
+
+bool unary_on_device(UnaryOp op) {
+  static const bool device[] = {
+#define WALLE_UNARY(name, where) #where[0] == 'D',
+#include "ops/op_codes.def"
+#undef WALLE_UNARY
+  };
+  return device[static_cast<int>(op)];
+}
+
+bool binary_on_device(BinaryOp op) {
+  static const bool device[] = {
+#define WALLE_BINARY(name, where) #where[0] == 'D',
+#include "ops/op_codes.def"
+#undef WALLE_BINARY
+  };
+  return device[static_cast<int>(op)];
+}
+// clang-format on
 
 bool binary_is_comparison(BinaryOp op) {
   switch (op) {

@@ -52,77 +52,30 @@ struct Region {
   int64_t size[3] = {1, 1, 1};
 };
 
+// Unary, binary, reduce and activation codes: one list each in ops/op_codes.def, shared with
+// the device kernels.
+// clang-format off
 enum class UnaryOp {
-  Identity,
-  Neg,
-  Abs,
-  Relu,
-  Sigmoid,
-  Tanh,
-  Exp,
-  Log,
-  Sqrt,
-  Rsqrt,
-  Reciprocal,
-  Erf,
-  Gelu,
-  Floor,
-  Ceil,
-  Round,
-  Sin,
-  Cos,
-  Not,
-  Sign,
-  Softplus,
-  LeakyRelu /*alpha*/,
-  Elu /*alpha*/,
-  Clip /*alpha..beta*/,
-  HardSigmoid /*alpha, beta*/,
-  HardSwish,
-  Silu,
-  Square,
-  IsNaN,
-  IsInf,
-  Tan,
-  Asin,
-  Acos,
-  Atan,
-  Sinh,
-  Cosh,
-  Asinh,
-  Acosh,
-  Atanh,
-  BitNot /*integers*/,
-  IsPosInf,
-  IsNegInf,
+#define WALLE_UNARY(name, where) name,
+#include "ops/op_codes.def"
+#undef WALLE_UNARY
 };
 enum class BinaryOp {
-  Add,
-  Sub,
-  Mul,
-  Div,
-  Pow,
-  Max,
-  Min,
-  Mod /*sign of divisor*/,
-  FMod /*sign of dividend*/,
-  Equal,
-  Less,
-  Greater,
-  LessEqual,
-  GreaterEqual,
-  And,
-  Or,
-  Xor,
-  PRelu /* a>0 ? a : a*b */,
-  BitShiftLeft,
-  BitShiftRight,
-  BitAnd,
-  BitOr,
-  BitXor,  // integers
+#define WALLE_BINARY(name, where) name,
+#include "ops/op_codes.def"
+#undef WALLE_BINARY
 };
-enum class ReduceOp { Sum, Mean, Max, Min, Prod, SumSquare, L1, L2, LogSum, LogSumExp, ArgMax, ArgMin };
-enum class Activation { None, Relu, Clip, Sigmoid, Gelu, Silu };
+enum class ReduceOp {
+#define WALLE_REDUCE(name, where) name,
+#include "ops/op_codes.def"
+#undef WALLE_REDUCE
+};
+enum class Activation {
+#define WALLE_ACTIVATION(name, where) name,
+#include "ops/op_codes.def"
+#undef WALLE_ACTIVATION
+};
+// clang-format on
 // Patterns of atomic ops a backend may run as one kernel. Each is *defined* by the atomic ops
 // it replaces (the decomposition stays the ground truth); the optimizer only forms one when
 // the session's backend says it supports it, so other backends keep the atomic ops.
@@ -149,6 +102,9 @@ const char* text_op_name(TextOp op);
 
 const char* unary_name(UnaryOp op);
 const char* binary_name(BinaryOp op);
+// Whether the device kernels (backends/gpu/kernels.inc) implement the code (op_codes.def).
+bool unary_on_device(UnaryOp op);
+bool binary_on_device(BinaryOp op);
 bool binary_is_comparison(BinaryOp op);  // output is bool
 
 struct AtomicOp {
