@@ -247,7 +247,8 @@ PYBIND11_MODULE(_walle, m, py::multiple_interpreters::per_interpreter_gil()) {
 
   py::class_<Session, std::shared_ptr<Session>>(m, "Session")
       .def(py::init([](const std::string& path, const std::string& backend, const std::string& isa, int threads,
-                       const std::string& mode, const std::map<std::string, std::string>& force) {
+                       const std::string& mode, const std::map<std::string, std::string>& force,
+                       int64_t memory_limit) {
              std::shared_ptr<Model> model;
              {
                py::gil_scoped_release release;
@@ -259,11 +260,13 @@ PYBIND11_MODULE(_walle, m, py::multiple_interpreters::per_interpreter_gil()) {
              options.threads = threads;
              options.mode = mode;
              options.force = force;
+             options.memory_limit = memory_limit;
              py::gil_scoped_release release;
              return std::make_shared<Session>(model, options);
            }),
            py::arg("path"), py::arg("backend") = "cpu", py::arg("isa") = "auto", py::arg("threads") = 1,
-           py::arg("mode") = "estimate", py::arg("force") = std::map<std::string, std::string>{})
+           py::arg("mode") = "estimate", py::arg("force") = std::map<std::string, std::string>{},
+           py::arg("memory_limit") = 0)
       .def_property_readonly("inputs",
                              [](const Session& s) {
                                py::list out;

@@ -263,8 +263,19 @@ int Decomposer::emit(AtomicOp op, DType dtype, Shape shape) {
   return op.output;
 }
 
+void Decomposer::charge_constant(DType dtype, const Shape& shape) {
+  const int64_t bytes = checked(static_cast<__int128>(numel(shape)) * static_cast<int64_t>(dtype_size(dtype)),
+                                "the bytes of a folded constant");
+  if (bytes > memory_limit_ - folded_bytes_)
+    fail("folding a constant " + shape_str(shape) + " of " + dtype_name(dtype) + " (" + std::to_string(bytes) +
+         " bytes) takes the plan past its memory limit of " + std::to_string(memory_limit_) +
+         " bytes (walle.load(memory_limit=...))");
+  folded_bytes_ += bytes;
+}
+
 void Decomposer::evaluate(AtomicOp& op) {
   AtomicTensor& out = graph_.tensors[op.output];
+  charge_constant(out.dtype, out.shape);
   Tensor value(out.dtype, out.shape);
   // A folded string constant points into the strings it was made from and into the arena
   // of the strings its kernel made: it keeps both alive.
@@ -609,6 +620,7 @@ int Decomposer::raster(const std::vector<Copy>& copies, DType dt, Shape out_shap
            ")");
   }
   if (op.inputs.empty()) {  // nothing to copy: the output is all fill
+    charge_constant(dt, out_shape);
     Tensor t(dt, out_shape);
     int id = add_constant(t);
     if (fill && fill_value != 0) {

@@ -31,6 +31,10 @@ struct InputValueNeeded : Error {
 class Decomposer {
  public:
   Decomposer(AtomicGraph& graph, const Backend& evaluator);
+  // Bytes the constants folded while planning may take in all (SessionOptions::memory_limit);
+  // folding past it fails naming the node.
+  void set_memory_limit(int64_t bytes) { memory_limit_ = bytes; }
+  int64_t folded_bytes() const { return folded_bytes_; }
 
   // --- the node being decomposed ---
   void begin(const Node& node, std::vector<int> inputs);
@@ -128,7 +132,8 @@ class Decomposer {
   void evaluate(AtomicOp& op);
   void require_tensor(int id) const;  // fails naming the node if `id` is a placeholder
   void check_strings(const AtomicOp& op, DType out) const;
-  void check_shape(const Shape& shape) const;  // dims and element count within the limits (core/tensor.h)
+  void check_shape(const Shape& shape) const;             // dims and element count within the limits (core/tensor.h)
+  void charge_constant(DType dtype, const Shape& shape);  // counts a folded constant against the limit
   // Throws InputValueNeeded if `id` is a graph input, else fails with `why`.
   [[noreturn]] void need_value(int id, const std::string& why) const;
 
@@ -149,6 +154,8 @@ class Decomposer {
   std::map<int, std::vector<int>> sequences_;
   std::set<int> empty_optionals_;
   Resolver resolver_;
+  int64_t memory_limit_ = INT64_MAX;
+  int64_t folded_bytes_ = 0;
 };
 
 }  // namespace walle

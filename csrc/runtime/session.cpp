@@ -5,6 +5,8 @@
 #include <cstring>
 #include <map>
 
+#include <unistd.h>
+
 #include "core/environment.h"
 #include "core/error.h"
 #include "core/strings.h"
@@ -29,10 +31,20 @@ struct Session::Plan {
   std::map<int, std::shared_ptr<void>> device_constants;  // constants uploaded to a device
   std::vector<search::OpDecision> decisions;              // per op: the search's choice and costs
   std::vector<double> op_us;                              // per-op kernel time summed over runs (profiling)
+  int64_t folded_bytes = 0;                               // constants folded while planning
   int64_t runs = 0;
 };
 
 namespace {
+
+int64_t resolved_memory_limit(int64_t bytes) {
+  if (bytes < 0)
+    throw Error(ErrorKind::Input,
+                "memory_limit must be >= 0 bytes (0: the machine's memory), got " + std::to_string(bytes));
+  if (bytes > 0) return bytes;
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : INT64_MAX;
+}
 
 int checked_threads(int threads) {
   if (threads < 1 || threads > kMaxThreads)
@@ -91,6 +103,7 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
       evaluator_(make_backend("cpu")),
       pool_(checked_threads(options_.threads)) {
   check_force_keys(options_.force);
+  options_.memory_limit = resolved_memory_limit(options_.memory_limit);
   open_backends();
   if (profile_requested_by_environment()) options_.profile = true;
   // Plan now for the declared shapes when they are all fixed, so load errors surface early
@@ -207,6 +220,7 @@ void Session::plan(const Signature& signature, const std::vector<Tensor>* values
   const Graph& graph = model_->graph;
   std::map<std::string, int> ids;
   Decomposer d(g, *evaluator_);
+  d.set_memory_limit(options_.memory_limit);
   size_t n_flat = signature.shapes.size();
   value_inputs_.resize(n_flat, false);
   std::vector<Tensor> value_copies(n_flat);
@@ -294,6 +308,7 @@ void Session::plan(const Signature& signature, const std::vector<Tensor>* values
     p->outputs.insert(p->outputs.end(), items.begin(), items.end());
   }
 
+  p->folded_bytes = d.folded_bytes();
   fuse_patterns(g, p->outputs, *backend_);
   fuse_epilogues(g, p->outputs);
   const bool host_only = backends_.size() == 1 || search_chooses_host_only(g, p->outputs);
@@ -316,6 +331,7 @@ void Session::plan(const Signature& signature, const std::vector<Tensor>* values
   } else {
     if (backend_->host_memory()) alias_concat_inputs(g, p->outputs);
     arena_bytes_ = plan_memory(g, p->outputs);
+    check_memory(*p, 0);
     p->arena = backend_->allocate(static_cast<size_t>(arena_bytes_));
     // The search on one backend chooses each op's variant (tune mode: by measurement).
     p->decisions = search::choose_backends(g, p->outputs, {backend_}, search_options(options_), pool_).ops;
@@ -331,6 +347,7 @@ void Session::plan(const Signature& signature, const std::vector<Tensor>* values
   size_t scratch_bytes = 0;
   for (const auto& kernel : p->kernels)
     if (kernel) scratch_bytes = std::max(scratch_bytes, kernel->scratch_bytes());
+  check_memory(*p, scratch_bytes);
   if (scratch_bytes) p->scratch = evaluator_->allocate(scratch_bytes);
   plan_ = std::move(p);
   planned_ = signature;
@@ -371,9 +388,10 @@ void Session::assign_and_place(Plan& p) {
   p.placement = place_tensors(g, p.outputs, op_backend, host);
   std::vector<int64_t> sizes = plan_memory_per_backend(g, p.outputs, p.placement, backends_.size());
   arena_bytes_ = 0;
+  for (int64_t size : sizes) arena_bytes_ += size;
+  check_memory(p, 0);
   p.arenas.resize(backends_.size());
   for (size_t b = 0; b < backends_.size(); ++b) {
-    arena_bytes_ += sizes[b];
     if (b == 0 || sizes[b] > 0) p.arenas[b] = backends_[b]->allocate(static_cast<size_t>(sizes[b]));
   }
   p.arena = p.arenas[0];
@@ -397,6 +415,17 @@ void Session::assign_and_place(Plan& p) {
     release_packed_weights(g.ops[i], g);
     p.kernels.push_back(std::move(kernel));
   }
+}
+
+// SessionOptions::memory_limit against what the plan takes (arena_bytes_ set), before allocating.
+void Session::check_memory(const Plan& p, size_t scratch_bytes) const {
+  const __int128 needed = static_cast<__int128>(p.folded_bytes) + arena_bytes_ + scratch_bytes;
+  if (needed <= options_.memory_limit) return;
+  throw Error(ErrorKind::Invalid,
+              "the plan needs " + std::to_string(static_cast<int64_t>(needed)) + " bytes (" +
+                  std::to_string(arena_bytes_) + " of intermediate tensors, " + std::to_string(scratch_bytes) +
+                  " of kernel scratch, " + std::to_string(p.folded_bytes) + " of folded constants), past its memory " +
+                  "limit of " + std::to_string(options_.memory_limit) + " bytes (walle.load(memory_limit=...))");
 }
 
 // A forced variant that no op of its kind ran is a mistake to report (a misspelt name, or a
@@ -509,6 +538,9 @@ std::vector<Value> Session::run(const std::vector<Value>& inputs) {
   }
   for (size_t i = 0; i < g.ops.size(); ++i) {
     const AtomicOp& op = g.ops[i];
+    // An op with an empty output has nothing to compute; its kernel could still walk every
+    // index of the other dimensions (a Softmax over an empty axis of 2^41 rows: hours).
+    if (numel(g.tensors[op.output].shape) == 0) continue;
     io.inputs.clear();
     for (int id : op.inputs) io.inputs.push_back(id >= 0 ? address[id] : nullptr);
     io.output = address[op.output];

@@ -60,6 +60,11 @@ struct SessionOptions {
   // plan()'s candidates list each op's variants), and "layout" -> "nchw" to keep every tensor
   // NCHW (by default the CPU runs channel-blocked chains where it has the kernels).
   std::map<std::string, std::string> force;
+  // Bytes a plan may take: the constants folded while planning, the intermediate-tensor arenas
+  // and the kernels' scratch (not the model's own weights). 0: this machine's physical memory.
+  // A model that needs more fails to load (walle.ModelError) or to run with the given shapes
+  // (walle.InputError), naming the sizes, instead of exhausting the machine.
+  int64_t memory_limit = 0;
 };
 
 // One row of Session::plan_report(): how an atomic op runs.
@@ -117,6 +122,7 @@ class Session {
   void assign_and_place(Plan& p);
   bool search_chooses_host_only(const AtomicGraph& g, const std::vector<int>& outputs);
   void check_forced(const Plan& p) const;
+  void check_memory(const Plan& p, size_t scratch_bytes) const;
   void release_packed_weights(const AtomicOp& op, const AtomicGraph& g) const;
   void copy_between(std::pair<int, int> dir, void* dst, const void* src, const AtomicTensor& t);
 

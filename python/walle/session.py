@@ -155,7 +155,7 @@ class Session:
     """
 
     def __init__(self, path: str | os.PathLike[str], backend: str = "cpu", threads: int = 1, isa: str = "auto",
-                 mode: str = "estimate", force: Mapping[str, str] | None = None):
+                 mode: str = "estimate", force: Mapping[str, str] | None = None, memory_limit: int = 0):
         if not isinstance(threads, int) or isinstance(threads, bool) or not 1 <= threads <= MAX_THREADS:
             raise InputError(f"threads must be an integer from 1 to {MAX_THREADS}, got {threads!r}")
         if mode not in ("estimate", "tune"):
@@ -164,8 +164,11 @@ class Session:
         bad = [k for k, v in force.items() if not isinstance(k, str) or not isinstance(v, str)]
         if bad:
             raise InputError(f"force: keys and values must be strings, got {bad[0]!r}: {force[bad[0]]!r}")
+        if not isinstance(memory_limit, int) or isinstance(memory_limit, bool) or memory_limit < 0:
+            raise InputError(f"memory_limit must be a number of bytes >= 0 (0: the machine's memory), "
+                             f"got {memory_limit!r}")
         self.path = os.fspath(path)
-        self._engine = _walle.Session(self.path, backend, isa, threads, mode, force)
+        self._engine = _walle.Session(self.path, backend, isa, threads, mode, force, memory_limit)
         self.inputs = [TensorInfo._from_engine(i) for i in self._engine.inputs]
         self.outputs = [TensorInfo._from_engine(o) for o in self._engine.outputs]
 
@@ -331,7 +334,7 @@ def _string_tensor(info: TensorInfo, value: Any, what: str) -> Any:
 
 def load(
     path: str | os.PathLike[str], backend: str = "cpu", threads: int = 1, isa: str = "auto",
-    mode: str = "estimate", force: Mapping[str, str] | None = None,
+    mode: str = "estimate", force: Mapping[str, str] | None = None, memory_limit: int = 0,
 ) -> Session:
     """Loads a ``.walle`` model (see :func:`walle.convert`) for inference.
 
@@ -351,5 +354,11 @@ def load(
     ``candidates`` list each op's variants), and ``{"layout": "nchw"}`` keeps every tensor NCHW.
     A variant that no op of that kind offers raises :class:`walle.BackendError` naming those
     that are offered.
+
+    ``memory_limit`` bounds, in bytes, what a plan takes besides the model's weights (constants
+    folded while planning, intermediate tensors, kernel scratch); 0 means this machine's physical
+    memory. A model that needs more raises :class:`walle.ModelError` at load (or
+    :class:`walle.InputError` at a run whose input shapes make it so), naming the sizes.
     """
-    return Session(path, backend=backend, threads=threads, isa=isa, mode=mode, force=force)
+    return Session(path, backend=backend, threads=threads, isa=isa, mode=mode, force=force,
+                   memory_limit=memory_limit)

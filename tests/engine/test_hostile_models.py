@@ -218,3 +218,34 @@ def test_pool_kernel_shape_out_of_range(tmp_path):
                        [value("x", [1, 4, 19, 19])], [value("y", [-1, -1, -1, -1])])
     results, proc = run_isolated({"pool": (path, None, {})}, tmp_path)
     assert_all_raise(results, proc, ["pool"], "ModelError", {"pool": ["hostile_node", "kernel_shape", "pool.walle"]})
+
+
+def test_plans_past_the_memory_limit_are_named_errors(tmp_path):
+    """Issue 24, the fuzzer's out-of-memory findings: a model that folds a 4 TiB constant
+    (ConstantOfShape [2^20, 2^20]) exhausted the machine; one whose intermediate tensors pass
+    walle.load(memory_limit=) must fail at load naming the sizes, and a fitting one still runs."""
+    big = write_model(tmp_path / "fill.walle", [NodeSpec("ConstantOfShape", "hostile_node", ["s"], ["y"])],
+                      [], [value("y", [-1, -1])], [const("s", np.array([2**20, 2**20], np.int64))])
+    relu = write_model(tmp_path / "relu.walle", [NodeSpec("Relu", "r", ["x"], ["h"]), NodeSpec("Exp", "e", ["h"], ["y"])],
+                       [value("x", [1024, 1024])], [value("y", [1024, 1024])])
+    feed = {"x": np.ones((1024, 1024), np.float32)}
+    cases = {"fold": (big, None, {}), "arena": (relu, None, {"memory_limit": 1 << 20}),
+             "fits": (relu, feed, {"memory_limit": 64 << 20}), "negative": (relu, None, {"memory_limit": -1})}
+    results, proc = run_isolated(cases, tmp_path, timeout=120, memory_limit=8 << 30)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert results["fold"]["error"] == "ModelError", results["fold"]
+    assert "hostile_node" in results["fold"]["message"] and "memory limit" in results["fold"]["message"]
+    assert results["arena"]["error"] == "ModelError", results["arena"]
+    assert "past its memory limit of 1048576 bytes" in results["arena"]["message"]
+    assert results["fits"]["error"] is None, results["fits"]
+    assert results["negative"]["error"] == "InputError" and "memory_limit" in results["negative"]["message"]
+
+
+def test_an_op_with_an_empty_output_does_no_work(tmp_path):
+    """Issue 24, the fuzzer's slow units: Softmax over an empty last axis of 2^40 rows planned an
+    empty output, yet its kernel walked all 2^40 rows (hours). Ops with empty outputs are skipped."""
+    path = write_model(tmp_path / "softmax.walle", [NodeSpec("Softmax", "s", ["x"], ["y"], {"axis": -1})],
+                       [value("x", [-1, 0])], [value("y", [-1, 0])])
+    feed = {"x": np.zeros((2**40, 0), np.float32)}
+    results, proc = run_isolated({"empty": (path, feed, {})}, tmp_path, timeout=60)
+    assert proc.returncode == 0 and results["empty"]["error"] is None, (results, proc.stderr[-2000:])
