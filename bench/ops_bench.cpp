@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
-#include "runtime/backend.h"
+#include "backend/backend.h"
 
 using namespace walle;
 

@@ -5,7 +5,7 @@
 #include <memory>
 
 #include "core/cpu_features.h"
-#include "runtime/backend.h"
+#include "backend/backend.h"
 
 namespace walle::cpu {
 

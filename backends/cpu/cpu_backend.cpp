@@ -6,7 +6,7 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "cpu/kernels.h"
-#include "runtime/backend.h"
+#include "backend/backend.h"
 
 namespace walle {
 

@@ -2,7 +2,7 @@
 #pragma once
 #include <vector>
 
-#include "runtime/backend.h"
+#include "backend/backend.h"
 
 namespace walle::cpu {
 

@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "gpu/launch_plan.h"
-#include "runtime/backend.h"
+#include "backend/backend.h"
 
 namespace walle::gpu {
 

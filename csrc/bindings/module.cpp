@@ -247,8 +247,7 @@ PYBIND11_MODULE(_walle, m, py::multiple_interpreters::per_interpreter_gil()) {
 
   py::class_<Session, std::shared_ptr<Session>>(m, "Session")
       .def(py::init([](const std::string& path, const std::string& backend, const std::string& isa, int threads,
-                       const std::string& mode, const std::map<std::string, std::string>& force,
-                       int64_t memory_limit) {
+                       const std::string& mode, const std::map<std::string, std::string>& force, int64_t memory_limit) {
              std::shared_ptr<Model> model;
              {
                py::gil_scoped_release release;

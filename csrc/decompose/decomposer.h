@@ -16,7 +16,7 @@
 #include "core/thread_pool.h"
 #include "graph/graph.h"
 #include "ops/atomic.h"
-#include "runtime/backend.h"
+#include "backend/backend.h"
 
 namespace walle {
 

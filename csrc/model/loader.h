@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "runtime/session.h"
+#include "model/model.h"
 
 namespace walle {
 

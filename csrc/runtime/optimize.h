@@ -3,7 +3,7 @@
 #include <vector>
 
 #include "ops/atomic.h"
-#include "runtime/backend.h"
+#include "backend/backend.h"
 
 namespace walle {
 

@@ -10,26 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
 #include "core/thread_pool.h"
 #include "graph/graph.h"
+#include "model/model.h"
 #include "ops/atomic.h"
-#include "runtime/backend.h"
 
 namespace walle {
-
-struct Model {
-  Graph graph;
-  std::string path;
-  std::shared_ptr<void> storage;  // keeps mapped weights alive
-  // The model file's read-only private mapping (load_model), or empty (loaded from memory).
-  const uint8_t* mapped = nullptr;
-  size_t mapped_size = 0;
-
-  // Gives the whole pages of [data, data + bytes) inside the mapping back to the OS. Only a
-  // memory hint: the pages were never written, so reading them again refetches them from the
-  // file (the page cache). Used once a kernel has packed a weight into its own copy.
-  void release_pages(const void* data, size_t bytes) const;
-};
 
 // A graph input or output as the caller sees it: a tensor, a sequence of tensors (ONNX
 // sequence), or nothing (an empty ONNX optional; a present one is its value). Sequences and

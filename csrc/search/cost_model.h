@@ -11,7 +11,7 @@
 #include <string>
 
 #include "core/environment.h"
-#include "runtime/backend.h"
+#include "backend/backend.h"
 
 namespace walle::search {
 

@@ -4,7 +4,7 @@
 #include <memory>
 #include <string>
 
-#include "runtime/backend.h"
+#include "backend/backend.h"
 
 namespace walle::search {
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/backend.h"
+#include "backend/backend.h"
 
 namespace walle::search {
 

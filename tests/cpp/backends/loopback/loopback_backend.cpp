@@ -3,7 +3,7 @@
 // kernels it makes, so a test can tell that sessions really ran it.
 #include <atomic>
 
-#include "runtime/backend.h"
+#include "backend/backend.h"
 
 namespace walle {
 

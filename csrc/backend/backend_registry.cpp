@@ -5,7 +5,7 @@
 
 #include "backend_list.h"
 #include "core/error.h"
-#include "runtime/backend.h"
+#include "backend/backend.h"
 
 namespace walle {
 

@@ -1,4 +1,4 @@
-#include "runtime/backend.h"
+#include "backend/backend.h"
 
 namespace walle {
 
