@@ -252,6 +252,11 @@ int Decomposer::emit(AtomicOp op, DType dtype, Shape shape) {
     fail("output type code " + std::to_string(static_cast<int>(dtype)) + " is not a tensor type");
   check_shape(shape);
   check_strings(op, dtype);
+  // One tensor past the memory limit can never be planned; failing here also keeps later
+  // passes from building per-image bookkeeping for it (a layout conversion's copy regions).
+  if (static_cast<__int128>(numel(shape)) * static_cast<int64_t>(dtype_size(dtype)) > memory_limit_)
+    fail("a tensor " + shape_str(shape) + " of " + dtype_name(dtype) + " is larger than the plan's memory limit of " +
+         std::to_string(memory_limit_) + " bytes (walle.load(memory_limit=...))");
   op.origin = (node_ ? node_->label() : "") + op.origin;  // a preset origin is a detail for errors
   op.output = graph_.add_tensor(dtype, std::move(shape));
   bool all_constant = true;
@@ -577,9 +582,22 @@ int Decomposer::raster(const std::vector<Copy>& copies, DType dt, Shape out_shap
   op.kind = AtomicKind::Raster;
   op.fill_output = fill;
   op.fill = fill_value;
+  // A copy over more than three dims becomes one region per index of the leading ones: count
+  // them first, so a transpose of many tiny rows fails naming the node instead of building
+  // gigabytes of regions (they are plan memory too).
+  std::vector<Copy> simplified;
+  __int128 regions = 0;
   for (Copy c : copies) {
     if (numel(c.sizes) == 0) continue;
     simplify(c);
+    if (c.sizes.size() > 3) regions += numel(Shape(c.sizes.begin(), c.sizes.end() - 3));
+    simplified.push_back(std::move(c));
+  }
+  if (regions * static_cast<__int128>(sizeof(Region)) > memory_limit_ - folded_bytes_)
+    fail("a copy of " + shape_str(out_shape) + " needs " + std::to_string(static_cast<int64_t>(regions)) +
+         " regions, past the plan's memory limit of " + std::to_string(memory_limit_) +
+         " bytes (walle.load(memory_limit=...))");
+  for (const Copy& c : simplified) {
     auto found = std::find(op.inputs.begin(), op.inputs.end(), c.src);
     int src_index = static_cast<int>(found - op.inputs.begin());
     if (found == op.inputs.end()) op.inputs.push_back(c.src);

@@ -113,7 +113,7 @@ void block_channels(AtomicGraph& g, const std::vector<int>& outputs, const Backe
   // 1. Decide, in execution order, which ops run blocked.
   for (size_t i = 0; i < ops.size(); ++i) {
     AtomicOp& op = ops[i];
-    if (!f32(op.output)) continue;
+    if (!f32(op.output) || numel(g.tensors[op.output].shape) == 0) continue;  // nothing to lay out
     const int in = op.inputs.empty() ? -1 : op.inputs[0];
     Dims out{};
     bool block = false;

@@ -88,6 +88,21 @@ search::SearchOptions search_options(const SessionOptions& options) {
   return so;
 }
 
+// An op with an empty output has nothing to compute, and its backend's kernel is not even made:
+// a kernel's plan may still walk the other dimensions (a blocked convolution of 2^40 empty
+// pixels made one tile record per 14 of them), and run() skips the op.
+class NothingToCompute : public Kernel {
+ public:
+  void run(const KernelIO&, ThreadPool&) override {}
+  std::string name() const override { return "none (empty output)"; }
+};
+
+std::unique_ptr<Kernel> make_kernel(const Backend& backend, const AtomicOp& op, const AtomicGraph& g,
+                                    const std::string& variant) {
+  if (numel(g.tensors[op.output].shape) == 0) return std::make_unique<NothingToCompute>();
+  return backend.make_variant(op, g, variant);
+}
+
 std::string layout_of(const AtomicOp& op) {
   if (op.kind != AtomicKind::Conv && op.kind != AtomicKind::Pool) return "";
   if (op.blocked_input == op.blocked_output) return op.blocked_input ? "blocked" : "nchw";
@@ -336,7 +351,7 @@ void Session::plan(const Signature& signature, const std::vector<Tensor>* values
     // The search on one backend chooses each op's variant (tune mode: by measurement).
     p->decisions = search::choose_backends(g, p->outputs, {backend_}, search_options(options_), pool_).ops;
     for (size_t i = 0; i < g.ops.size(); ++i) {
-      std::unique_ptr<Kernel> kernel = backend_->make_variant(g.ops[i], g, p->decisions[i].algorithm);
+      std::unique_ptr<Kernel> kernel = make_kernel(*backend_, g.ops[i], g, p->decisions[i].algorithm);
       kernel->plan(g.ops[i], g);
       release_packed_weights(g.ops[i], g);
       p->kernels.push_back(std::move(kernel));
@@ -410,7 +425,7 @@ void Session::assign_and_place(Plan& p) {
       p.kernels.push_back(nullptr);  // a copy between memories, run by run()
       continue;
     }
-    std::unique_ptr<Kernel> kernel = backends_[b]->make_variant(g.ops[i], g, p.decisions.back().algorithm);
+    std::unique_ptr<Kernel> kernel = make_kernel(*backends_[b], g.ops[i], g, p.decisions.back().algorithm);
     kernel->plan(g.ops[i], g);
     release_packed_weights(g.ops[i], g);
     p.kernels.push_back(std::move(kernel));
@@ -419,11 +434,15 @@ void Session::assign_and_place(Plan& p) {
 
 // SessionOptions::memory_limit against what the plan takes (arena_bytes_ set), before allocating.
 void Session::check_memory(const Plan& p, size_t scratch_bytes) const {
-  const __int128 needed = static_cast<__int128>(p.folded_bytes) + arena_bytes_ + scratch_bytes;
+  __int128 outputs = 0;  // the result tensors each run allocates
+  for (const AtomicTensor& t : p.graph.tensors)
+    if (t.storage == Storage::Output) outputs += static_cast<__int128>(numel(t.shape)) * dtype_size(t.dtype);
+  const __int128 needed = static_cast<__int128>(p.folded_bytes) + arena_bytes_ + scratch_bytes + outputs;
   if (needed <= options_.memory_limit) return;
   throw Error(ErrorKind::Invalid,
               "the plan needs " + std::to_string(static_cast<int64_t>(needed)) + " bytes (" +
-                  std::to_string(arena_bytes_) + " of intermediate tensors, " + std::to_string(scratch_bytes) +
+                  std::to_string(arena_bytes_) + " of intermediate tensors, " +
+                  std::to_string(static_cast<int64_t>(outputs)) + " of outputs, " + std::to_string(scratch_bytes) +
                   " of kernel scratch, " + std::to_string(p.folded_bytes) + " of folded constants), past its memory " +
                   "limit of " + std::to_string(options_.memory_limit) + " bytes (walle.load(memory_limit=...))");
 }
@@ -538,8 +557,8 @@ std::vector<Value> Session::run(const std::vector<Value>& inputs) {
   }
   for (size_t i = 0; i < g.ops.size(); ++i) {
     const AtomicOp& op = g.ops[i];
-    // An op with an empty output has nothing to compute; its kernel could still walk every
-    // index of the other dimensions (a Softmax over an empty axis of 2^41 rows: hours).
+    // An op with an empty output has nothing to compute (NothingToCompute); a copy between
+    // memories of nothing needs no call either.
     if (numel(g.tensors[op.output].shape) == 0) continue;
     io.inputs.clear();
     for (int id : op.inputs) io.inputs.push_back(id >= 0 ? address[id] : nullptr);

@@ -239,6 +239,7 @@ SearchResult choose_backends(const AtomicGraph& g, const std::vector<int>& outpu
     // only feed them zeroed handles, which Text ops such as Parse reject.
     bool strings = g.tensors[op.output].dtype == DType::String;
     for (int id : op.inputs) strings = strings || (id >= 0 && g.tensors[id].dtype == DType::String);
+    const bool empty = numel(g.tensors[op.output].shape) == 0;  // nothing to run, nothing to measure
     std::string& why = result.ops[i].candidates;
     double op_best = kInf;  // fastest measurement of this op on any backend so far
     for (size_t b = 0; b < nb; ++b) {
@@ -276,7 +277,7 @@ SearchResult choose_backends(const AtomicGraph& g, const std::vector<int>& outpu
         if (!TuneCache::get().find(key, &us)) {
           // Pruning keeps tuning short on slow devices: other variants of a backend are tried
           // only while its first is within 2x of the best backend so far for this op.
-          if (!options.tune || strings || (algo != algos.front() && best > 2 * op_best)) continue;
+          if (!options.tune || strings || empty || (algo != algos.front() && best > 2 * op_best)) continue;
           us = measure_op_us(be, op, g, algo, pool, 5);
           TuneCache::get().put(key, us);
         }

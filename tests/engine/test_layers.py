@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CSRC, BACKENDS = ROOT / "csrc", ROOT / "backends"
-INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.MULTILINE)
 # What each folder of csrc/ may include from csrc/ (folders below it, and itself); generated
 # headers (backend_list.h, op_codes, the model reader) live in the build folder.
 ALLOWED = {
