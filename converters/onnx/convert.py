@@ -204,10 +204,42 @@ def convert_model(model: onnx.ModelProto, source: str = "<model>") -> tuple[Grap
         raise ConversionError(f"{source}: malformed model ({type(e).__name__}: {e})") from e
 
 
+# The engine's limit on one dimension (csrc/core/tensor.h kMaxDim); the loader refuses more.
+MAX_DIM = 1 << 40
+
+
+def _check_declared_dims(graph: onnx.GraphProto, source: str) -> None:
+    """Declared dimensions (inputs, outputs, value_info, initializers, in every subgraph) within
+    0..MAX_DIM, checked before onnx's shape inference sees the model: on a dimension near 2^63 its
+    data propagation runs for minutes (a fuzzer's finding), and the loader would refuse the
+    converted file anyway."""
+
+    def visit(g: onnx.GraphProto) -> None:
+        for kind, values in (("graph input", g.input), ("graph output", g.output), ("value", g.value_info)):
+            for v in values:
+                t = v.type
+                while t.HasField("optional_type") or t.HasField("sequence_type"):
+                    t = t.optional_type.elem_type if t.HasField("optional_type") else t.sequence_type.elem_type
+                for d in t.tensor_type.shape.dim if t.HasField("tensor_type") else ():
+                    if d.HasField("dim_value") and not 0 <= d.dim_value <= MAX_DIM:
+                        raise ConversionError(f"{source}: {kind} '{v.name}' has dimension {d.dim_value}, "
+                                              f"outside 0..2^40")
+        for t in g.initializer:
+            if any(not 0 <= d <= MAX_DIM for d in t.dims):
+                raise ConversionError(f"{source}: initializer '{t.name}' has dims {list(t.dims)}, outside 0..2^40")
+        for node in g.node:
+            for a in node.attribute:
+                for sub in [a.g, *a.graphs] if a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) else ():
+                    visit(sub)
+
+    visit(graph)
+
+
 def _convert_model(model: onnx.ModelProto, source: str) -> tuple[GraphSpec, ConversionReport]:
     opset = _opset(model, source)
     graph = model.graph
     _check_supported(graph, source)
+    _check_declared_dims(graph, source)
     inferred = infer_shapes(model, source)  # in a guarded worker: onnx may crash on malformed models
     report = ConversionReport(source=source, opset=opset, nodes_in=len(graph.node))
 
