@@ -487,10 +487,12 @@ void Session::copy_between(std::pair<int, int> dir, void* dst, const void* src, 
   }
 }
 
-std::vector<Value> Session::run(const std::vector<Value>& inputs) {
+// The plan for these inputs (made unless the current one fits them); returns the flat tensors
+// the plan binds by io_index. The caller holds mutex_.
+std::vector<Tensor> Session::plan_for(const std::vector<Value>& inputs) {
   check_inputs(inputs);
   Signature signature;
-  std::vector<Tensor> given;  // flat: the tensors the plan binds by io_index
+  std::vector<Tensor> given;
   for (const Value& x : inputs) {
     signature.kinds.push_back(x.kind);
     signature.counts.push_back(x.tensors.size());
@@ -499,7 +501,6 @@ std::vector<Value> Session::run(const std::vector<Value>& inputs) {
       given.push_back(t);
     }
   }
-  std::lock_guard<std::mutex> lock(mutex_);
   if (!plan_ || !(signature == planned_) || planned_values_differ(given)) {
     // Flat indices shift when a sequence's length or an optional's presence changes: the
     // inputs needed by value are found again.
@@ -508,6 +509,17 @@ std::vector<Value> Session::run(const std::vector<Value>& inputs) {
       plan(signature, &given);
     } catch (const Error& e) { throw planning_error(e, ErrorKind::Input, model_->path); }
   }
+  return given;
+}
+
+void Session::prepare(const std::vector<Value>& inputs) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  plan_for(inputs);
+}
+
+std::vector<Value> Session::run(const std::vector<Value>& inputs) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<Tensor> given = plan_for(inputs);  // flat: the tensors the plan binds by io_index
   Plan& p = *plan_;
   AtomicGraph& g = p.graph;
 

@@ -84,6 +84,8 @@ class Session {
   // Inputs in the order of inputs(); throws Error(Input) naming a wrong kind (a sequence
   // where a tensor is expected, None for a non-optional input), shape or dtype.
   std::vector<Value> run(const std::vector<Value>& inputs);
+  // Plans for these inputs as run() would, without running (plan_report() then shows the plan).
+  void prepare(const std::vector<Value>& inputs);
 
   std::vector<PlannedOp> plan_report();
   int64_t arena_bytes() const { return arena_bytes_; }
@@ -109,6 +111,7 @@ class Session {
   void assign_and_place(Plan& p);
   bool search_chooses_host_only(const AtomicGraph& g, const std::vector<int>& outputs);
   void check_forced(const Plan& p) const;
+  std::vector<Tensor> plan_for(const std::vector<Value>& inputs);
   void check_memory(const Plan& p, size_t scratch_bytes) const;
   void release_packed_weights(const AtomicOp& op, const AtomicGraph& g) const;
   void copy_between(std::pair<int, int> dir, void* dst, const void* src, const AtomicTensor& t);
